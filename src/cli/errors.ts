@@ -1,0 +1,22 @@
+/** Exit codes of the quickmig CLI (documented in the README). */
+export const ExitCode = {
+  ok: 0,
+  /** The operation failed (a migration failed, the lab could not start, ...). */
+  failed: 1,
+  /** The command line is wrong: unknown command or option, missing argument. */
+  usage: 2,
+  /** Input or configuration is invalid (request, topology, worker configuration). */
+  invalidInput: 3,
+} as const;
+
+/** Thrown by commands for any failure the user should see; the CLI's main prints it and exits with its code. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.failed,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * A client of a lab endpoint's control API (lab/vcsim/README.md): fault injection, the log of mutating
+ * vSphere calls, guest writes. Used by the tests and by `quickmig lab fault|calls`.
+ */
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { LabError } from './errors';
+import type { LabEndpoint } from './lab';
+
+/** A mutating vSphere call the simulator received. */
+export interface LabCall {
+  seq: number;
+  time: string;
+  method: string;
+  object: string;
+  ok: boolean;
+  fault: string | null;
+}
+
+/** A fault rule (see lab/vcsim/README.md for every field). */
+export type FaultRule =
+  | {
+      kind: 'soap';
+      method: string;
+      object?: string;
+      fault: string;
+      message?: string;
+      count?: number;
+      probability?: number;
+      seed?: number;
+    }
+  | { kind: 'http-reset'; path?: string; method?: string; afterBytes: number; count?: number }
+  | { kind: 'http-status'; path?: string; method?: string; status: number; count?: number }
+  | { kind: 'latency'; method?: string; path?: string; ms: number; count?: number };
+
+/** Control API of one lab endpoint. */
+export class LabControl {
+  readonly #token: string;
+  readonly #ca: Buffer;
+
+  constructor(readonly endpoint: LabEndpoint) {
+    this.#token = readFileSync(endpoint.control.tokenFile, 'utf8').trim();
+    this.#ca = readFileSync(endpoint.certFile);
+  }
+
+  /** Sends one request; resolves with the parsed JSON answer. */
+  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = `${this.endpoint.control.url}${path}`;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method,
+          ca: this.#ca,
+          agent: false,
+          headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          res.on('end', () => {
+            if ((res.statusCode ?? 500) >= 300) {
+              reject(
+                new LabError(
+                  `${this.endpoint.name} control ${method} ${path}: HTTP ${res.statusCode} ${text.trim()}`,
+                ),
+              );
+            } else {
+              resolve((text.trim() ? JSON.parse(text) : undefined) as T);
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  }
+
+  /** Mutating calls received after `since` (a sequence number). */
+  async calls(since = 0): Promise<LabCall[]> {
+    return (await this.call<{ calls: LabCall[] }>('GET', `/calls?since=${since}`)).calls;
+  }
+
+  /** Forgets the calls received so far. */
+  clearCalls(): Promise<void> {
+    return this.call('DELETE', '/calls');
+  }
+
+  /** Adds a fault rule. */
+  addFault(rule: FaultRule): Promise<unknown> {
+    return this.call('POST', '/faults', rule);
+  }
+
+  /** The fault rules in force. */
+  faults(): Promise<unknown> {
+    return this.call('GET', '/faults');
+  }
+
+  /** Removes every fault rule. */
+  clearFaults(): Promise<void> {
+    return this.call('DELETE', '/faults');
+  }
+
+  /** One guest write into the current writable file of a running VM's disk. */
+  guestWrite(vm: string, disk: number, offset: number, data: Buffer): Promise<void> {
+    return this.call('POST', '/guest/write', { vm, disk, offset, dataBase64: data.toString('base64') });
+  }
+
+  /** Sets a VM's background guest write rate. */
+  setGuestRate(vm: string, bytesPerSec: number): Promise<void> {
+    return this.call('POST', '/guest/rate', { vm, bytesPerSec });
+  }
+}

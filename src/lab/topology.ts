@@ -1,0 +1,299 @@
+/**
+ * The lab topology file (lab/topology.schema.json) and its translation into one launcher spec per
+ * simulated endpoint (the contract of lab/vcsim, documented in lab/vcsim/README.md).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020';
+import { LabError } from './errors';
+import { projectRoot } from './tools';
+
+/** The default topology file, relative to the repository root. */
+export const DEFAULT_TOPOLOGY = join(projectRoot, 'lab', 'topology.json');
+const SCHEMA = join(projectRoot, 'lab', 'topology.schema.json');
+
+/** A CPU as hosts report it. */
+export interface CpuModel {
+  vendor: 'intel' | 'amd';
+  model?: string;
+  cores?: number;
+  mhz?: number;
+  features: string[];
+}
+
+/** A VM disk in the topology. */
+export interface TopologyDisk {
+  sizeMiB: number;
+  datastore?: string;
+  fill?: 'pattern' | 'sparse' | 'zero';
+}
+
+/** A VM in the topology. */
+export interface TopologyVm {
+  name: string;
+  host: string;
+  datastore: string;
+  memoryMiB?: number;
+  cpus?: number;
+  guestOS?: string;
+  power?: 'poweredOn' | 'poweredOff' | 'suspended';
+  guestWriteBytesPerSec?: number;
+  seed?: number;
+  disks: TopologyDisk[];
+}
+
+/** A host in the topology. */
+export interface TopologyHost {
+  name: string;
+  cluster?: string;
+  cpu: string | CpuModel;
+  memoryGiB?: number;
+  vmotion?: boolean;
+  storageVMotion?: boolean;
+  licenseFeatures?: string[];
+  datastores: string[];
+}
+
+/** A datastore in the topology. */
+export interface TopologyDatastore {
+  name: string;
+  type: 'vmfs' | 'nfs';
+  export?: string;
+  capacityGiB: number;
+}
+
+/** One simulated vSphere endpoint. */
+export interface TopologyEndpoint {
+  name: string;
+  kind: 'vcenter' | 'esx';
+  username?: string;
+  datacenter?: string;
+  licenseFeatures?: string[];
+  datastores: TopologyDatastore[];
+  clusters?: { name: string }[];
+  hosts: TopologyHost[];
+  vms?: TopologyVm[];
+}
+
+/** A whole lab topology file. */
+export interface Topology {
+  description?: string;
+  suspendScale?: number;
+  heartbeatDelaySec?: number;
+  cpuModels?: Record<string, CpuModel>;
+  nfsExports?: { name: string; remoteHost: string; remotePath: string }[];
+  endpoints: TopologyEndpoint[];
+}
+
+/** What the launcher (lab/vcsim) reads: one endpoint with absolute paths, credentials and port. */
+export interface EndpointSpec {
+  name: string;
+  kind: 'vcenter' | 'esx';
+  listen: string;
+  username: string;
+  password: string;
+  stateDir: string;
+  controlToken: string;
+  suspendScale: number;
+  heartbeatDelaySec: number;
+  licenseFeatures: string[];
+  datacenter: string;
+  datastores: {
+    name: string;
+    type: 'vmfs' | 'nfs';
+    path: string;
+    capacityMiB: number;
+    remoteHost?: string;
+    remotePath?: string;
+  }[];
+  clusters: { name: string; hosts: string[] }[];
+  hosts: {
+    name: string;
+    cluster?: string;
+    cpu: Required<CpuModel>;
+    memoryMiB: number;
+    vmotion: boolean;
+    storageVMotion: boolean;
+    licenseFeatures: string[];
+    datastores: string[];
+  }[];
+  vms: (Required<Omit<TopologyVm, 'disks'>> & {
+    disks: (Required<Omit<TopologyDisk, 'datastore'>> & { datastore?: string })[];
+  })[];
+}
+
+/** Reads and validates a topology file; every problem is reported with its JSON path. */
+export function loadTopology(file: string = DEFAULT_TOPOLOGY): Topology {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new LabError(`Cannot read topology ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  return validateTopology(data, file);
+}
+
+/** Validates a parsed topology against the schema and its cross-references. */
+export function validateTopology(data: unknown, source = 'topology'): Topology {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA, 'utf8')));
+  if (!validate(data)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      const where = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
+      const extra = e.params && 'additionalProperty' in e.params ? ` '${e.params.additionalProperty}'` : '';
+      const allowed = e.params && 'allowedValues' in e.params ? `: ${e.params.allowedValues.join(', ')}` : '';
+      return `${where}: ${e.message}${extra}${allowed}`;
+    });
+    throw new LabError(`Invalid topology ${source}:\n  ${problems.join('\n  ')}`);
+  }
+  const topology = data as Topology;
+  const problems = crossCheck(topology);
+  if (problems.length > 0) throw new LabError(`Invalid topology ${source}:\n  ${problems.join('\n  ')}`);
+  return topology;
+}
+
+function duplicates(names: string[]): string[] {
+  return names.filter((n, i) => names.indexOf(n) !== i);
+}
+
+function crossCheck(t: Topology): string[] {
+  const problems: string[] = [];
+  const exports = new Set((t.nfsExports ?? []).map((e) => e.name));
+  for (const dup of duplicates(t.endpoints.map((e) => e.name)))
+    problems.push(`endpoints: name '${dup}' is used twice`);
+  t.endpoints.forEach((ep, i) => {
+    const at = `endpoints.${i} (${ep.name})`;
+    const datastores = new Set(ep.datastores.map((d) => d.name));
+    const clusters = new Set((ep.clusters ?? []).map((c) => c.name));
+    const hosts = new Map(ep.hosts.map((h) => [h.name, h]));
+    for (const dup of duplicates(ep.datastores.map((d) => d.name)))
+      problems.push(`${at}.datastores: '${dup}' twice`);
+    for (const dup of duplicates(ep.hosts.map((h) => h.name))) problems.push(`${at}.hosts: '${dup}' twice`);
+    for (const dup of duplicates((ep.vms ?? []).map((v) => v.name)))
+      problems.push(`${at}.vms: '${dup}' twice`);
+    if (ep.kind === 'esx' && ep.hosts.length !== 1)
+      problems.push(`${at}.hosts: a standalone ESXi endpoint has exactly one host`);
+    if (ep.kind === 'esx' && (ep.clusters?.length ?? 0) > 0)
+      problems.push(`${at}.clusters: a standalone ESXi endpoint has no clusters`);
+    ep.datastores.forEach((d, j) => {
+      if (d.type === 'nfs' && !d.export)
+        problems.push(`${at}.datastores.${j}.export: an nfs datastore names an entry of nfsExports`);
+      if (d.export && !exports.has(d.export))
+        problems.push(`${at}.datastores.${j}.export: no nfsExports entry '${d.export}'`);
+      if (d.type === 'vmfs' && d.export)
+        problems.push(`${at}.datastores.${j}.export: only nfs datastores have an export`);
+    });
+    ep.hosts.forEach((h, j) => {
+      if (typeof h.cpu === 'string' && !t.cpuModels?.[h.cpu])
+        problems.push(`${at}.hosts.${j}.cpu: no cpuModels entry '${h.cpu}'`);
+      if (h.cluster && !clusters.has(h.cluster))
+        problems.push(`${at}.hosts.${j}.cluster: no cluster '${h.cluster}'`);
+      for (const d of h.datastores)
+        if (!datastores.has(d)) problems.push(`${at}.hosts.${j}.datastores: no datastore '${d}'`);
+    });
+    (ep.vms ?? []).forEach((vm, j) => {
+      const host = hosts.get(vm.host);
+      if (!host) {
+        problems.push(`${at}.vms.${j}.host: no host '${vm.host}'`);
+        return;
+      }
+      const mounted = new Set(host.datastores);
+      if (!mounted.has(vm.datastore))
+        problems.push(`${at}.vms.${j}.datastore: '${vm.datastore}' is not mounted on ${vm.host}`);
+      vm.disks.forEach((disk, k) => {
+        if (disk.datastore && !mounted.has(disk.datastore)) {
+          problems.push(
+            `${at}.vms.${j}.disks.${k}.datastore: '${disk.datastore}' is not mounted on ${vm.host}`,
+          );
+        }
+      });
+    });
+  });
+  return problems;
+}
+
+function seedOf(endpoint: string, vm: string): number {
+  return createHash('sha256').update(`${endpoint}/${vm}`).digest().readUInt32BE(0);
+}
+
+/** Per-endpoint secrets and addresses that `lab up` generates. */
+export interface EndpointRuntime {
+  port: number;
+  password: string;
+  controlToken: string;
+}
+
+/**
+ * Translates an endpoint of the topology into the launcher's spec. Datastores live under
+ * `<labDir>/datastores/<endpoint>/<datastore>`; NFS datastores under `<labDir>/nfs/<export>`, shared by
+ * every endpoint that mounts the export.
+ */
+export function endpointSpec(
+  t: Topology,
+  ep: TopologyEndpoint,
+  labDir: string,
+  rt: EndpointRuntime,
+): EndpointSpec {
+  const clusterHosts = (name: string) => ep.hosts.filter((h) => h.cluster === name).map((h) => h.name);
+  const exportOf = (name?: string) => (t.nfsExports ?? []).find((e) => e.name === name);
+  return {
+    name: ep.name,
+    kind: ep.kind,
+    listen: `127.0.0.1:${rt.port}`,
+    username: ep.username ?? (ep.kind === 'esx' ? 'root' : 'administrator@vsphere.local'),
+    password: rt.password,
+    stateDir: join(labDir, 'endpoints', ep.name),
+    controlToken: rt.controlToken,
+    suspendScale: t.suspendScale ?? 1024,
+    heartbeatDelaySec: t.heartbeatDelaySec ?? 3,
+    licenseFeatures: ep.licenseFeatures ?? [],
+    datacenter: ep.datacenter ?? 'DC1',
+    datastores: ep.datastores.map((d) => {
+      const nfs = exportOf(d.export);
+      return {
+        name: d.name,
+        type: d.type,
+        path: nfs ? join(labDir, 'nfs', nfs.name) : join(labDir, 'datastores', ep.name, d.name),
+        capacityMiB: Math.round(d.capacityGiB * 1024),
+        ...(nfs ? { remoteHost: nfs.remoteHost, remotePath: nfs.remotePath } : {}),
+      };
+    }),
+    clusters: (ep.clusters ?? []).map((c) => ({ name: c.name, hosts: clusterHosts(c.name) })),
+    hosts: ep.hosts.map((h) => {
+      const cpu = typeof h.cpu === 'string' ? (t.cpuModels?.[h.cpu] as CpuModel) : h.cpu;
+      return {
+        name: h.name,
+        ...(h.cluster ? { cluster: h.cluster } : {}),
+        cpu: {
+          vendor: cpu.vendor,
+          model: cpu.model ?? `${cpu.vendor} CPU`,
+          cores: cpu.cores ?? 16,
+          mhz: cpu.mhz ?? 2400,
+          features: cpu.features,
+        },
+        memoryMiB: Math.round((h.memoryGiB ?? 128) * 1024),
+        vmotion: h.vmotion ?? true,
+        storageVMotion: h.storageVMotion ?? true,
+        licenseFeatures: h.licenseFeatures ?? [],
+        datastores: h.datastores,
+      };
+    }),
+    vms: (ep.vms ?? []).map((vm) => ({
+      name: vm.name,
+      host: vm.host,
+      datastore: vm.datastore,
+      memoryMiB: vm.memoryMiB ?? 1024,
+      cpus: vm.cpus ?? 1,
+      guestOS: vm.guestOS ?? 'otherLinux64Guest',
+      power: vm.power ?? 'poweredOn',
+      guestWriteBytesPerSec: vm.guestWriteBytesPerSec ?? 0,
+      seed: vm.seed ?? seedOf(ep.name, vm.name),
+      disks: vm.disks.map((d) => ({
+        sizeMiB: d.sizeMiB,
+        fill: d.fill ?? 'pattern',
+        ...(d.datastore ? { datastore: d.datastore } : {}),
+      })),
+    })),
+  };
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { LabError } from '../../src/lab/errors';
+import type { Topology } from '../../src/lab/topology';
+import { endpointSpec, loadTopology, validateTopology } from '../../src/lab/topology';
+
+/** The first element, or a failed test. */
+function first<T>(items: T[] | undefined): T {
+  const item = items?.[0];
+  if (item === undefined) throw new Error('expected an element');
+  return item;
+}
+
+const runtime = { port: 40000, password: 'pw', controlToken: 'tok' };
+
+function minimal(): Topology {
+  return {
+    cpuModels: { c: { vendor: 'intel', features: ['cpuid.AVX'] } },
+    endpoints: [
+      {
+        name: 'esx-a',
+        kind: 'esx',
+        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 10 }],
+        hosts: [{ name: 'h1', cpu: 'c', datastores: ['datastore1'] }],
+        vms: [{ name: 'vm1', host: 'h1', datastore: 'datastore1', disks: [{ sizeMiB: 4 }] }],
+      },
+    ],
+  };
+}
+
+function problemsOf(t: unknown): string {
+  try {
+    validateTopology(t);
+  } catch (error) {
+    expect(error).toBeInstanceOf(LabError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the topology to be refused');
+}
+
+describe('lab topology', () => {
+  it('accepts the default topology: a vCenter with a two-host cluster and two standalone hosts', () => {
+    const t = loadTopology();
+    const vcenter = t.endpoints.find((e) => e.kind === 'vcenter');
+    expect(vcenter?.hosts.filter((h) => h.cluster === 'Prod')).toHaveLength(2);
+    expect(vcenter?.licenseFeatures).toEqual(expect.arrayContaining(['vmotion', 'storagevmotion']));
+    expect(t.endpoints.filter((e) => e.kind === 'esx').map((e) => e.name)).toEqual(['esx-a', 'esx-b']);
+    const esxA = t.endpoints.find((e) => e.name === 'esx-a');
+    expect(esxA?.datastores.map((d) => d.type)).toContain('nfs');
+    // a VM whose second disk lives on another datastore
+    expect(
+      vcenter?.vms?.some((vm) => vm.disks.some((d) => d.datastore && d.datastore !== vm.datastore)),
+    ).toBe(true);
+  });
+
+  it('names the field of every schema problem', () => {
+    const t = minimal() as unknown as { endpoints: Record<string, unknown>[] };
+    (t.endpoints[0] as Record<string, unknown>).kind = 'hyperv';
+    (t.endpoints[0] as Record<string, unknown>).colour = 'blue';
+    const message = problemsOf(t);
+    expect(message).toContain('endpoints.0.kind: must be equal to one of the allowed values: vcenter, esx');
+    expect(message).toContain("endpoints.0: must NOT have additional properties 'colour'");
+  });
+
+  it('checks cross-references: hosts, datastores, clusters, CPU models, exports', () => {
+    const t = minimal();
+    const ep = first(t.endpoints);
+    ep.hosts.push({ name: 'h2', cpu: 'nope', cluster: 'C', datastores: ['missing'] });
+    ep.vms?.push({ name: 'vm2', host: 'h9', datastore: 'datastore1', disks: [{ sizeMiB: 1 }] });
+    ep.datastores.push({ name: 'nfs1', type: 'nfs', export: 'x', capacityGiB: 1 });
+    const message = problemsOf(t);
+    expect(message).toContain('endpoints.0 (esx-a).hosts: a standalone ESXi endpoint has exactly one host');
+    expect(message).toContain("endpoints.0 (esx-a).hosts.1.cpu: no cpuModels entry 'nope'");
+    expect(message).toContain("endpoints.0 (esx-a).hosts.1.cluster: no cluster 'C'");
+    expect(message).toContain("endpoints.0 (esx-a).hosts.1.datastores: no datastore 'missing'");
+    expect(message).toContain("endpoints.0 (esx-a).vms.1.host: no host 'h9'");
+    expect(message).toContain("endpoints.0 (esx-a).datastores.1.export: no nfsExports entry 'x'");
+  });
+
+  it('refuses a VM disk on a datastore its host does not mount', () => {
+    const t = minimal();
+    const ep = first(t.endpoints);
+    ep.datastores.push({ name: 'other', type: 'vmfs', capacityGiB: 1 });
+    first(ep.vms).disks.push({ sizeMiB: 1, datastore: 'other' });
+    expect(problemsOf(t)).toContain("vms.0.disks.1.datastore: 'other' is not mounted on h1");
+  });
+
+  it('gives every endpoint mounting one NFS export the same backing folder, and each local datastore its own', () => {
+    const t = loadTopology();
+    const specs = t.endpoints.map((ep) => endpointSpec(t, ep, '/lab', runtime));
+    const irPaths = specs.flatMap((s) => s.datastores.filter((d) => d.name === 'IR-NFS').map((d) => d.path));
+    expect(new Set(irPaths)).toEqual(new Set(['/lab/nfs/vpower-nfs']));
+    const esxA = specs.find((s) => s.name === 'esx-a');
+    const esxB = specs.find((s) => s.name === 'esx-b');
+    expect(esxA?.datastores.find((d) => d.name === 'datastore1')?.path).toBe(
+      '/lab/datastores/esx-a/datastore1',
+    );
+    expect(esxB?.datastores.find((d) => d.name === 'datastore1')?.path).toBe(
+      '/lab/datastores/esx-b/datastore1',
+    );
+  });
+
+  it('fills in the documented defaults and resolves named CPU models', () => {
+    const t = minimal();
+    const spec = endpointSpec(t, first(t.endpoints), '/lab', runtime);
+    expect(spec).toMatchObject({
+      listen: '127.0.0.1:40000',
+      username: 'root',
+      suspendScale: 1024,
+      heartbeatDelaySec: 3,
+      hosts: [
+        {
+          name: 'h1',
+          cpu: { vendor: 'intel', features: ['cpuid.AVX'], cores: 16 },
+          vmotion: true,
+          memoryMiB: 131072,
+        },
+      ],
+      vms: [
+        {
+          name: 'vm1',
+          memoryMiB: 1024,
+          cpus: 1,
+          power: 'poweredOn',
+          guestWriteBytesPerSec: 0,
+          disks: [{ sizeMiB: 4, fill: 'pattern' }],
+        },
+      ],
+    });
+    // the content seed is stable for a VM name, so disk bytes are reproducible between runs
+    expect(endpointSpec(t, first(t.endpoints), '/x', runtime).vms[0]?.seed).toBe(spec.vms[0]?.seed);
+  });
+});

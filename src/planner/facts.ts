@@ -1,0 +1,137 @@
+// The facts the planner decides on. A preflight activity gathers them from vSphere; tests write them
+// by hand. Plain data only (no classes, no Dates), so they travel through Temporal and into a memo.
+
+/** A vCenter or standalone ESXi endpoint as the worker sees it. */
+export interface EndpointFacts {
+  /** Configured endpoint name, as in the request. */
+  name: string;
+  kind: 'vcenter' | 'esx';
+  /** about.instanceUuid; equal on both sides means the same vCenter. */
+  instanceUuid: string;
+  /** Licence feature keys the endpoint carries, e.g. `vmotion`, `storagevmotion` (compared case-insensitively). */
+  licenseFeatures: string[];
+}
+
+/** One virtual disk of the source VM. */
+export interface DiskFacts {
+  /** Device key, unique within the VM. */
+  key: number;
+  /** Device label, e.g. `Hard disk 1`. */
+  label: string;
+  capacityBytes: number;
+  /** Bytes the disk occupies on its datastore, snapshot deltas included (layoutEx). */
+  committedBytes: number;
+  /** Datastore holding the disk's current (top) file. */
+  datastore: string;
+  /** `[datastore] dir/file.vmdk`. */
+  fileName: string;
+  /** Backing disk mode; the `independent_*` modes cannot be snapshotted. */
+  diskMode:
+    | 'persistent'
+    | 'nonpersistent'
+    | 'undoable'
+    | 'independent_persistent'
+    | 'independent_nonpersistent'
+    | 'append';
+  /** Backing sharing; multi-writer disks are shared with another VM. */
+  sharing: 'sharingNone' | 'sharingMultiWriter';
+  /** Sharing mode of the SCSI controller the disk hangs off. */
+  busSharing: 'noSharing' | 'virtualSharing' | 'physicalSharing';
+  /** Raw device mapping compatibility mode; absent for a plain virtual disk. */
+  rdm?: 'physical' | 'virtual';
+}
+
+/** One file of the VM (layoutEx.file). */
+export interface VmFileFacts {
+  /** `[datastore] dir/file`. */
+  name: string;
+  size: number;
+  /** layoutEx file type: config, nvram, extendedConfig, diskDescriptor, diskExtent, snapshotData, log, swap, suspend, ... */
+  type: string;
+}
+
+/** The VM to migrate. */
+export interface VmFacts {
+  name: string;
+  moref: string;
+  powerState: 'poweredOn' | 'poweredOff' | 'suspended';
+  /** runtime.connectionState; anything but `connected` blocks. */
+  connectionState: 'connected' | 'disconnected' | 'orphaned' | 'inaccessible' | 'invalid';
+  memoryMiB: number;
+  cpus: number;
+  /** CPU feature keys the running (or suspended) VM depends on (runtime.featureRequirement keys). */
+  featureRequirement: string[];
+  /** Whether VMware Tools report a guest heartbeat now; `options.source: delete` relies on it. */
+  guestHeartbeat: boolean;
+  disks: DiskFacts[];
+  files: VmFileFacts[];
+  snapshotCount: number;
+  /** runtime.consolidationNeeded. */
+  consolidationNeeded: boolean;
+  /** Name of the host it runs on (or is registered on). */
+  host: string;
+  /** Datastore holding the .vmx. */
+  configDatastore: string;
+  /** Every datastore the VM uses. */
+  datastores: string[];
+}
+
+/** An ESXi host. */
+export interface HostFacts {
+  name: string;
+  connectionState: 'connected' | 'disconnected' | 'notResponding';
+  inMaintenanceMode: boolean;
+  /** hardware.cpuPkg vendor, e.g. `intel`, `amd`. */
+  cpuVendor: string;
+  /** CPU feature capabilities (config.featureCapability key → value); `0` or missing means absent. */
+  features: Record<string, string>;
+  /** capability.vmotionSupported (and a vMotion vmknic configured). */
+  vmotion: boolean;
+  /** capability.storageVMotionSupported. */
+  storageVMotion: boolean;
+}
+
+/** A datastore on the target endpoint. */
+export interface DatastoreFacts {
+  name: string;
+  freeBytes: number;
+  capacityBytes: number;
+  accessible: boolean;
+  /** summary.type: VMFS, NFS, NFS41, vsan, VVOL. */
+  type: string;
+  /** Whether the target host mounts it (and can therefore run a VM from it). */
+  mountedOnTargetHost: boolean;
+}
+
+/** The instant-recovery datastore the VM runs from, when it does. */
+export interface InstantRecoveryFacts {
+  datastore: string;
+  /** NFS server and export, for the reasons text. */
+  remote: string;
+  /** NFS datastore whose name or export looks like a vPower NFS share. */
+  looksLikeVPowerNfs: boolean;
+  /** Explicitly flagged as instant recovery (e.g. by a custom attribute or by configuration). */
+  flagged: boolean;
+  /** Other VMs still using the datastore. */
+  otherVms: string[];
+}
+
+/** Everything the planner needs to know, gathered once during preflight. */
+export interface MigrationFacts {
+  source: EndpointFacts;
+  target: EndpointFacts;
+  /** Source and target endpoint are the same vCenter (same instanceUuid, kind vcenter). */
+  sameVCenter: boolean;
+  vm: VmFacts;
+  sourceHost: HostFacts;
+  /** The host the VM will land on; for a cluster target, the host the worker picked in it. */
+  targetHost: HostFacts;
+  /** Set when the request named a cluster. */
+  targetCluster?: { name: string };
+  /** Every datastore on the target endpoint that the request names (missing ones are simply absent). */
+  targetDatastores: DatastoreFacts[];
+  /** Names of VMs on the target (in the target folder, or on a standalone host) other than the source VM. */
+  targetVmNames: string[];
+  /** Set when the VM runs from what looks like, or is flagged as, an instant-recovery datastore. */
+  instantRecovery: InstantRecoveryFacts | null;
+}

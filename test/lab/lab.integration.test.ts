@@ -32,10 +32,11 @@ async function quickmig(...args: string[]): Promise<{ stdout: string; stderr: st
   }
 }
 
+/** A process that runs: it exists and is not a zombie waiting for init to reap it. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// dispatch is installed as simulator.Registry.Handler: it injects SOAP fault rules and
+// routes the methods the lab changes to wrapper types that embed the stock objects.
+func (l *Launcher) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Reference, types.BaseMethodFault) {
+	if ctx.Context != nil && ctx.Context.Value(internalKey{}) != nil {
+		return nil, nil
+	}
+	if f := l.faults.soapFault(m.Name, m.This); f != nil {
+		return nil, f
+	}
+	w := l.override(ctx, m)
+	if w == nil {
+		return nil, nil
+	}
+	// Service.call prefers ctx.Session.Get(ref) over the handler returned here, so the
+	// stateless wrapper is also placed in the session's own registry (it delegates every
+	// method it does not override to the stock object it embeds).
+	if ctx.Session != nil && ctx.Session.Registry != nil {
+		if _, ok := ctx.Session.Registry.Get(m.This).(labObject); !ok {
+			ctx.Session.Registry.Put(w)
+		}
+	}
+	return w, nil
+}
+
+// labObject marks the wrapper types.
+type labObject interface{ lab() }
+
+func (*labVM) lab()              {}
+func (*labSnapshot) lab()        {}
+func (*labFolder) lab()          {}
+func (*labDatastoreSystem) lab() {}
+func (*labDatastore) lab()       {}
+
+func (l *Launcher) override(ctx *simulator.Context, m *simulator.Method) mo.Reference {
+	switch o := ctx.Map.Get(m.This).(type) {
+	case *simulator.VirtualMachine:
+		switch m.Name {
+		case "PowerOnVM_Task", "PowerOffVM_Task", "SuspendVM_Task", "CreateSnapshot_Task", "RemoveAllSnapshots_Task",
+			"ConsolidateVMDisks_Task", "RelocateVM_Task", "UnregisterVM", "Destroy_Task", "RevertToCurrentSnapshot_Task":
+			return &labVM{VirtualMachine: o, l: l}
+		}
+	case *simulator.VirtualMachineSnapshot:
+		if m.Name == "RemoveSnapshot_Task" || m.Name == "RevertToSnapshot_Task" {
+			return &labSnapshot{VirtualMachineSnapshot: o, l: l}
+		}
+	case *simulator.Folder:
+		if m.Name == "RegisterVM_Task" {
+			return &labFolder{Folder: o, l: l}
+		}
+	case *simulator.HostDatastoreSystem:
+		if m.Name == "RemoveDatastore" {
+			return &labDatastoreSystem{HostDatastoreSystem: o, l: l}
+		}
+	case *simulator.Datastore:
+		if m.Name == "RefreshDatastore" {
+			return &labDatastore{Datastore: o, l: l}
+		}
+	}
+	return nil
+}
+
+type labVM struct {
+	*simulator.VirtualMachine
+	l *Launcher
+}
+
+// task runs a lab operation as a vSphere task; a VM the launcher does not know is gone.
+func (v *labVM) task(ctx *simulator.Context, name string, run func(vs *vmState) (types.AnyType, types.BaseMethodFault)) types.ManagedObjectReference {
+	return simulator.CreateTask(v.VirtualMachine, name, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		vs := v.l.vmByRef(v.Self.Value)
+		if vs == nil || ctx.Map.Get(v.Self) == nil {
+			return nil, &types.ManagedObjectNotFound{Obj: v.Self}
+		}
+		return run(vs)
+	}).Run(ctx)
+}
+
+func (v *labVM) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Task) soap.HasFault {
+	ref := v.task(ctx, "powerOn", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+		return nil, v.l.powerOn(ctx, v.VirtualMachine, vs)
+	})
+	return &methods.PowerOnVM_TaskBody{Res: &types.PowerOnVM_TaskResponse{Returnval: ref}}
+}
+
+func (v *labVM) PowerOffVMTask(ctx *simulator.Context, req *types.PowerOffVM_Task) soap.HasFault {
+	ref := v.task(ctx, "powerOff", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+		return nil, v.l.powerOff(ctx, v.VirtualMachine, vs)
+	})
+	return &methods.PowerOffVM_TaskBody{Res: &types.PowerOffVM_TaskResponse{Returnval: ref}}
+}
+
+func (v *labVM) SuspendVMTask(ctx *simulator.Context, req *types.SuspendVM_Task) soap.HasFault {
+	ref := v.task(ctx, "suspend", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+		return nil, v.l.suspend(ctx, v.VirtualMachine, vs)
+	})
+	return &methods.SuspendVM_TaskBody{Res: &types.SuspendVM_TaskResponse{Returnval: ref}}
+}
+
+func (v *labVM) CreateSnapshotTask(ctx *simulator.Context, req *types.CreateSnapshot_Task) soap.HasFault {
+	ref := v.task(ctx, "createSnapshot", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+		return v.l.createSnapshot(ctx, v.VirtualMachine, vs, req)
+	})
+	return &methods.CreateSnapshot_TaskBody{Res: &types.CreateSnapshot_TaskResponse{Returnval: ref}}
+}
+
+func (v *labVM) RemoveAllSnapshotsTask(ctx *simulator.Context, req *types.RemoveAllSnapshots_Task) soap.HasFault {
+	ref := v.task(ctx, "removeAllSnapshots", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+		return nil, v.l.removeAllSnapshots(ctx, v.VirtualMachine, vs, req)
+	})
+	return &methods.RemoveAllSnapshots_TaskBody{Res: &types.RemoveAllSnapshots_TaskResponse{Returnval: ref}}
+}
+
+func (v *labVM) ConsolidateVMDisksTask(ctx *simulator.Context, req *types.ConsolidateVMDisks_Task) soap.HasFault {
+	ref := v.task(ctx, "consolidateDisks", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+		return nil, v.l.consolidate(ctx, vs)
+	})
+	return &methods.ConsolidateVMDisks_TaskBody{Res: &types.ConsolidateVMDisks_TaskResponse{Returnval: ref}}
+}
+
+func (v *labVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_Task) soap.HasFault {
+	ref := v.task(ctx, "relocate", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+		return nil, v.l.relocate(ctx, v.VirtualMachine, vs, req)
+	})
+	return &methods.RelocateVM_TaskBody{Res: &types.RelocateVM_TaskResponse{Returnval: ref}}
+}
+
+func (v *labVM) UnregisterVM(ctx *simulator.Context, req *types.UnregisterVM) soap.HasFault {
+	vs := v.l.vmByRef(v.Self.Value)
+	if vs == nil || ctx.Map.Get(v.Self) == nil {
+		return &methods.UnregisterVMBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: v.Self})}
+	}
+	body := v.VirtualMachine.UnregisterVM(ctx, req)
+	if body.Fault() == nil {
+		v.l.forget(vs)
+	}
+	return body
+}
+
+func (v *labVM) DestroyTask(ctx *simulator.Context, req *types.Destroy_Task) soap.HasFault {
+	ref := v.task(ctx, "destroy", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+		if v.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
+			return nil, &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOff, ExistingState: v.Runtime.PowerState}
+		}
+		vs.stopRunning()
+		if _, f := runStock(ctx, v.VirtualMachine.DestroyTask(ctx, req)); f != nil {
+			return nil, f
+		}
+		v.l.forget(vs)
+		return nil, nil
+	})
+	return &methods.Destroy_TaskBody{Res: &types.Destroy_TaskResponse{Returnval: ref}}
+}
+
+// forget drops an unregistered/destroyed VM from the launcher and journal.
+func (l *Launcher) forget(vs *vmState) {
+	vs.stopRunning()
+	l.mu.Lock()
+	delete(l.vms, vs.ref.Value)
+	if vs.specName != "" {
+		l.removed[vs.specName] = true
+	}
+	l.mu.Unlock()
+	go l.saveJournal()
+}
+
+type labSnapshot struct {
+	*simulator.VirtualMachineSnapshot
+	l *Launcher
+}
+
+func (s *labSnapshot) RemoveSnapshotTask(ctx *simulator.Context, req *types.RemoveSnapshot_Task) soap.HasFault {
+	ref := simulator.CreateTask(s.Vm, "removeSnapshot", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		if s.l.vmByRef(s.Vm.Value) == nil || ctx.Map.Get(s.Self) == nil {
+			return nil, &types.ManagedObjectNotFound{Obj: s.Self}
+		}
+		return nil, s.l.removeSnapshot(ctx, s.VirtualMachineSnapshot, req)
+	}).Run(ctx)
+	return &methods.RemoveSnapshot_TaskBody{Res: &types.RemoveSnapshot_TaskResponse{Returnval: ref}}
+}
+
+type labFolder struct {
+	*simulator.Folder
+	l *Launcher
+}
+
+func (f *labFolder) RegisterVMTask(ctx *simulator.Context, req *types.RegisterVM_Task) soap.HasFault {
+	ref := simulator.CreateTask(f.Folder, "registerVm", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		if req.AsTemplate {
+			return nil, &types.NotSupported{}
+		}
+		if req.Pool == nil {
+			return nil, &types.InvalidArgument{InvalidProperty: "pool"}
+		}
+		if _, ok := ctx.Map.Get(*req.Pool).(mo.Entity); !ok {
+			return nil, &types.ManagedObjectNotFound{Obj: *req.Pool}
+		}
+		if req.Host != nil {
+			if _, ok := ctx.Map.Get(*req.Host).(*simulator.HostSystem); !ok {
+				return nil, &types.ManagedObjectNotFound{Obj: *req.Host}
+			}
+		}
+		p, ok := parseDSPath(req.Path)
+		if !ok {
+			return nil, &types.InvalidDatastorePath{DatastorePath: req.Path}
+		}
+		if _, ok := f.l.dsDirs[p.DS]; !ok {
+			return nil, &types.NotFound{}
+		}
+		vs, fault := f.l.registerVM(ctx, f.Folder, p, req.Name, *req.Pool, req.Host)
+		if fault != nil {
+			return nil, fault
+		}
+		go f.l.saveJournal()
+		return vs.ref, nil
+	}).Run(ctx)
+	return &methods.RegisterVM_TaskBody{Res: &types.RegisterVM_TaskResponse{Returnval: ref}}
+}
+
+// Reverting is not modelled on disk yet: refuse clearly rather than leave the files inconsistent.
+func (v *labVM) RevertToCurrentSnapshotTask(ctx *simulator.Context, req *types.RevertToCurrentSnapshot_Task) soap.HasFault {
+	return &methods.RevertToCurrentSnapshot_TaskBody{Fault_: simulator.Fault("quickmig lab: snapshot revert is not simulated", &types.NotSupported{})}
+}
+
+func (s *labSnapshot) RevertToSnapshotTask(ctx *simulator.Context, req *types.RevertToSnapshot_Task) soap.HasFault {
+	return &methods.RevertToSnapshot_TaskBody{Fault_: simulator.Fault("quickmig lab: snapshot revert is not simulated", &types.NotSupported{})}
+}

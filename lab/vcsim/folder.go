@@ -1,0 +1,130 @@
+package main
+
+import (
+	"crypto/subtle"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/vmware/govmomi/vim25/soap"
+)
+
+// authorized: a logged-in session cookie or HTTP basic auth with the spec credentials.
+func (l *Launcher) authorized(r *http.Request) bool {
+	if c, err := r.Cookie(soap.SessionCookieName); err == nil {
+		if _, ok := l.sessions.Load(c.Value); ok {
+			return true
+		}
+	}
+	if u, p, ok := r.BasicAuth(); ok {
+		return subtle.ConstantTimeCompare([]byte(u), []byte(l.spec.Username)) == 1 &&
+			subtle.ConstantTimeCompare([]byte(p), []byte(l.spec.Password)) == 1
+	}
+	return false
+}
+
+// serveFolder is the datastore HTTP file API (/folder/<path>?dcPath=..&dsName=..).
+func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	if !l.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="VMware HTTP server"`)
+		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	dsName := r.URL.Query().Get("dsName")
+	dir, ok := l.dsDirs[dsName]
+	if !ok {
+		http.Error(w, "datastore not found", http.StatusNotFound)
+		return
+	}
+	rel := strings.TrimPrefix(r.URL.Path, "/folder")
+	rel = strings.TrimPrefix(rel, "/")
+	if strings.Contains(rel, "..") {
+		http.Error(w, "bad path", http.StatusBadRequest)
+		return
+	}
+	local := filepath.Join(dir, filepath.FromSlash(rel))
+	dsp := dsPath{dsName, rel}
+	switch r.Method {
+	case http.MethodPut:
+		_, statErr := os.Stat(local)
+		existed := statErr == nil
+		if r.ContentLength > 0 && r.ContentLength > l.freeSpace(dsName) {
+			l.calls.add("HTTP PUT", dsp.String(), false, "InsufficientStorage")
+			http.Error(w, "insufficient space on datastore", http.StatusInsufficientStorage)
+			return
+		}
+		if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		f, err := os.Create(local)
+		if err == nil {
+			_, err = io.Copy(f, r.Body)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			l.calls.add("HTTP PUT", dsp.String(), false, "SystemError")
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		l.calls.add("HTTP PUT", dsp.String(), true, "")
+		go l.refreshAllSpace()
+		if existed {
+			w.WriteHeader(http.StatusOK)
+		} else {
+			w.WriteHeader(http.StatusCreated)
+		}
+	case http.MethodDelete:
+		if err := os.Remove(local); err != nil {
+			l.calls.add("HTTP DELETE", dsp.String(), false, "FileNotFound")
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		l.calls.add("HTTP DELETE", dsp.String(), true, "")
+		go l.refreshAllSpace()
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodGet, http.MethodHead:
+		// A file a running guest writes into is read under the VM's disk lock: a consistent copy.
+		if vs := l.writableOwner(dsp); vs != nil {
+			vs.mu.RLock()
+			defer vs.mu.RUnlock()
+		}
+		fi, err := os.Stat(local)
+		if err != nil || fi.IsDir() {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		f, err := os.Open(local)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		http.ServeContent(w, r, path.Base(rel), fi.ModTime(), f)
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// writableOwner returns the VM whose current writable extent is p (descriptor or extent).
+func (l *Launcher) writableOwner(p dsPath) *vmState {
+	for _, vs := range l.allVMs() {
+		vs.mu.RLock()
+		for _, d := range vs.disks {
+			top := d.top()
+			if top == p || (top.DS == p.DS && path.Dir(top.Path) == path.Dir(p.Path) &&
+				(path.Base(p.Path) == extentName(path.Base(top.Path), true) || path.Base(p.Path) == extentName(path.Base(top.Path), false))) {
+				vs.mu.RUnlock()
+				return vs
+			}
+		}
+		vs.mu.RUnlock()
+	}
+	return nil
+}

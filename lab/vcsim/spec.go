@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Spec is the endpoint spec written by the TypeScript lab module.
+type Spec struct {
+	Name              string          `json:"name"`
+	Kind              string          `json:"kind"` // "esx" | "vcenter"
+	Listen            string          `json:"listen"`
+	Username          string          `json:"username"`
+	Password          string          `json:"password"`
+	StateDir          string          `json:"stateDir"`
+	ControlToken      string          `json:"controlToken"`
+	SuspendScale      int64           `json:"suspendScale"`
+	HeartbeatDelaySec float64         `json:"heartbeatDelaySec"`
+	LicenseFeatures   []string        `json:"licenseFeatures"`
+	Datacenter        string          `json:"datacenter"`
+	Datastores        []DatastoreSpec `json:"datastores"`
+	Clusters          []ClusterSpec   `json:"clusters"`
+	Hosts             []HostSpec      `json:"hosts"`
+	VMs               []VMSpec        `json:"vms"`
+}
+
+type DatastoreSpec struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"` // "vmfs" | "nfs"
+	Path        string `json:"path"`
+	RemoteHost  string `json:"remoteHost,omitempty"`
+	RemotePath  string `json:"remotePath,omitempty"`
+	CapacityMiB int64  `json:"capacityMiB"`
+}
+
+type ClusterSpec struct {
+	Name  string   `json:"name"`
+	Hosts []string `json:"hosts"`
+}
+
+type CPUSpec struct {
+	Vendor   string   `json:"vendor"`
+	Model    string   `json:"model"`
+	Cores    int16    `json:"cores"`
+	MHz      int32    `json:"mhz"`
+	Features []string `json:"features"`
+}
+
+type HostSpec struct {
+	Name            string   `json:"name"`
+	Cluster         string   `json:"cluster,omitempty"`
+	CPU             CPUSpec  `json:"cpu"`
+	MemoryMiB       int64    `json:"memoryMiB"`
+	VMotion         bool     `json:"vmotion"`
+	StorageVMotion  bool     `json:"storageVMotion"`
+	LicenseFeatures []string `json:"licenseFeatures"`
+	Datastores      []string `json:"datastores"`
+}
+
+type DiskSpec struct {
+	SizeMiB   int64  `json:"sizeMiB"`
+	Datastore string `json:"datastore,omitempty"`
+	Fill      string `json:"fill,omitempty"` // pattern | sparse | zero
+}
+
+type VMSpec struct {
+	Name                  string     `json:"name"`
+	Host                  string     `json:"host"`
+	Datastore             string     `json:"datastore"`
+	MemoryMiB             int64      `json:"memoryMiB"`
+	CPUs                  int32      `json:"cpus"`
+	GuestOS               string     `json:"guestOS"`
+	Power                 string     `json:"power"`
+	Disks                 []DiskSpec `json:"disks"`
+	GuestWriteBytesPerSec int64      `json:"guestWriteBytesPerSec"`
+	Seed                  uint64     `json:"seed"`
+}
+
+// LoadSpec reads and validates a spec file.
+func LoadSpec(file string) (*Spec, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", file, err)
+	}
+	return &s, s.validate()
+}
+
+func (s *Spec) validate() error {
+	if s.Name == "" {
+		return fmt.Errorf("spec: name is required")
+	}
+	switch s.Kind {
+	case "esx", "vcenter":
+	default:
+		return fmt.Errorf("spec: kind must be esx or vcenter, got %q", s.Kind)
+	}
+	if s.Listen == "" || s.Username == "" || s.Password == "" || s.ControlToken == "" {
+		return fmt.Errorf("spec: listen, username, password and controlToken are required")
+	}
+	if !filepath.IsAbs(s.StateDir) {
+		return fmt.Errorf("spec: stateDir must be absolute")
+	}
+	if s.SuspendScale <= 0 {
+		s.SuspendScale = 1024
+	}
+	if s.Kind == "esx" && len(s.Hosts) != 1 {
+		return fmt.Errorf("spec: esx kind needs exactly one host, got %d", len(s.Hosts))
+	}
+	if s.Datacenter == "" {
+		s.Datacenter = "DC1"
+	}
+	ds := map[string]bool{}
+	for _, d := range s.Datastores {
+		if d.Name == "" || !filepath.IsAbs(d.Path) {
+			return fmt.Errorf("spec: datastore %q needs a name and an absolute path", d.Name)
+		}
+		ds[d.Name] = true
+	}
+	hosts := map[string]bool{}
+	for _, h := range s.Hosts {
+		hosts[h.Name] = true
+		for _, n := range h.Datastores {
+			if !ds[n] {
+				return fmt.Errorf("spec: host %s mounts unknown datastore %s", h.Name, n)
+			}
+		}
+	}
+	for i := range s.VMs {
+		v := &s.VMs[i]
+		if !hosts[v.Host] {
+			return fmt.Errorf("spec: vm %s on unknown host %q", v.Name, v.Host)
+		}
+		if !ds[v.Datastore] {
+			return fmt.Errorf("spec: vm %s on unknown datastore %q", v.Name, v.Datastore)
+		}
+		if v.MemoryMiB <= 0 {
+			v.MemoryMiB = 1024
+		}
+		if v.CPUs <= 0 {
+			v.CPUs = 1
+		}
+		if v.GuestOS == "" {
+			v.GuestOS = "otherLinux64Guest"
+		}
+		if v.Power == "" {
+			v.Power = "poweredOff"
+		}
+		for _, d := range v.Disks {
+			if d.Datastore != "" && !ds[d.Datastore] {
+				return fmt.Errorf("spec: vm %s disk on unknown datastore %q", v.Name, d.Datastore)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Spec) host(name string) *HostSpec {
+	for i := range s.Hosts {
+		if s.Hosts[i].Name == name {
+			return &s.Hosts[i]
+		}
+	}
+	return nil
+}
+
+func (s *Spec) datastore(name string) *DatastoreSpec {
+	for i := range s.Datastores {
+		if s.Datastores[i].Name == name {
+			return &s.Datastores[i]
+		}
+	}
+	return nil
+}

@@ -290,7 +290,15 @@ func (l *Launcher) syncVM(ctx *simulator.Context, vs *vmState) {
 	vmx := vs.vmx
 	vs.mu.RUnlock()
 
-	files, diskLayout, snapLayout, dsSet := l.layout(vmx, disks, snaps)
+	// layoutEx names disks by their VirtualDisk device key, as a real host does; the launcher's
+	// disks are in device order.
+	var diskKeys []int32
+	for _, dev := range vm.Config.Hardware.Device {
+		if disk, ok := dev.(*types.VirtualDisk); ok {
+			diskKeys = append(diskKeys, disk.Key)
+		}
+	}
+	files, diskLayout, snapLayout, dsSet := l.layout(vmx, disks, snaps, diskKeys)
 	var dsList []types.ManagedObjectReference
 	for name := range dsSet {
 		if ref, ok := l.dsRefs[name]; ok {
@@ -390,7 +398,7 @@ func containsRef(list []types.ManagedObjectReference, ref types.ManagedObjectRef
 }
 
 // layout lists a VM's real files: everything in its home folder plus the disk chains elsewhere.
-func (l *Launcher) layout(vmx dsPath, disks []diskState, snaps []snapRec) ([]types.VirtualMachineFileLayoutExFileInfo, []types.VirtualMachineFileLayoutExDiskLayout, []types.VirtualMachineFileLayoutExSnapshotLayout, map[string]bool) {
+func (l *Launcher) layout(vmx dsPath, disks []diskState, snaps []snapRec, diskKeys []int32) ([]types.VirtualMachineFileLayoutExFileInfo, []types.VirtualMachineFileLayoutExDiskLayout, []types.VirtualMachineFileLayoutExSnapshotLayout, map[string]bool) {
 	var files []types.VirtualMachineFileLayoutExFileInfo
 	keys := map[string]int32{}
 	dsSet := map[string]bool{vmx.DS: true}
@@ -425,7 +433,11 @@ func (l *Launcher) layout(vmx dsPath, disks []diskState, snaps []snapRec) ([]typ
 	}
 	var diskLayout []types.VirtualMachineFileLayoutExDiskLayout
 	for i, d := range disks {
-		dl := types.VirtualMachineFileLayoutExDiskLayout{Key: int32(2000 + i)}
+		key := int32(2000 + i)
+		if i < len(diskKeys) {
+			key = diskKeys[i]
+		}
+		dl := types.VirtualMachineFileLayoutExDiskLayout{Key: key}
 		for _, p := range d.chain {
 			unit := types.VirtualMachineFileLayoutExDiskUnit{FileKey: []int32{add(p)}}
 			if ext, _, err := l.extentOf(p); err == nil {

@@ -1,0 +1,85 @@
+/** The vSphere client: one endpoint (vCenter or standalone ESXi), one shared session. */
+import { Datastores } from './datastores';
+import { Facts } from './facts';
+import { DatastoreFiles } from './files';
+import { Inventory } from './inventory';
+import type { SessionOptions } from './session';
+import { Session } from './session';
+import { Tasks } from './tasks';
+import type { AboutInfo } from './types';
+import { Vms } from './vms';
+
+/** Options of `VSphereClient.connect`. */
+export type VSphereClientOptions = SessionOptions;
+
+/**
+ * A logged-in client of one vSphere endpoint. All callers share one session: concurrent calls
+ * are fine, a lost session is re-established once for everyone, and `close()` logs out.
+ *
+ * ```ts
+ * const client = await VSphereClient.connect({ url, username, password, tls: { thumbprint } });
+ * const vm = await client.inventory.findVm({ name: 'web01' });
+ * await client.vms.powerOff(vm.ref);
+ * await client.close();
+ * ```
+ */
+export class VSphereClient {
+  /** Lookups and listings. */
+  readonly inventory: Inventory;
+  /** Planner facts of VMs, hosts, datastores and the endpoint. */
+  readonly facts: Facts;
+  /** Task waiting and cancelling. */
+  readonly tasks: Tasks;
+  /** VM mutations. */
+  readonly vms: Vms;
+  /** SOAP datastore operations (FileManager, browser, datastore system). */
+  readonly datastores: Datastores;
+  /** Datastore files by path: streaming GET/PUT, list, stat, mkdir, delete. */
+  readonly files: DatastoreFiles;
+
+  readonly #session: Session;
+
+  private constructor(session: Session) {
+    this.#session = session;
+    this.inventory = new Inventory(session);
+    this.facts = new Facts(session, this.inventory);
+    this.tasks = new Tasks(session);
+    this.vms = new Vms(session, this.tasks);
+    this.datastores = new Datastores(session, this.tasks);
+    this.files = new DatastoreFiles(session, this.inventory, this.facts, this.datastores);
+  }
+
+  /**
+   * Negotiates the API version, logs in and returns the client. Throws AuthenticationError for
+   * refused credentials, ThumbprintMismatchError for a certificate that fails the pin,
+   * ConnectionError when the endpoint cannot be reached.
+   */
+  static async connect(options: VSphereClientOptions): Promise<VSphereClient> {
+    return new VSphereClient(await Session.open(options));
+  }
+
+  /** The SDK URL. */
+  get endpoint(): string {
+    return this.#session.endpoint;
+  }
+
+  /** What the endpoint says about itself. */
+  get about(): AboutInfo {
+    return this.#session.about;
+  }
+
+  /** True for a vCenter, false for a standalone ESXi host (about.apiType). */
+  get isVCenter(): boolean {
+    return this.#session.about.apiType === 'VirtualCenter';
+  }
+
+  /** The vim25 version in use (sent as SOAPAction `urn:vim25/<version>`). */
+  get apiVersion(): string {
+    return this.#session.apiVersion;
+  }
+
+  /** Logs out and closes connections. Idempotent; the client is unusable afterwards. */
+  close(): Promise<void> {
+    return this.#session.close();
+  }
+}

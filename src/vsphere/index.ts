@@ -1,0 +1,28 @@
+/** Public API of the vSphere client library. Nothing here knows about Temporal. */
+export { VSphereClient, type VSphereClientOptions } from './client';
+export {
+  type DatastorePath,
+  datastoreFileUrl,
+  datastorePathBase,
+  datastorePathDir,
+  formatDatastorePath,
+  joinDatastorePath,
+  parseDatastorePath,
+} from './datastore-path';
+export type { Datastores, SearchOptions } from './datastores';
+export * from './errors';
+export type { Facts } from './facts';
+export type { ByteRange, DatastoreFiles, Download, PutOptions } from './files';
+export type { Inventory, VmItem, VmLocator } from './inventory';
+export { sameRef } from './inventory';
+export type { CallOptions, SessionOptions } from './session';
+export type { Tasks, TaskWaitOptions, TaskWaitStrategy } from './tasks';
+export {
+  certificateThumbprint,
+  consoleLogger,
+  type Logger,
+  normalizeThumbprint,
+  type TlsOptions,
+} from './tls';
+export type * from './types';
+export type { MutationOptions, RegisterVmSpec, RelocateSpec, SnapshotSpec, Vms } from './vms';

@@ -1,0 +1,143 @@
+/**
+ * TLS for vSphere endpoints: the HTTPS agent every SOAP call and file transfer of one endpoint
+ * shares. Verification is always on unless the caller explicitly asks for `insecure`.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { ConnectionError, ThumbprintMismatchError } from './errors';
+
+/** How the endpoint's certificate is checked. Exactly one mode applies; precedence thumbprint > caFile > system CAs. */
+export interface TlsOptions {
+  /**
+   * Pinned SHA-256 thumbprint of the endpoint's certificate, colon hex (`AB:CD:...`; case and
+   * colons are normalised). When set, the certificate must have exactly this thumbprint and neither
+   * the CA chain nor the host name is checked: the pin is the identity, as with vSphere's own
+   * thumbprint trust. Default: unset.
+   */
+  readonly thumbprint?: string | undefined;
+  /** PEM file with the CA certificate(s) that sign the endpoint's certificate; replaces the default CAs. Default: unset. */
+  readonly caFile?: string | undefined;
+  /**
+   * Accept any certificate. Only for throwaway labs: a warning is logged on every client created
+   * with it. Default: false.
+   */
+  readonly insecure?: boolean | undefined;
+}
+
+/** Where the client reports things worth a human's attention. Default: warnings to console.warn, nothing else. */
+export interface Logger {
+  /** Something is unsafe or degraded but the call goes on. */
+  warn(message: string, fields?: Record<string, unknown>): void;
+  /** Diagnostics (re-logins, retries, timings). Optional. */
+  debug?(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Logger used when none is given: warnings to console.warn, debug dropped. */
+export const consoleLogger: Logger = {
+  warn: (message, fields) => console.warn(`[quickmig vsphere] ${message}`, fields ?? ''),
+};
+
+/** Normalises a thumbprint to colon-separated upper-case hex; throws TypeError when it is not 32 bytes of hex. */
+export function normalizeThumbprint(thumbprint: string): string {
+  const hex = thumbprint.replace(/[:\s]/g, '').toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex)) {
+    throw new TypeError(`not a SHA-256 thumbprint (expected 32 colon-separated hex bytes): ${thumbprint}`);
+  }
+  return hex.match(/../g)?.join(':') ?? hex;
+}
+
+/** SHA-256 thumbprint of a PEM or DER certificate, colon hex upper case (the form vSphere shows). */
+export function certificateThumbprint(cert: string | Buffer): string {
+  return new X509Certificate(cert).fingerprint256;
+}
+
+/** Options for `createAgent`. */
+export interface AgentOptions {
+  /** Endpoint URL, for error messages. */
+  readonly endpoint: string;
+  readonly tls: TlsOptions;
+  readonly logger: Logger;
+  /** Upper bound of parallel connections to the endpoint. Default: 8. */
+  readonly maxSockets?: number | undefined;
+}
+
+/**
+ * Creates the keep-alive HTTPS agent for one endpoint.
+ * With a pinned thumbprint the agent hands a socket to HTTP only after the certificate was
+ * compared, so nothing (not even the Login password) is written to an endpoint that fails the pin.
+ */
+export function createAgent(options: AgentOptions): https.Agent {
+  const base: https.AgentOptions = {
+    keepAlive: true,
+    maxSockets: options.maxSockets ?? 8,
+    // Sockets idle longer than this may be closed by vCenter's reverse proxy; fewer stale-socket resets.
+    timeout: 60_000,
+  };
+  const { tls: t } = options;
+  if (t.thumbprint !== undefined) {
+    return new PinnedAgent(base, options.endpoint, normalizeThumbprint(t.thumbprint));
+  }
+  if (t.caFile !== undefined) {
+    return new https.Agent({ ...base, ca: readFileSync(t.caFile) });
+  }
+  if (t.insecure === true) {
+    options.logger.warn(
+      `TLS verification is OFF for ${options.endpoint} (insecure: true); anyone on the path can read the credentials`,
+      { endpoint: options.endpoint },
+    );
+    return new https.Agent({ ...base, rejectUnauthorized: false });
+  }
+  return new https.Agent({ ...base, ca: systemCAs() });
+}
+
+// Node's default store is its bundled Mozilla list; Node >= 22.15 can also hand out the OS store,
+// which is where an enterprise's own CA usually lives. On older Node the bundled list applies.
+function systemCAs(): string[] | undefined {
+  const get = (tls as unknown as { getCACertificates?: (kind: string) => string[] }).getCACertificates;
+  if (typeof get !== 'function') return undefined;
+  return [...get('default'), ...get('system')];
+}
+
+class PinnedAgent extends https.Agent {
+  readonly #endpoint: string;
+  readonly #expected: string;
+
+  constructor(base: https.AgentOptions, endpoint: string, expected: string) {
+    super(base);
+    this.#endpoint = endpoint;
+    this.#expected = expected;
+  }
+
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    // Chain verification is replaced by the pin below, which runs before the socket is released.
+    const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false });
+    const fail = (err: Error) => {
+      socket.destroy();
+      callback?.(err, socket);
+    };
+    socket.once('error', fail);
+    socket.once('secureConnect', () => {
+      socket.removeListener('error', fail);
+      const cert = socket.getPeerX509Certificate();
+      const actual = cert?.fingerprint256;
+      if (actual !== this.#expected) {
+        const context = { endpoint: this.#endpoint, method: 'TLS handshake' };
+        fail(
+          actual === undefined
+            ? new ConnectionError(context, 'endpoint presented no certificate', undefined)
+            : new ThumbprintMismatchError(context, this.#expected, actual),
+        );
+        return;
+      }
+      callback?.(null, socket);
+    });
+    // Returning nothing makes the agent wait for the callback before writing the request.
+    return undefined;
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * VM mutations used by the migration workflow. Every task-backed method starts the task and waits
+ * for it (see ./tasks), so it resolves when the change is done and rejects with the typed fault.
+ */
+import { ref, refLabel, toSoapRef } from './convert';
+import { ProtocolError } from './errors';
+import type { Session } from './session';
+import type { Tasks, TaskWaitOptions } from './tasks';
+import type { MoRef } from './types';
+
+/** Options of every task-backed mutation: progress, cancellation of the wait, wait strategy. */
+export type MutationOptions = Omit<TaskWaitOptions, 'method'>;
+
+/** Arguments of `register`. */
+export interface RegisterVmSpec {
+  /** VM folder to register into. */
+  readonly folder: MoRef;
+  /** Datastore path of the .vmx, `[ds] folder/vm.vmx`. */
+  readonly vmxPath: string;
+  /** Inventory name. Default: the name in the .vmx. */
+  readonly name?: string | undefined;
+  /** Resource pool; required by a real vCenter for VMs (not templates). */
+  readonly pool?: MoRef | undefined;
+  /** Host to register on. Default: chosen by vSphere from the pool. */
+  readonly host?: MoRef | undefined;
+  /** Register as a template. Default: false. */
+  readonly asTemplate?: boolean | undefined;
+}
+
+/** Arguments of `createSnapshot`. */
+export interface SnapshotSpec {
+  readonly name: string;
+  /** Default: none. */
+  readonly description?: string | undefined;
+  /** Include the VM's memory (a running VM's RAM goes to a .vmem). Default: false. */
+  readonly memory?: boolean | undefined;
+  /** Quiesce the guest file system through VMware Tools. Default: false. */
+  readonly quiesce?: boolean | undefined;
+}
+
+/** Arguments of `relocate` (vMotion / Storage vMotion / both). */
+export interface RelocateSpec {
+  readonly folder?: MoRef | undefined;
+  /** Target datastore for the VM's files (and disks without an own locator). */
+  readonly datastore?: MoRef | undefined;
+  readonly pool?: MoRef | undefined;
+  readonly host?: MoRef | undefined;
+  /** Per-disk targets. */
+  readonly disks?: readonly { readonly diskKey: number; readonly datastore: MoRef }[] | undefined;
+  /** `defaultPriority` | `highPriority` | `lowPriority`. Default: defaultPriority. */
+  readonly priority?: string | undefined;
+}
+
+/** VM operations. */
+export class Vms {
+  readonly #session: Session;
+  readonly #tasks: Tasks;
+
+  /** @internal */
+  constructor(session: Session, tasks: Tasks) {
+    this.#session = session;
+    this.#tasks = tasks;
+  }
+
+  /** Registers an existing .vmx (RegisterVM_Task) and returns the new VM's moref. */
+  async register(spec: RegisterVmSpec, options: MutationOptions = {}): Promise<MoRef> {
+    const args: Record<string, unknown> = { path: spec.vmxPath };
+    if (spec.name !== undefined) args.name = spec.name;
+    args.asTemplate = spec.asTemplate ?? false;
+    if (spec.pool !== undefined) args.pool = toSoapRef(spec.pool);
+    if (spec.host !== undefined) args.host = toSoapRef(spec.host);
+    const result = await this.#run('RegisterVM_Task', spec.folder, args, options, spec.vmxPath);
+    const vm = ref(result);
+    if (vm === undefined) {
+      throw new ProtocolError(
+        { endpoint: this.#session.endpoint, method: 'RegisterVM_Task', object: spec.vmxPath },
+        'task succeeded without a VM reference',
+      );
+    }
+    return vm;
+  }
+
+  /** Removes the VM from the inventory, keeping its files (UnregisterVM). */
+  async unregister(vm: MoRef): Promise<void> {
+    await this.#session.call('UnregisterVM', vm);
+  }
+
+  /** Deletes a managed entity; for a VM, its files too (Destroy_Task). */
+  async destroy(entity: MoRef, options: MutationOptions = {}): Promise<void> {
+    await this.#run('Destroy_Task', entity, {}, options);
+  }
+
+  /** Takes a snapshot (CreateSnapshot_Task) and returns its moref. */
+  async createSnapshot(vm: MoRef, spec: SnapshotSpec, options: MutationOptions = {}): Promise<MoRef> {
+    const args: Record<string, unknown> = { name: spec.name };
+    if (spec.description !== undefined) args.description = spec.description;
+    args.memory = spec.memory ?? false;
+    args.quiesce = spec.quiesce ?? false;
+    const snapshot = ref(await this.#run('CreateSnapshot_Task', vm, args, options));
+    if (snapshot === undefined) {
+      throw new ProtocolError(
+        { endpoint: this.#session.endpoint, method: 'CreateSnapshot_Task', object: refLabel(vm) },
+        'task succeeded without a snapshot reference',
+      );
+    }
+    return snapshot;
+  }
+
+  /** Deletes one snapshot, merging its data into the parent (RemoveSnapshot_Task). `removeChildren` default false, `consolidate` default true. */
+  async removeSnapshot(
+    snapshot: MoRef,
+    opts: { readonly removeChildren?: boolean; readonly consolidate?: boolean } = {},
+    options: MutationOptions = {},
+  ): Promise<void> {
+    await this.#run(
+      'RemoveSnapshot_Task',
+      snapshot,
+      { removeChildren: opts.removeChildren ?? false, consolidate: opts.consolidate ?? true },
+      options,
+    );
+  }
+
+  /** Deletes every snapshot of the VM (RemoveAllSnapshots_Task). `consolidate` default true. */
+  async removeAllSnapshots(
+    vm: MoRef,
+    opts: { readonly consolidate?: boolean } = {},
+    options: MutationOptions = {},
+  ): Promise<void> {
+    await this.#run('RemoveAllSnapshots_Task', vm, { consolidate: opts.consolidate ?? true }, options);
+  }
+
+  /** Merges leftover delta disks into their parents (ConsolidateVMDisks_Task). */
+  async consolidateDisks(vm: MoRef, options: MutationOptions = {}): Promise<void> {
+    await this.#run('ConsolidateVMDisks_Task', vm, {}, options);
+  }
+
+  /** Powers on, or resumes a suspended VM (PowerOnVM_Task). `host` only on a vCenter; default: the VM's host. */
+  async powerOn(
+    vm: MoRef,
+    opts: { readonly host?: MoRef } = {},
+    options: MutationOptions = {},
+  ): Promise<void> {
+    await this.#run(
+      'PowerOnVM_Task',
+      vm,
+      opts.host === undefined ? {} : { host: toSoapRef(opts.host) },
+      options,
+    );
+  }
+
+  /** Hard power-off (PowerOffVM_Task). */
+  async powerOff(vm: MoRef, options: MutationOptions = {}): Promise<void> {
+    await this.#run('PowerOffVM_Task', vm, {}, options);
+  }
+
+  /** Suspends, writing memory to the VM's folder (SuspendVM_Task). */
+  async suspend(vm: MoRef, options: MutationOptions = {}): Promise<void> {
+    await this.#run('SuspendVM_Task', vm, {}, options);
+  }
+
+  /** Asks VMware Tools to shut the guest down; returns at once (ShutdownGuest has no task): watch the power state. */
+  async shutdownGuest(vm: MoRef): Promise<void> {
+    await this.#session.call('ShutdownGuest', vm);
+  }
+
+  /** Moves a VM to another host, pool, folder and/or datastore (RelocateVM_Task). */
+  async relocate(vm: MoRef, spec: RelocateSpec, options: MutationOptions = {}): Promise<void> {
+    // Field order is vim25's VirtualMachineRelocateSpec order; a real endpoint rejects any other.
+    const s: Record<string, unknown> = {};
+    if (spec.folder !== undefined) s.folder = toSoapRef(spec.folder);
+    if (spec.datastore !== undefined) s.datastore = toSoapRef(spec.datastore);
+    if (spec.pool !== undefined) s.pool = toSoapRef(spec.pool);
+    if (spec.host !== undefined) s.host = toSoapRef(spec.host);
+    if (spec.disks !== undefined && spec.disks.length > 0) {
+      s.disk = spec.disks.map((d) => ({ diskId: d.diskKey, datastore: toSoapRef(d.datastore) }));
+    }
+    const args: Record<string, unknown> = { spec: s };
+    if (spec.priority !== undefined) args.priority = spec.priority;
+    await this.#run('RelocateVM_Task', vm, args, options);
+  }
+
+  /** Renames a VM through its configuration (ReconfigVM_Task with spec.name). */
+  async reconfigureName(vm: MoRef, newName: string, options: MutationOptions = {}): Promise<void> {
+    await this.#run('ReconfigVM_Task', vm, { spec: { name: newName } }, options);
+  }
+
+  /** Renames any managed entity (Rename_Task). */
+  async rename(entity: MoRef, newName: string, options: MutationOptions = {}): Promise<void> {
+    await this.#run('Rename_Task', entity, { newName }, options);
+  }
+
+  async #run(
+    method: string,
+    target: MoRef,
+    args: Record<string, unknown>,
+    options: MutationOptions,
+    object?: string,
+  ): Promise<unknown> {
+    const task = ref(await this.#session.call(method, target, args, { signal: options.signal, object }));
+    if (task === undefined) {
+      throw new ProtocolError(
+        { endpoint: this.#session.endpoint, method, object: object ?? refLabel(target) },
+        'no task returned',
+      );
+    }
+    return this.#tasks.wait(task, { ...options, method });
+  }
+}

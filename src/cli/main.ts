@@ -6,12 +6,14 @@ import { CliError, ExitCode } from './errors';
 import { labCommand } from './lab';
 import type { Output } from './output';
 import { consoleOutput } from './output';
+import { workerCommand } from './worker';
 
 const USAGE = `Usage: quickmig <command> [options]
 
 Commands:
   demo                 Start the lab and show it (--keep leaves it running)
   lab up|status|down   Manage the local lab (Temporal + simulated vSphere)
+  worker               Run the worker (--config FILE; default: QUICKMIG_CONFIG, else the lab's)
 
 Every command takes --json for machine-readable output. Exit codes: 0 ok, 1 failed,
 2 wrong command line, 3 invalid input or configuration.`;
@@ -19,6 +21,7 @@ Every command takes --json for machine-readable output. Exit codes: 0 ok, 1 fail
 const commands: Record<string, (args: string[], out: Output) => Promise<void>> = {
   demo: demoCommand,
   lab: labCommand,
+  worker: workerCommand,
 };
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */

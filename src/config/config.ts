@@ -198,3 +198,15 @@ export function parseWorkerConfig(
     endpoints,
   };
 }
+
+/** The lab's worker configuration, used when nothing else is given (relative to the working directory). */
+export const LAB_WORKER_CONFIG = '.quickmig/lab/worker-config.json';
+
+/**
+ * Which configuration file a worker reads: the `--config` argument, else QUICKMIG_CONFIG, else the
+ * lab's when a lab is up in this directory.
+ */
+export function workerConfigPath(argument: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const path = argument ?? env.QUICKMIG_CONFIG ?? LAB_WORKER_CONFIG;
+  return resolve(path);
+}

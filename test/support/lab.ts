@@ -1,23 +1,29 @@
 /**
- * The shared lab for integration tests: started on first use in `.quickmig/test-lab` and stopped by the
- * global teardown (test/support/global-setup.ts), so a test run starts one Temporal server and one set of
- * simulators however many integration files use them.
+ * Labs for integration tests. The shared one is started on first use and stopped by the global teardown
+ * (test/support/global-setup.ts), so a run starts one Temporal server and one set of simulators however
+ * many read-only integration files use them; each run has its own folder, so runs never collide.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { inject } from 'vitest';
 import { LabControl } from '../../src/lab/control';
 import type { LabEndpoint, LabInfo } from '../../src/lab/lab';
 import { labStatus, labUp } from '../../src/lab/lab';
-import { projectRoot } from '../../src/lab/tools';
 
-/** Folder of the shared test lab. */
-export const TEST_LAB_DIR = join(projectRoot, '.quickmig', 'test-lab');
-
-/** Starts the shared lab unless it already runs, and returns its description. */
+/** Starts this run's shared lab unless it already runs, and returns its description. */
 export async function startLab(): Promise<LabInfo> {
-  const status = labStatus(TEST_LAB_DIR);
+  const dir = join(inject('labRoot'), 'shared');
+  const status = labStatus(dir);
   if (status.up && status.info) return status.info;
-  return labUp({ dir: TEST_LAB_DIR });
+  return labUp({ dir });
+}
+
+/**
+ * Starts a lab of the test file's own, for tests that change the estate (migrations move VMs away).
+ * Stop it with labDown(info.dir) in afterAll; the run's teardown stops it otherwise.
+ */
+export async function startPrivateLab(name: string, topology?: string): Promise<LabInfo> {
+  return labUp({ dir: join(inject('labRoot'), name), ...(topology ? { topology } : {}) });
 }
 
 /** One endpoint of a lab, by name. */

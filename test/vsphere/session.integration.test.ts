@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
 import { restartEndpoint } from '../../src/lab/lab';
 import type { VSphereClient } from '../../src/vsphere';
-import { startLab, TEST_LAB_DIR } from '../support/lab';
+import { startLab } from '../support/lab';
 import { connect, readAll, scratchName } from './helpers';
 
 let info: LabInfo;
@@ -40,7 +40,7 @@ describe('an endpoint restarted mid-session', () => {
     const before = await client.inventory.listVms();
     expect(logins).toEqual([1]);
 
-    await restartEndpoint('esx-b', TEST_LAB_DIR);
+    await restartEndpoint('esx-b', info.dir);
 
     // Five callers hit the dead session at once: every one succeeds, with a single new Login.
     const results = await Promise.all([

@@ -1,0 +1,107 @@
+/** Datastore steps of a migration: target folders, their removal on rollback, unmounting instant-recovery storage. */
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { Context } from '@temporalio/activity';
+import { splitDatastorePath } from '../planner/files';
+import type { MoRef, VSphereClient } from '../vsphere';
+import { FileNotFoundError, NotFoundError } from '../vsphere';
+import type { EndpointPool } from './endpoints';
+import { TargetFolderExistsError } from './errors';
+
+function cancellation(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Marks a target folder as made by one migration, so rollback removes only what it made. */
+export const OWNER_FILE = '.quickmig-migration';
+
+async function ownerOf(client: VSphereClient, folder: string): Promise<string | undefined> {
+  try {
+    const download = await client.files.get(`${folder}/${OWNER_FILE}`);
+    if (download.status !== 200) {
+      download.stream.destroy();
+      return undefined;
+    }
+    return (await buffer(download.stream)).toString('utf8').trim();
+  } catch (error) {
+    if (error instanceof FileNotFoundError || error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** Builds the datastore activities over the endpoint pool. */
+export function createDatastoreActivities(pool: EndpointPool) {
+  return {
+    /**
+     * Creates the target folders (`[ds] folder`) and marks each as this migration's. A folder this
+     * migration made before (a retry) is fine; anyone else's is never touched: TargetFolderExistsError.
+     */
+    async makeFolders(input: { endpoint: string; folders: string[]; migrationId: string }): Promise<void> {
+      const client = await pool.clientFor(input.endpoint);
+      for (const folder of input.folders) {
+        const owner = await ownerOf(client, folder);
+        if (owner === input.migrationId) continue;
+        if (owner !== undefined || (await client.files.exists(folder)))
+          throw new TargetFolderExistsError(folder);
+        await client.files.mkdir(folder);
+        const marker = Buffer.from(input.migrationId);
+        await client.files.put(`${folder}/${OWNER_FILE}`, Readable.from([marker]), marker.length);
+      }
+    },
+
+    /**
+     * Deletes the folders this migration made, with everything in them (rollback of a target). A
+     * missing folder, or one the migration did not make, is left alone.
+     */
+    async deleteFolders(input: {
+      endpoint: string;
+      folders: string[];
+      migrationId: string;
+    }): Promise<string[]> {
+      const client = await pool.clientFor(input.endpoint);
+      const deleted: string[] = [];
+      for (const folder of input.folders) {
+        if ((await ownerOf(client, folder)) !== input.migrationId) continue;
+        try {
+          // FileManager needs the datacenter on a vCenter; a standalone host ignores it.
+          const ds = await client.inventory.findDatastore(splitDatastorePath(folder).datastore);
+          const datacenter = (await client.inventory.datacenterOf(ds.ref)).ref;
+          await client.datastores.deleteFile(folder, { datacenter }, { signal: cancellation() });
+          deleted.push(folder);
+        } catch (error) {
+          if (!(error instanceof FileNotFoundError || error instanceof NotFoundError)) throw error;
+        }
+      }
+      return deleted;
+    },
+
+    /**
+     * Unmounts the instant-recovery datastore from a host once no registered VM uses it any more;
+     * otherwise leaves it and says which VMs still do.
+     */
+    async unmountIfUnused(input: {
+      endpoint: string;
+      datastore: MoRef;
+      datastoreSystem: MoRef;
+    }): Promise<{ unmounted: boolean; usedBy: string[] }> {
+      const client = await pool.clientFor(input.endpoint);
+      let facts: Awaited<ReturnType<typeof client.facts.datastore>>;
+      try {
+        facts = await client.facts.datastore(input.datastore);
+      } catch (error) {
+        if (error instanceof NotFoundError) return { unmounted: true, usedBy: [] };
+        throw error;
+      }
+      if (facts.vms.length > 0) {
+        const vms = await client.facts.vms(facts.vms);
+        return { unmounted: false, usedBy: vms.map((v) => v.name) };
+      }
+      await client.datastores.remove(input.datastoreSystem, input.datastore);
+      return { unmounted: true, usedBy: [] };
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Failures the activities raise on purpose. Temporal names a failure by the error's `name`; the
+ * workflow lists the permanent ones in `nonRetryableErrorTypes`, so they fail at once while anything
+ * else (a dropped connection, a 503, a busy object) is retried.
+ */
+import type { Finding } from '../planner/plan';
+
+/** Thrown when a request names an endpoint that the worker's configuration does not have. */
+export class UnknownEndpointError extends Error {
+  override readonly name = 'UnknownEndpointError';
+  constructor(
+    readonly endpoint: string,
+    readonly known: readonly string[],
+  ) {
+    super(
+      `unknown endpoint '${endpoint}': the worker is configured for ${known.join(', ') || 'no endpoints'}; fix the request's endpoint name or add the endpoint to the worker configuration`,
+    );
+  }
+}
+
+/** Thrown when a migration request is not valid; `problems` name each field and the fix. */
+export class InvalidRequestError extends Error {
+  override readonly name = 'InvalidRequestError';
+  constructor(
+    message: string,
+    readonly problems: readonly { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown when preflight finds blocking problems; nothing was changed. */
+export class PreflightBlockedError extends Error {
+  override readonly name = 'PreflightBlockedError';
+  constructor(readonly findings: readonly Finding[]) {
+    const errors = findings.filter((f) => f.severity === 'error');
+    super(
+      `preflight refused the migration: ${errors.map((f) => `${f.field ? `${f.field}: ` : ''}${f.message}`).join('; ')}`,
+    );
+  }
+}
+
+/** Thrown when a target folder exists and was not made by this migration: it is never overwritten or deleted. */
+export class TargetFolderExistsError extends Error {
+  override readonly name = 'TargetFolderExistsError';
+  constructor(readonly folder: string) {
+    super(
+      `${folder} already exists on the target and belongs to another VM or migration; choose another target.name or target.datastore, or remove the folder`,
+    );
+  }
+}
+
+/** Thrown when the target VM does not report a guest heartbeat in time, so the source is not deleted. */
+export class HeartbeatTimeoutError extends Error {
+  override readonly name = 'HeartbeatTimeoutError';
+}
+
+/**
+ * Error names that are permanent: retrying cannot help. The vSphere ones come from src/vsphere/errors.ts;
+ * an InvalidState or TaskInProgress fault is transient (another task holds the VM) and is retried.
+ */
+export const PERMANENT_ERROR_TYPES = [
+  'UnknownEndpointError',
+  'InvalidRequestError',
+  'PreflightBlockedError',
+  'TargetFolderExistsError',
+  'NotFoundError',
+  'FileNotFoundError',
+  'AlreadyExistsError',
+  'FileAlreadyExistsError',
+  'AuthenticationError',
+  'ThumbprintMismatchError',
+  'InsufficientResourcesError',
+  'InvalidArgumentError',
+  'MethodNotFoundError',
+  'AmbiguousNameError',
+] as const;

@@ -1,0 +1,271 @@
+/**
+ * VM steps of a migration. Each is idempotent: run again after a crash between its effect and its
+ * completion, it sees the effect and succeeds without doing it twice.
+ */
+import { Context } from '@temporalio/activity';
+import type { DiskChain, VmFileRef } from '../planner/files';
+import type { MoRef, PowerState, VmFacts, VSphereClient } from '../vsphere';
+import { NotFoundError } from '../vsphere';
+import type { EndpointPool } from './endpoints';
+import { HeartbeatTimeoutError } from './errors';
+
+/** A VM on an endpoint. */
+export interface VmOnEndpoint {
+  endpoint: string;
+  vm: MoRef;
+}
+
+/** A VM's state as the result reports it. */
+export interface VmDescription {
+  moref: string;
+  name: string;
+  powerState: PowerState;
+  host: string;
+  vmxPath: string;
+  datastores: string[];
+  snapshots: number;
+  disks: { key: number; chain: string[] }[];
+  guestHeartbeat: string;
+}
+
+/** Aborts the vSphere wait when Temporal cancels the activity (only inside an activity). */
+function cancellation(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+function heartbeat(details?: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // outside an activity (library use): nothing to report to
+  }
+}
+
+async function findByVmx(client: VSphereClient, vmxPath: string): Promise<VmFacts | undefined> {
+  const vms = await client.inventory.listVms();
+  const facts = await client.facts.vms(vms.map((v) => v.ref));
+  return facts.find((f) => f.vmxPath === vmxPath);
+}
+
+/** A VM's files and disk chains in the planner's terms. */
+export function filesOf(vm: VmFacts): { files: VmFileRef[]; disks: DiskChain[] } {
+  return {
+    files: vm.files.map((f) => ({ name: f.name, type: f.type, size: f.size })),
+    disks: vm.disks.map((d) => ({
+      key: d.key,
+      chain: d.chain.map((b) => b.fileName),
+      layoutFiles: d.layoutFiles.map((level) => [...level]),
+    })),
+  };
+}
+
+function findSnapshot(tree: VmFacts['snapshots'], name: string): MoRef | undefined {
+  for (const s of tree) {
+    if (s.name === name) return s.ref;
+    const child = findSnapshot(s.children, name);
+    if (child) return child;
+  }
+  return undefined;
+}
+
+/** Builds the VM activities over the endpoint pool. */
+export function createVmActivities(pool: EndpointPool) {
+  const clientFor = (endpoint: string) => pool.clientFor(endpoint);
+  const options = () => ({ signal: cancellation() });
+
+  return {
+    /** Takes the migration's snapshot, or finds the one an earlier attempt took. */
+    async snapshotVm(input: VmOnEndpoint & { name: string }): Promise<MoRef> {
+      const client = await clientFor(input.endpoint);
+      const existing = findSnapshot((await client.facts.vm(input.vm)).snapshots, input.name);
+      if (existing) return existing;
+      return client.vms.createSnapshot(
+        input.vm,
+        {
+          name: input.name,
+          description: 'quickmig: freezes the disks for the bulk copy; removed by the migration',
+        },
+        options(),
+      );
+    },
+
+    /** Removes the named snapshot, merging its changes into the base; nothing to do when it is gone. */
+    async removeSnapshot(input: VmOnEndpoint & { name: string }): Promise<boolean> {
+      const client = await clientFor(input.endpoint);
+      let snapshot: MoRef | undefined;
+      try {
+        snapshot = findSnapshot((await client.facts.vm(input.vm)).snapshots, input.name);
+      } catch (error) {
+        if (error instanceof NotFoundError) return false;
+        throw error;
+      }
+      if (!snapshot) return false;
+      await client.vms.removeSnapshot(snapshot, { consolidate: true }, options());
+      return true;
+    },
+
+    /**
+     * Brings the VM to a power state (poweredOn resumes a suspended VM) and returns when that happened,
+     * as epoch milliseconds of this worker's clock: the switchover measures downtime between two of them.
+     */
+    async setPowerState(
+      input: VmOnEndpoint & { state: PowerState },
+    ): Promise<{ at: number; changed: boolean }> {
+      const client = await clientFor(input.endpoint);
+      const current = (await client.facts.vm(input.vm)).powerState;
+      if (current === input.state) return { at: Date.now(), changed: false };
+      if (input.state === 'poweredOn') await client.vms.powerOn(input.vm, {}, options());
+      else if (input.state === 'poweredOff') await client.vms.powerOff(input.vm, options());
+      else await client.vms.suspend(input.vm, options());
+      return { at: Date.now(), changed: true };
+    },
+
+    /** Registers a .vmx, or returns the VM an earlier attempt registered from it. */
+    async registerVm(input: {
+      endpoint: string;
+      vmxPath: string;
+      name: string;
+      folder: MoRef;
+      pool: MoRef;
+      host: MoRef;
+    }): Promise<MoRef> {
+      const client = await clientFor(input.endpoint);
+      const existing = await findByVmx(client, input.vmxPath);
+      if (existing) return existing.ref;
+      return client.vms.register(
+        {
+          folder: input.folder,
+          vmxPath: input.vmxPath,
+          name: input.name,
+          pool: input.pool,
+          host: input.host,
+        },
+        options(),
+      );
+    },
+
+    /** Unregisters the VM registered from a .vmx, keeping its files; nothing to do when none is. */
+    async unregisterVmx(input: { endpoint: string; vmxPath: string }): Promise<boolean> {
+      const client = await clientFor(input.endpoint);
+      const existing = await findByVmx(client, input.vmxPath);
+      if (!existing) return false;
+      if (existing.powerState !== 'poweredOff') await client.vms.powerOff(existing.ref, options());
+      await client.vms.unregister(existing.ref);
+      return true;
+    },
+
+    /** Removes the VM from the inventory, keeping its files; nothing to do when it is gone. */
+    async unregisterVm(input: VmOnEndpoint): Promise<boolean> {
+      const client = await clientFor(input.endpoint);
+      try {
+        await client.vms.unregister(input.vm);
+        return true;
+      } catch (error) {
+        if (error instanceof NotFoundError) return false;
+        throw error;
+      }
+    },
+
+    /** Deletes the VM and its files; nothing to do when it is gone. */
+    async destroyVm(input: VmOnEndpoint): Promise<boolean> {
+      const client = await clientFor(input.endpoint);
+      try {
+        await client.vms.destroy(input.vm, options());
+        return true;
+      } catch (error) {
+        if (error instanceof NotFoundError) return false;
+        throw error;
+      }
+    },
+
+    /** Merges every snapshot and leftover delta into the base disks, so no snapshot outlives the migration. */
+    async consolidateVm(input: VmOnEndpoint): Promise<void> {
+      const client = await clientFor(input.endpoint);
+      const before = await client.facts.vm(input.vm);
+      if (before.snapshots.length > 0)
+        await client.vms.removeAllSnapshots(input.vm, { consolidate: true }, options());
+      const after = await client.facts.vm(input.vm);
+      if (after.consolidationNeeded || after.disks.some((d) => d.chain.length > 1)) {
+        await client.vms.consolidateDisks(input.vm, options());
+      }
+    },
+
+    /** Renames the VM in the inventory; nothing to do when it has the name already. */
+    async renameVm(input: VmOnEndpoint & { name: string }): Promise<void> {
+      const client = await clientFor(input.endpoint);
+      if ((await client.facts.vm(input.vm)).name === input.name) return;
+      await client.vms.rename(input.vm, input.name, options());
+    },
+
+    /** Waits until VMware Tools report a green guest heartbeat; heartbeats to Temporal meanwhile. */
+    async waitForGuestHeartbeat(input: VmOnEndpoint & { timeoutMs: number }): Promise<void> {
+      const client = await clientFor(input.endpoint);
+      const deadline = Date.now() + input.timeoutMs;
+      let status: string | undefined;
+      while (Date.now() < deadline) {
+        status = (await client.facts.vm(input.vm)).guestHeartbeat;
+        if (status === 'green') return;
+        heartbeat({ guestHeartbeat: status });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        cancellation()?.throwIfAborted();
+      }
+      throw new HeartbeatTimeoutError(
+        `the target VM reported no green guest heartbeat within ${input.timeoutMs} ms (last: ${status ?? 'none'})`,
+      );
+    },
+
+    /** vMotion, Storage vMotion or both in one RelocateVM_Task, reporting the task's progress. */
+    async relocateVm(
+      input: VmOnEndpoint & {
+        host?: MoRef;
+        pool?: MoRef;
+        datastore?: MoRef;
+        disks?: { diskKey: number; datastore: MoRef }[];
+      },
+    ): Promise<void> {
+      const client = await clientFor(input.endpoint);
+      const vm = await client.facts.vm(input.vm);
+      const onHost = !input.host || vm.host?.value === input.host.value;
+      const onDatastores =
+        !input.datastore ||
+        (vm.datastores.length === 1 &&
+          vm.datastores[0]?.value === input.datastore.value &&
+          !input.disks?.length);
+      if (onHost && onDatastores) return;
+      await client.vms.relocate(
+        input.vm,
+        { host: input.host, pool: input.pool, datastore: input.datastore, disks: input.disks },
+        { ...options(), onProgress: (p) => heartbeat({ progress: p.progress ?? 0 }) },
+      );
+    },
+
+    /** The VM as the result reports it. */
+    async describeVm(input: VmOnEndpoint): Promise<VmDescription> {
+      const client = await clientFor(input.endpoint);
+      const vm = await client.facts.vm(input.vm);
+      const host = vm.host ? await client.facts.host(vm.host) : undefined;
+      const datastores = await client.facts.datastores(vm.datastores);
+      return {
+        moref: vm.ref.value,
+        name: vm.name,
+        powerState: vm.powerState,
+        host: host?.name ?? '',
+        vmxPath: vm.vmxPath ?? '',
+        datastores: datastores.map((d) => d.name),
+        snapshots: vm.snapshots.length,
+        disks: vm.disks.map((d) => ({ key: d.key, chain: d.chain.map((b) => b.fileName) })),
+        guestHeartbeat: vm.guestHeartbeat ?? 'gray',
+      };
+    },
+
+    /** The VM's current files and disk chains (they change with snapshots and suspend). */
+    async vmFiles(input: VmOnEndpoint): Promise<{ files: VmFileRef[]; disks: DiskChain[] }> {
+      const client = await clientFor(input.endpoint);
+      return filesOf(await client.facts.vm(input.vm));
+    },
+  };
+}

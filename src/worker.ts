@@ -1,0 +1,95 @@
+/**
+ * The quickmig worker: runs migration workflows and their activities against the vSphere endpoints of
+ * its configuration. Credentials stay here; requests name endpoints only.
+ *
+ * `quickmig worker [--config FILE]` starts it; `createWorkers` is the same wiring for tests and
+ * embedding.
+ */
+import { fileURLToPath } from 'node:url';
+import type { WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createControlActivities, createDataMoverActivities } from './activities';
+import type { EndpointPool } from './activities/endpoints';
+import { createEndpointPool } from './activities/endpoints';
+import type { WorkerConfig } from './config/config';
+
+/** Path of the workflow bundle's entry point (the bundler needs a file with its extension). */
+export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+/** Options of {@link createWorkers}. */
+export interface CreateWorkersOptions {
+  /** An existing connection to reuse. Default: one to `config.temporalAddress`. */
+  connection?: NativeConnection;
+  /** Prebuilt workflow bundle (tests bundle once). Default: bundled from WORKFLOWS_PATH at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Task queue of data-mover activities when they get their own workers. Default: the main task queue. */
+  dataMoverTaskQueue?: string;
+  /** Extra worker options (e.g. identity, concurrency). */
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+/** The running workers and what to close after they stop. */
+export interface QuickmigWorkers {
+  workers: Worker[];
+  pool: EndpointPool;
+  connection: NativeConnection;
+  /** Runs every worker until shutdown; then logs out of the endpoints and closes the connection if it owns it. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/** Builds the worker (and a data-mover worker when its task queue differs) for a configuration. */
+export async function createWorkers(
+  config: WorkerConfig,
+  options: CreateWorkersOptions = {},
+): Promise<QuickmigWorkers> {
+  const ownsConnection = !options.connection;
+  const connection =
+    options.connection ?? (await NativeConnection.connect({ address: config.temporalAddress }));
+  const pool = createEndpointPool(config.endpoints);
+  const common = {
+    connection,
+    namespace: config.namespace,
+    ...options.workerOptions,
+  };
+  const dataMoverQueue = options.dataMoverTaskQueue ?? config.taskQueue;
+  const workflowSource = options.workflowBundle
+    ? { workflowBundle: options.workflowBundle }
+    : { workflowsPath: WORKFLOWS_PATH };
+  const workers = [
+    await Worker.create({
+      ...common,
+      ...workflowSource,
+      taskQueue: config.taskQueue,
+      activities:
+        dataMoverQueue === config.taskQueue
+          ? { ...createControlActivities(pool), ...createDataMoverActivities(pool) }
+          : createControlActivities(pool),
+    }),
+  ];
+  if (dataMoverQueue !== config.taskQueue) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: dataMoverQueue,
+        activities: createDataMoverActivities(pool),
+      }),
+    );
+  }
+  return {
+    workers,
+    pool,
+    connection,
+    async run() {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        await pool.close();
+        if (ownsConnection) await connection.close();
+      }
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}

@@ -1,0 +1,469 @@
+/**
+ * The `quickMigration` workflow: one VM, from preflight to a running target. vMotion / Storage vMotion
+ * when the planner allows it, otherwise Quick Migration (SmartSwitch or Cold):
+ *
+ *   preflight → config (target folders) → bulk copy (snapshot; copy the frozen disks while the VM runs)
+ *   → switchover (suspend or stop; copy what changed; register; resume or start) → finalize.
+ *
+ * Every step pushes its compensation right after it succeeds. Any failure or cancellation before the
+ * target runs undoes them in reverse, in a non-cancellable scope: the source gets its power state
+ * back and the target's files, registration and the migration's snapshot go. After the target runs,
+ * finalize steps are retried and reported, never rolled back: from then on the target is the VM.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createDatastoreActivities } from '../activities/datastore';
+import type { PERMANENT_ERROR_TYPES } from '../activities/errors';
+import type { createPreflightActivities, PreparedMigration } from '../activities/preflight';
+import type { createTransferActivities } from '../activities/transfer';
+import type { createVmActivities } from '../activities/vm';
+import type { MigrationRequestInput } from '../client/request';
+import type { FileCopyPlan } from '../planner/files';
+import { frozenDiskFiles, layoutFolders, layoutOf, planCopies, remainingFiles } from '../planner/files';
+import type { MigrationProgress, MigrationResult, Phase, VerifiedFile } from './definitions';
+import { approveSwitchoverUpdate, progressQuery } from './definitions';
+import { METHOD_ATTRIBUTE, MODE_ATTRIBUTE, PHASE_ATTRIBUTE, VM_ATTRIBUTE } from './search-attributes';
+
+type ControlActivities = ReturnType<typeof createPreflightActivities> &
+  ReturnType<typeof createVmActivities> &
+  ReturnType<typeof createDatastoreActivities>;
+type TransferActivities = ReturnType<typeof createTransferActivities>;
+
+/** Error names that fail an activity at once (kept in step with src/activities/errors.ts by a test). */
+export const NON_RETRYABLE: (typeof PERMANENT_ERROR_TYPES)[number][] = [
+  'UnknownEndpointError',
+  'InvalidRequestError',
+  'PreflightBlockedError',
+  'TargetFolderExistsError',
+  'NotFoundError',
+  'FileNotFoundError',
+  'AlreadyExistsError',
+  'FileAlreadyExistsError',
+  'AuthenticationError',
+  'ThumbprintMismatchError',
+  'InsufficientResourcesError',
+  'InvalidArgumentError',
+  'MethodNotFoundError',
+  'AmbiguousNameError',
+];
+
+const retry = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  nonRetryableErrorTypes: NON_RETRYABLE,
+};
+
+/** Short vSphere calls: a few seconds each, retried on transient faults (10 attempts). */
+const control = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '10m',
+  retry: { ...retry, maximumAttempts: 10 },
+});
+
+/** Long vSphere tasks that heartbeat (relocation, waiting for the guest). */
+const longControl = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '12h',
+  heartbeatTimeout: '2m',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
+/** Options of the workflow beyond the request. */
+export interface QuickMigrationOptions {
+  /** Task queue of the data-mover activities, e.g. one served by workers near the storage. Default: the workflow's own. */
+  dataMoverTaskQueue?: string;
+  /** How long `source: delete` waits for the target's guest heartbeat. Default 10 minutes. */
+  heartbeatTimeoutMs?: number;
+}
+
+/** The snapshot name a migration uses on its source, so a retry finds it and nothing else is touched. */
+export const snapshotName = (migrationId: string) => `quickmig-${migrationId}`;
+
+/** Migrates one VM as its request says; see the file comment for the phases and guarantees. */
+export async function quickMigration(
+  request: MigrationRequestInput,
+  options: QuickMigrationOptions = {},
+): Promise<MigrationResult> {
+  const migrationId = workflowInfo().workflowId;
+  const transfer = proxyActivities<TransferActivities>({
+    taskQueue: options.dataMoverTaskQueue ?? workflowInfo().taskQueue,
+    startToCloseTimeout: '24h',
+    heartbeatTimeout: '1m',
+    retry: { ...retry, maximumAttempts: 20 },
+  });
+
+  const progress: MigrationProgress = {
+    migrationId,
+    vm: `${request.source?.endpoint}/${request.source?.name ?? request.source?.moref ?? request.source?.inventoryPath ?? request.source?.instanceUuid}`,
+    phase: 'preflight',
+    step: 'preflight',
+    plan: null,
+    bytesDone: 0,
+    bytesTotal: 0,
+    sourceStoppedAt: null,
+    downtimeMs: null,
+    awaitingApproval: false,
+    undone: [],
+    error: null,
+  };
+  const phases: Partial<Record<Phase, number>> = {};
+  let phaseStart = Date.now();
+  const enter = (phase: Phase, step: string = phase) => {
+    phases[progress.phase] = (phases[progress.phase] ?? 0) + (Date.now() - phaseStart);
+    phaseStart = Date.now();
+    progress.phase = phase;
+    progress.step = step;
+    upsertSearchAttributes([{ key: PHASE_ATTRIBUTE, value: phase }]);
+  };
+  let approved = false;
+  setHandler(progressQuery, () => progress);
+  setHandler(
+    approveSwitchoverUpdate,
+    () => {
+      approved = true;
+      return { approvedAt: Date.now() };
+    },
+    {
+      validator: () => {
+        if (progress.plan?.steps.includes('await-switchover') !== true)
+          throw new Error('this migration switches over automatically; nothing to approve');
+        if (approved) throw new Error('the switchover is already approved');
+        if (['switchover', 'finalize', 'done', 'rolling-back', 'rolled-back'].includes(progress.phase))
+          throw new Error(`too late to approve: the migration is in phase ${progress.phase}`);
+      },
+    },
+  );
+  upsertSearchAttributes([
+    { key: VM_ATTRIBUTE, value: progress.vm },
+    { key: PHASE_ATTRIBUTE, value: 'preflight' },
+  ]);
+
+  const prepared = await control.preflight(request, migrationId);
+  const { plan } = prepared;
+  progress.plan = plan;
+  progress.vm = `${prepared.source.endpoint}/${prepared.source.name}`;
+  upsertSearchAttributes([
+    { key: VM_ATTRIBUTE, value: progress.vm },
+    { key: METHOD_ATTRIBUTE, value: plan.method },
+    ...(plan.mode ? [{ key: MODE_ATTRIBUTE, value: plan.mode }] : []),
+  ]);
+  upsertMemo({ plan });
+
+  const awaitApproval = async () => {
+    if (!plan.steps.includes('await-switchover')) return;
+    enter('awaiting-approval', 'await-switchover');
+    progress.awaitingApproval = true;
+    await condition(() => approved);
+    progress.awaitingApproval = false;
+  };
+  const warnings = plan.findings.filter((f) => f.severity === 'warning').map((f) => f.message);
+  const finish = (
+    result: Omit<
+      MigrationResult,
+      'migrationId' | 'method' | 'mode' | 'relocation' | 'reasons' | 'warnings' | 'phases'
+    >,
+  ): MigrationResult => {
+    enter('done');
+    return {
+      migrationId,
+      method: plan.method,
+      mode: plan.mode,
+      relocation: plan.relocation,
+      reasons: plan.reasons,
+      warnings,
+      phases,
+      ...result,
+    };
+  };
+
+  if (plan.method === 'vmotion') {
+    await awaitApproval();
+    enter('relocate', 'relocate');
+    const src = { endpoint: prepared.source.endpoint, vm: prepared.source.vm };
+    await longControl.relocateVm({
+      ...src,
+      ...(plan.relocation?.includes('host')
+        ? { host: prepared.target.host, pool: prepared.target.pool }
+        : {}),
+      ...(plan.relocation?.includes('datastore')
+        ? {
+            datastore: prepared.target.datastore,
+            disks: prepared.target.diskDatastores.map(({ diskKey, datastore }) => ({ diskKey, datastore })),
+          }
+        : {}),
+    });
+    enter('finalize', 'finalize-ir');
+    const instantRecovery = await finalizeInstantRecovery(prepared, control);
+    const target = await control.describeVm(src);
+    return finish({
+      downtimeMs: null,
+      bytesCopied: 0,
+      verified: [],
+      target: {
+        endpoint: src.endpoint,
+        moref: target.moref,
+        name: target.name,
+        host: target.host,
+        datastores: target.datastores,
+        powerState: target.powerState,
+        snapshots: target.snapshots,
+      },
+      source: {
+        endpoint: src.endpoint,
+        name: target.name,
+        action: 'relocated',
+        detail: `relocated (${plan.relocation}) by vSphere`,
+      },
+      instantRecovery,
+    });
+  }
+
+  return quickMigrationSteps(prepared, {
+    migrationId,
+    progress,
+    enter,
+    awaitApproval,
+    transfer,
+    finish,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 600_000,
+  });
+}
+
+interface StepContext {
+  migrationId: string;
+  progress: MigrationProgress;
+  enter(phase: Phase, step?: string): void;
+  awaitApproval(): Promise<void>;
+  transfer: TransferActivities;
+  finish(
+    result: Omit<
+      MigrationResult,
+      'migrationId' | 'method' | 'mode' | 'relocation' | 'reasons' | 'warnings' | 'phases'
+    >,
+  ): MigrationResult;
+  heartbeatTimeoutMs: number;
+}
+
+async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext): Promise<MigrationResult> {
+  const { plan, source, target, request } = prepared;
+  const { progress, enter, migrationId } = ctx;
+  const src = { endpoint: source.endpoint, vm: source.vm };
+  const layout = layoutOf(plan);
+  const folders = layoutFolders(layout);
+  const running = source.powerState === 'poweredOn';
+  const verified: VerifiedFile[] = [];
+  const copied = new Set<string>();
+  const compensations: { what: string; undo: () => Promise<unknown> }[] = [];
+
+  const copy = async (copies: FileCopyPlan[]) => {
+    progress.bytesTotal += copies.reduce((sum, c) => sum + c.size, 0);
+    const result = await ctx.transfer.copyFiles({
+      sourceEndpoint: source.endpoint,
+      targetEndpoint: target.endpoint,
+      verify: request.options.verify,
+      files: copies.map((c) => ({
+        source: c.source,
+        target: c.target,
+        ...(c.rewrite ? { transform: { kind: 'replace' as const, pairs: c.rewrite } } : {}),
+      })),
+    });
+    for (const f of result.files) {
+      verified.push({
+        source: f.source,
+        target: f.target,
+        size: f.size,
+        sha256Source: f.sha256Source,
+        sha256Target: f.sha256Target,
+        skipped: f.skipped,
+      });
+      copied.add(f.source);
+      progress.bytesDone += f.size;
+    }
+  };
+
+  let targetVm: PreparedMigration['source']['vm'] | undefined;
+  let stoppedAt: number | null = null;
+  let startedAt: number | null = null;
+  try {
+    enter('config', 'copy-config');
+    await control.makeFolders({ endpoint: target.endpoint, folders, migrationId });
+    compensations.push({
+      what: `deleted the target folders ${folders.join(', ')}`,
+      undo: () => control.deleteFolders({ endpoint: target.endpoint, folders, migrationId }),
+    });
+
+    enter('bulk-copy', running ? 'snapshot' : 'bulk-copy');
+    if (running) {
+      await control.snapshotVm({ ...src, name: snapshotName(migrationId) });
+      compensations.push({
+        what: 'removed the migration snapshot from the source',
+        undo: () => control.removeSnapshot({ ...src, name: snapshotName(migrationId) }),
+      });
+      const frozen = await control.vmFiles(src);
+      progress.step = 'bulk-copy';
+      await copy(
+        planCopies(
+          frozenDiskFiles(frozen.files, frozen.disks),
+          frozen.files,
+          frozen.disks,
+          layout,
+          target.datastoreUrls,
+        ),
+      );
+    }
+
+    await ctx.awaitApproval();
+    enter('switchover', running ? (plan.mode === 'smartswitch' ? 'suspend' : 'stop') : 'delta-copy');
+    if (running) {
+      const stopped = await control.setPowerState({
+        ...src,
+        state: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
+      });
+      stoppedAt = stopped.at;
+      progress.sourceStoppedAt = stoppedAt;
+      compensations.push({
+        what: 'restored the source to poweredOn',
+        undo: () => control.setPowerState({ ...src, state: 'poweredOn' }),
+      });
+    }
+    progress.step = 'delta-copy';
+    const now = await control.vmFiles(src);
+    await copy(
+      planCopies(remainingFiles(now.files, copied), now.files, now.disks, layout, target.datastoreUrls),
+    );
+
+    progress.step = 'register-target';
+    targetVm = await control.registerVm({
+      endpoint: target.endpoint,
+      vmxPath: target.vmxPath,
+      name: target.temporaryName,
+      folder: target.folder,
+      pool: target.pool,
+      host: target.host,
+    });
+    compensations.push({
+      what: `unregistered the target VM ${target.temporaryName}`,
+      undo: () => control.unregisterVmx({ endpoint: target.endpoint, vmxPath: target.vmxPath }),
+    });
+
+    if (running) {
+      progress.step = plan.mode === 'smartswitch' ? 'resume' : 'start';
+      startedAt = (
+        await control.setPowerState({ endpoint: target.endpoint, vm: targetVm, state: 'poweredOn' })
+      ).at;
+      progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
+    }
+  } catch (error) {
+    const failedStep = progress.step;
+    await rollback(compensations, progress, enter);
+    const cancelled = isCancellation(error);
+    const cause =
+      error instanceof Error
+        ? error.cause instanceof Error
+          ? error.cause.message
+          : error.message
+        : String(error);
+    progress.error = cause;
+    if (cancelled) throw error;
+    throw ApplicationFailure.create({
+      type: 'MigrationFailed',
+      nonRetryable: true,
+      message: `${plan.method} of ${source.name} failed at step ${failedStep}: ${cause}. Rolled back: ${progress.undone.join('; ') || 'nothing to undo'}. The source is ${source.powerState} as before.`,
+      details: [{ step: failedStep, undone: progress.undone }],
+      cause: error instanceof Error ? error : undefined,
+    });
+  }
+
+  // The target runs (or holds the VM, for a powered-off or suspended source): from here on, no rollback.
+  enter('finalize', 'consolidate');
+  const tgt = { endpoint: target.endpoint, vm: targetVm };
+  await control.consolidateVm(tgt);
+
+  progress.step = 'finalize-source';
+  let sourceOutcome: MigrationResult['source'];
+  if (request.options.source === 'delete') {
+    if (plan.targetPowerState === 'poweredOn') {
+      await longControl.waitForGuestHeartbeat({ ...tgt, timeoutMs: ctx.heartbeatTimeoutMs });
+    }
+    await control.destroyVm(src);
+    sourceOutcome = {
+      endpoint: source.endpoint,
+      name: source.name,
+      action: 'deleted',
+      detail: 'deleted with its files after the target reported a guest heartbeat',
+    };
+  } else {
+    const keptName = `${source.name}_migrated`;
+    await control.setPowerState({ ...src, state: 'poweredOff' });
+    await control.removeSnapshot({ ...src, name: snapshotName(migrationId) });
+    await control.renameVm({ ...src, name: keptName });
+    await control.unregisterVm(src);
+    sourceOutcome = {
+      endpoint: source.endpoint,
+      name: keptName,
+      action: 'kept',
+      detail: `renamed ${keptName}, powered off and unregistered; its files stay in ${source.vmxPath.replace(/\/[^/]*$/, '')}`,
+    };
+  }
+  await control.renameVm({ ...tgt, name: target.finalName });
+
+  progress.step = 'finalize-ir';
+  const instantRecovery = plan.steps.includes('finalize-ir')
+    ? await finalizeInstantRecovery(prepared, control)
+    : null;
+  const described = await control.describeVm(tgt);
+  return ctx.finish({
+    downtimeMs: progress.downtimeMs,
+    bytesCopied: verified.filter((v) => !v.skipped).reduce((sum, v) => sum + v.size, 0),
+    verified,
+    target: {
+      endpoint: target.endpoint,
+      moref: described.moref,
+      name: described.name,
+      host: described.host,
+      datastores: described.datastores,
+      powerState: described.powerState,
+      snapshots: described.snapshots,
+    },
+    source: sourceOutcome,
+    instantRecovery,
+  });
+}
+
+/** Runs the compensations in reverse, even when the workflow is being cancelled. */
+async function rollback(
+  compensations: { what: string; undo: () => Promise<unknown> }[],
+  progress: MigrationProgress,
+  enter: (phase: Phase, step?: string) => void,
+): Promise<void> {
+  enter('rolling-back', 'rollback');
+  await CancellationScope.nonCancellable(async () => {
+    for (const { what, undo } of [...compensations].reverse()) {
+      await undo();
+      progress.undone.push(what);
+    }
+  });
+  enter('rolled-back', 'rollback');
+}
+
+async function finalizeInstantRecovery(
+  prepared: PreparedMigration,
+  activities: ControlActivities,
+): Promise<MigrationResult['instantRecovery']> {
+  const ir = prepared.source.instantRecoveryDatastore;
+  if (!prepared.request.options.finalizeInstantRecovery || !ir) return null;
+  const outcome = await activities.unmountIfUnused({
+    endpoint: prepared.source.endpoint,
+    datastore: ir.ref,
+    datastoreSystem: ir.datastoreSystem,
+  });
+  return { datastore: ir.name, ...outcome };
+}

@@ -3,7 +3,7 @@
  * workflow lists the permanent ones in `nonRetryableErrorTypes`, so they fail at once while anything
  * else (a dropped connection, a 503, a busy object) is retried.
  */
-import type { Finding } from '../planner/plan';
+import type { MigrationPlan } from '../planner/plan';
 
 /** Thrown when a request names an endpoint that the worker's configuration does not have. */
 export class UnknownEndpointError extends Error {
@@ -32,8 +32,8 @@ export class InvalidRequestError extends Error {
 /** Thrown when preflight finds blocking problems; nothing was changed. */
 export class PreflightBlockedError extends Error {
   override readonly name = 'PreflightBlockedError';
-  constructor(readonly findings: readonly Finding[]) {
-    const errors = findings.filter((f) => f.severity === 'error');
+  constructor(readonly plan: MigrationPlan) {
+    const errors = plan.findings.filter((f) => f.severity === 'error');
     super(
       `preflight refused the migration: ${errors.map((f) => `${f.field ? `${f.field}: ` : ''}${f.message}`).join('; ')}`,
     );

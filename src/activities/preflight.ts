@@ -168,221 +168,227 @@ export function createPreflightActivities(pool: EndpointPool) {
      * permanent) before anything is changed.
      */
     async preflight(input: unknown, migrationId: string): Promise<PreparedMigration> {
-      let request: MigrationRequest;
-      try {
-        request = normalizeRequest(input);
-      } catch (error) {
-        if (error instanceof RequestValidationError)
-          throw new InvalidRequestError(error.message, error.problems);
-        throw error;
-      }
-      const sameEndpoint = request.source.endpoint === request.target.endpoint;
-      const source = await pool.clientFor(request.source.endpoint);
-      const target = await pool.clientFor(request.target.endpoint);
+      return prepare(pool, input, migrationId);
+    },
 
-      let vmRef: MoRef;
+    /** The plan of a request, blocking findings included: a dry run that changes nothing. */
+    async planOnly(input: unknown): Promise<MigrationPlan> {
       try {
-        vmRef = (await source.inventory.findVm(locatorOf(request))).ref;
+        return (await prepare(pool, input, 'plan-only')).plan;
       } catch (error) {
-        if (error instanceof NotFoundError) {
-          const field = `source.${Object.keys(locatorOf(request))[0] === 'ref' ? 'moref' : Object.keys(locatorOf(request))[0]}`;
-          throw new InvalidRequestError(`${field}: ${error.message}`, [
-            {
-              path: field,
-              message: `no such VM on ${request.source.endpoint}; check the name or identifier`,
-            },
-          ]);
-        }
+        if (error instanceof PreflightBlockedError) return error.plan;
         throw error;
       }
-      const vm = await source.facts.vm(vmRef);
-      if (!vm.host)
-        throw new InvalidRequestError(`${vm.name} is not on a host`, [
-          { path: 'source', message: 'the VM is orphaned; register it on a host first' },
-        ]);
-      const [sourceHost, sourceEndpoint, targetEndpoint] = await Promise.all([
-        source.facts.host(vm.host),
-        source.facts.endpoint(),
-        target.facts.endpoint(),
+    },
+  };
+}
+
+/**
+ * Validates the request, resolves every object it names, gathers the facts and plans. Throws
+ * InvalidRequestError, UnknownEndpointError or PreflightBlockedError (all permanent).
+ */
+async function prepare(pool: EndpointPool, input: unknown, migrationId: string): Promise<PreparedMigration> {
+  let request: MigrationRequest;
+  try {
+    request = normalizeRequest(input);
+  } catch (error) {
+    if (error instanceof RequestValidationError) throw new InvalidRequestError(error.message, error.problems);
+    throw error;
+  }
+  const sameEndpoint = request.source.endpoint === request.target.endpoint;
+  const source = await pool.clientFor(request.source.endpoint);
+  const target = await pool.clientFor(request.target.endpoint);
+
+  let vmRef: MoRef;
+  try {
+    vmRef = (await source.inventory.findVm(locatorOf(request))).ref;
+  } catch (error) {
+    if (error instanceof NotFoundError) {
+      const field = `source.${Object.keys(locatorOf(request))[0] === 'ref' ? 'moref' : Object.keys(locatorOf(request))[0]}`;
+      throw new InvalidRequestError(`${field}: ${error.message}`, [
+        {
+          path: field,
+          message: `no such VM on ${request.source.endpoint}; check the name or identifier`,
+        },
       ]);
-      const targetHost = await chooseTargetHost(
-        target,
-        request,
-        sameEndpoint,
-        vm.host,
-        request.target.datastore,
-      );
+    }
+    throw error;
+  }
+  const vm = await source.facts.vm(vmRef);
+  if (!vm.host)
+    throw new InvalidRequestError(`${vm.name} is not on a host`, [
+      { path: 'source', message: 'the VM is orphaned; register it on a host first' },
+    ]);
+  const [sourceHost, sourceEndpoint, targetEndpoint] = await Promise.all([
+    source.facts.host(vm.host),
+    source.facts.endpoint(),
+    target.facts.endpoint(),
+  ]);
+  const targetHost = await chooseTargetHost(target, request, sameEndpoint, vm.host, request.target.datastore);
 
-      const wantedDatastores = [
-        ...new Set([request.target.datastore, ...request.target.disks.map((d) => d.datastore)]),
-      ];
-      const targetDsItems = (await target.inventory.listDatastores()).filter((d) =>
-        wantedDatastores.includes(d.name),
-      );
-      const targetDatastores = await target.facts.datastores(targetDsItems.map((d) => d.ref));
-      const sourceDatastores = await source.facts.datastores(vm.datastores);
-      const configDs = sourceDatastores.find((d) => vm.vmxPath?.startsWith(`[${d.name}]`));
+  const wantedDatastores = [
+    ...new Set([request.target.datastore, ...request.target.disks.map((d) => d.datastore)]),
+  ];
+  const targetDsItems = (await target.inventory.listDatastores()).filter((d) =>
+    wantedDatastores.includes(d.name),
+  );
+  const targetDatastores = await target.facts.datastores(targetDsItems.map((d) => d.ref));
+  const sourceDatastores = await source.facts.datastores(vm.datastores);
+  const configDs = sourceDatastores.find((d) => vm.vmxPath?.startsWith(`[${d.name}]`));
 
-      const pools = await target.inventory.listResourcePools();
-      const poolInfo = request.target.resourcePool
-        ? await findNamed(
-            Promise.resolve(pools),
-            request.target.resourcePool,
-            'resource pool',
-            'target.resourcePool',
-            request.target.endpoint,
-          )
-        : (pools.find((p) => p.owner?.value === targetHost.parent?.value) ?? pools[0]);
-      const folders = (await target.inventory.listFolders()).filter((f) =>
-        f.childTypes.includes('VirtualMachine'),
-      );
-      const folderInfo = request.target.folder
-        ? await findNamed(
-            Promise.resolve(folders),
-            request.target.folder,
-            'VM folder',
-            'target.folder',
-            request.target.endpoint,
-          )
-        : ((sameEndpoint && vm.parent ? folders.find((f) => f.ref.value === vm.parent?.value) : undefined) ??
-          folders[0]);
+  const pools = await target.inventory.listResourcePools();
+  const poolInfo = request.target.resourcePool
+    ? await findNamed(
+        Promise.resolve(pools),
+        request.target.resourcePool,
+        'resource pool',
+        'target.resourcePool',
+        request.target.endpoint,
+      )
+    : (pools.find((p) => p.owner?.value === targetHost.parent?.value) ?? pools[0]);
+  const folders = (await target.inventory.listFolders()).filter((f) =>
+    f.childTypes.includes('VirtualMachine'),
+  );
+  const folderInfo = request.target.folder
+    ? await findNamed(
+        Promise.resolve(folders),
+        request.target.folder,
+        'VM folder',
+        'target.folder',
+        request.target.endpoint,
+      )
+    : ((sameEndpoint && vm.parent ? folders.find((f) => f.ref.value === vm.parent?.value) : undefined) ??
+      folders[0]);
 
-      const targetVms = await target.inventory.listVms();
-      const { files, disks } = filesOf(vm);
-      const irDatastore =
-        configDs &&
-        /nfs/i.test(configDs.type ?? '') &&
-        (request.options.finalizeInstantRecovery || isVPowerLike(configDs))
-          ? configDs
-          : undefined;
-      const otherVmsOnIr = irDatastore
-        ? await source.facts.vms(irDatastore.vms.filter((r) => r.value !== vm.ref.value))
-        : [];
+  const targetVms = await target.inventory.listVms();
+  const { files, disks } = filesOf(vm);
+  const irDatastore =
+    configDs &&
+    /nfs/i.test(configDs.type ?? '') &&
+    (request.options.finalizeInstantRecovery || isVPowerLike(configDs))
+      ? configDs
+      : undefined;
+  const otherVmsOnIr = irDatastore
+    ? await source.facts.vms(irDatastore.vms.filter((r) => r.value !== vm.ref.value))
+    : [];
 
-      const facts: MigrationFacts = {
-        source: {
-          name: request.source.endpoint,
-          kind: sourceEndpoint.isVCenter ? 'vcenter' : 'esx',
-          instanceUuid: sourceEndpoint.about.instanceUuid ?? '',
-          licenseFeatures: [...sourceEndpoint.licenseFeatures],
-        },
-        target: {
-          name: request.target.endpoint,
-          kind: targetEndpoint.isVCenter ? 'vcenter' : 'esx',
-          instanceUuid: targetEndpoint.about.instanceUuid ?? '',
-          licenseFeatures: [...targetEndpoint.licenseFeatures],
-        },
-        sameVCenter: sameEndpoint && sourceEndpoint.isVCenter,
-        vm: {
-          name: vm.name,
-          moref: vm.ref.value,
-          powerState: vm.powerState,
-          connectionState: (vm.connectionState ?? 'connected') as MigrationFacts['vm']['connectionState'],
-          memoryMiB: vm.memoryMB,
-          cpus: vm.numCpu,
-          featureRequirement: vm.cpuRequirements.map((f) => f.key),
-          guestHeartbeat: vm.guestHeartbeat === 'green',
-          disks: vm.disks.map((d) => {
-            const top = d.chain[0];
-            const dsName = top ? (/^\[([^\]]+)\]/.exec(top.fileName)?.[1] ?? '') : '';
-            const sizes = new Map(vm.files.map((f) => [f.name, f.size]));
-            return {
-              key: d.key,
-              label: d.label ?? `disk ${d.key}`,
-              capacityBytes: d.capacityBytes,
-              committedBytes: d.layoutFiles.flat().reduce((sum, f) => sum + (sizes.get(f) ?? 0), 0),
-              datastore: dsName,
-              fileName: top?.fileName ?? '',
-              diskMode: (d.chain[d.chain.length - 1]?.diskMode ??
-                'persistent') as MigrationFacts['vm']['disks'][number]['diskMode'],
-              sharing: 'sharingNone',
-              busSharing: 'noSharing',
-            };
-          }),
-          files: vm.files.map((f) => ({ name: f.name, size: f.size, type: f.type })),
-          snapshotCount: countSnapshots(vm.snapshots),
-          consolidationNeeded: vm.consolidationNeeded,
-          host: sourceHost.name,
-          configDatastore: configDs?.name ?? '',
-          datastores: sourceDatastores.map((d) => d.name),
-        },
-        sourceHost: toPlanHost(sourceHost),
-        targetHost: toPlanHost(targetHost),
-        ...(request.target.cluster ? { targetCluster: { name: request.target.cluster } } : {}),
-        targetDatastores: targetDatastores.map((d) => toPlanDatastore(d, targetHost.ref)),
-        targetVmNames: targetVms
-          .filter((v) => !(sameEndpoint && v.ref.value === vm.ref.value))
-          .map((v) => v.name),
-        instantRecovery: irDatastore
-          ? {
-              datastore: irDatastore.name,
-              remote: irDatastore.url ?? '',
-              looksLikeVPowerNfs: isVPowerLike(irDatastore),
-              flagged: request.options.finalizeInstantRecovery,
-              otherVms: otherVmsOnIr.map((v) => v.name),
-            }
+  const facts: MigrationFacts = {
+    source: {
+      name: request.source.endpoint,
+      kind: sourceEndpoint.isVCenter ? 'vcenter' : 'esx',
+      instanceUuid: sourceEndpoint.about.instanceUuid ?? '',
+      licenseFeatures: [...sourceEndpoint.licenseFeatures],
+    },
+    target: {
+      name: request.target.endpoint,
+      kind: targetEndpoint.isVCenter ? 'vcenter' : 'esx',
+      instanceUuid: targetEndpoint.about.instanceUuid ?? '',
+      licenseFeatures: [...targetEndpoint.licenseFeatures],
+    },
+    sameVCenter: sameEndpoint && sourceEndpoint.isVCenter,
+    vm: {
+      name: vm.name,
+      moref: vm.ref.value,
+      powerState: vm.powerState,
+      connectionState: (vm.connectionState ?? 'connected') as MigrationFacts['vm']['connectionState'],
+      memoryMiB: vm.memoryMB,
+      cpus: vm.numCpu,
+      featureRequirement: vm.cpuRequirements.map((f) => f.key),
+      guestHeartbeat: vm.guestHeartbeat === 'green',
+      disks: vm.disks.map((d) => {
+        const top = d.chain[0];
+        const dsName = top ? (/^\[([^\]]+)\]/.exec(top.fileName)?.[1] ?? '') : '';
+        const sizes = new Map(vm.files.map((f) => [f.name, f.size]));
+        return {
+          key: d.key,
+          label: d.label ?? `disk ${d.key}`,
+          capacityBytes: d.capacityBytes,
+          committedBytes: d.layoutFiles.flat().reduce((sum, f) => sum + (sizes.get(f) ?? 0), 0),
+          datastore: dsName,
+          fileName: top?.fileName ?? '',
+          diskMode: (d.chain[d.chain.length - 1]?.diskMode ??
+            'persistent') as MigrationFacts['vm']['disks'][number]['diskMode'],
+          sharing: 'sharingNone',
+          busSharing: 'noSharing',
+        };
+      }),
+      files: vm.files.map((f) => ({ name: f.name, size: f.size, type: f.type })),
+      snapshotCount: countSnapshots(vm.snapshots),
+      consolidationNeeded: vm.consolidationNeeded,
+      host: sourceHost.name,
+      configDatastore: configDs?.name ?? '',
+      datastores: sourceDatastores.map((d) => d.name),
+    },
+    sourceHost: toPlanHost(sourceHost),
+    targetHost: toPlanHost(targetHost),
+    ...(request.target.cluster ? { targetCluster: { name: request.target.cluster } } : {}),
+    targetDatastores: targetDatastores.map((d) => toPlanDatastore(d, targetHost.ref)),
+    targetVmNames: targetVms
+      .filter((v) => !(sameEndpoint && v.ref.value === vm.ref.value))
+      .map((v) => v.name),
+    instantRecovery: irDatastore
+      ? {
+          datastore: irDatastore.name,
+          remote: irDatastore.url ?? '',
+          looksLikeVPowerNfs: isVPowerLike(irDatastore),
+          flagged: request.options.finalizeInstantRecovery,
+          otherVms: otherVmsOnIr.map((v) => v.name),
+        }
+      : null,
+  };
+  const plan = planMigration(request, facts);
+  if (plan.blocked) throw new PreflightBlockedError(plan);
+  if (!poolInfo || !folderInfo)
+    throw new InvalidRequestError('target: no resource pool or VM folder', [
+      {
+        path: 'target',
+        message: 'the target has no resource pool or VM folder; name target.resourcePool and target.folder',
+      },
+    ]);
+
+  const configTarget = targetDatastores.find((d) => d.name === request.target.datastore) as DatastoreFacts;
+  const diskDatastores = plan.disks
+    .filter((d) => d.to !== plan.configDatastore)
+    .map((d) => {
+      const ds = targetDatastores.find((t) => t.name === d.to) as DatastoreFacts;
+      return { diskKey: d.key, datastore: ds.ref, name: ds.name };
+    });
+  const irSystem = sourceHost.datastoreSystem;
+  return {
+    request,
+    plan,
+    source: {
+      endpoint: request.source.endpoint,
+      vm: vm.ref,
+      name: vm.name,
+      host: vm.host,
+      powerState: vm.powerState,
+      vmxPath: vm.vmxPath ?? '',
+      files,
+      disks,
+      instantRecoveryDatastore:
+        irDatastore && irSystem
+          ? { ref: irDatastore.ref, name: irDatastore.name, datastoreSystem: irSystem }
           : null,
-      };
-      const plan = planMigration(request, facts);
-      if (plan.blocked) throw new PreflightBlockedError(plan.findings);
-      if (!poolInfo || !folderInfo)
-        throw new InvalidRequestError('target: no resource pool or VM folder', [
-          {
-            path: 'target',
-            message:
-              'the target has no resource pool or VM folder; name target.resourcePool and target.folder',
-          },
-        ]);
-
-      const configTarget = targetDatastores.find(
-        (d) => d.name === request.target.datastore,
-      ) as DatastoreFacts;
-      const diskDatastores = plan.disks
-        .filter((d) => d.to !== plan.configDatastore)
-        .map((d) => {
-          const ds = targetDatastores.find((t) => t.name === d.to) as DatastoreFacts;
-          return { diskKey: d.key, datastore: ds.ref, name: ds.name };
-        });
-      const irSystem = sourceHost.datastoreSystem;
-      return {
-        request,
-        plan,
-        source: {
-          endpoint: request.source.endpoint,
-          vm: vm.ref,
-          name: vm.name,
-          host: vm.host,
-          powerState: vm.powerState,
-          vmxPath: vm.vmxPath ?? '',
-          files,
-          disks,
-          instantRecoveryDatastore:
-            irDatastore && irSystem
-              ? { ref: irDatastore.ref, name: irDatastore.name, datastoreSystem: irSystem }
-              : null,
-        },
-        target: {
-          endpoint: request.target.endpoint,
-          host: targetHost.ref,
-          hostName: targetHost.name,
-          pool: poolInfo.ref,
-          folder: folderInfo.ref,
-          datastoreUrls: Object.fromEntries(
-            [...sourceDatastores, ...targetDatastores]
-              .filter((d) => d.url)
-              .map((d) => [d.name, d.url as string]),
-          ),
-          vmxPath: targetPathOf(
-            vm.vmxPath ?? `[${plan.configDatastore}] ${plan.targetName}/${plan.targetName}.vmx`,
-            disks,
-            layoutOf(plan),
-          ),
-          temporaryName: `${plan.targetName}-quickmig-${migrationId.slice(-8)}`,
-          finalName: plan.targetName,
-          datastore: configTarget.ref,
-          diskDatastores,
-        },
-      };
+    },
+    target: {
+      endpoint: request.target.endpoint,
+      host: targetHost.ref,
+      hostName: targetHost.name,
+      pool: poolInfo.ref,
+      folder: folderInfo.ref,
+      datastoreUrls: Object.fromEntries(
+        [...sourceDatastores, ...targetDatastores].filter((d) => d.url).map((d) => [d.name, d.url as string]),
+      ),
+      vmxPath: targetPathOf(
+        vm.vmxPath ?? `[${plan.configDatastore}] ${plan.targetName}/${plan.targetName}.vmx`,
+        disks,
+        layoutOf(plan),
+      ),
+      temporaryName: `${plan.targetName}-quickmig-${migrationId.slice(-8)}`,
+      finalName: plan.targetName,
+      datastore: configTarget.ref,
+      diskDatastores,
     },
   };
 }

@@ -1,2 +1,3 @@
 /** Every workflow the quickmig worker runs (the bundle's entry point). */
+export { planMigration } from './plan-migration';
 export { quickMigration } from './quick-migration';

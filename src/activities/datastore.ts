@@ -80,13 +80,14 @@ export function createDatastoreActivities(pool: EndpointPool) {
     },
 
     /**
-     * Unmounts the instant-recovery datastore from a host once no registered VM uses it any more;
-     * otherwise leaves it and says which VMs still do.
+     * Unmounts the instant-recovery datastore from every host that mounts it, once no registered VM
+     * uses it any more; otherwise leaves it and says which VMs still do. Idempotent: a host that no
+     * longer mounts it is skipped.
      */
     async unmountIfUnused(input: {
       endpoint: string;
       datastore: MoRef;
-      datastoreSystem: MoRef;
+      datastoreSystems: MoRef[];
     }): Promise<{ unmounted: boolean; usedBy: string[] }> {
       const client = await pool.clientFor(input.endpoint);
       let facts: Awaited<ReturnType<typeof client.facts.datastore>>;
@@ -100,7 +101,11 @@ export function createDatastoreActivities(pool: EndpointPool) {
         const vms = await client.facts.vms(facts.vms);
         return { unmounted: false, usedBy: vms.map((v) => v.name) };
       }
-      await client.datastores.remove(input.datastoreSystem, input.datastore);
+      const mountedOn = await client.facts.hosts(facts.hosts.filter((m) => m.mounted).map((m) => m.host));
+      const systems = new Set(mountedOn.map((h) => h.datastoreSystem?.value));
+      for (const system of input.datastoreSystems) {
+        if (systems.has(system.value)) await client.datastores.remove(system, input.datastore);
+      }
       return { unmounted: true, usedBy: [] };
     },
   };

@@ -69,6 +69,7 @@ export const PERMANENT_ERROR_TYPES = [
   'AlreadyExistsError',
   'FileAlreadyExistsError',
   'AuthenticationError',
+  'PermissionDeniedError',
   'ThumbprintMismatchError',
   'InsufficientResourcesError',
   'InvalidArgumentError',

@@ -34,7 +34,8 @@ export interface PreparedMigration {
     files: VmFileRef[];
     disks: DiskChain[];
     /** The datastore the VM runs from when it is an instant-recovery one. */
-    instantRecoveryDatastore: { ref: MoRef; name: string; datastoreSystem: MoRef } | null;
+    /** The instant-recovery datastore the VM runs from, with the datastore system of every host mounting it. */
+    instantRecoveryDatastore: { ref: MoRef; name: string; datastoreSystems: MoRef[] } | null;
   };
   target: {
     endpoint: string;
@@ -79,24 +80,41 @@ function toPlanDatastore(ds: DatastoreFacts, host: MoRef): PlanDatastoreFacts {
   };
 }
 
-async function findNamed<T extends { name: string }>(
+/**
+ * Finds the object a request names, by name or by inventory path (`/DC1/host/Prod/Resources`). A name
+ * that several objects share is refused with the paths to choose from.
+ */
+async function findNamed<T extends { name: string; ref: MoRef }>(
   list: Promise<readonly T[]>,
-  name: string,
+  value: string,
   what: string,
   field: string,
   endpoint: string,
+  client?: VSphereClient,
 ): Promise<T> {
   const items = await list;
-  const found = items.find((i) => i.name === name);
-  if (!found) {
-    throw new InvalidRequestError(`${field}: no ${what} '${name}' on ${endpoint}`, [
-      {
-        path: field,
-        message: `no ${what} '${name}' on ${endpoint}; known: ${items.map((i) => i.name).join(', ') || 'none'}`,
-      },
-    ]);
+  const refuse = (message: string): never => {
+    throw new InvalidRequestError(`${field}: ${message}`, [{ path: field, message }]);
+  };
+  if (value.startsWith('/') && client) {
+    let ref: MoRef | undefined;
+    try {
+      ref = await client.inventory.findByInventoryPath(value.slice(1));
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    const found = ref && items.find((i) => i.ref.value === ref.value);
+    return found ?? refuse(`no ${what} at inventory path '${value}' on ${endpoint}`);
   }
-  return found;
+  const matches = items.filter((i) => i.name === value);
+  if (matches.length > 1)
+    refuse(`${matches.length} ${what}s on ${endpoint} are named '${value}'; give its inventory path instead`);
+  return (
+    matches[0] ??
+    refuse(
+      `no ${what} '${value}' on ${endpoint}; known: ${[...new Set(items.map((i) => i.name))].join(', ') || 'none'}`,
+    )
+  );
 }
 
 /** The request's VM locator in the client's terms. */
@@ -123,6 +141,7 @@ async function chooseTargetHost(
       'host',
       'target.host',
       target.endpoint,
+      client,
     );
     return client.facts.host(host.ref);
   }
@@ -133,6 +152,7 @@ async function chooseTargetHost(
       'cluster',
       'target.cluster',
       target.endpoint,
+      client,
     );
     const hosts = await client.facts.hosts(cluster.hosts);
     // The first usable host that mounts the target datastore; ties go to inventory order.
@@ -244,6 +264,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
         'resource pool',
         'target.resourcePool',
         request.target.endpoint,
+        target,
       )
     : (pools.find((p) => p.owner?.value === targetHost.parent?.value) ?? pools[0]);
   const folders = (await target.inventory.listFolders()).filter((f) =>
@@ -256,6 +277,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
         'VM folder',
         'target.folder',
         request.target.endpoint,
+        target,
       )
     : ((sameEndpoint && vm.parent ? folders.find((f) => f.ref.value === vm.parent?.value) : undefined) ??
       folders[0]);
@@ -353,7 +375,11 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       const ds = targetDatastores.find((t) => t.name === d.to) as DatastoreFacts;
       return { diskKey: d.key, datastore: ds.ref, name: ds.name };
     });
-  const irSystem = sourceHost.datastoreSystem;
+  // Every host that mounts the instant-recovery datastore unmounts it once no VM uses it.
+  const irHosts = irDatastore
+    ? await source.facts.hosts(irDatastore.hosts.filter((m) => m.mounted).map((m) => m.host))
+    : [];
+  const irSystems = irHosts.flatMap((h) => (h.datastoreSystem ? [h.datastoreSystem] : []));
   return {
     request,
     plan,
@@ -367,8 +393,8 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       files,
       disks,
       instantRecoveryDatastore:
-        irDatastore && irSystem
-          ? { ref: irDatastore.ref, name: irDatastore.name, datastoreSystem: irSystem }
+        irDatastore && irSystems.length > 0
+          ? { ref: irDatastore.ref, name: irDatastore.name, datastoreSystems: irSystems }
           : null,
     },
     target: {

@@ -85,6 +85,11 @@ export class AuthenticationError extends VSphereFaultError {
   override name = 'AuthenticationError';
 }
 
+/** Thrown when the logged-in user may not do the operation on the object (faults NoPermission, NotAuthorized). */
+export class PermissionDeniedError extends VSphereFaultError {
+  override name = 'PermissionDeniedError';
+}
+
 /** Thrown when the target lacks space or capacity (faults NoDiskSpace, InsufficientResourcesFault and its kinds). */
 export class InsufficientResourcesError extends VSphereFaultError {
   override name = 'InsufficientResourcesError';
@@ -217,6 +222,8 @@ const FAULT_CLASSES: Readonly<Record<string, FaultClass>> = {
   DuplicateName: AlreadyExistsError,
   InvalidLogin: AuthenticationError,
   NotAuthenticated: AuthenticationError,
+  NoPermission: PermissionDeniedError,
+  NotAuthorized: PermissionDeniedError,
   NoDiskSpace: InsufficientResourcesError,
   InsufficientResourcesFault: InsufficientResourcesError,
   InsufficientCpuResourcesFault: InsufficientResourcesError,

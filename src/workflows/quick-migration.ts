@@ -10,6 +10,7 @@
  * back and the target's files, registration and the migration's snapshot go. After the target runs,
  * finalize steps are retried and reported, never rolled back: from then on the target is the VM.
  */
+import type { Duration } from '@temporalio/common';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -68,6 +69,11 @@ export interface QuickMigrationOptions {
   dataMoverTaskQueue?: string;
   /** How long `source: delete` waits for the target's guest heartbeat. Default 10 minutes. */
   heartbeatTimeoutMs?: number;
+  /**
+   * How long a copy may go without a heartbeat before Temporal retries it (on another worker, say).
+   * Default 1 minute; the copy heartbeats every 2 s while bytes move.
+   */
+  transferHeartbeatTimeout?: Duration;
 }
 
 /** The snapshot name a migration uses on its source, so a retry finds it and nothing else is touched. */
@@ -82,7 +88,7 @@ export async function quickMigration(
   const transfer = proxyActivities<TransferActivities>({
     taskQueue: options.dataMoverTaskQueue ?? workflowInfo().taskQueue,
     startToCloseTimeout: '24h',
-    heartbeatTimeout: '1m',
+    heartbeatTimeout: options.transferHeartbeatTimeout ?? '1m',
     retry: { ...retry, maximumAttempts: 20 },
   });
 
@@ -449,7 +455,7 @@ async function finalizeInstantRecovery(
   const outcome = await activities.unmountIfUnused({
     endpoint: prepared.source.endpoint,
     datastore: ir.ref,
-    datastoreSystem: ir.datastoreSystem,
+    datastoreSystems: ir.datastoreSystems,
   });
   return { datastore: ir.name, ...outcome };
 }

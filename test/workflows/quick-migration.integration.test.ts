@@ -3,14 +3,21 @@
  * (createWorkers, as `quickmig worker` runs it) and simulated endpoints whose files are read back
  * byte for byte. Each test checks what an operator would: bytes, inventory, power states.
  */
+
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationRequestInput } from '../../src/client/request';
 import type { LabInfo } from '../../src/lab/lab';
 import { labDown } from '../../src/lab/lab';
+import { ensureTemporal, projectRoot } from '../../src/lab/tools';
+import type { Topology } from '../../src/lab/topology';
+import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationResult } from '../../src/workflows/definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../../src/workflows/definitions';
@@ -24,10 +31,49 @@ let lab: LabInfo;
 let worker: TestWorker;
 const clients: Record<string, VSphereClient> = {};
 
+/**
+ * The default estate plus what these tests need: `esx-c`, a standalone host with AMD CPUs (CPU-
+ * incompatible with esx-a), a second VM on esx-a's instant-recovery datastore, and a small running VM
+ * (`app03`) that the failure tests migrate again and again.
+ */
+function testTopology(): string {
+  const topology = JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology;
+  const esxA = topology.endpoints.find((e) => e.name === 'esx-a') as Topology['endpoints'][number];
+  esxA.vms?.push(
+    {
+      name: 'ir-app02',
+      host: 'esx-a.lab',
+      datastore: 'IR-NFS',
+      memoryMiB: 1024,
+      power: 'poweredOn',
+      disks: [{ sizeMiB: 16 }],
+      guestWriteBytesPerSec: 16384,
+    },
+    {
+      name: 'app03',
+      host: 'esx-a.lab',
+      datastore: 'datastore1',
+      memoryMiB: 2048,
+      power: 'poweredOn',
+      disks: [{ sizeMiB: 24 }, { sizeMiB: 8 }],
+      guestWriteBytesPerSec: 65536,
+    },
+  );
+  topology.endpoints.push({
+    name: 'esx-c',
+    kind: 'esx',
+    datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 100 }],
+    hosts: [{ name: 'esx-c.lab', cpu: 'amd-milan', datastores: ['datastore1'] }],
+  });
+  const file = join(mkdtempSync(join(tmpdir(), 'quickmig-topology-')), 'topology.json');
+  writeFileSync(file, JSON.stringify(topology));
+  return file;
+}
+
 beforeAll(async () => {
-  lab = await startPrivateLab('workflows');
+  lab = await startPrivateLab('workflows', testTopology());
   worker = await startWorker(lab);
-  for (const name of ['vcenter', 'esx-a', 'esx-b']) clients[name] = await connect(lab, name);
+  for (const name of ['vcenter', 'esx-a', 'esx-b', 'esx-c']) clients[name] = await connect(lab, name);
 });
 
 afterAll(async () => {
@@ -36,6 +82,7 @@ afterAll(async () => {
   if (lab) await labDown(lab.dir);
 });
 
+const run = promisify(execFile);
 const client = (name: string) => clients[name] as VSphereClient;
 
 async function sha256(file: string): Promise<string> {
@@ -53,6 +100,14 @@ function datastoreDir(endpoint: string, datastore: string): string {
 async function vmNamed(endpoint: string, name: string): Promise<VmFacts | undefined> {
   const vm = (await client(endpoint).inventory.listVms()).find((v) => v.name === name);
   return vm ? client(endpoint).facts.vm(vm.ref) : undefined;
+}
+
+/** Names of the datastores a host mounts (the endpoint's only host when none is named). */
+async function mountedOn(endpoint: string, hostName?: string): Promise<string[]> {
+  const hosts = await client(endpoint).inventory.listHosts();
+  const host = hosts.find((h) => hostName === undefined || h.name === hostName) ?? hosts[0];
+  const facts = await client(endpoint).facts.host(host?.ref as NonNullable<typeof host>['ref']);
+  return (await client(endpoint).facts.datastores(facts.datastores)).map((d) => d.name);
 }
 
 function start(request: MigrationRequestInput, id: string) {
@@ -126,13 +181,9 @@ describe('quickMigration (integration)', () => {
     expect(sourceFiles).toContain('ir-app01.vmx');
     expect(sourceFiles.filter((f) => /-\d{6}(-delta)?\.vmdk$/.test(f))).toEqual([]);
 
-    // The instant-recovery datastore was unmounted from esx-a: no VM there uses it any more.
-    expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: true, usedBy: [] });
-    const esxA = (await client('esx-a').inventory.listHosts())[0];
-    const mounted = await client('esx-a').facts.datastores(
-      (await client('esx-a').facts.host(esxA?.ref as never)).datastores,
-    );
-    expect(mounted.map((d) => d.name)).not.toContain('IR-NFS');
+    // The instant-recovery datastore stays mounted: ir-app02 still runs from it.
+    expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: false, usedBy: ['ir-app02'] });
+    expect(await mountedOn('esx-a')).toContain('IR-NFS');
   });
 
   it('Cold for more than 8 GiB: a failure at power-on on the target rolls back; the source runs again, untouched', async () => {
@@ -168,20 +219,53 @@ describe('quickMigration (integration)', () => {
     await controlOf(lab, 'esx-b').clearFaults();
   });
 
-  it('Cold for more than 8 GiB succeeds when nothing fails', async () => {
+  it('Cold for more than 8 GiB, started with the temporal CLI from an example request, found by inventory path', async () => {
+    const temporal = ensureTemporal();
+    const id = `cli-cold-big01-${Date.now()}`;
+    const common = ['--address', lab.temporal.address, '--namespace', lab.temporal.namespace];
+    await run(temporal, [
+      'workflow',
+      'start',
+      '--type',
+      'quickMigration',
+      '--task-queue',
+      worker.taskQueue,
+      '--workflow-id',
+      id,
+      '--input-file',
+      join(projectRoot, 'examples', 'quick-migration-cold.json'),
+      ...common,
+    ]);
+    const { stdout } = await run(temporal, [
+      'workflow',
+      'result',
+      '--workflow-id',
+      id,
+      '--output',
+      'json',
+      ...common,
+    ]);
+    const result = (JSON.parse(stdout) as { result: MigrationResult }).result;
+    expect(result).toMatchObject({ method: 'quick-migration', mode: 'cold' });
+    expect(result.reasons.map((r) => r.rule)).toContain('R6-mode-requested');
+    expect(result.downtimeMs).toBeGreaterThan(0);
+    expect((await vmNamed('esx-b', 'big01'))?.powerState).toBe('poweredOn');
+  });
+
+  it('Cold for incompatible CPUs: an Intel host to an AMD host', async () => {
     const result = await (
       await start(
         {
-          source: { endpoint: 'esx-a', name: 'big01' },
-          target: { endpoint: 'esx-b', datastore: 'datastore1' },
+          source: { endpoint: 'esx-b', name: 'util01' },
+          target: { endpoint: 'esx-c', datastore: 'datastore1' },
         },
-        'cold-big01',
+        'cold-cpu-util01',
       )
     ).result();
     expect(result).toMatchObject({ method: 'quick-migration', mode: 'cold' });
-    expect(result.reasons.map((r) => r.rule)).toContain('R5-cold-memory');
-    expect(result.downtimeMs).toBeGreaterThan(0);
-    expect((await vmNamed('esx-b', 'big01'))?.powerState).toBe('poweredOn');
+    const cpu = result.reasons.find((r) => r.rule === 'R4-cold-cpu-incompatible');
+    expect(JSON.stringify(cpu)).toMatch(/intel.*amd|amd.*intel/);
+    expect((await vmNamed('esx-c', 'util01'))?.powerState).toBe('poweredOn');
   });
 
   it('a powered-off VM is copied cold and stays off; a suspended one stays suspended', async () => {
@@ -237,4 +321,146 @@ describe('quickMigration (integration)', () => {
     expect(svmotion.target.datastores).toEqual(['local-esx02']);
     expect(existsSync(join(datastoreDir('vcenter', 'local-esx02'), 'web01', 'web01-flat.vmdk'))).toBe(true);
   });
+
+  it('vMotion and Storage vMotion at once finalize an Instant Recovery on the vCenter: IR-NFS leaves both hosts', async () => {
+    const result = await (
+      await start(
+        {
+          source: { endpoint: 'vcenter', name: 'ir-vc01' },
+          target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'local-esx02' },
+          options: { finalizeInstantRecovery: true },
+        },
+        'ir-vc01',
+      )
+    ).result();
+    expect(result).toMatchObject({ method: 'vmotion', relocation: 'host+datastore' });
+    expect(result.target).toMatchObject({
+      host: 'esx02.lab',
+      datastores: ['local-esx02'],
+      powerState: 'poweredOn',
+    });
+    expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: true, usedBy: [] });
+    const hosts = await client('vcenter').inventory.listHosts();
+    for (const host of hosts) expect(await mountedOn('vcenter', host.name)).not.toContain('IR-NFS');
+  });
+
+  it('forced Quick Migration on the vCenter moves a VM whose second disk lives on another datastore, rewriting paths', async () => {
+    const result = await (
+      await start(
+        {
+          source: { endpoint: 'vcenter', name: 'db01' },
+          target: { endpoint: 'vcenter', host: 'esx01.lab', datastore: 'local-esx01' },
+          options: { method: 'quick-migration' },
+        },
+        'forced-db01',
+      )
+    ).result();
+    expect(result).toMatchObject({ method: 'quick-migration', mode: 'smartswitch' });
+    expect(result.reasons.map((r) => r.rule)).toContain('R2-method-requested');
+    const target = await vmNamed('vcenter', 'db01');
+    expect(target?.powerState).toBe('poweredOn');
+    expect(target?.disks.map((d) => d.chain.map((b) => b.fileName))).toEqual([
+      ['[local-esx01] db01/db01.vmdk'],
+      ['[local-esx01] db01/db01_1.vmdk'],
+    ]);
+    const vmx = readFileSync(join(datastoreDir('vcenter', 'local-esx01'), 'db01', 'db01.vmx'), 'utf8');
+    expect(vmx).toMatch(/scsi0:1\.fileName = "db01_1\.vmdk"/);
+    expect(vmx).not.toContain('/vmfs/volumes/shared-ds');
+    // The kept source is out of the inventory; its files are where they were.
+    expect(
+      (await client('vcenter').inventory.listVms()).map((v) => v.name).filter((n) => n.startsWith('db01')),
+    ).toEqual(['db01']);
+    expect(existsSync(join(datastoreDir('vcenter', 'shared-ds'), 'db01', 'db01_1-flat.vmdk'))).toBe(true);
+  });
+
+  it('the last VM off the instant-recovery datastore unmounts it; the source is deleted after the target heartbeats', async () => {
+    const result = await (
+      await start(
+        {
+          source: { endpoint: 'esx-a', name: 'ir-app02' },
+          target: { endpoint: 'esx-b', datastore: 'datastore1' },
+          options: { finalizeInstantRecovery: true, source: 'delete' },
+        },
+        'ir-app02',
+      )
+    ).result();
+    expect(result.source.action).toBe('deleted');
+    expect(existsSync(join(datastoreDir('esx-a', 'IR-NFS'), 'ir-app02'))).toBe(false);
+    expect((await vmNamed('esx-b', 'ir-app02'))?.guestHeartbeat).toBe('green');
+    expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: true, usedBy: [] });
+    expect(await mountedOn('esx-a')).not.toContain('IR-NFS');
+  });
+
+  // A failure at each step of a Quick Migration: the fault a real host or network would produce there.
+  const failures = [
+    {
+      step: 'copy-config',
+      endpoint: 'esx-b',
+      rule: { kind: 'soap', method: 'MakeDirectory', fault: 'NoPermission', count: 1 },
+    },
+    {
+      step: 'snapshot',
+      endpoint: 'esx-a',
+      rule: { kind: 'soap', method: 'CreateSnapshot_Task', fault: 'InvalidArgument', count: 1 },
+    },
+    {
+      step: 'bulk-copy',
+      endpoint: 'esx-b',
+      rule: { kind: 'http-status', method: 'PUT', path: 'app03-flat.vmdk', status: 507, count: 1 },
+    },
+    {
+      step: 'suspend',
+      endpoint: 'esx-a',
+      rule: { kind: 'soap', method: 'SuspendVM_Task', fault: 'InvalidArgument', count: 1 },
+    },
+    {
+      step: 'delta-copy',
+      endpoint: 'esx-b',
+      rule: { kind: 'http-status', method: 'PUT', path: 'app03.vmx', status: 507, count: 1 },
+    },
+    {
+      step: 'register-target',
+      endpoint: 'esx-b',
+      rule: { kind: 'soap', method: 'RegisterVM_Task', fault: 'NoPermission', count: 1 },
+    },
+    {
+      step: 'resume',
+      endpoint: 'esx-b',
+      rule: { kind: 'soap', method: 'PowerOnVM_Task', fault: 'InsufficientResourcesFault', count: 1 },
+    },
+  ] as const;
+  it.each(failures)(
+    'a failure at step $step leaves the source running as it was and the target clean',
+    async ({ step, endpoint, rule }) => {
+      const before = await vmNamed('esx-a', 'app03');
+      await controlOf(lab, endpoint).addFault(rule);
+      try {
+        const failure = await (
+          await start(
+            {
+              source: { endpoint: 'esx-a', name: 'app03' },
+              target: { endpoint: 'esx-b', datastore: 'datastore1' },
+            },
+            `fail-${step}`,
+          )
+        )
+          .result()
+          .catch((e: unknown) => e);
+        expect(failure).toBeInstanceOf(WorkflowFailedError);
+        expect(String((failure as WorkflowFailedError).cause?.message)).toContain(`failed at step ${step}:`);
+      } finally {
+        await controlOf(lab, endpoint).clearFaults();
+      }
+      const after = await vmNamed('esx-a', 'app03');
+      expect(after?.powerState).toBe('poweredOn');
+      expect(after?.snapshots).toEqual([]);
+      expect(after?.disks.map((d) => d.chain.map((b) => b.fileName))).toEqual(
+        before?.disks.map((d) => d.chain.map((b) => b.fileName)),
+      );
+      expect(
+        (await client('esx-b').inventory.listVms()).map((v) => v.name).filter((n) => n.startsWith('app03')),
+      ).toEqual([]);
+      expect(existsSync(join(datastoreDir('esx-b', 'datastore1'), 'app03'))).toBe(false);
+    },
+  );
 });

@@ -12,6 +12,12 @@ import { createControlActivities, createDataMoverActivities } from './activities
 import type { EndpointPool } from './activities/endpoints';
 import { createEndpointPool } from './activities/endpoints';
 import type { WorkerConfig } from './config/config';
+import type { TelemetryOptions } from './telemetry/telemetry';
+import {
+  bytesTransferredInterceptor,
+  installTelemetry,
+  WORKFLOW_METRICS_MODULE,
+} from './telemetry/telemetry';
 
 /** Path of the workflow bundle's entry point (the bundler needs a file with its extension). */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -26,6 +32,12 @@ export interface CreateWorkersOptions {
   dataMoverTaskQueue?: string;
   /** Extra worker options (e.g. identity, concurrency). */
   workerOptions?: Partial<WorkerOptions>;
+  /**
+   * Installs the process's Temporal runtime with a logger (`logFormat: 'json'` for JSON lines carrying
+   * the migration id) and a Prometheus endpoint (`metricsBindAddress`, e.g. `0.0.0.0:9464`) before
+   * connecting. Default: the SDK's default runtime, no metrics endpoint. See src/telemetry.
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** The running workers and what to close after they stop. */
@@ -43,14 +55,34 @@ export async function createWorkers(
   config: WorkerConfig,
   options: CreateWorkersOptions = {},
 ): Promise<QuickmigWorkers> {
+  if (options.telemetry) installTelemetry(options.telemetry);
   const ownsConnection = !options.connection;
   const connection =
     options.connection ?? (await NativeConnection.connect({ address: config.temporalAddress }));
   const pool = createEndpointPool(config.endpoints);
+  // quickmig's own metrics: bytes per completed copy (activity side) and downtime per migration
+  // (workflow side; a prebuilt bundle carries it only if bundled with WORKFLOW_METRICS_MODULE).
   const common = {
     connection,
     namespace: config.namespace,
+    // Heartbeats reach the server at most every 0.8 x heartbeatTimeout by default (48 s for copyFiles);
+    // the client's progress reads the pending copy's heartbeat details, so let them through every 2 s
+    // (the copy heartbeats that often). These are RPCs, not history events.
+    maxHeartbeatThrottleInterval: '2s',
     ...options.workerOptions,
+    interceptors: {
+      ...options.workerOptions?.interceptors,
+      activity: [bytesTransferredInterceptor, ...(options.workerOptions?.interceptors?.activity ?? [])],
+      // With a prebuilt bundle the SDK ignores (and warns about) workflow modules.
+      ...(options.workflowBundle
+        ? {}
+        : {
+            workflowModules: [
+              WORKFLOW_METRICS_MODULE,
+              ...(options.workerOptions?.interceptors?.workflowModules ?? []),
+            ],
+          }),
+    },
   };
   const dataMoverQueue = options.dataMoverTaskQueue ?? config.taskQueue;
   const workflowSource = options.workflowBundle

@@ -1,13 +1,42 @@
 /**
- * `quickmig demo`: the README's first command. Today it starts the lab, shows its endpoints and stops
- * it again; the migration issue turns it into a full SmartSwitch migration of an instant-recovery VM.
+ * `quickmig demo`: the README's first command. On a fresh machine it builds the lab's tools, starts the
+ * lab and a worker in this process, shows the plan, migrates the instant-recovery VM `ir-app01` (a
+ * 256 MiB disk with real data, its guest writing all along) from esx-a to esx-b with SmartSwitch while
+ * showing progress, prints the report and the Temporal UI link of the finished workflow, and stops
+ * everything unless `--keep`.
  */
 import { parseArgs } from 'node:util';
-import { labDown, labUp } from '../lab/lab';
-import { describeLab } from './lab';
+import { Client, Connection } from '@temporalio/client';
+import { QuickmigClient } from '../client/migrations';
+import type { MigrationRequestInput } from '../client/request';
+import { loadWorkerConfig } from '../config/config';
+import type { LabInfo } from '../lab/lab';
+import { defaultLabDir, labDown, labStatus, labUp } from '../lab/lab';
+import { explainPlan } from '../planner/explain';
+import { createWorkers } from '../worker';
+import { CliError } from './errors';
+import { followAndReport } from './migrate';
 import type { Output } from './output';
 
-/** Runs the demo. `--keep` leaves the lab running; `--dir` chooses its folder. */
+/** The demo's migration: an instant-recovery VM to production storage on another host. */
+export const DEMO_REQUEST: MigrationRequestInput = {
+  source: { endpoint: 'esx-a', name: 'ir-app01' },
+  target: { endpoint: 'esx-b', datastore: 'datastore1' },
+  options: { mode: 'smartswitch', finalizeInstantRecovery: true, verify: 'sha256' },
+};
+
+const DEMO_USAGE = `Usage: quickmig demo [--keep] [--dir DIR] [--json]
+
+Starts the lab (Temporal with its Web UI, simulated vCenter and ESXi hosts) and a worker, then
+migrates ir-app01 - an Instant Recovery VM running from the IR-NFS share of esx-a, 256 MiB of disk,
+its guest writing 256 KiB/s - to datastore1 on esx-b with SmartSwitch, and finalizes the Instant
+Recovery. Prints the plan, live progress, the report and the Temporal UI link.
+
+  --keep     Leave the lab running afterwards (quickmig lab down stops it)
+  --dir DIR  Lab folder (default .quickmig/lab)
+  --json     The report as JSON on stdout`;
+
+/** Runs the demo. */
 export async function demoCommand(args: string[], out: Output): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -15,21 +44,59 @@ export async function demoCommand(args: string[], out: Output): Promise<void> {
       keep: { type: 'boolean', default: false },
       dir: { type: 'string' },
       json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const info = await labUp({ ...(values.dir ? { dir: values.dir } : {}), log: (line) => out.progress(line) });
+  if (values.help) return out.text(DEMO_USAGE);
+  const dir = values.dir ?? defaultLabDir();
+  if (labStatus(dir).processes.some((p) => p.running)) {
+    throw new CliError(
+      `a lab is already running in ${dir}; the demo starts a fresh one. Stop it with: quickmig lab down${values.dir ? ` --dir ${dir}` : ''} (or pass --dir)`,
+    );
+  }
+  out.progress('starting the lab (the first run builds the temporal CLI and the simulator: a few minutes)');
+  const info = await labUp({ dir, log: (line) => out.progress(line) });
+  let stopWorker: (() => Promise<void>) | undefined;
   try {
-    if (values.json) out.json(info);
-    else {
-      out.text('The lab is up:');
-      out.text(describeLab(info));
+    out.progress(`Temporal Web UI: ${info.temporal.uiUrl}`);
+    stopWorker = await startDemoWorker(info, out);
+    const connection = await Connection.connect({ address: info.temporal.address });
+    const client = new QuickmigClient(new Client({ connection, namespace: info.temporal.namespace }), {
+      uiUrl: info.temporal.uiUrl,
+      address: info.temporal.address,
+    });
+    try {
+      out.progress('ir-app01 runs from the Instant Recovery share IR-NFS on esx-a; its guest keeps writing');
+      await client.waitForWorker(60_000);
+      const plan = await client.plan(DEMO_REQUEST);
+      for (const line of explainPlan(plan)) out.progress(line);
+      const started = await client.start(DEMO_REQUEST);
+      out.progress(`started migration ${started.id}`);
+      await followAndReport(client, started.id, out, values.json, { allowPrompt: false });
+    } finally {
+      await connection.close();
     }
   } finally {
-    if (!values.keep) {
-      await labDown(info.dir);
+    await stopWorker?.();
+    if (values.keep) {
       out.progress(
-        'lab stopped (run with --keep to leave it running; stop it later with: quickmig lab down)',
+        `the lab keeps running (UI ${info.temporal.uiUrl}); start a worker with 'quickmig worker' to migrate more, stop it with 'quickmig lab down${values.dir ? ` --dir ${dir}` : ''}'`,
       );
+    } else {
+      await labDown(info.dir);
+      out.progress('lab stopped (run with --keep to leave it running)');
     }
   }
+}
+
+/** A worker in this process for the lab, logging warnings only so the demo's output stays readable. */
+async function startDemoWorker(info: LabInfo, out: Output): Promise<() => Promise<void>> {
+  const config = loadWorkerConfig(info.workerConfig, {});
+  out.progress('starting a worker (bundling the workflow code takes a few seconds)');
+  const workers = await createWorkers(config, { telemetry: { logLevel: 'WARN' } });
+  const running = workers.run();
+  return async () => {
+    workers.shutdown();
+    await running;
+  };
 }

@@ -5,8 +5,10 @@ export const ExitCode = {
   failed: 1,
   /** The command line is wrong: unknown command or option, missing argument. */
   usage: 2,
-  /** Input or configuration is invalid (request, topology, worker configuration). */
+  /** Input or configuration is invalid (request, topology, worker configuration, unknown migration id). */
   invalidInput: 3,
+  /** Preflight found blocking problems: `plan` shows them, `migrate` refused to start; nothing changed. */
+  blocked: 4,
 } as const;
 
 /** Thrown by commands for any failure the user should see; the CLI's main prints it and exits with its code. */

@@ -1,28 +1,72 @@
 /** The quickmig CLI's entry point: the one place that turns errors into messages and exit codes. */
+import { RequestValidationError } from '../client/errors';
+import { MigrationFailedError, MigrationNotFoundError, QuickmigClientError } from '../client/failures';
 import { ConfigError } from '../config/errors';
 import { LabError } from '../lab/errors';
+import { approveCommand, cancelCommand, listCommand } from './control';
 import { demoCommand } from './demo';
 import { CliError, ExitCode } from './errors';
 import { labCommand } from './lab';
+import { migrateCommand, planCommand, statusCommand, watchCommand } from './migrate';
 import type { Output } from './output';
 import { consoleOutput } from './output';
 import { workerCommand } from './worker';
 
-const USAGE = `Usage: quickmig <command> [options]
+const USAGE = `Usage: quickmig <command> [options]      (quickmig <command> --help for its options)
 
 Commands:
-  demo                 Start the lab and show it (--keep leaves it running)
-  lab up|status|down   Manage the local lab (Temporal + simulated vSphere)
-  worker               Run the worker (--config FILE; default: QUICKMIG_CONFIG, else the lab's)
+  demo                  Start the lab and a worker, migrate an instant-recovery VM with SmartSwitch
+                        while its guest writes, print the report; stop everything (--keep: leave the lab)
+  plan [request.json]   Dry run: method, mode, reasons and preflight findings; changes nothing
+  migrate [request.json] | --vm ENDPOINT/NAME --to ENDPOINT --datastore NAME ...
+                        Start a migration and follow it (--detach to return at once)
+  watch ID              Follow a migration until it ends, then print its report
+  status ID             Where a migration is now
+  list                  Migrations, filtered by --vm, --phase, --status
+  approve ID            Approve a manual switchover
+  cancel ID             Cancel a migration: it rolls back and the source runs as before
+  worker                Run the worker (--config FILE; default QUICKMIG_CONFIG, else the lab's)
+  lab up|status|down    Manage the local lab (Temporal + simulated vSphere)
 
-Every command takes --json for machine-readable output. Exit codes: 0 ok, 1 failed,
-2 wrong command line, 3 invalid input or configuration.`;
+The CLI holds no vSphere credentials: plan and migrate run on a worker. It finds Temporal through
+--address/--namespace, TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE or a temporal CLI profile, else the lab
+running in ./.quickmig/lab, else localhost:7233.
+
+Every command takes --json for machine-readable output. Exit codes: 0 ok, 1 failed (the migration
+failed or was cancelled, Temporal unreachable, ...), 2 wrong command line, 3 invalid input or
+configuration (the request, an unknown VM or endpoint, an unknown migration id), 4 blocked by
+preflight findings (nothing was changed).`;
 
 const commands: Record<string, (args: string[], out: Output) => Promise<void>> = {
+  approve: approveCommand,
+  cancel: cancelCommand,
   demo: demoCommand,
   lab: labCommand,
+  list: listCommand,
+  migrate: migrateCommand,
+  plan: planCommand,
+  status: statusCommand,
+  watch: watchCommand,
   worker: workerCommand,
 };
+
+/** The exit code for an error, and whether its message is meant for the user (else: a bug, with stack). */
+function classify(error: unknown): { code: number; known: boolean } {
+  if (error instanceof CliError) return { code: error.exitCode, known: true };
+  if (error instanceof RequestValidationError || error instanceof ConfigError)
+    return { code: ExitCode.invalidInput, known: true };
+  if (error instanceof MigrationNotFoundError) return { code: ExitCode.invalidInput, known: true };
+  if (error instanceof MigrationFailedError) {
+    if (error.rejected) return { code: ExitCode.invalidInput, known: true };
+    if (error.blocked) return { code: ExitCode.blocked, known: true };
+    return { code: ExitCode.failed, known: true };
+  }
+  if (error instanceof QuickmigClientError || error instanceof LabError)
+    return { code: ExitCode.failed, known: true };
+  if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+    return { code: ExitCode.usage, known: true };
+  return { code: ExitCode.failed, known: false };
+}
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
@@ -37,20 +81,8 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
     await command(args, out);
     return ExitCode.ok;
   } catch (error) {
-    const code =
-      error instanceof CliError
-        ? error.exitCode
-        : error instanceof ConfigError
-          ? ExitCode.invalidInput
-          : error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')
-            ? ExitCode.usage
-            : ExitCode.failed;
-    const known =
-      error instanceof CliError ||
-      error instanceof LabError ||
-      error instanceof ConfigError ||
-      code === ExitCode.usage;
-    process.stderr.write(`quickmig: ${known ? (error as Error).message : (error as Error).stack}\n`);
+    const { code, known } = classify(error);
+    out.progress(known ? (error as Error).message : String((error as Error).stack ?? error));
     return code;
   }
 }

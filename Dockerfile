@@ -1,0 +1,23 @@
+# The quickmig worker (and CLI) image. The worker is the only component that holds vSphere
+# credentials; they come in as files (compose/Kubernetes secrets), never as environment literals.
+#
+#   docker build -t quickmig .
+#   docker run --rm -v $PWD/deploy/worker.json:/etc/quickmig/worker.json:ro \
+#     -e TEMPORAL_ADDRESS=temporal:7233 quickmig
+FROM node:20-bookworm-slim
+
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+# TypeScript runs through tsx (a runtime dependency): no build step, the image runs the sources.
+COPY bin ./bin
+COPY src ./src
+COPY schema ./schema
+COPY tsconfig.json ./
+
+USER node
+# Prometheus metrics (quickmig worker --metrics-port / QUICKMIG_METRICS_PORT).
+EXPOSE 9464
+ENTRYPOINT ["node", "bin/quickmig.js"]
+CMD ["worker", "--config", "/etc/quickmig/worker.json"]

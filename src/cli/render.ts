@@ -1,0 +1,143 @@
+/** How the CLI shows progress, reports, plans and lists to a person. Pure functions of their input. */
+import type { LiveProgress, MigrationSummary } from '../client/migrations';
+import type { MigrationPlan } from '../planner/plan';
+import type { MigrationResult } from '../workflows/definitions';
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** `268435456` → `256.0 MiB`. */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+/** `1234` → `1.23 s`; `65000` → `1m05s`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m${rest}s` : `${m}m${rest}s`;
+}
+
+/** A text progress bar of `width` cells. */
+export function bar(done: number, total: number, width = 24): string {
+  const ratio = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
+  const full = Math.round(ratio * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
+}
+
+/**
+ * One status line: phase and step, then a bar with bytes, rate and ETA while bytes move, the running
+ * downtime at switchover, or the wait for approval.
+ */
+export function progressLine(p: LiveProgress, id: string): string {
+  const head = `${p.phase}${p.step && p.step !== p.phase ? `/${p.step}` : ''}`.padEnd(24);
+  const parts = [head];
+  if (p.bytes.total > 0) {
+    const pct = Math.floor((p.bytes.done / p.bytes.total) * 100);
+    parts.push(
+      `${bar(p.bytes.done, p.bytes.total)} ${String(pct).padStart(3)}%  ${formatBytes(p.bytes.done)} / ${formatBytes(p.bytes.total)}`,
+    );
+    if (p.rateBytesPerSec) parts.push(`${formatBytes(p.rateBytesPerSec)}/s`);
+    if (p.etaSeconds !== null)
+      parts.push(`ETA ${p.etaSeconds < 60 ? `${p.etaSeconds} s` : formatDuration(p.etaSeconds * 1000)}`);
+  }
+  if (p.downtimeSoFarMs !== null)
+    parts.push(`downtime ${formatDuration(p.downtimeSoFarMs)} (source stopped)`);
+  else if (p.downtimeMs !== null) parts.push(`downtime ${formatDuration(p.downtimeMs)}`);
+  if (p.awaitingApproval) parts.push(`waiting for approval: quickmig approve ${id}`);
+  if (p.transfer && p.transfer.attempt > 1) parts.push(`(copy attempt ${p.transfer.attempt})`);
+  return parts.join('  ');
+}
+
+/** One line about the plan, shown once when the migration knows it. */
+export function planLine(plan: MigrationPlan): string {
+  const method = plan.method === 'vmotion' ? 'vMotion' : 'Quick Migration';
+  const what = [method, plan.mode ? `mode ${plan.mode}` : '', plan.relocation ? `(${plan.relocation})` : '']
+    .filter(Boolean)
+    .join(' ');
+  const why = plan.reasons.filter((r) => /^R[1-8]-/.test(r.rule)).map((r) => `[${r.rule}] ${r.decision}`);
+  return [`plan: ${what} → ${plan.targetName} on ${plan.configDatastore}`, ...why.map((w) => `  ${w}`)].join(
+    '\n',
+  );
+}
+
+const METHOD_NAMES: Record<string, string> = { vmotion: 'vMotion', 'quick-migration': 'Quick Migration' };
+
+/** The report after a migration, as lines. */
+export function reportLines(
+  result: MigrationResult,
+  extra: { id: string; durationMs: number | null; uiLink?: string | undefined },
+): string[] {
+  const verified = result.verified.filter((f) => !f.skipped || f.sha256Target);
+  const hashed = result.verified.filter((f) => f.sha256Source !== null && f.sha256Target !== null);
+  const mismatched = hashed.filter((f) => f.sha256Source !== f.sha256Target);
+  const skipped = result.verified.filter((f) => f.skipped).length;
+  const verification =
+    result.verified.length === 0
+      ? 'nothing copied by quickmig (vSphere moved the files)'
+      : mismatched.length > 0
+        ? `${mismatched.length} file(s) DIFFER: ${mismatched.map((f) => f.target).join(', ')}`
+        : hashed.length === result.verified.length
+          ? `${hashed.length} files verified, SHA-256 of source = target${skipped ? ` (${skipped} complete from an earlier attempt)` : ''}`
+          : `${verified.length} files copied, sizes checked (${hashed.length} hashed)`;
+  const downtime =
+    result.downtimeMs === null
+      ? 'none (the VM did not run during the move, or vMotion kept it running)'
+      : `${formatDuration(result.downtimeMs)} (source ${result.mode === 'cold' ? 'stopped' : 'suspended'} → target ${result.mode === 'cold' ? 'started' : 'resumed'})`;
+  const phases = Object.entries(result.phases)
+    .filter(([, ms]) => (ms ?? 0) > 0)
+    .map(([phase, ms]) => `${phase} ${formatDuration(ms ?? 0)}`)
+    .join(', ');
+  const lines = [
+    `Migration ${extra.id} completed${extra.durationMs !== null ? ` in ${formatDuration(extra.durationMs)}` : ''}`,
+    `  method        ${METHOD_NAMES[result.method] ?? result.method}${result.mode ? `, mode ${result.mode}` : ''}${result.relocation ? ` (${result.relocation})` : ''}`,
+    `  target        ${result.target.name} on ${result.target.endpoint} host ${result.target.host}, datastore ${result.target.datastores.join(', ')}; ${result.target.powerState}, ${result.target.snapshots} snapshot(s)`,
+    `  downtime      ${downtime}`,
+    `  bytes         ${formatBytes(result.bytesCopied)} copied (${result.bytesCopied} bytes)`,
+    `  verification  ${verification}`,
+    `  source        ${result.source.action}: ${result.source.detail}`,
+  ];
+  if (result.instantRecovery) {
+    const ir = result.instantRecovery;
+    lines.push(
+      `  instant rec.  ${ir.datastore} ${ir.unmounted ? 'unmounted (no VM uses it any more)' : `still mounted: used by ${ir.usedBy.join(', ')}`}`,
+    );
+  }
+  if (phases) lines.push(`  phases        ${phases}`);
+  for (const w of result.warnings) lines.push(`  warning       ${w}`);
+  if (extra.uiLink) lines.push(`  Temporal UI   ${extra.uiLink}`);
+  return lines;
+}
+
+/** The migrations of `list` as a table. */
+export function listLines(items: readonly MigrationSummary[]): string[] {
+  if (items.length === 0) return ['No migrations match.'];
+  const rows = items.map((m) => [
+    m.id,
+    m.status,
+    m.vm ?? '',
+    m.phase ?? '',
+    [m.method, m.mode].filter(Boolean).join('/'),
+    m.startedAt
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z'),
+  ]);
+  const header = ['ID', 'STATUS', 'VM', 'PHASE', 'METHOD', 'STARTED'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)];
+}

@@ -1,0 +1,107 @@
+/**
+ * Where a client finds Temporal. The CLI and the client API hold no vSphere credentials: they only
+ * reach Temporal, and the worker (which alone holds the credentials) does the rest.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ConnectionOptions } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+
+/** The default task queue of the quickmig worker (src/config DEFAULT_TASK_QUEUE). */
+export const DEFAULT_TASK_QUEUE = 'quickmig';
+
+/** How to connect; every field is optional. */
+export interface ConnectOptions {
+  /** Temporal frontend `host:port`. Default: see {@link resolveConnection}. */
+  address?: string;
+  /** Temporal namespace. Default: see {@link resolveConnection}. */
+  namespace?: string;
+  /** A `temporal` CLI profile name (its config file, TEMPORAL_CONFIG_FILE). Default `default`. */
+  profile?: string;
+  /** Task queue of the quickmig worker. Default `quickmig`. */
+  taskQueue?: string;
+  /** Environment to read (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...). Default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Folder whose `.quickmig/lab` is used when nothing else names a server. Default: the working directory. */
+  cwd?: string;
+}
+
+/** A resolved connection, with where each part came from (shown by `--help` and errors). */
+export interface ResolvedConnection {
+  connectionOptions: ConnectionOptions;
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** `option`, `environment`, `profile`, `lab` or `default`. */
+  source: 'option' | 'environment' | 'profile' | 'lab' | 'default';
+  /** The Temporal Web UI of the lab, when the address is the lab's. */
+  uiUrl?: string;
+}
+
+interface LabStateFile {
+  info?: { temporal?: { address?: string; namespace?: string; uiUrl?: string } };
+}
+
+/** The Temporal address of the lab in `cwd/.quickmig/lab`, when one was started there and not stopped. */
+export function labTemporal(cwd: string): { address: string; namespace: string; uiUrl?: string } | undefined {
+  const file = join(resolve(cwd), '.quickmig', 'lab', 'state.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const temporal = (JSON.parse(readFileSync(file, 'utf8')) as LabStateFile).info?.temporal;
+    if (!temporal?.address) return undefined;
+    return {
+      address: temporal.address,
+      namespace: temporal.namespace ?? 'default',
+      ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Resolves the connection in this order: the options, then the environment and the `temporal` CLI's
+ * profiles (`@temporalio/envconfig`: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS, ...),
+ * then the lab running in `cwd/.quickmig/lab`, then `localhost:7233` and namespace `default`.
+ */
+export function resolveConnection(options: ConnectOptions = {}): ResolvedConnection {
+  const env = Object.fromEntries(
+    Object.entries(options.env ?? process.env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  const profile = options.profile ? { profile: options.profile } : {};
+  let config: ReturnType<typeof loadClientConnectConfig>;
+  try {
+    config = loadClientConnectConfig({ overrideEnvVars: env, ...profile });
+  } catch {
+    // envconfig 1.24 throws on a config file without profiles (e.g. an empty one): use the environment.
+    config = loadClientConnectConfig({ overrideEnvVars: env, disableFile: true, ...profile });
+  }
+  const fromConfig = config.connectionOptions.address;
+  const labInfo = labTemporal(options.cwd ?? process.cwd());
+  const lab = fromConfig ? undefined : labInfo;
+  const address = options.address ?? fromConfig ?? lab?.address ?? 'localhost:7233';
+  const source: ResolvedConnection['source'] = options.address
+    ? 'option'
+    : fromConfig
+      ? env.TEMPORAL_ADDRESS
+        ? 'environment'
+        : 'profile'
+      : lab
+        ? 'lab'
+        : 'default';
+  const namespace = options.namespace ?? config.namespace ?? lab?.namespace ?? 'default';
+  const { address: _ignored, ...rest } = config.connectionOptions;
+  const connectionOptions: ConnectionOptions = { address };
+  if (rest.tls !== undefined) connectionOptions.tls = rest.tls as ConnectionOptions['tls'];
+  if (rest.apiKey !== undefined) connectionOptions.apiKey = rest.apiKey as ConnectionOptions['apiKey'];
+  if (rest.metadata !== undefined) connectionOptions.metadata = rest.metadata;
+  const uiUrl = labInfo && address === labInfo.address ? labInfo.uiUrl : undefined;
+  return {
+    connectionOptions,
+    address,
+    namespace,
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    source,
+    ...(uiUrl ? { uiUrl } : {}),
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * quickmig's public API (`import { ... } from 'quickmig'`): the client (plan, start, progress, approve,
+ * cancel, result, list), the migration request with its validation, and the plan, progress and result
+ * types. Everything else in src/ is internal.
+ */
+
+export type { CopyFilesHeartbeat, HeartbeatFile } from './activities/transfer';
+export type { ConnectOptions, ResolvedConnection } from './client/connection';
+export { DEFAULT_TASK_QUEUE, resolveConnection } from './client/connection';
+export type { RequestProblem } from './client/errors';
+export { RequestSyntaxError, RequestValidationError } from './client/errors';
+export {
+  MigrationAlreadyRunningError,
+  MigrationCancelledError,
+  MigrationFailedError,
+  MigrationNotFoundError,
+  NoWorkerError,
+  OperationRefusedError,
+  QuickmigClientError,
+} from './client/failures';
+export type {
+  ListFilter,
+  LiveProgress,
+  MigrationSummary,
+  QuickmigClientOptions,
+  StartedMigration,
+  StartOptions,
+  TransferProgress,
+} from './client/migrations';
+export { describeRequest, migrationIdOf, QuickmigClient, vmOf } from './client/migrations';
+export type {
+  DiskPlacement,
+  DiskType,
+  Method,
+  MigrationOptions,
+  MigrationRequest,
+  MigrationRequestInput,
+  Mode,
+  SourceHandling,
+  SourceSpec,
+  Switchover,
+  TargetSpec,
+  Verify,
+  VmIdentity,
+} from './client/request';
+export { normalizeRequest, parseRequest } from './client/request';
+export { explainPlan } from './planner/explain';
+export type {
+  DiskPlacementPlan,
+  FactValue,
+  Finding,
+  MigrationPlan,
+  Reason,
+  Relocation,
+  RuleId,
+  StepId,
+} from './planner/plan';
+export type { MigrationProgress, MigrationResult, Phase, VerifiedFile } from './workflows/definitions';
+export { approveSwitchoverUpdate, progressQuery } from './workflows/definitions';
+export {
+  METHOD_ATTRIBUTE,
+  MODE_ATTRIBUTE,
+  PHASE_ATTRIBUTE,
+  SEARCH_ATTRIBUTE_KEYS,
+  VM_ATTRIBUTE,
+} from './workflows/search-attributes';

@@ -1,0 +1,196 @@
+/** Unit tests of the CLI's request flags, connection resolution and rendering (no server). */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { requestFrom } from '../../src/cli/args';
+import { bar, formatBytes, listLines, progressLine } from '../../src/cli/render';
+import { resolveConnection } from '../../src/client/connection';
+import { RequestValidationError } from '../../src/client/errors';
+import type { LiveProgress } from '../../src/client/migrations';
+import { migrationIdOf } from '../../src/client/migrations';
+
+const problemsOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof RequestValidationError) return error.problems;
+    throw error;
+  }
+  throw new Error('no error');
+};
+
+describe('requestFrom (flags → request)', () => {
+  it('maps the README example to a request with defaults', () => {
+    const request = requestFrom(undefined, { vm: 'esx-a/app01', to: 'esx-b', datastore: 'LocalDS_0' });
+    expect(request.source).toEqual({ endpoint: 'esx-a', name: 'app01' });
+    expect(request.target).toMatchObject({ endpoint: 'esx-b', datastore: 'LocalDS_0', disks: [] });
+    expect(request.options).toMatchObject({
+      method: 'auto',
+      mode: 'auto',
+      switchover: 'auto',
+      source: 'keep',
+    });
+  });
+
+  it('maps every flag', () => {
+    const request = requestFrom(undefined, {
+      vm: 'vcenter//DC1/vm/web01',
+      host: 'esx02.lab',
+      datastore: 'shared-ds',
+      pool: 'Resources',
+      folder: 'Prod',
+      name: 'web01-new',
+      method: 'quick-migration',
+      mode: 'cold',
+      switchover: 'manual',
+      'source-action': 'delete',
+      'disk-type': 'thin',
+      'finalize-ir': true,
+      verify: 'size',
+    });
+    expect(request.source).toEqual({ endpoint: 'vcenter', inventoryPath: '/DC1/vm/web01' });
+    expect(request.target).toMatchObject({
+      endpoint: 'vcenter',
+      host: 'esx02.lab',
+      resourcePool: 'Resources',
+      folder: 'Prod',
+      name: 'web01-new',
+    });
+    expect(request.options).toMatchObject({
+      method: 'quick-migration',
+      mode: 'cold',
+      switchover: 'manual',
+      source: 'delete',
+      diskType: 'thin',
+      finalizeInstantRecovery: true,
+      verify: 'size',
+    });
+  });
+
+  it('names the field, the flag and the fix', () => {
+    expect(problemsOf(() => requestFrom(undefined, { vm: 'esx-a/app01', mode: 'fast' }))).toEqual([
+      { path: 'target.datastore (--datastore)', message: 'is required' },
+      { path: 'options.mode (--mode)', message: 'must be one of auto, smartswitch, cold (got "fast")' },
+    ]);
+    expect(problemsOf(() => requestFrom(undefined, { vm: 'app01', datastore: 'x' }))[0]?.message).toContain(
+      'write ENDPOINT/NAME',
+    );
+  });
+
+  it('flags override a request file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quickmig-args-'));
+    const file = join(dir, 'r.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        source: { endpoint: 'esx-a', name: 'ir-app01' },
+        target: { endpoint: 'esx-b', datastore: 'datastore1' },
+      }),
+    );
+    const request = requestFrom(file, { switchover: 'manual', datastore: 'other' });
+    expect(request.target.datastore).toBe('other');
+    expect(request.options.switchover).toBe('manual');
+  });
+});
+
+describe('migration ids', () => {
+  it('derive from the VM, sanitised', () => {
+    expect(
+      migrationIdOf({
+        source: { endpoint: 'esx-a', name: 'app 01/x' },
+        target: { endpoint: 'b', datastore: 'd' },
+      }),
+    ).toBe('quickmig-esx-a-app-01-x');
+    expect(
+      migrationIdOf({
+        source: { endpoint: 'vcenter', inventoryPath: '/DC1/vm/web01' },
+        target: { endpoint: 'vcenter', datastore: 'd' },
+      }),
+    ).toBe('quickmig-vcenter-DC1-vm-web01');
+  });
+});
+
+describe('resolveConnection', () => {
+  const emptyConfig = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quickmig-conn-'));
+    writeFileSync(join(dir, 'temporal.toml'), '');
+    return { dir, TEMPORAL_CONFIG_FILE: join(dir, 'temporal.toml') };
+  };
+
+  it('prefers options, then the environment, then the lab, then localhost', () => {
+    const { dir, TEMPORAL_CONFIG_FILE } = emptyConfig();
+    mkdirSync(join(dir, '.quickmig', 'lab'), { recursive: true });
+    writeFileSync(
+      join(dir, '.quickmig', 'lab', 'state.json'),
+      JSON.stringify({
+        info: { temporal: { address: '127.0.0.1:1234', namespace: 'default', uiUrl: 'http://ui' } },
+      }),
+    );
+    expect(resolveConnection({ cwd: dir, env: { TEMPORAL_CONFIG_FILE } })).toMatchObject({
+      address: '127.0.0.1:1234',
+      source: 'lab',
+      uiUrl: 'http://ui',
+    });
+    expect(
+      resolveConnection({ cwd: dir, env: { TEMPORAL_CONFIG_FILE, TEMPORAL_ADDRESS: 'temporal:7233' } }),
+    ).toMatchObject({ address: 'temporal:7233', source: 'environment' });
+    expect(resolveConnection({ cwd: dir, env: { TEMPORAL_CONFIG_FILE }, address: 'x:1' })).toMatchObject({
+      address: 'x:1',
+      source: 'option',
+    });
+    const elsewhere = emptyConfig();
+    expect(resolveConnection({ cwd: elsewhere.dir, env: elsewhere })).toMatchObject({
+      address: 'localhost:7233',
+      namespace: 'default',
+      source: 'default',
+      taskQueue: 'quickmig',
+    });
+  });
+});
+
+describe('rendering', () => {
+  it('formats bytes and bars', () => {
+    expect(formatBytes(256 * 1024 * 1024)).toBe('256.0 MiB');
+    expect(bar(1, 2, 10)).toBe('[#####.....]');
+  });
+
+  it('shows phase, bar, bytes, rate, ETA and downtime on one line', () => {
+    const p = {
+      phase: 'bulk-copy',
+      step: 'bulk-copy',
+      bytes: { done: 128 << 20, total: 256 << 20 },
+      rateBytesPerSec: 64 << 20,
+      etaSeconds: 2,
+      downtimeSoFarMs: null,
+      downtimeMs: null,
+      awaitingApproval: false,
+      transfer: null,
+    } as unknown as LiveProgress;
+    expect(progressLine(p, 'id')).toBe(
+      'bulk-copy                 [############............]  50%  128.0 MiB / 256.0 MiB  64.0 MiB/s  ETA 2 s',
+    );
+    const switching = { ...p, phase: 'switchover', step: 'delta-copy', downtimeSoFarMs: 420 } as LiveProgress;
+    expect(progressLine(switching, 'id')).toContain('downtime 420 ms (source stopped)');
+  });
+
+  it('lists migrations as a table', () => {
+    const lines = listLines([
+      {
+        id: 'quickmig-esx-a-app01',
+        runId: 'r',
+        status: 'RUNNING',
+        vm: 'esx-a/app01',
+        phase: 'bulk-copy',
+        method: 'quick-migration',
+        mode: 'smartswitch',
+        startedAt: new Date('2026-01-01T00:00:00Z'),
+        closedAt: null,
+      },
+    ]);
+    expect(lines[0]).toMatch(/^ID\s+STATUS\s+VM\s+PHASE\s+METHOD\s+STARTED$/);
+    expect(lines[1]).toContain(
+      'quickmig-esx-a-app01  RUNNING  esx-a/app01  bulk-copy  quick-migration/smartswitch',
+    );
+  });
+});

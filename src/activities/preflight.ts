@@ -249,8 +249,10 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
   const wantedDatastores = [
     ...new Set([request.target.datastore, ...request.target.disks.map((d) => d.datastore)]),
   ];
-  const targetDsItems = (await target.inventory.listDatastores()).filter((d) =>
-    wantedDatastores.includes(d.name),
+  // The named datastores, and every one the target host mounts (the alternatives a finding offers).
+  const mountedOnTarget = new Set(targetHost.datastores.map((r) => r.value));
+  const targetDsItems = (await target.inventory.listDatastores()).filter(
+    (d) => wantedDatastores.includes(d.name) || mountedOnTarget.has(d.ref.value),
   );
   const targetDatastores = await target.facts.datastores(targetDsItems.map((d) => d.ref));
   const sourceDatastores = await source.facts.datastores(vm.datastores);

@@ -128,7 +128,7 @@ export interface MigrationFacts {
   targetHost: HostFacts;
   /** Set when the request named a cluster. */
   targetCluster?: { name: string };
-  /** Every datastore on the target endpoint that the request names (missing ones are simply absent). */
+  /** The target datastores the request names (missing ones are simply absent) and those the target host mounts. */
   targetDatastores: DatastoreFacts[];
   /** Names of VMs on the target (in the target folder, or on a standalone host) other than the source VM. */
   targetVmNames: string[];

@@ -10,7 +10,8 @@
  * back and the target's files, registration and the migration's snapshot go. After the target runs,
  * finalize steps are retried and reported, never rolled back: from then on the target is the VM.
  */
-import type { Duration } from '@temporalio/common';
+import type { ActivityOptions, Duration } from '@temporalio/common';
+import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -50,11 +51,20 @@ const retry = {
   nonRetryableErrorTypes: NON_RETRYABLE,
 };
 
-/** Short vSphere calls: a few seconds each, retried on transient faults (10 attempts). */
-const control = proxyActivities<ControlActivities>({
-  startToCloseTimeout: '10m',
-  retry: { ...retry, maximumAttempts: 10 },
-});
+/**
+ * Short vSphere calls: a few seconds each, retried on transient faults (10 attempts, backoff 1 s to
+ * 30 s). `scheduleToCloseTimeout` bounds a step with its retries (default 15 minutes), so a fault that
+ * looks transient but persists (a VM locked by another task, a host that stays disconnected) fails the
+ * migration and rolls it back instead of retrying for hours, while a blip of a few minutes is ridden out.
+ * RELIABILITY.md explains the numbers.
+ */
+function controlActivities(options: QuickMigrationOptions) {
+  return proxyActivities<ControlActivities>({
+    startToCloseTimeout: options.controlStepTimeout ?? '10m',
+    scheduleToCloseTimeout: options.controlRetryTimeout ?? '15m',
+    retry: { ...retry, maximumAttempts: 10 },
+  });
+}
 
 /** Long vSphere tasks that heartbeat (relocation, waiting for the guest). */
 const longControl = proxyActivities<ControlActivities>({
@@ -62,6 +72,16 @@ const longControl = proxyActivities<ControlActivities>({
   heartbeatTimeout: '2m',
   retry: { ...retry, maximumAttempts: 5 },
 });
+
+/** An activity proxy that takes call-site options (all of proxyActivities' functions do). */
+interface Summarizable<A extends unknown[], R> {
+  executeWithOptions(options: ActivityOptions, args: A): Promise<R>;
+}
+
+/** Runs an activity with a one-line summary, which the Temporal UI shows in the event history. */
+function step<A extends unknown[], R>(activity: Summarizable<A, R>, summary: string, ...args: A): Promise<R> {
+  return activity.executeWithOptions({ summary }, args);
+}
 
 /** Options of the workflow beyond the request. */
 export interface QuickMigrationOptions {
@@ -74,6 +94,13 @@ export interface QuickMigrationOptions {
    * Default 1 minute; the copy heartbeats every 2 s while bytes move.
    */
   transferHeartbeatTimeout?: Duration;
+  /**
+   * How long one attempt of a control step (a vSphere call) may run before Temporal presumes its worker
+   * lost and retries it elsewhere. Default 10 minutes (a consolidation can take that long).
+   */
+  controlStepTimeout?: Duration;
+  /** How long a control step may take with all its retries before the migration fails and rolls back. Default 15 minutes. */
+  controlRetryTimeout?: Duration;
 }
 
 /** The snapshot name a migration uses on its source, so a retry finds it and nothing else is touched. */
@@ -85,6 +112,7 @@ export async function quickMigration(
   options: QuickMigrationOptions = {},
 ): Promise<MigrationResult> {
   const migrationId = workflowInfo().workflowId;
+  const control = controlActivities(options);
   const transfer = proxyActivities<TransferActivities>({
     taskQueue: options.dataMoverTaskQueue ?? workflowInfo().taskQueue,
     startToCloseTimeout: '24h',
@@ -138,7 +166,12 @@ export async function quickMigration(
     { key: PHASE_ATTRIBUTE, value: 'preflight' },
   ]);
 
-  const prepared = await control.preflight(request, migrationId);
+  const prepared = await step(
+    control.preflight,
+    `Preflight: validate, resolve and plan ${progress.vm}`,
+    request,
+    migrationId,
+  );
   const { plan } = prepared;
   progress.plan = plan;
   progress.vm = `${prepared.source.endpoint}/${prepared.source.name}`;
@@ -180,21 +213,33 @@ export async function quickMigration(
     await awaitApproval();
     enter('relocate', 'relocate');
     const src = { endpoint: prepared.source.endpoint, vm: prepared.source.vm };
-    await longControl.relocateVm({
-      ...src,
-      ...(plan.relocation?.includes('host')
-        ? { host: prepared.target.host, pool: prepared.target.pool }
-        : {}),
-      ...(plan.relocation?.includes('datastore')
-        ? {
-            datastore: prepared.target.datastore,
-            disks: prepared.target.diskDatastores.map(({ diskKey, datastore }) => ({ diskKey, datastore })),
-          }
-        : {}),
-    });
+    try {
+      await step(longControl.relocateVm, `RelocateVM_Task (${plan.relocation}) of ${prepared.source.name}`, {
+        ...src,
+        ...(plan.relocation?.includes('host')
+          ? { host: prepared.target.host, pool: prepared.target.pool }
+          : {}),
+        ...(plan.relocation?.includes('datastore')
+          ? {
+              datastore: prepared.target.datastore,
+              disks: prepared.target.diskDatastores.map(({ diskKey, datastore }) => ({ diskKey, datastore })),
+            }
+          : {}),
+      });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      // vSphere keeps the VM running where it was when a relocation fails: there is nothing to undo.
+      throw ApplicationFailure.create({
+        type: 'MigrationFailed',
+        nonRetryable: true,
+        message: `vMotion of ${prepared.source.name} failed at step relocate: ${causeOf(error)}. vSphere left the VM on its source host and datastores; nothing to undo.`,
+        details: [{ step: 'relocate', undone: [] }],
+        cause: error instanceof Error ? error : undefined,
+      });
+    }
     enter('finalize', 'finalize-ir');
     const instantRecovery = await finalizeInstantRecovery(prepared, control);
-    const target = await control.describeVm(src);
+    const target = await step(control.describeVm, `Read ${prepared.source.name} after the relocation`, src);
     return finish({
       downtimeMs: null,
       bytesCopied: 0,
@@ -224,6 +269,7 @@ export async function quickMigration(
     enter,
     awaitApproval,
     transfer,
+    control,
     finish,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 600_000,
   });
@@ -234,7 +280,8 @@ interface StepContext {
   progress: MigrationProgress;
   enter(phase: Phase, step?: string): void;
   awaitApproval(): Promise<void>;
-  transfer: TransferActivities;
+  transfer: ActivityInterfaceFor<TransferActivities>;
+  control: ActivityInterfaceFor<ControlActivities>;
   finish(
     result: Omit<
       MigrationResult,
@@ -246,7 +293,7 @@ interface StepContext {
 
 async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext): Promise<MigrationResult> {
   const { plan, source, target, request } = prepared;
-  const { progress, enter, migrationId } = ctx;
+  const { progress, enter, migrationId, control } = ctx;
   const src = { endpoint: source.endpoint, vm: source.vm };
   const layout = layoutOf(plan);
   const folders = layoutFolders(layout);
@@ -257,16 +304,20 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
 
   const copy = async (copies: FileCopyPlan[]) => {
     progress.bytesTotal += copies.reduce((sum, c) => sum + c.size, 0);
-    const result = await ctx.transfer.copyFiles({
-      sourceEndpoint: source.endpoint,
-      targetEndpoint: target.endpoint,
-      verify: request.options.verify,
-      files: copies.map((c) => ({
-        source: c.source,
-        target: c.target,
-        ...(c.rewrite ? { transform: { kind: 'replace' as const, pairs: c.rewrite } } : {}),
-      })),
-    });
+    const result = await step(
+      ctx.transfer.copyFiles,
+      `Copy ${copies.length} file(s), ${mib(copies.reduce((n, c) => n + c.size, 0))} to ${target.endpoint}`,
+      {
+        sourceEndpoint: source.endpoint,
+        targetEndpoint: target.endpoint,
+        verify: request.options.verify,
+        files: copies.map((c) => ({
+          source: c.source,
+          target: c.target,
+          ...(c.rewrite ? { transform: { kind: 'replace' as const, pairs: c.rewrite } } : {}),
+        })),
+      },
+    );
     for (const f of result.files) {
       verified.push({
         source: f.source,
@@ -286,20 +337,36 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
   let startedAt: number | null = null;
   try {
     enter('config', 'copy-config');
-    await control.makeFolders({ endpoint: target.endpoint, folders, migrationId });
+    await step(control.makeFolders, `Create ${folders.join(', ')} on ${target.endpoint}`, {
+      endpoint: target.endpoint,
+      folders,
+      migrationId,
+    });
     compensations.push({
       what: `deleted the target folders ${folders.join(', ')}`,
-      undo: () => control.deleteFolders({ endpoint: target.endpoint, folders, migrationId }),
+      undo: () =>
+        step(control.deleteFolders, `Rollback: delete ${folders.join(', ')} on ${target.endpoint}`, {
+          endpoint: target.endpoint,
+          folders,
+          migrationId,
+        }),
     });
 
     enter('bulk-copy', running ? 'snapshot' : 'bulk-copy');
     if (running) {
-      await control.snapshotVm({ ...src, name: snapshotName(migrationId) });
+      await step(control.snapshotVm, `Snapshot ${source.name} to freeze its disks`, {
+        ...src,
+        name: snapshotName(migrationId),
+      });
       compensations.push({
         what: 'removed the migration snapshot from the source',
-        undo: () => control.removeSnapshot({ ...src, name: snapshotName(migrationId) }),
+        undo: () =>
+          step(control.removeSnapshot, `Rollback: remove the migration snapshot of ${source.name}`, {
+            ...src,
+            name: snapshotName(migrationId),
+          }),
       });
-      const frozen = await control.vmFiles(src);
+      const frozen = await step(control.vmFiles, `List the frozen files of ${source.name}`, src);
       progress.step = 'bulk-copy';
       await copy(
         planCopies(
@@ -315,41 +382,61 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     await ctx.awaitApproval();
     enter('switchover', running ? (plan.mode === 'smartswitch' ? 'suspend' : 'stop') : 'delta-copy');
     if (running) {
-      const stopped = await control.setPowerState({
-        ...src,
-        state: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
-      });
+      const stopped = await step(
+        control.setPowerState,
+        `${plan.mode === 'smartswitch' ? 'Suspend' : 'Power off'} ${source.name}: downtime starts`,
+        {
+          ...src,
+          state: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
+        },
+      );
       stoppedAt = stopped.at;
       progress.sourceStoppedAt = stoppedAt;
       compensations.push({
         what: 'restored the source to poweredOn',
-        undo: () => control.setPowerState({ ...src, state: 'poweredOn' }),
+        undo: () =>
+          step(control.setPowerState, `Rollback: power ${source.name} on again`, {
+            ...src,
+            state: 'poweredOn',
+          }),
       });
     }
     progress.step = 'delta-copy';
-    const now = await control.vmFiles(src);
+    const now = await step(control.vmFiles, `List what changed on ${source.name}`, src);
     await copy(
       planCopies(remainingFiles(now.files, copied), now.files, now.disks, layout, target.datastoreUrls),
     );
 
     progress.step = 'register-target';
-    targetVm = await control.registerVm({
-      endpoint: target.endpoint,
-      vmxPath: target.vmxPath,
-      name: target.temporaryName,
-      folder: target.folder,
-      pool: target.pool,
-      host: target.host,
-    });
+    targetVm = await step(
+      control.registerVm,
+      `Register ${target.vmxPath} on ${target.hostName} as ${target.temporaryName}`,
+      {
+        endpoint: target.endpoint,
+        vmxPath: target.vmxPath,
+        name: target.temporaryName,
+        folder: target.folder,
+        pool: target.pool,
+        host: target.host,
+      },
+    );
     compensations.push({
       what: `unregistered the target VM ${target.temporaryName}`,
-      undo: () => control.unregisterVmx({ endpoint: target.endpoint, vmxPath: target.vmxPath }),
+      undo: () =>
+        step(control.unregisterVmx, `Rollback: unregister ${target.temporaryName}`, {
+          endpoint: target.endpoint,
+          vmxPath: target.vmxPath,
+        }),
     });
 
     if (running) {
       progress.step = plan.mode === 'smartswitch' ? 'resume' : 'start';
       startedAt = (
-        await control.setPowerState({ endpoint: target.endpoint, vm: targetVm, state: 'poweredOn' })
+        await step(
+          control.setPowerState,
+          `${plan.mode === 'smartswitch' ? 'Resume' : 'Start'} ${target.temporaryName} on ${target.hostName}: downtime ends`,
+          { endpoint: target.endpoint, vm: targetVm, state: 'poweredOn' },
+        )
       ).at;
       progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
     }
@@ -357,12 +444,7 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     const failedStep = progress.step;
     await rollback(compensations, progress, enter);
     const cancelled = isCancellation(error);
-    const cause =
-      error instanceof Error
-        ? error.cause instanceof Error
-          ? error.cause.message
-          : error.message
-        : String(error);
+    const cause = causeOf(error);
     progress.error = cause;
     if (cancelled) throw error;
     throw ApplicationFailure.create({
@@ -377,15 +459,19 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
   // The target runs (or holds the VM, for a powered-off or suspended source): from here on, no rollback.
   enter('finalize', 'consolidate');
   const tgt = { endpoint: target.endpoint, vm: targetVm };
-  await control.consolidateVm(tgt);
+  await step(control.consolidateVm, `Consolidate the disks of ${target.temporaryName}`, tgt);
 
   progress.step = 'finalize-source';
   let sourceOutcome: MigrationResult['source'];
   if (request.options.source === 'delete') {
     if (plan.targetPowerState === 'poweredOn') {
-      await longControl.waitForGuestHeartbeat({ ...tgt, timeoutMs: ctx.heartbeatTimeoutMs });
+      await step(
+        longControl.waitForGuestHeartbeat,
+        `Wait for the guest heartbeat of ${target.temporaryName}`,
+        { ...tgt, timeoutMs: ctx.heartbeatTimeoutMs },
+      );
     }
-    await control.destroyVm(src);
+    await step(control.destroyVm, `Delete the source ${source.name} and its files`, src);
     sourceOutcome = {
       endpoint: source.endpoint,
       name: source.name,
@@ -394,10 +480,13 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     };
   } else {
     const keptName = `${source.name}_migrated`;
-    await control.setPowerState({ ...src, state: 'poweredOff' });
-    await control.removeSnapshot({ ...src, name: snapshotName(migrationId) });
-    await control.renameVm({ ...src, name: keptName });
-    await control.unregisterVm(src);
+    await step(control.setPowerState, `Power off the source ${source.name}`, { ...src, state: 'poweredOff' });
+    await step(control.removeSnapshot, `Remove the migration snapshot of ${source.name}`, {
+      ...src,
+      name: snapshotName(migrationId),
+    });
+    await step(control.renameVm, `Rename the source to ${keptName}`, { ...src, name: keptName });
+    await step(control.unregisterVm, `Unregister the source ${keptName}`, src);
     sourceOutcome = {
       endpoint: source.endpoint,
       name: keptName,
@@ -405,13 +494,16 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
       detail: `renamed ${keptName}, powered off and unregistered; its files stay in ${source.vmxPath.replace(/\/[^/]*$/, '')}`,
     };
   }
-  await control.renameVm({ ...tgt, name: target.finalName });
+  await step(control.renameVm, `Rename the target to ${target.finalName}`, {
+    ...tgt,
+    name: target.finalName,
+  });
 
   progress.step = 'finalize-ir';
   const instantRecovery = plan.steps.includes('finalize-ir')
     ? await finalizeInstantRecovery(prepared, control)
     : null;
-  const described = await control.describeVm(tgt);
+  const described = await step(control.describeVm, `Read ${target.finalName} for the report`, tgt);
   return ctx.finish({
     downtimeMs: progress.downtimeMs,
     bytesCopied: verified.filter((v) => !v.skipped).reduce((sum, v) => sum + v.size, 0),
@@ -430,12 +522,21 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
   });
 }
 
+/** The innermost useful message of an activity failure (the activity's own error, not the wrapper). */
+function causeOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? error.cause.message : error.message;
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
 /** Runs the compensations in reverse, even when the workflow is being cancelled. */
 async function rollback(
   compensations: { what: string; undo: () => Promise<unknown> }[],
   progress: MigrationProgress,
   enter: (phase: Phase, step?: string) => void,
 ): Promise<void> {
+  progress.awaitingApproval = false;
   enter('rolling-back', 'rollback');
   await CancellationScope.nonCancellable(async () => {
     for (const { what, undo } of [...compensations].reverse()) {
@@ -448,11 +549,11 @@ async function rollback(
 
 async function finalizeInstantRecovery(
   prepared: PreparedMigration,
-  activities: ControlActivities,
+  activities: ActivityInterfaceFor<ControlActivities>,
 ): Promise<MigrationResult['instantRecovery']> {
   const ir = prepared.source.instantRecoveryDatastore;
   if (!prepared.request.options.finalizeInstantRecovery || !ir) return null;
-  const outcome = await activities.unmountIfUnused({
+  const outcome = await step(activities.unmountIfUnused, `Unmount ${ir.name} where no VM uses it`, {
     endpoint: prepared.source.endpoint,
     datastore: ir.ref,
     datastoreSystems: ir.datastoreSystems,

@@ -6,11 +6,20 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationRequestInput } from '../../src/client/request';
 import type { LabInfo } from '../../src/lab/lab';
@@ -77,6 +86,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await recordHistories();
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
   if (lab) await labDown(lab.dir);
@@ -110,12 +120,30 @@ async function mountedOn(endpoint: string, hostName?: string): Promise<string[]>
   return (await client(endpoint).facts.datastores(facts.datastores)).map((d) => d.name);
 }
 
-function start(request: MigrationRequestInput, id: string) {
-  return worker.client.workflow.start(quickMigration, {
+const started: { name: string; handle: { fetchHistory(): Promise<unknown> } }[] = [];
+
+/**
+ * With QUICKMIG_RECORD_HISTORIES=1, stores the history of every migration this file ran under
+ * test/fixtures/histories/, where test/workflows/replay.test.ts replays them against the current code.
+ */
+async function recordHistories(): Promise<void> {
+  if (process.env.QUICKMIG_RECORD_HISTORIES !== '1') return;
+  const dir = join(projectRoot, 'test', 'fixtures', 'histories');
+  mkdirSync(dir, { recursive: true });
+  for (const { name, handle } of started) {
+    const history = (await handle.fetchHistory()) as Parameters<typeof historyToJSON>[0];
+    writeFileSync(join(dir, `${name}.json`), historyToJSON(history));
+  }
+}
+
+async function start(request: MigrationRequestInput, id: string) {
+  const handle = await worker.client.workflow.start(quickMigration, {
     taskQueue: worker.taskQueue,
     workflowId: `${id}-${Date.now()}`,
     args: [request],
   });
+  started.push({ name: id, handle });
+  return handle;
 }
 
 describe('quickMigration (integration)', () => {

@@ -1,0 +1,28 @@
+/**
+ * Every stored history (test/fixtures/histories, recorded from the integration tests with
+ * QUICKMIG_RECORD_HISTORIES=1) replays against today's workflow code without non-determinism: a change
+ * that would break running migrations fails here, and must go through patched().
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/lab/tools';
+import { workflowBundle } from '../support/worker';
+
+const dir = join(projectRoot, 'test', 'fixtures', 'histories');
+const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+describe('stored workflow histories', () => {
+  it('cover vMotion, Storage vMotion, SmartSwitch, Cold, rollback and the forced transport', () => {
+    const names = files.join(' ');
+    for (const kind of ['vmotion', 'svmotion', 'smartswitch', 'cold', 'fail-', 'forced'])
+      expect(names).toContain(kind);
+  });
+
+  it.each(files)('%s replays without non-determinism', async (file) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+  });
+});

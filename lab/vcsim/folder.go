@@ -89,11 +89,10 @@ func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http
 		go l.refreshAllSpace()
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodGet, http.MethodHead:
-		// A file a running guest writes into is read under the VM's disk lock: a consistent copy.
-		if vs := l.writableOwner(dsp); vs != nil {
-			vs.mu.RLock()
-			defer vs.mu.RUnlock()
-		}
+		// No VM lock is held while a file streams: a slow reader must never stall the guest, a
+		// suspend or other requests (a pending writer would queue every later reader behind it). A
+		// file the running guest writes into is therefore read as it is at each moment, like any
+		// crash-consistent read; migrations read only frozen files or those of a stopped VM.
 		fi, err := os.Stat(local)
 		if err != nil || fi.IsDir() {
 			http.Error(w, "not found", http.StatusNotFound)
@@ -110,21 +109,4 @@ func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http
 	default:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
-}
-
-// writableOwner returns the VM whose current writable extent is p (descriptor or extent).
-func (l *Launcher) writableOwner(p dsPath) *vmState {
-	for _, vs := range l.allVMs() {
-		vs.mu.RLock()
-		for _, d := range vs.disks {
-			top := d.top()
-			if top == p || (top.DS == p.DS && path.Dir(top.Path) == path.Dir(p.Path) &&
-				(path.Base(p.Path) == extentName(path.Base(top.Path), true) || path.Base(p.Path) == extentName(path.Base(top.Path), false))) {
-				vs.mu.RUnlock()
-				return vs
-			}
-		}
-		vs.mu.RUnlock()
-	}
-	return nil
 }

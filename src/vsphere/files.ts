@@ -190,7 +190,8 @@ export class DatastoreFiles {
       req.once('error', reject);
     });
     let pipeError: unknown;
-    const piped = pipeline(source, new LengthGuard(length, opts.onProgress), req, {
+    const guard = new LengthGuard(length, opts.onProgress);
+    const piped = pipeline(source, guard, req, {
       signal: opts.signal,
     }).catch((err: unknown) => {
       pipeError = err;
@@ -211,6 +212,16 @@ export class DatastoreFiles {
       throw await this.#statusError(context, p, status, body, generation);
     }
     res.resume();
+    // The server acknowledged the upload after reading all `length` bytes: done, even if the source
+    // has not signalled its end yet. Waiting for that end could wait forever when the source never
+    // emits it (seen with a download whose socket was released at the same moment), and the file is
+    // complete on the target either way. Leftover source streams are destroyed, not leaked.
+    if (guard.seen === length && !source.readableEnded) {
+      source.destroy();
+      req.destroy();
+      await piped;
+      return;
+    }
     await piped;
     if (pipeError !== undefined) {
       if (opts.signal?.aborted) throw opts.signal.reason;
@@ -325,6 +336,10 @@ export class DatastoreFiles {
 /** Counts bytes, reports progress and refuses a stream longer or shorter than announced. */
 class LengthGuard extends Transform {
   #seen = 0;
+  /** Bytes passed on so far. */
+  get seen(): number {
+    return this.#seen;
+  }
   readonly #expected: number;
   readonly #onProgress: ((bytes: number) => void) | undefined;
 

@@ -78,6 +78,15 @@ export class VSphereClient {
     return this.#session.apiVersion;
   }
 
+  /**
+   * For tools (the benchmark's curl baseline): the `Cookie` header value of the current session
+   * (`vmware_soap_session=...`), so another HTTP client can use the datastore file API as this
+   * session. Undefined before login and after `close()`. Treat it as a credential.
+   */
+  sessionCookie(): string | undefined {
+    return this.#session.cookie;
+  }
+
   /** Logs out and closes connections. Idempotent; the client is unusable afterwards. */
   close(): Promise<void> {
     return this.#session.close();

@@ -1,0 +1,412 @@
+/**
+ * Migration figures, through the real stack: an in-process quickmig worker (`createWorkers`, as
+ * `quickmig worker` wires it) on the lab's Temporal server, workflows started with @temporalio/client.
+ *
+ * - downtime: `result.downtimeMs` (source stopped → target running) of SmartSwitch and Cold at each disk
+ *   size, with the same guest write rate switched on right before each migration; plus where the
+ *   switchover's time went, read from the workflow history.
+ * - memory: peak RSS of the data-mover worker process (bench/data-mover-child.ts) that copies the bytes
+ *   of the downtime migrations, the largest 8 GiB; and the RSS growth of this process around them.
+ * - overhead: a migration of a tiny VM, end to end, split into Temporal, SOAP and transfer time.
+ * - concurrency: N tiny VMs migrated at once on the one worker.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { WorkflowHandle } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import type { MigrationRequestInput } from '../src/client/request';
+import { loadWorkerConfig } from '../src/config/config';
+import { LabControl } from '../src/lab/control';
+import type { VSphereClient } from '../src/vsphere';
+import type { QuickmigWorkers } from '../src/worker';
+import { createWorkers, WORKFLOWS_PATH } from '../src/worker';
+import type { MigrationResult } from '../src/workflows/definitions';
+import { quickMigration } from '../src/workflows/quick-migration';
+import type { BenchLab } from './lab';
+import { downtimeVm } from './lab';
+import type { Samples } from './measure';
+import { log, RssSampler, round, samples } from './measure';
+
+/** A worker in this process and a client on its task queue. */
+export interface BenchWorker {
+  client: Client;
+  taskQueue: string;
+  workers: QuickmigWorkers;
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/** Starts the worker for the lab (worker logs at WARN and above). */
+export async function startBenchWorker(lab: BenchLab): Promise<BenchWorker> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const taskQueue = `quickmig-bench-${randomUUID().slice(0, 8)}`;
+  const config = { ...loadWorkerConfig(lab.info.workerConfig, {}), taskQueue };
+  const connection = await NativeConnection.connect({ address: lab.info.temporal.address });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: Runtime.instance().logger,
+  });
+  const workers = await createWorkers(config, { connection, workflowBundle });
+  const running = workers.run();
+  const clientConnection = await Connection.connect({ address: lab.info.temporal.address });
+  const client = new Client({ connection: clientConnection, namespace: lab.info.temporal.namespace });
+  return {
+    client,
+    taskQueue,
+    workers,
+    async stop() {
+      workers.shutdown();
+      await running;
+      await connection.close();
+      await clientConnection.close();
+    },
+  };
+}
+
+function start(
+  w: BenchWorker,
+  request: MigrationRequestInput,
+  dataMoverTaskQueue?: string,
+): Promise<WorkflowHandle<typeof quickMigration>> {
+  return w.client.workflow.start(quickMigration, {
+    taskQueue: w.taskQueue,
+    workflowId: `bench-${request.source.name}-${randomUUID().slice(0, 8)}`,
+    args: dataMoverTaskQueue === undefined ? [request] : [request, { dataMoverTaskQueue }],
+  });
+}
+
+/** A data-mover worker in a child process (bench/data-mover-child.ts). */
+export interface DataMover {
+  taskQueue: string;
+  /** Stops it; resolves with its peak RSS (VmHWM) and RSS at the end, MiB. */
+  stop(): Promise<{ peakRssMiB: number; rssMiB: number }>;
+}
+
+const DATA_MOVER = fileURLToPath(new URL('./data-mover-child.ts', import.meta.url));
+
+/** Starts a data-mover worker process for the lab on a fresh task queue. */
+export async function startDataMover(lab: BenchLab): Promise<DataMover> {
+  const taskQueue = `quickmig-bench-data-${randomUUID().slice(0, 8)}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', DATA_MOVER, lab.info.workerConfig, taskQueue], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`the data-mover worker exited ${code} before it was ready`)));
+  });
+  return {
+    taskQueue,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      const last = out.trim().split('\n').at(-1) ?? '{}';
+      const r = JSON.parse(last) as { peakRssMiB: number; rssMiB: number };
+      return { peakRssMiB: round(r.peakRssMiB, 1), rssMiB: round(r.rssMiB, 1) };
+    },
+  };
+}
+
+const request = (vm: string, mode: 'smartswitch' | 'cold' | 'auto' = 'auto'): MigrationRequestInput => ({
+  source: { endpoint: 'esx-a', name: vm },
+  target: { endpoint: 'esx-b', datastore: 'datastore1' },
+  options: { method: 'quick-migration', mode },
+});
+
+/** One activity execution read from a workflow history. */
+export interface ActivitySpan {
+  name: string;
+  scheduledMs: number;
+  startedMs: number;
+  endedMs: number;
+}
+
+type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
+const ms = (t: Ts) => (t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
+const id = (v: unknown) => Number(String(v ?? 0));
+
+/** The activity executions of a finished workflow, in order, and its start and close times. */
+export async function activitySpans(
+  handle: WorkflowHandle,
+): Promise<{ spans: ActivitySpan[]; startMs: number; closeMs: number }> {
+  const history = await handle.fetchHistory();
+  const events = history.events ?? [];
+  const spans = new Map<number, ActivitySpan>();
+  for (const e of events) {
+    const t = ms(e.eventTime as Ts);
+    if (e.activityTaskScheduledEventAttributes) {
+      spans.set(id(e.eventId), {
+        name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?',
+        scheduledMs: t,
+        startedMs: t,
+        endedMs: t,
+      });
+    }
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) {
+      const s = spans.get(id(started.scheduledEventId));
+      if (s) s.startedMs = t;
+    }
+    const ended =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes;
+    if (ended) {
+      const s = spans.get(id(ended.scheduledEventId));
+      if (s) s.endedMs = t;
+    }
+  }
+  return {
+    spans: [...spans.values()].sort((a, b) => a.scheduledMs - b.scheduledMs),
+    startMs: ms(events[0]?.eventTime as Ts),
+    closeMs: ms(events.at(-1)?.eventTime as Ts),
+  };
+}
+
+/** Where a switchover's time went: each activity between the source's stop and the target's start. */
+export interface SwitchoverStep {
+  activity: string;
+  /** Scheduled → started (Temporal dispatch), ms. */
+  queueMs: number;
+  /** Started → completed, ms. */
+  runMs: number;
+}
+
+function switchoverSteps(spans: ActivitySpan[]): SwitchoverStep[] {
+  const power = spans.filter((s) => s.name === 'setPowerState');
+  // The first setPowerState stops the source, the second starts the target.
+  const [stop, startTarget] = power;
+  if (stop === undefined || startTarget === undefined) return [];
+  return spans
+    .filter((s) => s.scheduledMs >= stop.scheduledMs && s.endedMs <= startTarget.endedMs)
+    .map((s) => ({
+      activity: s.name,
+      queueMs: round(s.startedMs - s.scheduledMs, 0),
+      runMs: round(s.endedMs - s.startedMs, 0),
+    }));
+}
+
+/** Downtime figures of one mode and size. */
+export interface DowntimeFigure {
+  mode: 'smartswitch' | 'cold';
+  sizeMiB: number;
+  downtimeMs: Samples;
+  /** Bytes copied by the whole migration (bulk + delta), best run. */
+  bytesCopied: number;
+  /** Time of the whole migration, best run, s. */
+  totalSeconds: number;
+  /** The switchover of the run with the best downtime. */
+  switchover: SwitchoverStep[];
+}
+
+/** Removes what a migration left, so the next one has the disk space: the target VM and the kept source files. */
+async function cleanUp(a: VSphereClient, b: VSphereClient, vm: string): Promise<void> {
+  for (const v of await b.inventory.listVms()) {
+    if (v.name === vm) await b.vms.destroy(v.ref).catch(() => undefined);
+  }
+  await b.files.delete(`[datastore1] ${vm}`).catch(() => undefined);
+  await a.files.delete(`[datastore1] ${vm}`).catch(() => undefined);
+}
+
+/**
+ * SmartSwitch and Cold at every size, `runs` times each (alternating modes), at `guestBytesPerSec`.
+ * Also samples the RSS while the largest size is copied.
+ */
+export async function downtimeFigures(
+  lab: BenchLab,
+  w: BenchWorker,
+  sizesMiB: number[],
+  runs: number,
+  guestBytesPerSec: number,
+  dataMoverTaskQueue?: string,
+): Promise<{ figures: DowntimeFigure[]; memory: { sizeMiB: number; baseMiB: number; peakMiB: number } }> {
+  const [a, b] = await Promise.all([lab.connect('esx-a'), lab.connect('esx-b')]);
+  const control = new LabControl(lab.endpoint('esx-a'));
+  const largest = Math.max(...sizesMiB);
+  const memory = { sizeMiB: largest, baseMiB: Number.POSITIVE_INFINITY, peakMiB: 0 };
+  const raw = new Map<
+    string,
+    { downtime: number; result: MigrationResult; seconds: number; steps: SwitchoverStep[] }[]
+  >();
+  try {
+    for (let run = 1; run <= runs; run++) {
+      for (const mib of sizesMiB) {
+        for (const mode of ['smartswitch', 'cold'] as const) {
+          const vm = downtimeVm(mode, mib, run);
+          await control.setGuestRate(vm, guestBytesPerSec);
+          const rss = mib === largest ? new RssSampler() : undefined;
+          const started = performance.now();
+          const handle = await start(w, request(vm, mode), dataMoverTaskQueue);
+          const result = await handle.result();
+          const seconds = (performance.now() - started) / 1000;
+          if (rss) {
+            const r = rss.stop();
+            memory.baseMiB = Math.min(memory.baseMiB, r.baseMiB);
+            memory.peakMiB = Math.max(memory.peakMiB, r.peakMiB);
+          }
+          if (result.mode !== mode || result.downtimeMs === null) {
+            throw new Error(`${vm}: expected a ${mode} migration with a downtime, got ${result.mode}`);
+          }
+          const steps = switchoverSteps((await activitySpans(handle)).spans);
+          const key = `${mode} ${mib}`;
+          raw.set(key, [...(raw.get(key) ?? []), { downtime: result.downtimeMs, result, seconds, steps }]);
+          log(
+            `downtime ${mode} ${mib} MiB run ${run}: ${result.downtimeMs} ms (migration ${round(seconds, 1)} s, ` +
+              `${round(result.bytesCopied / 2 ** 20, 0)} MiB copied; switchover: ${steps.map((s) => `${s.activity} ${s.queueMs}+${s.runMs}`).join(', ')})`,
+          );
+          await cleanUp(a, b, vm);
+        }
+      }
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+  const figures: DowntimeFigure[] = [];
+  for (const mib of sizesMiB) {
+    for (const mode of ['smartswitch', 'cold'] as const) {
+      const list = raw.get(`${mode} ${mib}`) ?? [];
+      const best = list.reduce((x, y) => (y.downtime < x.downtime ? y : x));
+      figures.push({
+        mode,
+        sizeMiB: mib,
+        downtimeMs: samples(
+          list.map((l) => l.downtime),
+          'lower',
+        ),
+        bytesCopied: best.result.bytesCopied,
+        totalSeconds: round(Math.min(...list.map((l) => l.seconds)), 1),
+        switchover: best.steps,
+      });
+    }
+  }
+  return { figures, memory };
+}
+
+/** The overhead figure: a tiny VM's migration split into Temporal, SOAP and transfer time. */
+export interface OverheadFigure {
+  totalMs: Samples;
+  /** Of the best run. */
+  temporalMs: number;
+  soapMs: number;
+  transferMs: number;
+  activities: number;
+}
+
+/** Migrates `vms` one after another and splits the best one's time by where it went. */
+export async function overheadFigures(lab: BenchLab, w: BenchWorker, vms: string[]): Promise<OverheadFigure> {
+  const runs: {
+    totalMs: number;
+    temporalMs: number;
+    soapMs: number;
+    transferMs: number;
+    activities: number;
+  }[] = [];
+  for (const vm of vms) {
+    const started = performance.now();
+    const handle = await start(w, request(vm));
+    await handle.result();
+    const totalMs = performance.now() - started;
+    const { spans } = await activitySpans(handle);
+    const run = (names: (n: string) => boolean) =>
+      spans.filter((s) => names(s.name)).reduce((sum, s) => sum + (s.endedMs - s.startedMs), 0);
+    const transferMs = run((n) => n === 'copyFiles');
+    const soapMs = run((n) => n !== 'copyFiles');
+    runs.push({
+      totalMs,
+      transferMs,
+      soapMs,
+      temporalMs: totalMs - transferMs - soapMs,
+      activities: spans.length,
+    });
+    log(
+      `overhead ${vm}: ${round(totalMs, 0)} ms = Temporal ${round(totalMs - transferMs - soapMs, 0)} + SOAP ${round(soapMs, 0)} + transfer ${round(transferMs, 0)} (${spans.length} activities)`,
+    );
+  }
+  void lab;
+  const best = runs.reduce((x, y) => (y.totalMs < x.totalMs ? y : x));
+  return {
+    totalMs: samples(
+      runs.map((r) => r.totalMs),
+      'lower',
+    ),
+    temporalMs: round(best.temporalMs, 0),
+    soapMs: round(best.soapMs, 0),
+    transferMs: round(best.transferMs, 0),
+    activities: best.activities,
+  };
+}
+
+/** The concurrency figure. */
+export interface ConcurrencyFigure {
+  migrations: number;
+  succeeded: number;
+  failed: string[];
+  seconds: number;
+  migrationsPerMinute: number;
+}
+
+/** Starts a migration of every VM at once and waits for all of them. */
+export async function concurrencyFigure(w: BenchWorker, vms: string[]): Promise<ConcurrencyFigure> {
+  const started = performance.now();
+  const handles = await Promise.all(vms.map((vm) => start(w, request(vm))));
+  const outcomes = await Promise.allSettled(handles.map((h) => h.result()));
+  const seconds = (performance.now() - started) / 1000;
+  const failed = outcomes.flatMap((o, i) =>
+    o.status === 'rejected' ? [`${vms[i]}: ${failureMessage(o.reason)}`] : [],
+  );
+  log(`concurrency: ${vms.length} migrations in ${round(seconds, 1)} s, ${failed.length} failed`);
+  return {
+    migrations: vms.length,
+    succeeded: vms.length - failed.length,
+    failed,
+    seconds: round(seconds, 2),
+    migrationsPerMinute: round((vms.length - failed.length) / (seconds / 60), 1),
+  };
+}
+
+function failureMessage(reason: unknown): string {
+  const e = reason as { message?: string; cause?: { message?: string } };
+  return e?.cause?.message ?? e?.message ?? String(reason);
+}
+
+/** Task waits in the switchover path (suspend, power on): WaitForUpdatesEx against polling. */
+export interface TaskWaitFigure {
+  /** Suspend + power-on of one VM, ms. */
+  updatesMs: Samples;
+  pollMs: Samples;
+}
+
+/** Suspends and resumes `vm` `runs` times with each wait strategy, alternating. */
+export async function taskWaitFigure(lab: BenchLab, vm: string, runs: number): Promise<TaskWaitFigure> {
+  const a = await lab.connect('esx-a');
+  const updates: number[] = [];
+  const poll: number[] = [];
+  try {
+    const ref = (await a.inventory.listVms()).find((v) => v.name === vm)?.ref;
+    if (ref === undefined) throw new Error(`no VM ${vm}`);
+    for (let i = 0; i < runs; i++) {
+      for (const strategy of ['updates', 'poll'] as const) {
+        const t = performance.now();
+        await a.vms.suspend(ref, { strategy });
+        await a.vms.powerOn(ref, {}, { strategy });
+        (strategy === 'updates' ? updates : poll).push(performance.now() - t);
+      }
+    }
+  } finally {
+    await a.close();
+  }
+  log(
+    `task waits: updates ${updates.map((x) => round(x, 0)).join('/')} ms, poll ${poll.map((x) => round(x, 0)).join('/')} ms`,
+  );
+  return { updatesMs: samples(updates, 'lower'), pollMs: samples(poll, 'lower') };
+}

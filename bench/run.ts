@@ -1,0 +1,289 @@
+/**
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --lab-dir DIR] [-- --keep-lab]`: quickmig's speed against
+ * what a user would pick instead, every figure measured next to its baseline in the same run, on a lab
+ * of its own (bench/lab.ts). Writes `latest.json`, `summary.md` and `chart.svg` to bench/results/ (or
+ * --out). See bench/README.md for what each figure means and the tuning log.
+ *
+ * Full run: about 15 minutes on 2 cores, about 25 GiB of free disk at its peak. `--quick`: smaller
+ * sizes and fewer VMs, about 4 minutes; the figures it cannot produce (4 GiB, 8 GiB) are null.
+ */
+import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem, type } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { projectRoot } from '../src/lab/tools';
+import type { BenchLabSpec } from './lab';
+import { startBenchLab } from './lab';
+import { log, round } from './measure';
+import {
+  concurrencyFigure,
+  downtimeFigures,
+  overheadFigures,
+  startBenchWorker,
+  startDataMover,
+  taskWaitFigure,
+} from './migration-figures';
+import type { ReportInput, TargetCheck } from './report';
+import { chart, markdown } from './report';
+import { startupFigure } from './startup';
+import { multiDiskFigures, transferFigures } from './transfer-figures';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: join(projectRoot, 'bench', 'results') },
+    'lab-dir': { type: 'string', default: join(projectRoot, '.quickmig', 'bench-lab') },
+    'keep-lab': { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick === true;
+
+/** What each mode measures. */
+const plan = quick
+  ? {
+      transferMiB: [1024],
+      transferRuns: 2,
+      multiDiskMiB: [128, 128, 128, 128],
+      multiRuns: 2,
+      downtimeMiB: [256, 1024],
+      downtimeRuns: 2,
+      overheadRuns: 2,
+      concurrency: 10,
+      taskWaitRuns: 2,
+      startupRuns: 2,
+    }
+  : {
+      transferMiB: [1024, 4096],
+      transferRuns: 2,
+      multiDiskMiB: [512, 512, 512, 512],
+      multiRuns: 2,
+      downtimeMiB: [256, 1024, 4096, 8192],
+      downtimeRuns: 2,
+      overheadRuns: 3,
+      concurrency: 50,
+      taskWaitRuns: 3,
+      startupRuns: 3,
+    };
+/** The guest write rate of every downtime VM while it is migrated: 1 MiB/s. */
+const GUEST_WRITE_BYTES_PER_SEC = 1024 * 1024;
+
+const TUNING = fileURLToPath(new URL('./TUNING.md', import.meta.url));
+
+function freeGiB(path: string): number {
+  const s = statfsSync(path);
+  return (s.bavail * s.bsize) / 2 ** 30;
+}
+
+async function main(): Promise<number> {
+  const began = performance.now();
+  const loadStart = loadavg()[0] ?? 0;
+  const needGiB = quick ? 6 : 25;
+  mkdirSync(join(values['lab-dir'] as string, '..'), { recursive: true });
+  const free = freeGiB(join(values['lab-dir'] as string, '..'));
+  if (free < needGiB) {
+    throw new Error(`the benchmark needs about ${needGiB} GiB of free disk; ${round(free, 1)} GiB are free`);
+  }
+  const tiny = Array.from(
+    { length: plan.overheadRuns + plan.concurrency },
+    (_, i) => `tiny-${String(i + 1).padStart(2, '0')}`,
+  );
+  const spec: BenchLabSpec = {
+    transferMiB: plan.transferMiB,
+    multiDiskMiB: plan.multiDiskMiB,
+    downtimeMiB: plan.downtimeMiB,
+    downtimeRuns: plan.downtimeRuns,
+    tinyVms: tiny.length,
+    suspendScale: 1024,
+  };
+  log(`starting the bench lab in ${values['lab-dir']} (${quick ? 'quick' : 'full'} run)`);
+  const lab = await startBenchLab(values['lab-dir'] as string, spec);
+  log(`lab up after ${round((performance.now() - began) / 1000, 1)} s`);
+  let failures = 0;
+  try {
+    const startup = await startupFigure(lab, plan.startupRuns);
+    const taskWait = await taskWaitFigure(lab, 'task-01', plan.taskWaitRuns);
+    const transfer = await transferFigures(lab, plan.transferMiB, plan.transferRuns);
+    const multiDisk = await multiDiskFigures(
+      lab,
+      plan.multiDiskMiB,
+      plan.multiRuns,
+      plan.multiDiskMiB.length,
+    );
+    const worker = await startBenchWorker(lab);
+    let overhead: Awaited<ReturnType<typeof overheadFigures>>;
+    let downtime: Awaited<ReturnType<typeof downtimeFigures>>;
+    let concurrency: Awaited<ReturnType<typeof concurrencyFigure>>;
+    let moverRss = { peakRssMiB: Number.NaN, rssMiB: Number.NaN };
+    try {
+      overhead = await overheadFigures(lab, worker, tiny.slice(0, plan.overheadRuns));
+      // The bytes of the downtime migrations move in a data-mover worker process of their own, whose peak
+      // RSS is the memory figure (this process also holds the bench, the client and the workflow bundler).
+      const mover = await startDataMover(lab);
+      try {
+        downtime = await downtimeFigures(
+          lab,
+          worker,
+          plan.downtimeMiB,
+          plan.downtimeRuns,
+          GUEST_WRITE_BYTES_PER_SEC,
+          mover.taskQueue,
+        );
+      } finally {
+        moverRss = await mover.stop();
+      }
+      concurrency = await concurrencyFigure(worker, tiny.slice(plan.overheadRuns));
+    } finally {
+      await worker.stop();
+    }
+    failures += concurrency.failed.length;
+
+    const bySize = <T>(f: (mib: number) => T | undefined, sizes: number[]) =>
+      Object.fromEntries(
+        sizes.map((mib) => [mib >= 1024 ? `${mib / 1024}GiB` : `${mib}MiB`, f(mib) ?? null]),
+      );
+    const tf = (mib: number) => transfer.find((t) => t.sizeMiB === mib);
+    const dt = (mode: string, mib: number) =>
+      downtime.figures.find((d) => d.mode === mode && d.sizeMiB === mib)?.downtimeMs.best;
+    const ratio = (mode: string) => {
+      const big = dt(mode, 8192);
+      const small = dt(mode, 256);
+      return big === undefined || small === undefined ? null : round(big / small, 2);
+    };
+    const largestOverSmallest = (mode: string) => {
+      const big = dt(mode, Math.max(...plan.downtimeMiB));
+      const small = dt(mode, Math.min(...plan.downtimeMiB));
+      return big === undefined || small === undefined ? null : round(big / small, 2);
+    };
+    const results = {
+      schema: 1,
+      quick,
+      startedAt: new Date(Date.now() - (performance.now() - began)).toISOString(),
+      durationSeconds: 0,
+      machine: {
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        memoryGiB: round(totalmem() / 2 ** 30, 1),
+        os: `${type()} ${release()}`,
+        node: process.version,
+        loadAverage: { start: round(loadStart, 2), end: round(loadavg()[0] ?? 0, 2) },
+        shared: true,
+      },
+      transfer: {
+        ratioVsCurlPipe: bySize((m) => tf(m)?.ratioVsCurlPipe, [1024, 4096]),
+        ratioVsLocalCopy: bySize((m) => tf(m)?.ratioVsLocalCopy, [1024, 4096]),
+        sizes: transfer,
+        multiDisk,
+      },
+      downtime: {
+        guestWriteBytesPerSec: GUEST_WRITE_BYTES_PER_SEC,
+        ms: {
+          smartswitch: bySize((m) => dt('smartswitch', m), [256, 1024, 4096, 8192]),
+          cold: bySize((m) => dt('cold', m), [256, 1024, 4096, 8192]),
+        },
+        ratio8GiBto256MiB: { smartswitch: ratio('smartswitch'), cold: ratio('cold') },
+        ratioLargestToSmallest: {
+          sizes: [Math.min(...plan.downtimeMiB), Math.max(...plan.downtimeMiB)],
+          smartswitch: largestOverSmallest('smartswitch'),
+          cold: largestOverSmallest('cold'),
+        },
+        figures: downtime.figures,
+      },
+      overhead,
+      concurrency,
+      memory: {
+        peakRssMiB: moverRss.peakRssMiB,
+        rssAtEndMiB: moverRss.rssMiB,
+        largestCopyMiB: downtime.memory.sizeMiB,
+        process: 'data-mover worker (bench/data-mover-child.ts), peak over every downtime migration',
+        inProcessWorker: {
+          rssBeforeMiB: downtime.memory.baseMiB,
+          peakRssMiB: downtime.memory.peakMiB,
+          note: 'the bench process: workflow worker, control activities, Temporal client, webpack bundler, bench code',
+        },
+      },
+      startup: { ...startup, clientMs: startup.clientMs.best, clientMsSamples: startup.clientMs },
+      soap: { taskWait },
+      targets: [] as TargetCheck[],
+    };
+    const t = results.targets;
+    for (const size of ['1GiB', '4GiB'] as const) {
+      const v = results.transfer.ratioVsCurlPipe[size] ?? null;
+      t.push({
+        figure: `transfer ${size}: quickmig / curl pipe`,
+        target: '≥ 0.95',
+        value: v === null ? 'not run' : String(v),
+        met: v === null ? null : v >= 0.95,
+      });
+    }
+    t.push({
+      figure: 'multi-disk VM in parallel / one curl pipe',
+      target: '> 1',
+      value: String(multiDisk.ratio),
+      met: multiDisk.ratio > 1,
+    });
+    for (const mode of ['smartswitch', 'cold'] as const) {
+      const v = results.downtime.ratio8GiBto256MiB[mode] ?? null;
+      t.push({
+        figure: `downtime 8 GiB / 256 MiB, ${mode}`,
+        target: '≤ 1.2',
+        value: v === null ? 'not run' : String(v),
+        met: v === null ? null : v <= 1.2,
+      });
+    }
+    t.push({
+      figure: `${concurrency.migrations} concurrent migrations, one worker`,
+      target: 'all succeed',
+      value: `${concurrency.succeeded}/${concurrency.migrations}, ${concurrency.migrationsPerMinute}/min`,
+      met: concurrency.failed.length === 0,
+    });
+    t.push({
+      figure: `data-mover worker peak RSS, copies up to ${downtime.memory.sizeMiB} MiB`,
+      target: '< 200 MiB',
+      value: `${moverRss.peakRssMiB} MiB`,
+      met: quick ? null : moverRss.peakRssMiB < 200,
+    });
+    t.push({
+      figure: 'client startup (WSDL + login), fresh process',
+      target: '(no target)',
+      value: `${round(startup.clientMs.best, 0)} ms`,
+      met: null,
+    });
+    t.push({
+      figure: 'tiny-VM migration end to end',
+      target: '(no target)',
+      value: `${round(overhead.totalMs.best, 0)} ms = Temporal ${overhead.temporalMs} + SOAP ${overhead.soapMs} + transfer ${overhead.transferMs}`,
+      met: null,
+    });
+    results.durationSeconds = round((performance.now() - began) / 1000, 0);
+    results.machine.loadAverage.end = round(loadavg()[0] ?? 0, 2);
+
+    const out = values.out as string;
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    const report: ReportInput = {
+      quick,
+      machine: {
+        ...results.machine,
+        load: `${results.machine.loadAverage.start} / ${results.machine.loadAverage.end}`,
+      },
+      durationSeconds: results.durationSeconds,
+      targets: t,
+      transfer,
+      multiDisk,
+      downtime: downtime.figures,
+      guestWriteBytesPerSec: GUEST_WRITE_BYTES_PER_SEC,
+      tuning: readFileSync(TUNING, 'utf8'),
+    };
+    writeFileSync(join(out, 'summary.md'), markdown(report));
+    writeFileSync(join(out, 'chart.svg'), chart(report));
+    process.stdout.write(`${markdown(report)}\n`);
+    log(`wrote ${join(out, 'latest.json')}, summary.md and chart.svg in ${results.durationSeconds} s`);
+  } finally {
+    if (values['keep-lab']) log(`lab kept in ${values['lab-dir']}`);
+    else await lab.down();
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -11,6 +11,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createControlActivities, createDataMoverActivities } from './activities';
 import type { EndpointPool } from './activities/endpoints';
 import { createEndpointPool } from './activities/endpoints';
+import { dataConverterFor } from './codec/codec';
 import type { WorkerConfig } from './config/config';
 import type { TelemetryOptions } from './telemetry/telemetry';
 import {
@@ -60,6 +61,8 @@ export async function createWorkers(
   const connection =
     options.connection ?? (await NativeConnection.connect({ address: config.temporalAddress }));
   const pool = createEndpointPool(config.endpoints);
+  // Payload encryption when configured: histories then hold ciphertext only (src/codec).
+  const dataConverter = dataConverterFor(config.encryption?.keyFile);
   // quickmig's own metrics: bytes per completed copy (activity side) and downtime per migration
   // (workflow side; a prebuilt bundle carries it only if bundled with WORKFLOW_METRICS_MODULE).
   const common = {
@@ -69,6 +72,7 @@ export async function createWorkers(
     // the client's progress reads the pending copy's heartbeat details, so let them through every 2 s
     // (the copy heartbeats that often). These are RPCs, not history events.
     maxHeartbeatThrottleInterval: '2s',
+    ...(dataConverter ? { dataConverter } : {}),
     ...options.workerOptions,
     interceptors: {
       ...options.workerOptions?.interceptors,

@@ -216,8 +216,8 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
     throw error;
   }
   const sameEndpoint = request.source.endpoint === request.target.endpoint;
-  const source = await pool.clientFor(request.source.endpoint);
-  const target = await pool.clientFor(request.target.endpoint);
+  const source = await connectTo(pool, request.source.endpoint);
+  const target = await connectTo(pool, request.target.endpoint);
 
   let vmRef: MoRef;
   try {
@@ -225,7 +225,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
   } catch (error) {
     if (error instanceof NotFoundError) {
       const field = `source.${Object.keys(locatorOf(request))[0] === 'ref' ? 'moref' : Object.keys(locatorOf(request))[0]}`;
-      throw new InvalidRequestError(`${field}: ${error.message}`, [
+      throw new InvalidRequestError(`${field}: ${error.message}; check the name or identifier`, [
         {
           path: field,
           message: `no such VM on ${request.source.endpoint}; check the name or identifier`,
@@ -361,6 +361,20 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       : null,
   };
   const plan = planMigration(request, facts);
+  // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the
+  // temporal CLI) or it was stopped without its rollback. Two migrations of one VM must never interleave.
+  const foreign = snapshotNames(vm.snapshots).filter(
+    (n) => n.startsWith('quickmig-') && n !== `quickmig-${migrationId}`,
+  );
+  if (foreign.length > 0) {
+    plan.findings.push({
+      severity: 'error',
+      code: 'migration-in-progress',
+      field: 'source',
+      message: `${vm.name} carries the snapshot '${foreign.join("', '")}' of another migration (${foreign.map((n) => n.slice('quickmig-'.length)).join(', ')}): it is still running or was stopped without its rollback; wait for it or cancel it ('quickmig cancel ID'), or, if no such migration runs any more, remove that snapshot in vSphere`,
+    });
+    plan.blocked = true;
+  }
   if (plan.blocked) throw new PreflightBlockedError(plan);
   if (!poolInfo || !folderInfo)
     throw new InvalidRequestError('target: no resource pool or VM folder', [
@@ -419,6 +433,26 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       diskDatastores,
     },
   };
+}
+
+/**
+ * The endpoint's client; a refused login or TLS pin says which endpoint and what to fix in the worker
+ * configuration (the error keeps its class name, so it stays permanent).
+ */
+async function connectTo(pool: EndpointPool, endpoint: string): Promise<VSphereClient> {
+  try {
+    return await pool.clientFor(endpoint);
+  } catch (error) {
+    if (error instanceof Error && error.name === 'AuthenticationError')
+      error.message = `endpoint ${endpoint}: ${error.message}; fix endpoints.${endpoint}.username and its password (password, passwordFile or passwordEnv) in the worker configuration`;
+    if (error instanceof Error && error.name === 'ThumbprintMismatchError')
+      error.message = `endpoint ${endpoint}: ${error.message}; the certificate is not the pinned one: verify the endpoint's certificate, then fix endpoints.${endpoint}.tls.thumbprint in the worker configuration`;
+    throw error;
+  }
+}
+
+function snapshotNames(tree: VmFacts['snapshots']): string[] {
+  return tree.flatMap((s) => [s.name, ...snapshotNames(s.children)]);
 }
 
 function countSnapshots(tree: VmFacts['snapshots']): number {

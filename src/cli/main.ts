@@ -3,6 +3,7 @@ import { RequestValidationError } from '../client/errors';
 import { MigrationFailedError, MigrationNotFoundError, QuickmigClientError } from '../client/failures';
 import { ConfigError } from '../config/errors';
 import { LabError } from '../lab/errors';
+import { codecServerCommand } from './codec';
 import { approveCommand, cancelCommand, listCommand } from './control';
 import { demoCommand } from './demo';
 import { CliError, ExitCode } from './errors';
@@ -26,6 +27,7 @@ Commands:
   approve ID            Approve a manual switchover
   cancel ID             Cancel a migration: it rolls back and the source runs as before
   worker                Run the worker (--config FILE; default QUICKMIG_CONFIG, else the lab's)
+  codec-server          The Temporal UI's codec endpoint for encrypted payloads (--key-file FILE)
   lab up|status|down    Manage the local lab (Temporal + simulated vSphere)
 
 The CLI holds no vSphere credentials: plan and migrate run on a worker. It finds Temporal through
@@ -40,6 +42,7 @@ preflight findings (nothing was changed).`;
 const commands: Record<string, (args: string[], out: Output) => Promise<void>> = {
   approve: approveCommand,
   cancel: cancelCommand,
+  'codec-server': codecServerCommand,
   demo: demoCommand,
   lab: labCommand,
   list: listCommand,

@@ -24,6 +24,11 @@ export interface ConnectOptions {
   env?: Record<string, string | undefined>;
   /** Folder whose `.quickmig/lab` is used when nothing else names a server. Default: the working directory. */
   cwd?: string;
+  /**
+   * Payload encryption key file, the worker's (src/codec). Default: QUICKMIG_ENCRYPTION_KEY_FILE, else
+   * none (payloads in clear).
+   */
+  encryptionKeyFile?: string;
 }
 
 /** A resolved connection, with where each part came from (shown by `--help` and errors). */
@@ -36,6 +41,8 @@ export interface ResolvedConnection {
   source: 'option' | 'environment' | 'profile' | 'lab' | 'default';
   /** The Temporal Web UI of the lab, when the address is the lab's. */
   uiUrl?: string;
+  /** The key file that encrypts payloads, when one is configured. */
+  encryptionKeyFile?: string;
 }
 
 interface LabStateFile {
@@ -96,7 +103,9 @@ export function resolveConnection(options: ConnectOptions = {}): ResolvedConnect
   if (rest.apiKey !== undefined) connectionOptions.apiKey = rest.apiKey as ConnectionOptions['apiKey'];
   if (rest.metadata !== undefined) connectionOptions.metadata = rest.metadata;
   const uiUrl = labInfo && address === labInfo.address ? labInfo.uiUrl : undefined;
+  const encryptionKeyFile = options.encryptionKeyFile ?? (env.QUICKMIG_ENCRYPTION_KEY_FILE || undefined);
   return {
+    ...(encryptionKeyFile ? { encryptionKeyFile } : {}),
     connectionOptions,
     address,
     namespace,

@@ -33,6 +33,7 @@ import {
 } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { CopyFilesHeartbeat, HeartbeatFile } from '../activities/transfer';
+import { dataConverterFor } from '../codec/codec';
 import type { MigrationPlan } from '../planner/plan';
 import type { MigrationProgress, MigrationResult, Phase } from '../workflows/definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../workflows/definitions';
@@ -191,7 +192,13 @@ export class QuickmigClient {
   static async connect(options: ConnectOptions & { uiUrl?: string } = {}): Promise<QuickmigClient> {
     const resolved: ResolvedConnection = resolveConnection(options);
     const connection = await Connection.connect(resolved.connectionOptions);
-    const client = new QuickmigClient(new Client({ connection, namespace: resolved.namespace }), {
+    const dataConverter = dataConverterFor(resolved.encryptionKeyFile);
+    const temporal = new Client({
+      connection,
+      namespace: resolved.namespace,
+      ...(dataConverter ? { dataConverter } : {}),
+    });
+    const client = new QuickmigClient(temporal, {
       taskQueue: resolved.taskQueue,
       address: resolved.address,
       ...((options.uiUrl ?? resolved.uiUrl) ? { uiUrl: options.uiUrl ?? resolved.uiUrl } : {}),

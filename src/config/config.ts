@@ -4,7 +4,7 @@
  * passed down; nothing below this folder reads the environment. Credentials stay here: migration
  * requests name endpoints, never secrets.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadClientConfigProfile } from '@temporalio/envconfig';
 import { ConfigError } from './errors';
@@ -45,7 +45,15 @@ export interface WorkerConfig {
   /** Temporal namespace. Default: the environment (TEMPORAL_NAMESPACE), else `default`. */
   namespace: string;
   endpoints: Map<string, EndpointConfig>;
+  /**
+   * Payload encryption (src/codec): the AES-256 key file shared with the clients. Default: none (payloads
+   * in clear). From `encryption.keyFile` in the file, or QUICKMIG_ENCRYPTION_KEY_FILE, which wins.
+   */
+  encryption?: { keyFile: string };
 }
+
+/** Environment variable naming the payload encryption key file (worker and clients). */
+export const ENCRYPTION_KEY_FILE_ENV = 'QUICKMIG_ENCRYPTION_KEY_FILE';
 
 interface RawEndpoint {
   url?: unknown;
@@ -144,6 +152,7 @@ export function loadWorkerConfig(file: string, env: NodeJS.ProcessEnv = process.
     taskQueue?: unknown;
     temporal?: { address?: unknown; namespace?: unknown };
     endpoints?: unknown;
+    encryption?: { keyFile?: unknown };
   };
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -157,10 +166,28 @@ export function loadWorkerConfig(file: string, env: NodeJS.ProcessEnv = process.
 
 /** Validates an already parsed worker configuration object. */
 export function parseWorkerConfig(
-  raw: { taskQueue?: unknown; temporal?: { address?: unknown; namespace?: unknown }; endpoints?: unknown },
+  raw: {
+    taskQueue?: unknown;
+    temporal?: { address?: unknown; namespace?: unknown };
+    endpoints?: unknown;
+    encryption?: { keyFile?: unknown };
+  },
   options: { source?: string; baseDir: string; env: NodeJS.ProcessEnv },
 ): WorkerConfig {
   const problems: string[] = [];
+  const keyFileRaw = options.env[ENCRYPTION_KEY_FILE_ENV] || raw.encryption?.keyFile;
+  let keyFile: string | undefined;
+  if (keyFileRaw !== undefined) {
+    if (typeof keyFileRaw !== 'string' || keyFileRaw === '')
+      problems.push('encryption.keyFile: must be the path of a file holding a 256-bit key (base64)');
+    else {
+      keyFile = isAbsolute(keyFileRaw) ? keyFileRaw : resolve(options.baseDir, keyFileRaw);
+      if (!existsSync(keyFile))
+        problems.push(
+          `encryption.keyFile: ${keyFile} does not exist; create it with: openssl rand -base64 32 > ${keyFile}`,
+        );
+    }
+  }
   const endpoints = new Map<string, EndpointConfig>();
   if (typeof raw.endpoints !== 'object' || raw.endpoints === null || Array.isArray(raw.endpoints)) {
     problems.push(
@@ -196,6 +223,7 @@ export function parseWorkerConfig(
     namespace:
       (options.env.TEMPORAL_NAMESPACE ? profile.namespace : file.namespace) ?? profile.namespace ?? 'default',
     endpoints,
+    ...(keyFile ? { encryption: { keyFile } } : {}),
   };
 }
 

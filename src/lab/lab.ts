@@ -352,3 +352,26 @@ export async function restartEndpoint(
   writeState(state.info.dir, state);
   await waitForEndpoint(spec, proc, timeoutMs);
 }
+
+/**
+ * Restarts the lab's Temporal dev server on the same ports with the same SQLite file, as a server
+ * restart in production would: workflow histories, task queues and search attributes survive; workers
+ * and clients reconnect by themselves.
+ */
+export async function restartTemporal(dir: string = defaultLabDir(), timeoutMs = 60_000): Promise<void> {
+  const state = readState(resolve(dir));
+  const index = state?.processes.findIndex((p) => p.role === 'temporal') ?? -1;
+  if (!state || index < 0) throw new LabError(`No running lab Temporal server in ${resolve(dir)}`);
+  const old = state.processes[index] as LabProcess;
+  await stopProcess(old);
+  const proc = startDetached('temporal', old.executable, old.args, { stdout: old.log, stderr: old.log });
+  state.processes[index] = proc;
+  writeState(state.info.dir, state);
+  const attributes = SEARCH_ATTRIBUTE_KEYS.map((key) => key.name);
+  await waitFor(
+    'Temporal server',
+    () =>
+      probeTemporal(state.info.temporal.address, state.info.temporal.namespace, attributes).then(() => true),
+    { timeoutMs, process: proc },
+  );
+}

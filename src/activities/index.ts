@@ -1,17 +1,52 @@
 /** Every activity of the worker, wired to the endpoint pool. The worker is the only place that calls this. */
+import { Context } from '@temporalio/activity';
 import { createDatastoreActivities } from './datastore';
 import type { EndpointPool } from './endpoints';
 import { createPreflightActivities } from './preflight';
 import { createTransferActivities } from './transfer';
 import { createVmActivities } from './vm';
 
+/** How often a control activity tells Temporal it is alive; the workflow's heartbeat timeout is a multiple. */
+export const LIVENESS_INTERVAL_MS = 5000;
+
+/** Activities that heartbeat with their own progress details, which a bare heartbeat would overwrite. */
+const OWN_HEARTBEATS = new Set(['relocateVm', 'waitForGuestHeartbeat']);
+
+/**
+ * Wraps each activity so it heartbeats while it waits on vSphere. A worker that dies mid-step is then
+ * noticed within the heartbeat timeout and the step is retried elsewhere, instead of after the whole
+ * start-to-close timeout (with a suspended source, that wait would be downtime).
+ */
+function withLiveness<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = OWN_HEARTBEATS.has(name)
+      ? fn
+      : async (...args: never[]) => {
+          let context: Context;
+          try {
+            context = Context.current();
+          } catch {
+            return fn(...args); // called directly, outside a worker: nobody to tell
+          }
+          const timer = setInterval(() => context.heartbeat(), LIVENESS_INTERVAL_MS);
+          try {
+            return await fn(...args);
+          } finally {
+            clearInterval(timer);
+          }
+        };
+  }
+  return wrapped as T;
+}
+
 /** The control activities: preflight, VM and datastore steps (short vSphere calls). */
 export function createControlActivities(pool: EndpointPool) {
-  return {
+  return withLiveness({
     ...createPreflightActivities(pool),
     ...createVmActivities(pool),
     ...createDatastoreActivities(pool),
-  };
+  });
 }
 
 /** The data-mover activities: file copies, which may run on workers near the storage. */

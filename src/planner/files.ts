@@ -31,8 +31,22 @@ export interface FileCopyPlan {
   rewrite?: [string, string][];
 }
 
-/** layoutEx file types that describe the running VM on one host only and are never copied. */
-const HOST_LOCAL_TYPES = new Set(['swap', 'uwswap', 'core', 'stat', 'screenshot', 'guestCustomization']);
+/**
+ * layoutEx file types never copied: those that describe the running VM on one host only, and the
+ * snapshot metadata (the target consolidates every delta, so its snapshot tree would only point at
+ * a state file nobody needs).
+ */
+const NOT_COPIED_TYPES = new Set([
+  'swap',
+  'uwswap',
+  'core',
+  'stat',
+  'screenshot',
+  'guestCustomization',
+  'snapshotData',
+  'snapshotList',
+  'snapshotMemory',
+]);
 
 /** Parses `[ds] dir/file` into its datastore and path; throws on anything else. */
 export function splitDatastorePath(path: string): { datastore: string; path: string } {
@@ -135,10 +149,11 @@ export function frozenDiskFiles(files: VmFileRef[], disks: DiskChain[]): VmFileR
 
 /**
  * The files of the switchover phase: everything of the stopped or suspended VM not copied yet (the
- * writable deltas, the suspend state, the configuration), except host-local files such as swap.
+ * writable deltas, the suspend state, the configuration), except host-local files such as swap and
+ * the snapshot metadata.
  */
 export function remainingFiles(files: VmFileRef[], alreadyCopied: ReadonlySet<string>): VmFileRef[] {
-  return files.filter((f) => !HOST_LOCAL_TYPES.has(f.type) && !alreadyCopied.has(f.name));
+  return files.filter((f) => !NOT_COPIED_TYPES.has(f.type) && !alreadyCopied.has(f.name));
 }
 
 /**

@@ -62,6 +62,9 @@ function controlActivities(options: QuickMigrationOptions) {
   return proxyActivities<ControlActivities>({
     startToCloseTimeout: options.controlStepTimeout ?? '10m',
     scheduleToCloseTimeout: options.controlRetryTimeout ?? '15m',
+    // The activities heartbeat every 5 s while they wait (src/activities/index.ts): a dead worker is
+    // noticed in 30 s, not after the step's whole timeout.
+    heartbeatTimeout: '30s',
     retry: { ...retry, maximumAttempts: 10 },
   });
 }
@@ -382,6 +385,9 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     await ctx.awaitApproval();
     enter('switchover', running ? (plan.mode === 'smartswitch' ? 'suspend' : 'stop') : 'delta-copy');
     if (running) {
+      // If a retry finds the source already stopped (a worker died after stopping it), the real stop
+      // happened before this step was scheduled: count from then, so downtime is never under-reported.
+      const stopRequestedAt = Date.now();
       const stopped = await step(
         control.setPowerState,
         `${plan.mode === 'smartswitch' ? 'Suspend' : 'Power off'} ${source.name}: downtime starts`,
@@ -390,7 +396,7 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
           state: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
         },
       );
-      stoppedAt = stopped.at;
+      stoppedAt = stopped.changed ? stopped.at : stopRequestedAt;
       progress.sourceStoppedAt = stoppedAt;
       compensations.push({
         what: 'restored the source to poweredOn',

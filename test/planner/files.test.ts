@@ -63,6 +63,9 @@ describe('which files a Quick Migration copies when', () => {
     expect(rest).toContain('[local-esx02] db01/db01-000001-delta.vmdk');
     expect(rest).toContain('[local-esx02] db01/db01.vmx');
     expect(rest).not.toContain('[local-esx02] db01/db01-5a1c.vswp');
+    // the migration's snapshot metadata stays behind: the target consolidates every delta
+    expect(rest).not.toContain('[local-esx02] db01/db01.vmsd');
+    expect(rest).not.toContain('[local-esx02] db01/db01-Snapshot1.vmsn');
     expect(rest.filter((r) => bulk.has(r))).toEqual([]);
   });
 });

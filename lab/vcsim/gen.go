@@ -48,6 +48,9 @@ func (l *Launcher) createSpecVMFiles(v VMSpec) (dsPath, error) {
 	set("tools.syncTime", "FALSE")
 	set("scsi0.present", "TRUE")
 	set("scsi0.virtualDev", "pvscsi")
+	if v.ScsiBusSharing != "" && v.ScsiBusSharing != "none" {
+		set("scsi0.sharedBus", v.ScsiBusSharing)
+	}
 	for i, d := range v.Disks {
 		ds := d.Datastore
 		if ds == "" {

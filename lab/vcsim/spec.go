@@ -76,6 +76,8 @@ type VMSpec struct {
 	Disks                 []DiskSpec `json:"disks"`
 	GuestWriteBytesPerSec int64      `json:"guestWriteBytesPerSec"`
 	Seed                  uint64     `json:"seed"`
+	// ScsiBusSharing is the .vmx's scsi0.sharedBus: none (default), virtual or physical (a clustered VM).
+	ScsiBusSharing string `json:"scsiBusSharing,omitempty"`
 }
 
 // LoadSpec reads and validates a spec file.

@@ -66,6 +66,8 @@ type vmxInfo struct {
 	seed    uint64
 	rate    int64
 	hasVC   bool
+	// sharedBus is scsi0.sharedBus: "", "none", "virtual" or "physical", as the controller's SharedBus.
+	sharedBus string
 }
 
 func (l *Launcher) parseVMXInfo(vmx dsPath) (*vmxInfo, types.BaseMethodFault) {
@@ -92,6 +94,7 @@ func (l *Launcher) parseVMXInfo(vmx dsPath) (*vmxInfo, types.BaseMethodFault) {
 		info.seed = hashString(x.Get("uuid.bios"))
 	}
 	info.rate, _ = strconv.ParseInt(x.Get("quickmig.guestWriteBytesPerSec"), 10, 64)
+	info.sharedBus = x.Get("scsi0.sharedBus")
 	for _, e := range x.entries {
 		rest, ok := strings.CutPrefix(strings.ToLower(e.k), "scsi0:")
 		if !ok || !strings.HasSuffix(rest, ".filename") {
@@ -183,8 +186,15 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 	vm := ctx.Map.Get(ref).(*simulator.VirtualMachine)
 
 	spec := types.VirtualMachineConfigSpec{MemoryMB: info.memory, NumCPUs: info.cpus, GuestId: info.guestOS}
+	sharing := types.VirtualSCSISharingNoSharing
+	switch info.sharedBus {
+	case "virtual":
+		sharing = types.VirtualSCSISharingVirtualSharing
+	case "physical":
+		sharing = types.VirtualSCSISharingPhysicalSharing
+	}
 	ctrl := &types.ParaVirtualSCSIController{VirtualSCSIController: types.VirtualSCSIController{
-		SharedBus: types.VirtualSCSISharingNoSharing, ScsiCtlrUnitNumber: 7,
+		SharedBus: sharing, ScsiCtlrUnitNumber: 7,
 		VirtualController: types.VirtualController{BusNumber: 0, VirtualDevice: types.VirtualDevice{Key: -100}}}}
 	spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: ctrl})
 	for i, d := range info.disks {

@@ -332,8 +332,8 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
           fileName: top?.fileName ?? '',
           diskMode: (d.chain[d.chain.length - 1]?.diskMode ??
             'persistent') as MigrationFacts['vm']['disks'][number]['diskMode'],
-          sharing: 'sharingNone',
-          busSharing: 'noSharing',
+          sharing: d.sharing === 'sharingMultiWriter' ? 'sharingMultiWriter' : 'sharingNone',
+          busSharing: (d.busSharing ?? 'noSharing') as MigrationFacts['vm']['disks'][number]['busSharing'],
         };
       }),
       files: vm.files.map((f) => ({ name: f.name, size: f.size, type: f.type })),

@@ -40,6 +40,7 @@ export interface TopologyVm {
   power?: 'poweredOn' | 'poweredOff' | 'suspended';
   guestWriteBytesPerSec?: number;
   seed?: number;
+  scsiBusSharing?: 'none' | 'virtual' | 'physical';
   disks: TopologyDisk[];
 }
 
@@ -289,6 +290,7 @@ export function endpointSpec(
       power: vm.power ?? 'poweredOn',
       guestWriteBytesPerSec: vm.guestWriteBytesPerSec ?? 0,
       seed: vm.seed ?? seedOf(ep.name, vm.name),
+      scsiBusSharing: vm.scsiBusSharing ?? 'none',
       disks: vm.disks.map((d) => ({
         sizeMiB: d.sizeMiB,
         fill: d.fill ?? 'pattern',

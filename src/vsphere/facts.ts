@@ -194,7 +194,10 @@ function toVmFacts(o: ObjectProps): VmFacts {
       ),
     ]),
   );
-  const disks: VmDisk[] = boxed(p('config.hardware.device'))
+  const devices = boxed(p('config.hardware.device'));
+  // A disk's SCSI controller carries the bus sharing (clustered VMs); only SCSI controllers have sharedBus.
+  const sharedBus = new Map(devices.map((d) => [num(at(d, 'key')), str(at(d, 'sharedBus'))]));
+  const disks: VmDisk[] = devices
     .filter((d) => xsiType(d) === 'VirtualDisk')
     .map((d) => {
       const key = num(at(d, 'key')) ?? -1;
@@ -203,6 +206,8 @@ function toVmFacts(o: ObjectProps): VmFacts {
         key,
         label: str(at(d, 'deviceInfo.label')),
         controllerKey: num(at(d, 'controllerKey')),
+        busSharing: sharedBus.get(num(at(d, 'controllerKey'))),
+        sharing: str(at(d, 'backing.sharing')),
         unitNumber: num(at(d, 'unitNumber')),
         capacityBytes: bytes,
         chain: backingChain(at(d, 'backing')),

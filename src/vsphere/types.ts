@@ -168,6 +168,10 @@ export interface VmDisk {
   readonly key: number;
   readonly label: string | undefined;
   readonly controllerKey: number | undefined;
+  /** Bus sharing of the disk's SCSI controller: noSharing, virtualSharing or physicalSharing (undefined for other controllers). */
+  readonly busSharing: string | undefined;
+  /** Backing sharing of the disk: sharingNone or sharingMultiWriter (undefined when not reported). */
+  readonly sharing: string | undefined;
   readonly unitNumber: number | undefined;
   readonly capacityBytes: number;
   /** chain[0] is the file the VM writes to now; the last element is the base disk. */

@@ -50,6 +50,15 @@ function testTopology(): string {
   const esxA = topology.endpoints.find((e) => e.name === 'esx-a') as Topology['endpoints'][number];
   esxA.vms?.push(
     {
+      name: 'shared01',
+      host: 'esx-a.lab',
+      datastore: 'datastore1',
+      memoryMiB: 1024,
+      power: 'poweredOn',
+      scsiBusSharing: 'physical',
+      disks: [{ sizeMiB: 4 }],
+    },
+    {
       name: 'ir-app02',
       host: 'esx-a.lab',
       datastore: 'IR-NFS',
@@ -417,6 +426,29 @@ describe('quickMigration (integration)', () => {
     expect((await vmNamed('esx-b', 'ir-app02'))?.guestHeartbeat).toBe('green');
     expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: true, usedBy: [] });
     expect(await mountedOn('esx-a')).not.toContain('IR-NFS');
+  });
+
+  it('a clustered VM (SCSI bus sharing) is refused by preflight before any change, naming the fix', async () => {
+    const controls = ['esx-a', 'esx-b'].map((name) => controlOf(lab, name));
+    const before = await Promise.all(controls.map(async (c) => (await c.calls()).length));
+    const failure = await (
+      await start(
+        {
+          source: { endpoint: 'esx-a', name: 'shared01' },
+          target: { endpoint: 'esx-b', datastore: 'datastore1' },
+        },
+        'shared01',
+      )
+    )
+      .result()
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    // The activity's own error: PreflightBlockedError, permanent, with the finding and its fix.
+    const refusal = (failure as WorkflowFailedError).cause?.cause as Error & { type?: string };
+    expect(refusal.type).toBe('PreflightBlockedError');
+    expect(refusal.message).toMatch(/physicalSharing \(clustered VM\); remove the bus sharing/);
+    expect(await Promise.all(controls.map(async (c) => (await c.calls()).length))).toEqual(before);
+    expect((await vmNamed('esx-a', 'shared01'))?.powerState).toBe('poweredOn');
   });
 
   // A failure at each step of a Quick Migration: the fault a real host or network would produce there.

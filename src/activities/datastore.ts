@@ -38,16 +38,22 @@ export function createDatastoreActivities(pool: EndpointPool) {
   return {
     /**
      * Creates the target folders (`[ds] folder`) and marks each as this migration's. A folder this
-     * migration made before (a retry) is fine; anyone else's is never touched: TargetFolderExistsError.
+     * migration made before (a retry) is fine, an empty unmarked one is adopted; anyone else's is never
+     * touched: TargetFolderExistsError.
      */
     async makeFolders(input: { endpoint: string; folders: string[]; migrationId: string }): Promise<void> {
       const client = await pool.clientFor(input.endpoint);
       for (const folder of input.folders) {
         const owner = await ownerOf(client, folder);
         if (owner === input.migrationId) continue;
-        if (owner !== undefined || (await client.files.exists(folder)))
-          throw new TargetFolderExistsError(folder);
-        await client.files.mkdir(folder);
+        if (owner !== undefined) throw new TargetFolderExistsError(folder);
+        if (await client.files.exists(folder)) {
+          // No owner: a crash between the mkdir and the marker leaves exactly an empty folder, which is
+          // adopted (nothing in it can be lost). A folder holding anything belongs to someone else.
+          if ((await client.files.list(folder)).length > 0) throw new TargetFolderExistsError(folder);
+        } else {
+          await client.files.mkdir(folder);
+        }
         const marker = Buffer.from(input.migrationId);
         await client.files.put(`${folder}/${OWNER_FILE}`, Readable.from([marker]), marker.length);
       }

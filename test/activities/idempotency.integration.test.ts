@@ -105,4 +105,33 @@ describe('control activities run twice (integration)', () => {
     expect(await activities.deleteFolders({ endpoint: 'esx-b', folders, migrationId: 'm-1' })).toEqual([]);
     expect(await (await pool.clientFor('esx-b')).files.exists(folders[0] as string)).toBe(false);
   });
+
+  it('a folder left empty by a crash between mkdir and marker is adopted; one with files is not', async () => {
+    const client = await pool.clientFor('esx-b');
+    await client.files.mkdir('[datastore1] half-made');
+    await activities.makeFolders({
+      endpoint: 'esx-b',
+      folders: ['[datastore1] half-made'],
+      migrationId: 'm-3',
+    });
+    expect(
+      await activities.deleteFolders({
+        endpoint: 'esx-b',
+        folders: ['[datastore1] half-made'],
+        migrationId: 'm-3',
+      }),
+    ).toEqual(['[datastore1] half-made']);
+    // util01's own folder holds its files and no marker: never adopted, never deleted
+    await expect(
+      activities.makeFolders({ endpoint: 'esx-b', folders: ['[datastore1] util01'], migrationId: 'm-3' }),
+    ).rejects.toThrow(/belongs to another VM/);
+    expect(
+      await activities.deleteFolders({
+        endpoint: 'esx-b',
+        folders: ['[datastore1] util01'],
+        migrationId: 'm-3',
+      }),
+    ).toEqual([]);
+    expect(await client.files.exists('[datastore1] util01/util01.vmx')).toBe(true);
+  });
 });

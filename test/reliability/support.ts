@@ -177,9 +177,11 @@ export class Estate {
   }
 
   /** VMs whose name starts with `prefix` on an endpoint. */
-  async vms(endpoint: string, prefix: string): Promise<VmFacts[]> {
+  /** The VM named `name` and the names a migration gives it (`<name>_migrated`, `<name>-quickmig-<id>`). */
+  async vms(endpoint: string, name: string): Promise<VmFacts[]> {
     const c = await this.client(endpoint);
-    const items = (await c.inventory.listVms()).filter((v) => v.name.startsWith(prefix));
+    const ours = (n: string) => n === name || n === `${name}_migrated` || n.startsWith(`${name}-quickmig-`);
+    const items = (await c.inventory.listVms()).filter((v) => ours(v.name));
     return c.facts.vms(items.map((v) => v.ref));
   }
 

@@ -79,9 +79,12 @@ describe('concurrency', () => {
       const quiet = quietAfterSnapshot(estate, 's-twice');
       const first = await clients.quickmig.start(request);
       await expect(clients.quickmig.start(request)).rejects.toBeInstanceOf(MigrationAlreadyRunningError);
+      // Generous: a copy can still stall once for the 60 s socket timeout on this lab (an open defect,
+      // RELIABILITY.md); this case is about refusing the second migration, not about speed.
       await waitUntil(
         'awaiting approval',
         async () => (await clients.quickmig.progress(first.id)).awaitingApproval,
+        180_000,
       );
       // Started directly (temporal CLI) under another id: preflight sees the first one's snapshot.
       const temporal = ensureTemporal();
@@ -109,7 +112,7 @@ describe('concurrency', () => {
       await quiet;
       expect(await checkCompleted(estate, 's-twice', result)).toEqual([]);
     });
-  });
+  }, 300_000);
 
   it('two VMs to the same target at once: both succeed', async () => {
     await concurrency.run('two VMs to the same target at once', async () => {

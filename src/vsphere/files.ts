@@ -206,8 +206,12 @@ export class DatastoreFiles {
     }
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) {
-      req.destroy();
+      // The server refused before taking the whole body: read its (small) answer first, then tear the
+      // upload down from both ends. Destroying only the request could leave the answer and the source
+      // waiting for a socket timeout (60 s stalls after a 507).
       const body = await readSmall(res);
+      source.destroy();
+      req.destroy();
       await piped;
       throw await this.#statusError(context, p, status, body, generation);
     }

@@ -84,7 +84,7 @@ describe('concurrency', () => {
       await waitUntil(
         'awaiting approval',
         async () => (await clients.quickmig.progress(first.id)).awaitingApproval,
-        180_000,
+        400_000,
       );
       // Started directly (temporal CLI) under another id: preflight sees the first one's snapshot.
       const temporal = ensureTemporal();
@@ -112,7 +112,7 @@ describe('concurrency', () => {
       await quiet;
       expect(await checkCompleted(estate, 's-twice', result)).toEqual([]);
     });
-  }, 300_000);
+  }, 600_000);
 
   it('two VMs to the same target at once: both succeed', async () => {
     await concurrency.run('two VMs to the same target at once', async () => {
@@ -127,7 +127,7 @@ describe('concurrency', () => {
       expect(await checkCompleted(estate, 's-pair1', results[0] as never)).toEqual([]);
       expect(await checkCompleted(estate, 's-pair2', results[1] as never)).toEqual([]);
     });
-  });
+  }, 600_000);
 });
 
 describe('secrets', () => {

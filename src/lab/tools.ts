@@ -4,7 +4,7 @@
  * keyed by version, so later runs and CI on the same machine reuse them and a fresh machine builds
  * them with no manual step.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -153,11 +153,6 @@ export function ensureVcsim(env: NodeJS.ProcessEnv = process.env): string {
 /** Finds or builds every lab tool. */
 export function ensureTools(env: NodeJS.ProcessEnv = process.env): LabTools {
   return { temporal: ensureTemporal(env), vcsim: ensureVcsim(env) };
-}
-
-/** `temporal --version` of a binary, for status output. */
-export function temporalVersion(binary: string): string {
-  return execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
 }
 
 // Run directly (scripts/bootstrap.mjs does): build what is missing and print the paths.

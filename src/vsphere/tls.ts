@@ -60,7 +60,13 @@ export interface AgentOptions {
   readonly endpoint: string;
   readonly tls: TlsOptions;
   readonly logger: Logger;
-  /** Upper bound of parallel connections to the endpoint. Default: 8. */
+  /**
+   * Upper bound of parallel connections to the endpoint. Default: no bound. A bound here is a deadlock
+   * waiting to happen: a copy holds its GET's socket while its PUT to the same endpoint waits for one,
+   * so with as many downloads as sockets every upload queues behind them until a socket times out
+   * (the 60 s stalls seen with two migrations at once). Parallelism is bounded where it is decided:
+   * by the copy's concurrency and by the worker's activity slots.
+   */
   readonly maxSockets?: number | undefined;
 }
 
@@ -72,7 +78,7 @@ export interface AgentOptions {
 export function createAgent(options: AgentOptions): https.Agent {
   const base: https.AgentOptions = {
     keepAlive: true,
-    maxSockets: options.maxSockets ?? 8,
+    maxSockets: options.maxSockets ?? Number.POSITIVE_INFINITY,
     // Sockets idle longer than this may be closed by vCenter's reverse proxy; fewer stale-socket resets.
     timeout: 60_000,
   };

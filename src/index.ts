@@ -10,6 +10,7 @@ export { DEFAULT_TASK_QUEUE, resolveConnection } from './client/connection';
 export type { RequestProblem } from './client/errors';
 export { RequestSyntaxError, RequestValidationError } from './client/errors';
 export {
+  BatchAlreadyStartedError,
   MigrationAlreadyRunningError,
   MigrationCancelledError,
   MigrationFailedError,
@@ -19,15 +20,21 @@ export {
   QuickmigClientError,
 } from './client/failures';
 export type {
+  BatchStartOptions,
   ListFilter,
+  LiveBatchProgress,
   LiveProgress,
   MigrationSummary,
   QuickmigClientOptions,
+  StartedBatch,
   StartedMigration,
   StartOptions,
   TransferProgress,
+  WorkflowKind,
 } from './client/migrations';
 export { describeRequest, migrationIdOf, QuickmigClient, vmOf } from './client/migrations';
+export type { BatchPlan, BatchPlanInput, PlanProblem } from './client/plan';
+export { normalizePlan, PlanSyntaxError, PlanValidationError, parsePlan } from './client/plan';
 export type {
   DiskPlacement,
   DiskType,
@@ -35,10 +42,13 @@ export type {
   MigrationOptions,
   MigrationRequest,
   MigrationRequestInput,
+  MissPolicy,
   Mode,
+  PrecopyOptions,
   SourceHandling,
   SourceSpec,
   Switchover,
+  SwitchoverWindow,
   TargetSpec,
   Verify,
   VmIdentity,
@@ -55,7 +65,24 @@ export type {
   RuleId,
   StepId,
 } from './planner/plan';
-export type { MigrationProgress, MigrationResult, Phase, VerifiedFile } from './workflows/definitions';
+export type { PrecopyRound, Projection } from './planner/precopy';
+export type {
+  BatchCounts,
+  BatchLimits,
+  BatchProgress,
+  BatchResult,
+  BatchVm,
+  BatchVmState,
+  MigrationBatchInput,
+} from './workflows/batch';
+export { batchProgressQuery } from './workflows/batch';
+export type {
+  MigrationProgress,
+  MigrationResult,
+  Phase,
+  PrecopyStatus,
+  VerifiedFile,
+} from './workflows/definitions';
 export { approveSwitchoverUpdate, progressQuery } from './workflows/definitions';
 export {
   METHOD_ATTRIBUTE,

@@ -90,6 +90,7 @@ type faultRule struct {
 	AfterBytes  int64   `json:"afterBytes,omitempty"`
 	Status      int     `json:"status,omitempty"`
 	MS          int     `json:"ms,omitempty"`
+	BytesPerSec int64   `json:"bytesPerSec,omitempty"`
 	Fired       int     `json:"fired"`
 	rng         *rand.Rand
 }
@@ -198,6 +199,9 @@ func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 		}
 		if fr := l.faults.take("http-reset", match); fr != nil {
 			w = &resetWriter{ResponseWriter: w, after: fr.AfterBytes}
+		}
+		if fr := l.faults.take("bandwidth", match); fr != nil && fr.BytesPerSec > 0 {
+			w = &throttleWriter{ResponseWriter: w, rate: fr.BytesPerSec, start: time.Now()}
 		}
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/folder"):
@@ -351,6 +355,40 @@ func (w *resetWriter) Flush() {
 	}
 }
 
+// throttleWriter sends a response body no faster than `rate` bytes per second: slow storage, or a
+// slow link to it (an instant-recovery datastore on backup storage), one request at a time.
+type throttleWriter struct {
+	http.ResponseWriter
+	rate    int64
+	start   time.Time
+	written int64
+}
+
+func (w *throttleWriter) Write(b []byte) (int, error) {
+	total := 0
+	for len(b) > 0 {
+		n := min(len(b), 64<<10)
+		due := w.start.Add(time.Duration(float64(w.written+int64(n)) / float64(w.rate) * float64(time.Second)))
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		}
+		m, err := w.ResponseWriter.Write(b[:n])
+		w.written += int64(m)
+		total += m
+		if err != nil {
+			return total, err
+		}
+		b = b[n:]
+	}
+	return total, nil
+}
+
+func (w *throttleWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // --- control API --------------------------------------------------------------------------
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -383,7 +421,7 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch fr.Kind {
-		case "soap", "http-reset", "http-status", "latency":
+		case "soap", "http-reset", "http-status", "latency", "bandwidth":
 		default:
 			writeJSON(w, 400, map[string]string{"error": "unknown kind " + fr.Kind})
 			return

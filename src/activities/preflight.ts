@@ -30,6 +30,8 @@ export interface PreparedMigration {
     name: string;
     host: MoRef;
     powerState: 'poweredOn' | 'poweredOff' | 'suspended';
+    /** Configured memory; a SmartSwitch copies a suspend state about this large. */
+    memoryMiB: number;
     vmxPath: string;
     files: VmFileRef[];
     disks: DiskChain[];
@@ -310,6 +312,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       licenseFeatures: [...targetEndpoint.licenseFeatures],
     },
     sameVCenter: sameEndpoint && sourceEndpoint.isVCenter,
+    now: Date.now(),
     vm: {
       name: vm.name,
       moref: vm.ref.value,
@@ -405,6 +408,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       name: vm.name,
       host: vm.host,
       powerState: vm.powerState,
+      memoryMiB: vm.memoryMB,
       vmxPath: vm.vmxPath ?? '',
       files,
       disks,

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { ConnectOptions } from '../client/connection';
 import { RequestValidationError } from '../client/errors';
+import type { BatchPlan } from '../client/plan';
+import { parsePlan } from '../client/plan';
 import type { MigrationRequest, MigrationRequestInput } from '../client/request';
 import { normalizeRequest, parseRequest } from '../client/request';
 import { CliError, ExitCode } from './errors';
@@ -67,6 +69,11 @@ export const REQUEST_OPTIONS = {
   'disk-type': { type: 'string' },
   'finalize-ir': { type: 'boolean' },
   verify: { type: 'string' },
+  'max-downtime': { type: 'string' },
+  'on-budget-miss': { type: 'string' },
+  'not-before': { type: 'string' },
+  'not-after': { type: 'string' },
+  'on-window-miss': { type: 'string' },
 } as const satisfies Options;
 
 export const REQUEST_HELP = `The request: a JSON file (schema/migration-request.schema.json, examples/), flags, or both
@@ -80,7 +87,11 @@ export const REQUEST_HELP = `The request: a JSON file (schema/migration-request.
   --switchover auto|manual  (manual waits for 'quickmig approve ID')
   --source-action keep|delete               --disk-type same|thin|thick
   --finalize-ir             Unmount the Instant Recovery datastore when nothing else uses it
-  --verify none|size|sha256`;
+  --verify none|size|sha256
+  --max-downtime MS         Warm migration: pre-copy rounds until the projected switchover fits MS
+  --on-budget-miss switchover|wait-approval|abort   (when the deltas do not converge; default wait-approval)
+  --not-before TIME  --not-after TIME   Switchover window, RFC 3339 (2026-11-28T22:00:00Z)
+  --on-window-miss abort|wait-approval|switchover   (when the window closes first; default abort)`;
 
 /** Which request field each flag sets, for messages about flags. */
 const FLAG_OF: Record<string, string> = {
@@ -99,6 +110,11 @@ const FLAG_OF: Record<string, string> = {
   'options.source': '--source-action',
   'options.diskType': '--disk-type',
   'options.verify': '--verify',
+  'options.maxDowntimeMs': '--max-downtime',
+  'options.precopy.onBudgetMiss': '--on-budget-miss',
+  'options.window.notBefore': '--not-before',
+  'options.window.notAfter': '--not-after',
+  'options.window.onMiss': '--on-window-miss',
 };
 
 type RequestFlags = { [K in keyof typeof REQUEST_OPTIONS]?: string | boolean | undefined };
@@ -172,6 +188,19 @@ export function requestFrom(file: string | undefined, flags: RequestFlags): Migr
   set(options, 'diskType', str(flags['disk-type']));
   set(options, 'verify', str(flags.verify));
   if (flags['finalize-ir'] === true) options.finalizeInstantRecovery = true;
+  const maxDowntime = str(flags['max-downtime']);
+  // A number when it is one; otherwise the text, so the schema names the field and what it must be.
+  if (maxDowntime !== undefined)
+    options.maxDowntimeMs = /^\d+$/.test(maxDowntime) ? Number(maxDowntime) : maxDowntime;
+  const nested = (key: string, field: string, value: string | undefined) => {
+    if (value === undefined) return;
+    const current = options[key];
+    options[key] = { ...(typeof current === 'object' && current !== null ? current : {}), [field]: value };
+  };
+  nested('precopy', 'onBudgetMiss', str(flags['on-budget-miss']));
+  nested('window', 'notBefore', str(flags['not-before']));
+  nested('window', 'notAfter', str(flags['not-after']));
+  nested('window', 'onMiss', str(flags['on-window-miss']));
   const request = {
     ...(base.$schema ? { $schema: base.$schema } : {}),
     source,
@@ -196,4 +225,20 @@ export function requestFrom(file: string | undefined, flags: RequestFlags): Migr
 /** True when any request flag is set. */
 export function hasRequestFlags(flags: RequestFlags): boolean {
   return Object.keys(REQUEST_OPTIONS).some((k) => flags[k as keyof RequestFlags] !== undefined);
+}
+
+/**
+ * Reads and validates a plan file (YAML, or JSON by the `.json` extension). Throws PlanSyntaxError or
+ * PlanValidationError listing every problem with its field, line and fix; CliError when unreadable.
+ */
+export function planFrom(file: string): BatchPlan {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read the plan ${file}: ${(error as Error).message}`, ExitCode.invalidInput, {
+      cause: error,
+    });
+  }
+  return parsePlan(text, file);
 }

@@ -68,7 +68,8 @@ const CANCEL_USAGE = `Usage: quickmig cancel ID [--detach] [--json]
 
 Cancels a migration: it rolls back everything it did (target files and registration, its snapshot)
 and returns the source to its power state. Waits for the rollback and lists what it undid, unless
---detach. Refused once the target runs (phase finalize or later).
+--detach. Refused once the target runs (phase finalize or later). For a batch: nothing more starts,
+its running migrations roll back, those already done stay done.
 
 ${CONNECTION_HELP}`;
 
@@ -82,6 +83,29 @@ export async function cancelCommand(args: string[], out: Output): Promise<void> 
   if (values.help) return out.text(CANCEL_USAGE);
   const id = oneId(positionals, CANCEL_USAGE);
   await withClient(values, async (client) => {
+    if ((await client.kindOf(id)) === 'batch') {
+      // A batch starts nothing more; each running migration rolls back on its own (quickmig status ID).
+      await client.cancelBatch(id);
+      if (values.detach) {
+        if (values.json) out.json({ id, cancelRequested: true });
+        else out.text(`Cancellation of batch ${id} requested; its running migrations roll back now`);
+        return;
+      }
+      out.progress(`cancellation of batch ${id} requested; waiting for its migrations to roll back`);
+      try {
+        await client.batchResult(id);
+        throw new CliError(`${id} completed before the cancellation took effect; nothing was rolled back`);
+      } catch (error) {
+        if (!(error instanceof MigrationCancelledError)) throw error;
+        const progress = await client.batchProgress(id);
+        if (values.json) out.json({ id, cancelled: true, counts: progress.counts });
+        else
+          out.text(
+            `Cancelled batch ${id}: ${progress.counts.succeeded} migrated before the cancellation, ${progress.counts.cancelled} cancelled or never started, ${progress.counts.failed} failed`,
+          );
+      }
+      return;
+    }
     await client.cancel(id);
     if (values.detach) {
       if (values.json) out.json({ id, cancelRequested: true });

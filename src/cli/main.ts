@@ -21,8 +21,11 @@ Commands:
   plan [request.json]   Dry run: method, mode, reasons and preflight findings; changes nothing
   migrate [request.json] | --vm ENDPOINT/NAME --to ENDPOINT --datastore NAME ...
                         Start a migration and follow it (--detach to return at once)
-  watch ID              Follow a migration until it ends, then print its report
-  status ID             Where a migration is now
+  migrate --plan plan.yaml [--wait]
+                        Start a batch of migrations from a plan, within its concurrency limits;
+                        print its id (--wait: follow it and print the per-VM results)
+  watch ID              Follow a migration or a batch until it ends, then print its report
+  status ID             Where a migration or a batch is now
   list                  Migrations, filtered by --vm, --phase, --status
   approve ID            Approve a manual switchover
   cancel ID             Cancel a migration: it rolls back and the source runs as before

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { resolveConnection } from '../client/connection';
 import { OperationRefusedError } from '../client/failures';
-import type { LiveProgress } from '../client/migrations';
+import type { LiveBatchProgress, LiveProgress } from '../client/migrations';
 import { QuickmigClient } from '../client/migrations';
 import { explainPlan } from '../planner/explain';
 import {
@@ -15,13 +15,23 @@ import {
   CONNECTION_OPTIONS,
   connectOptionsOf,
   hasRequestFlags,
+  planFrom,
   REQUEST_HELP,
   REQUEST_OPTIONS,
   requestFrom,
 } from './args';
 import { CliError, ExitCode } from './errors';
 import type { Output } from './output';
-import { planLine, progressLine, reportLines } from './render';
+import {
+  batchCountsLine,
+  batchLimitsLine,
+  batchLines,
+  batchVmLine,
+  formatDuration,
+  planLine,
+  progressLine,
+  reportLines,
+} from './render';
 
 /** Connects with the command's flags; an unreachable server becomes a CliError naming the address. */
 export async function connectCli(values: Parameters<typeof connectOptionsOf>[0]): Promise<QuickmigClient> {
@@ -107,6 +117,7 @@ function requestFile(
 }
 
 const MIGRATE_USAGE = `Usage: quickmig migrate [request.json] [request flags] [options]
+       quickmig migrate --plan plan.yaml [--wait] [--id ID] [--json]
 
 Starts the migration and follows it: phase, a bar with bytes, rate and ETA, the downtime at
 switchover; then a report (method, mode, duration, downtime, bytes, verification, the source).
@@ -120,6 +131,13 @@ Options:
   --detach                Start and return; follow later with quickmig watch ID
   --data-mover-queue Q    Task queue of the data-mover activities (workers near the storage)
   --json                  The report (or the started id with --detach) as JSON on stdout
+
+Batch (many VMs from a plan file: schema/migration-plan.schema.json, examples/batch-plan.yaml):
+  --plan FILE             Validate the plan (YAML, or JSON by extension), start the batch and print its id
+                          (default id quickmig-batch-<name>); each VM runs as its own migration
+                          <batch id>-<endpoint>-<vm>, within the plan's limits
+  --wait                  Follow the batch to its end, then print the per-VM results; exit 1 when any
+                          VM failed. Ctrl-C stops waiting; the batch goes on (quickmig status ID)
 
 ${REQUEST_HELP}
 
@@ -136,9 +154,20 @@ export async function migrateCommand(args: string[], out: Output): Promise<void>
       id: { type: 'string' },
       detach: { type: 'boolean', default: false },
       'data-mover-queue': { type: 'string' },
+      plan: { type: 'string' },
+      wait: { type: 'boolean', default: false },
     },
   });
   if (values.help) return out.text(MIGRATE_USAGE);
+  if (values.plan !== undefined) {
+    if (positionals.length > 0 || hasRequestFlags(values))
+      throw new CliError(
+        `--plan takes no request file or request flags; put shared fields in the plan's defaults\n\n${MIGRATE_USAGE}`,
+        ExitCode.usage,
+      );
+    return migratePlan(values.plan, values, out);
+  }
+  if (values.wait) throw new CliError(`--wait goes with --plan\n\n${MIGRATE_USAGE}`, ExitCode.usage);
   const file = requestFile(positionals, values, MIGRATE_USAGE);
   const request = requestFrom(file, values);
   await withClient(values, async (client) => {
@@ -172,6 +201,7 @@ const WATCH_USAGE = `Usage: quickmig watch ID [--json]
 
 watch follows a migration until it ends, then prints its report (Ctrl-C: cancel or detach).
 status prints where it is now (and the report when it completed).
+Both take a batch id too (quickmig migrate --plan): its counts, limits and per-VM results.
 
 ${CONNECTION_HELP}`;
 
@@ -180,7 +210,10 @@ export async function watchCommand(args: string[], out: Output): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CONNECTION_OPTIONS });
   if (values.help) return out.text(WATCH_USAGE);
   const id = idArgument(positionals, WATCH_USAGE);
-  await withClient(values, (client) => followAndReport(client, id, out, values.json));
+  await withClient(values, async (client) => {
+    if ((await client.kindOf(id)) === 'batch') return followBatch(client, id, out, values.json);
+    return followAndReport(client, id, out, values.json);
+  });
 }
 
 /** `quickmig status ID`. */
@@ -189,6 +222,7 @@ export async function statusCommand(args: string[], out: Output): Promise<void> 
   if (values.help) return out.text(WATCH_USAGE);
   const id = idArgument(positionals, WATCH_USAGE);
   await withClient(values, async (client) => {
+    if ((await client.kindOf(id)) === 'batch') return batchStatus(client, id, out, values.json);
     const progress = await client.progress(id);
     const result = progress.status === 'COMPLETED' ? await client.result(id) : null;
     const failure =
@@ -349,4 +383,127 @@ async function askOnInterrupt(out: Output, allowPrompt: boolean): Promise<'cance
   } finally {
     rl.close();
   }
+}
+
+/** `quickmig migrate --plan FILE [--wait]`: validate, start the batch, and follow it when asked. */
+async function migratePlan(
+  file: string,
+  values: Parameters<typeof connectOptionsOf>[0] & {
+    id?: string | undefined;
+    wait?: boolean | undefined;
+    json?: boolean | undefined;
+    'data-mover-queue'?: string | undefined;
+  },
+  out: Output,
+): Promise<void> {
+  const plan = planFrom(file);
+  await withClient(values, async (client) => {
+    if ((await client.workerCount()) === 0) {
+      out.progress(
+        `no worker polls task queue '${client.taskQueue}' yet: the batch waits until one starts (quickmig worker)`,
+      );
+    }
+    const started = await client.startBatch(plan, {
+      ...(values.id ? { id: values.id } : {}),
+      ...(values['data-mover-queue'] ? { dataMoverTaskQueue: values['data-mover-queue'] } : {}),
+    });
+    const link = client.uiLink(started.id, started.runId);
+    out.progress(`started batch ${started.id} of ${started.count} migration(s)${link ? ` (${link})` : ''}`);
+    if (!values.wait) {
+      if (values.json) out.json({ ...started, uiLink: link ?? null });
+      else {
+        out.text(started.id);
+        out.progress(`follow it with: quickmig status ${started.id}   or: quickmig watch ${started.id}`);
+      }
+      return;
+    }
+    await followBatch(client, started.id, out, values.json === true);
+  });
+}
+
+/**
+ * Follows a batch until it ends: a line per VM that starts or ends, the counts as a live line; then
+ * the per-VM table. Throws CliError (exit 1) when any VM failed or the batch was cancelled.
+ */
+export async function followBatch(
+  client: QuickmigClient,
+  id: string,
+  out: Output,
+  json: boolean,
+  options: { pollMs?: number } = {},
+): Promise<LiveBatchProgress> {
+  const seen = new Map<number, string>();
+  let lastCounts = '';
+  let failures = 0;
+  for (;;) {
+    let progress: LiveBatchProgress | undefined;
+    try {
+      progress = await client.batchProgress(id);
+      failures = 0;
+    } catch (error) {
+      // A query can fail while a worker restarts; only repeated failures end the watch.
+      if (++failures >= 20) throw error;
+    }
+    if (progress) {
+      for (const vm of progress.vms) {
+        if (seen.get(vm.index) === vm.state) continue;
+        if (vm.state !== 'resolving' && vm.state !== 'queued') out.progress(batchVmLine(vm));
+        seen.set(vm.index, vm.state);
+      }
+      const counts = batchCountsLine(progress);
+      if (counts !== lastCounts) out.live(counts);
+      lastCounts = counts;
+      if (progress.status !== 'RUNNING') {
+        reportBatch(progress, out, json, client.uiLink(id, progress.runId));
+        return progress;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000));
+  }
+}
+
+/** Prints a finished batch; throws CliError when any VM failed or the batch did not complete. */
+function reportBatch(
+  progress: LiveBatchProgress,
+  out: Output,
+  json: boolean,
+  uiLink: string | undefined,
+): void {
+  if (json) out.json({ ...progress, uiLink: uiLink ?? null });
+  else {
+    const duration = progress.closedAt ? progress.closedAt.getTime() - progress.startedAt.getTime() : null;
+    out.text(
+      `Batch ${progress.id} ${progress.status.toLowerCase()}${duration !== null ? ` in ${formatDuration(duration)}` : ''}: ${batchCountsLine(progress)}`,
+    );
+    out.text(`  ${batchLimitsLine(progress)}`);
+    for (const line of batchLines(progress)) out.text(`  ${line}`);
+    if (uiLink) out.text(`  Temporal UI   ${uiLink}`);
+  }
+  const { failed, cancelled, total } = progress.counts;
+  if (progress.status !== 'COMPLETED')
+    throw new CliError(
+      `batch ${progress.id} ended ${progress.status.toLowerCase()}: ${batchCountsLine(progress)}`,
+    );
+  if (failed + cancelled > 0)
+    throw new CliError(
+      `${failed + cancelled} of ${total} migration(s) in batch ${progress.id} did not succeed: ${progress.vms
+        .filter((v) => v.state === 'failed' || v.state === 'cancelled')
+        .map((v) => v.vm)
+        .join(', ')}`,
+    );
+}
+
+/** `quickmig status BATCH-ID`: counts, limits against the peaks, and the per-VM table. */
+async function batchStatus(client: QuickmigClient, id: string, out: Output, json: boolean): Promise<void> {
+  const progress = await client.batchProgress(id);
+  const link = client.uiLink(id, progress.runId);
+  if (json) {
+    out.json({ ...progress, uiLink: link ?? null });
+    return;
+  }
+  out.text(`${id}  ${progress.status}  batch${progress.name ? ` ${progress.name}` : ''}`);
+  out.text(`  ${batchCountsLine(progress)}`);
+  out.text(`  ${batchLimitsLine(progress)}`);
+  for (const line of batchLines(progress)) out.text(`  ${line}`);
+  if (link) out.text(`  Temporal UI   ${link}`);
 }

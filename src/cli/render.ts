@@ -1,6 +1,7 @@
 /** How the CLI shows progress, reports, plans and lists to a person. Pure functions of their input. */
 import type { LiveProgress, MigrationSummary } from '../client/migrations';
 import type { MigrationPlan } from '../planner/plan';
+import type { BatchProgress, BatchVm } from '../workflows/batch';
 import type { MigrationResult } from '../workflows/definitions';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -140,4 +141,89 @@ export function listLines(items: readonly MigrationSummary[]): string[] {
       .join('  ')
       .trimEnd();
   return [fmt(header), ...rows.map(fmt)];
+}
+
+/** `11 migrations: 2 pending, 3 running, 5 succeeded, 1 failed`. */
+export function batchCountsLine(p: BatchProgress): string {
+  const { total, pending, running, succeeded, failed, cancelled } = p.counts;
+  const parts = [
+    pending ? `${pending} pending` : '',
+    running ? `${running} running` : '',
+    `${succeeded} succeeded`,
+    failed ? `${failed} failed` : '',
+    cancelled ? `${cancelled} cancelled` : '',
+  ].filter(Boolean);
+  return `${total} migration(s): ${parts.join(', ')}${p.cancelRequested ? ' (cancel requested: nothing more starts)' : ''}`;
+}
+
+/** `limits: global 3 (max seen 3), per source host 2 (max seen 2), ...`: each limit beside the batch's peak. */
+export function batchLimitsLine(p: BatchProgress): string {
+  const peak = (values: Record<string, number>) => Math.max(0, ...Object.values(values));
+  const one = (label: string, limit: number | undefined, seen: number) =>
+    `${label} ${limit ?? 'unlimited'} (max seen ${seen})`;
+  return `limits: ${[
+    one('global', p.limits.global, p.maxRunning.global),
+    one('per source host', p.limits.perSourceHost, peak(p.maxRunning.perSourceHost)),
+    one('per target datastore', p.limits.perTargetDatastore, peak(p.maxRunning.perTargetDatastore)),
+  ].join(', ')}`;
+}
+
+/** One line about a VM that changed state, for the progress stream of `migrate --plan --wait`. */
+export function batchVmLine(vm: BatchVm): string {
+  switch (vm.state) {
+    case 'running':
+      return `${vm.vm}: started ${vm.migrationId} (${vm.sourceHost} → ${vm.targetDatastores.join(', ')})`;
+    case 'succeeded':
+      return `${vm.vm}: succeeded, ${vmOutcome(vm)}`;
+    case 'failed':
+      return `${vm.vm}: failed${vm.error?.step ? ` at ${vm.error.step}` : ''}: ${vm.error?.message ?? 'unknown cause'}`;
+    case 'cancelled':
+      return `${vm.vm}: cancelled (${vm.error?.message ?? 'the batch was cancelled'})`;
+    default:
+      return `${vm.vm}: ${vm.state}`;
+  }
+}
+
+function vmOutcome(vm: BatchVm): string {
+  if (!vm.result) return '';
+  const downtime =
+    vm.result.downtimeMs === null ? 'no downtime' : `downtime ${formatDuration(vm.result.downtimeMs)}`;
+  return `${downtime}, ${formatBytes(vm.result.bytesCopied)} copied`;
+}
+
+/** The per-VM table of a batch; a failed VM gets its cause on the line below. */
+export function batchLines(p: BatchProgress): string[] {
+  const header = [
+    'VM',
+    'STATE',
+    'SOURCE HOST',
+    'TARGET DATASTORE',
+    'METHOD',
+    'DOWNTIME',
+    'BYTES',
+    'MIGRATION',
+  ];
+  const rows = p.vms.map((vm) => [
+    vm.vm,
+    vm.state,
+    vm.sourceHost ?? '',
+    vm.targetDatastores.join(', '),
+    [vm.method === 'quick-migration' ? 'quick' : vm.method, vm.mode].filter(Boolean).join('/'),
+    vm.result ? (vm.result.downtimeMs === null ? 'none' : formatDuration(vm.result.downtimeMs)) : '',
+    vm.result ? formatBytes(vm.result.bytesCopied) : '',
+    vm.startedAt === null ? '' : vm.migrationId,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  const lines = [fmt(header)];
+  p.vms.forEach((vm, i) => {
+    lines.push(fmt(rows[i] ?? []));
+    if (vm.error && vm.state !== 'cancelled')
+      lines.push(`    ${vm.error.step ? `at ${vm.error.step}: ` : ''}${vm.error.message}`);
+  });
+  return lines;
 }

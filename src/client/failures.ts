@@ -104,3 +104,17 @@ export class OperationRefusedError extends QuickmigClientError {
     super(`${operation} ${migrationId} refused: ${reason}`, options);
   }
 }
+
+/** Thrown when a batch of the same id exists already (running or finished): a plan runs once per id. */
+export class BatchAlreadyStartedError extends QuickmigClientError {
+  override readonly name: string = 'BatchAlreadyStartedError';
+  constructor(
+    readonly batchId: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `batch ${batchId} exists already (a batch id runs once, so no VM is migrated twice); see it with 'quickmig status ${batchId}', or give the plan another name or --id`,
+      options,
+    );
+  }
+}

@@ -35,6 +35,8 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import type { CopyFilesHeartbeat, HeartbeatFile } from '../activities/transfer';
 import { dataConverterFor } from '../codec/codec';
 import type { MigrationPlan } from '../planner/plan';
+import type { BatchProgress, BatchResult, MigrationBatchInput, migrationBatch } from '../workflows/batch';
+import { batchProgressQuery, MIGRATION_BATCH } from '../workflows/batch';
 import type { MigrationProgress, MigrationResult, Phase } from '../workflows/definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../workflows/definitions';
 import type { planMigration } from '../workflows/plan-migration';
@@ -48,6 +50,7 @@ import {
 import type { ConnectOptions, ResolvedConnection } from './connection';
 import { resolveConnection } from './connection';
 import {
+  BatchAlreadyStartedError,
   MigrationAlreadyRunningError,
   MigrationCancelledError,
   MigrationFailedError,
@@ -55,6 +58,8 @@ import {
   NoWorkerError,
   OperationRefusedError,
 } from './failures';
+import type { BatchPlan, BatchPlanInput } from './plan';
+import { batchIdOf, normalizePlan } from './plan';
 import type { MigrationRequest, MigrationRequestInput } from './request';
 import { normalizeRequest } from './request';
 
@@ -160,6 +165,37 @@ export interface StartedMigration {
   runId: string;
   vm: string;
 }
+
+/** Options of `startBatch`. */
+export interface BatchStartOptions {
+  /** Workflow id of the batch. Default: {@link batchIdOf} (`quickmig-batch-<name>`, else timestamped). */
+  id?: string;
+  /** Task queue of every child's data-mover activities. Default: the worker's queue. */
+  dataMoverTaskQueue?: string;
+  /** Fail with NoWorkerError when no worker polls the task queue. Default false (the batch waits for one). */
+  requireWorker?: boolean;
+}
+
+/** A started batch. */
+export interface StartedBatch {
+  id: string;
+  runId: string;
+  /** How many migrations the plan holds. */
+  count: number;
+}
+
+/** A batch's progress (the `batchProgress` query) with the execution's status and times. */
+export interface LiveBatchProgress extends BatchProgress {
+  id: string;
+  runId: string;
+  /** Temporal's status of the batch workflow: RUNNING, COMPLETED, CANCELLED, ... */
+  status: WorkflowExecutionStatusName;
+  startedAt: Date;
+  closedAt: Date | null;
+}
+
+/** What kind of quickmig workflow an id names. */
+export type WorkflowKind = 'migration' | 'batch' | 'plan' | 'other';
 
 /** Options of the client. */
 export interface QuickmigClientOptions {
@@ -454,6 +490,106 @@ export class QuickmigClient {
     return out;
   }
 
+  /**
+   * Starts a batch of migrations from a plan (parsed YAML/JSON, or a BatchPlan from parsePlan) and
+   * returns its id at once. The plan is validated first: PlanValidationError lists every problem.
+   * Throws BatchAlreadyStartedError when the id was used before (a batch id runs once).
+   */
+  async startBatch(plan: BatchPlanInput | BatchPlan, options: BatchStartOptions = {}): Promise<StartedBatch> {
+    const normalized = normalizePlan(plan);
+    if (options.requireWorker) await this.requireWorker();
+    const id = options.id ?? batchIdOf(normalized, new Date(), randomUUID().slice(0, 6));
+    const input: MigrationBatchInput = {
+      migrations: normalized.migrations,
+      limits: normalized.limits,
+      ...(normalized.name ? { name: normalized.name } : {}),
+      ...(options.dataMoverTaskQueue ? { dataMoverTaskQueue: options.dataMoverTaskQueue } : {}),
+    };
+    try {
+      const handle = await this.temporal.workflow.start<typeof migrationBatch>(MIGRATION_BATCH, {
+        taskQueue: this.taskQueue,
+        workflowId: id,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        staticSummary: describeBatch(normalized),
+        staticDetails: `Plan:\n\n\`\`\`json\n${JSON.stringify(normalized, null, 2)}\n\`\`\``,
+      });
+      return { id, runId: handle.firstExecutionRunId, count: normalized.migrations.length };
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError)
+        throw new BatchAlreadyStartedError(id, { cause: error });
+      throw error;
+    }
+  }
+
+  private batchHandle(id: string): WorkflowHandle<typeof migrationBatch> {
+    return this.temporal.workflow.getHandle<typeof migrationBatch>(id);
+  }
+
+  /**
+   * A batch's progress: counts, per-VM state and results, and the most migrations it ran at once.
+   * A finished batch answers from its result when no worker is there to answer the query.
+   */
+  async batchProgress(id: string): Promise<LiveBatchProgress> {
+    const description = await this.describe(id);
+    let progress: BatchProgress;
+    try {
+      progress = await this.batchHandle(id).query(batchProgressQuery);
+    } catch (error) {
+      if (description.status.name !== 'COMPLETED') throw error;
+      progress = await this.batchHandle(id).result();
+    }
+    return {
+      ...progress,
+      id,
+      runId: description.runId,
+      status: description.status.name,
+      startedAt: description.startTime,
+      closedAt: description.closeTime ?? null,
+    };
+  }
+
+  /**
+   * Waits for a batch to end and returns every VM's outcome (failed VMs are in the result, not thrown).
+   * Throws MigrationCancelledError when the batch was cancelled, MigrationFailedError when the batch
+   * itself failed (e.g. invalid limits from a starter other than this client).
+   */
+  async batchResult(id: string): Promise<BatchResult> {
+    await this.describe(id);
+    try {
+      return await this.batchHandle(id).result();
+    } catch (error) {
+      if (error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure)
+        throw new MigrationCancelledError(id, [], { cause: error });
+      throw await this.failureOf(id, error);
+    }
+  }
+
+  /**
+   * Cancels a batch: it starts nothing more, cancels its running migrations (each rolls back) and
+   * ends once they have. Refused when the batch has already ended.
+   */
+  async cancelBatch(id: string): Promise<void> {
+    const description = await this.describe(id);
+    if (description.status.name !== 'RUNNING')
+      throw new OperationRefusedError(
+        id,
+        'cancel',
+        `the batch is already ${description.status.name.toLowerCase()}`,
+      );
+    await this.batchHandle(id).cancel();
+  }
+
+  /** Whether an id names a migration, a batch or a plan (dry run); throws MigrationNotFoundError when none. */
+  async kindOf(id: string): Promise<WorkflowKind> {
+    const type = (await this.describe(id)).type;
+    if (type === QUICK_MIGRATION) return 'migration';
+    if (type === MIGRATION_BATCH) return 'batch';
+    if (type === PLAN_MIGRATION) return 'plan';
+    return 'other';
+  }
+
   /** The Temporal Web UI page of a migration, when the UI's address is known. */
   uiLink(id: string, runId?: string): string | undefined {
     if (!this.uiUrl) return undefined;
@@ -516,6 +652,17 @@ export function describeRequest(request: MigrationRequest): string {
   return `Migrate ${vmOf(request)} → ${where} datastore ${request.target.datastore}${options.length ? ` (${options.join(', ')})` : ''}`;
 }
 
+/** A one-line description of a batch for the UI's summary: `Batch wave-1: 12 migrations (global 4, ...)`. */
+export function describeBatch(plan: BatchPlan): string {
+  const { global, perSourceHost, perTargetDatastore } = plan.limits;
+  const limits = [
+    global ? `global ${global}` : '',
+    perSourceHost ? `${perSourceHost} per source host` : '',
+    perTargetDatastore ? `${perTargetDatastore} per target datastore` : '',
+  ].filter(Boolean);
+  return `Batch${plan.name ? ` ${plan.name}` : ''}: ${plan.migrations.length} migration(s), ${limits.length ? `at most ${limits.join(', ')}` : 'no limits'}`;
+}
+
 /** The innermost failure: an activity's ApplicationFailure rather than the ActivityFailure around it. */
 function rootFailure(error: WorkflowFailedError): Error | undefined {
   let current: Error | undefined = error.cause;
@@ -559,6 +706,8 @@ function fallbackProgress(id: string, d: WorkflowExecutionDescription, error: un
     sourceStoppedAt: null,
     downtimeMs: null,
     awaitingApproval: phase === 'awaiting-approval',
+    waitingFor: null,
+    precopy: null,
     undone: [],
     error: `progress query unanswered (${(error as Error).message}); is a worker running?`,
   };

@@ -59,6 +59,26 @@ export type SourceHandling = 'keep' | 'delete';
 export type Verify = 'none' | 'size' | 'sha256';
 /** Whether the switchover waits for approval. */
 export type Switchover = 'auto' | 'manual';
+/** What happens when a downtime budget or a window cannot be met. */
+export type MissPolicy = 'switchover' | 'wait-approval' | 'abort';
+
+/** How warm pre-copy rounds run. */
+export interface PrecopyOptions {
+  /** Default 8. */
+  maxRounds: number;
+  /** Default 'wait-approval'. */
+  onBudgetMiss: MissPolicy;
+  /** Default 30000: a round this often while waiting for a window or an approval. */
+  refreshIntervalMs: number;
+}
+
+/** When the switchover may start; RFC 3339 times with a zone. */
+export interface SwitchoverWindow {
+  notBefore?: string;
+  notAfter?: string;
+  /** Default 'abort'. */
+  onMiss: MissPolicy;
+}
 
 /** Migration options, with defaults applied (see the schema for the full meaning of each). */
 export interface MigrationOptions {
@@ -78,6 +98,12 @@ export interface MigrationOptions {
   switchover: Switchover;
   /** Default 8192 (8 GiB), the SmartSwitch limit. */
   memoryThresholdMiB: number;
+  /** Downtime budget in ms; set, a running VM is migrated warm. Default: unset (one pass). */
+  maxDowntimeMs?: number;
+  /** Defaults as in PrecopyOptions. */
+  precopy: PrecopyOptions;
+  /** Default: unset (any time). */
+  window?: SwitchoverWindow;
 }
 
 /** A migration request as a person writes it: options may be left out. */
@@ -86,7 +112,10 @@ export interface MigrationRequestInput {
   $schema?: string;
   source: SourceSpec;
   target: TargetSpec;
-  options?: Partial<MigrationOptions>;
+  options?: Partial<Omit<MigrationOptions, 'precopy' | 'window'>> & {
+    precopy?: Partial<PrecopyOptions>;
+    window?: Partial<SwitchoverWindow>;
+  };
 }
 
 /** A validated migration request with every default applied; what the planner and workflow take. */

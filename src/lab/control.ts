@@ -31,7 +31,9 @@ export type FaultRule =
     }
   | { kind: 'http-reset'; path?: string; method?: string; afterBytes: number; count?: number }
   | { kind: 'http-status'; path?: string; method?: string; status: number; count?: number }
-  | { kind: 'latency'; method?: string; path?: string; ms: number; count?: number };
+  | { kind: 'latency'; method?: string; path?: string; ms: number; count?: number }
+  /** Responses (e.g. `/folder` GETs) sent no faster than `bytesPerSec`, each request on its own. */
+  | { kind: 'bandwidth'; method?: string; path?: string; bytesPerSec: number; count?: number };
 
 /** Control API of one lab endpoint. */
 export class LabControl {

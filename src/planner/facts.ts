@@ -122,6 +122,8 @@ export interface MigrationFacts {
   target: EndpointFacts;
   /** Source and target endpoint are the same vCenter (same instanceUuid, kind vcenter). */
   sameVCenter: boolean;
+  /** When the facts were gathered, epoch ms; a switchover window is checked against it. Default: not checked. */
+  now?: number;
   vm: VmFacts;
   sourceHost: HostFacts;
   /** The host the VM will land on; for a cluster target, the host the worker picked in it. */

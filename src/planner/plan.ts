@@ -11,6 +11,8 @@ export type StepId =
   | 'register-target'
   | 'snapshot'
   | 'bulk-copy'
+  | 'precopy'
+  | 'await-window'
   | 'await-switchover'
   | 'suspend'
   | 'stop'
@@ -68,6 +70,8 @@ export interface DiskPlacementPlan {
 /** The outcome of planning: a dry run that changes nothing. */
 export interface MigrationPlan {
   vm: string;
+  /** The ESXi host the VM runs on now (a batch counts its per-host limit by it). */
+  sourceHost: string;
   method: 'vmotion' | 'quick-migration';
   /** What changes; null when nothing does (then `nothing-to-do` blocks the plan). */
   relocation: Relocation | null;
@@ -141,10 +145,12 @@ export function planMigration(request: MigrationRequest, facts: MigrationFacts):
   const targetName = checkNames(ctx, quick);
   checkLeftovers(ctx, where, quick);
   decideSource(ctx, quick);
+  checkWarmOptions(ctx, quick);
   const finalizeIr = decideInstantRecovery(ctx, where);
 
   return {
     vm: facts.vm.name,
+    sourceHost: facts.vm.host,
     method,
     relocation: where.relocation,
     mode,
@@ -563,6 +569,74 @@ function decideInstantRecovery(ctx: Context, where: Where): boolean {
   return finalize;
 }
 
+/**
+ * A downtime budget and a window are about the moment the VM stops: a VM that is not running has none
+ * (they are ignored, with a warning), and a window must be a real interval that has not passed.
+ */
+function checkWarmOptions(ctx: Context, quick: boolean): void {
+  const { options } = ctx.request;
+  const { vm, now } = ctx.facts;
+  if (options.maxDowntimeMs !== undefined) {
+    if (!quick) {
+      ctx.warn(
+        'budget-not-applicable',
+        'options.maxDowntimeMs is ignored: vMotion switches over in well under a second by itself; to copy warm, set options.method to quick-migration',
+        'options.maxDowntimeMs',
+      );
+    } else if (vm.powerState !== 'poweredOn') {
+      ctx.warn(
+        'budget-not-applicable',
+        `options.maxDowntimeMs is ignored: ${vm.name} is ${vm.powerState}, so it has no downtime`,
+        'options.maxDowntimeMs',
+      );
+    }
+  }
+  const { window } = options;
+  if (!window) return;
+  const notBefore = window.notBefore === undefined ? undefined : Date.parse(window.notBefore);
+  const notAfter = window.notAfter === undefined ? undefined : Date.parse(window.notAfter);
+  for (const [field, value, text] of [
+    ['notBefore', notBefore, window.notBefore],
+    ['notAfter', notAfter, window.notAfter],
+  ] as const) {
+    if (value !== undefined && Number.isNaN(value)) {
+      ctx.error(
+        'window-invalid',
+        `${text} is not a date; write RFC 3339 with a zone, e.g. 2026-11-28T22:00:00Z`,
+        `options.window.${field}`,
+      );
+    }
+  }
+  if (notBefore !== undefined && notAfter !== undefined && notAfter <= notBefore) {
+    ctx.error(
+      'window-empty',
+      `the window closes (${window.notAfter}) before it opens (${window.notBefore}); move notAfter after notBefore`,
+      'options.window.notAfter',
+    );
+  }
+  if (notAfter !== undefined && now !== undefined && notAfter <= now) {
+    ctx.error(
+      'window-passed',
+      `the window closed at ${window.notAfter}, before the migration started; move notAfter into the future or remove it`,
+      'options.window.notAfter',
+    );
+  }
+  if (notBefore === undefined && notAfter === undefined) {
+    ctx.warn(
+      'window-open',
+      'options.window sets neither notBefore nor notAfter: it allows any time',
+      'options.window',
+    );
+  }
+  if (quick && vm.powerState !== 'poweredOn') {
+    ctx.warn(
+      'window-not-applicable',
+      `options.window is ignored: ${vm.name} is ${vm.powerState}, so nothing is stopped at a switchover`,
+      'options.window',
+    );
+  }
+}
+
 /** The ordered steps for the workflow. */
 function buildSteps(
   ctx: Context,
@@ -573,12 +647,16 @@ function buildSteps(
   const { vm } = ctx.facts;
   const manual = ctx.request.options.switchover === 'manual';
   const steps: StepId[] = ['preflight'];
+  const { window, maxDowntimeMs } = ctx.request.options;
   if (!quick) {
+    if (window) steps.push('await-window');
     if (manual) steps.push('await-switchover');
     steps.push('relocate');
   } else if (vm.powerState === 'poweredOn') {
     const smart = mode === 'smartswitch';
     steps.push('copy-config', 'register-target', 'snapshot', 'bulk-copy');
+    if (maxDowntimeMs !== undefined || window) steps.push('precopy');
+    if (window) steps.push('await-window');
     if (manual) steps.push('await-switchover');
     steps.push(
       smart ? 'suspend' : 'stop',

@@ -216,14 +216,17 @@ export class DatastoreFiles {
       throw await this.#statusError(context, p, status, body, generation);
     }
     res.resume();
-    // The server acknowledged the upload after reading all `length` bytes: done, even if the source
-    // has not signalled its end yet. Waiting for that end could wait forever when the source never
-    // emits it (seen with a download whose socket was released at the same moment), and the file is
-    // complete on the target either way. Leftover source streams are destroyed, not leaked.
-    if (guard.seen === length && !source.readableEnded) {
-      source.destroy();
-      req.destroy();
-      await piped;
+    // The server answers 2xx only after it has read all `length` bytes: the file is complete, and the
+    // answer, not the pipeline, ends the upload. Waiting for the pipeline could wait for a socket
+    // timeout (60 s): Node may never emit the request's 'finish' when the answer came first, and then
+    // keeps the socket (seen in 1 of ~20 migrations); the source, too, may not have signalled its end.
+    // Once 'finish' has come, the socket went back to the pool and `req.destroy()` leaves it alone;
+    // before, it is this request's alone and is closed instead of waiting.
+    if (guard.seen === length) {
+      if (!req.writableFinished) {
+        source.destroy();
+        req.destroy();
+      }
       return;
     }
     await piped;

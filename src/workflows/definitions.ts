@@ -4,12 +4,15 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { MigrationPlan } from '../planner/plan';
+import type { PrecopyRound, Projection } from '../planner/precopy';
 
 /** Phases in order (ARCHITECTURE.md "Quick Migration phases"); the last two are end states. */
 export type Phase =
   | 'preflight'
   | 'config'
   | 'bulk-copy'
+  | 'precopy'
+  | 'awaiting-window'
   | 'awaiting-approval'
   | 'switchover'
   | 'relocate'
@@ -29,6 +32,24 @@ export interface VerifiedFile {
   skipped: boolean;
 }
 
+/** Warm migration: the downtime budget, the pre-copy rounds so far and the latest projection. */
+export interface PrecopyStatus {
+  /** options.maxDowntimeMs; null when rounds only keep the target fresh during a wait. */
+  budgetMs: number | null;
+  rounds: PrecopyRound[];
+  /** The latest switchover projection and what it was made of; null before the first round. */
+  projection:
+    | (Projection & {
+        /** Guest write rate measured from the last frozen delta, bytes/s. */
+        writeRateBps: number;
+        /** Copy throughput measured over this migration's copies, bytes/s. */
+        throughputBps: number;
+      })
+    | null;
+  /** How pre-copy ended: null while it runs, 'fits', or why the budget could not be met. */
+  verdict: string | null;
+}
+
 /** What the progress query answers. Bytes of the copy under way are in the activity's heartbeat. */
 export interface MigrationProgress {
   migrationId: string;
@@ -45,6 +66,10 @@ export interface MigrationProgress {
   sourceStoppedAt: number | null;
   downtimeMs: number | null;
   awaitingApproval: boolean;
+  /** What the migration waits for (a window, an approval and why); null when it does not wait. */
+  waitingFor: string | null;
+  /** Warm migration figures; null when the migration copies in one pass. */
+  precopy: PrecopyStatus | null;
   /** What rollback undid, when it ran. */
   undone: string[];
   error: string | null;
@@ -75,10 +100,18 @@ export interface MigrationResult {
   instantRecovery: { datastore: string; unmounted: boolean; usedBy: string[] } | null;
   /** Milliseconds per phase. */
   phases: Partial<Record<Phase, number>>;
+  /**
+   * Warm migration: rounds, the last projection, and whether the measured downtime met the budget
+   * (`budgetMet`, null without a budget or a downtime). Null when the migration copied in one pass.
+   */
+  precopy: (PrecopyStatus & { budgetMet: boolean | null }) | null;
 }
 
 /** The migration's progress, any time. */
 export const progressQuery = defineQuery<MigrationProgress>('progress');
 
-/** Approves a manual switchover; refused unless the migration is waiting for it. */
+/**
+ * Approves the switchover: a manual one, or one a policy holds (a missed downtime budget or window with
+ * onBudgetMiss / onMiss wait-approval). Refused unless the migration waits for it or will.
+ */
 export const approveSwitchoverUpdate = defineUpdate<{ approvedAt: number }>('approveSwitchover');

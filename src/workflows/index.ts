@@ -1,3 +1,4 @@
 /** Every workflow the quickmig worker runs (the bundle's entry point). */
+export { migrationBatch } from './batch';
 export { planMigration } from './plan-migration';
 export { quickMigration } from './quick-migration';

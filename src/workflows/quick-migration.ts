@@ -32,9 +32,13 @@ import type { createVmActivities } from '../activities/vm';
 import type { MigrationRequestInput } from '../client/request';
 import type { FileCopyPlan } from '../planner/files';
 import { frozenDiskFiles, layoutFolders, layoutOf, planCopies, remainingFiles } from '../planner/files';
-import type { MigrationProgress, MigrationResult, Phase, VerifiedFile } from './definitions';
+import type { PrecopyRound } from '../planner/precopy';
+import { fixedOverheadMs, judgeRound, projectSwitchover } from '../planner/precopy';
+import type { MigrationProgress, MigrationResult, Phase, PrecopyStatus, VerifiedFile } from './definitions';
 import { approveSwitchoverUpdate, progressQuery } from './definitions';
 import { METHOD_ATTRIBUTE, MODE_ATTRIBUTE, PHASE_ATTRIBUTE, VM_ATTRIBUTE } from './search-attributes';
+import type { GateDeps } from './switchover-gate';
+import { waitForSwitchover } from './switchover-gate';
 
 type ControlActivities = ReturnType<typeof createPreflightActivities> &
   ReturnType<typeof createVmActivities> &
@@ -134,6 +138,8 @@ export async function quickMigration(
     sourceStoppedAt: null,
     downtimeMs: null,
     awaitingApproval: false,
+    waitingFor: null,
+    precopy: null,
     undone: [],
     error: null,
   };
@@ -156,7 +162,9 @@ export async function quickMigration(
     },
     {
       validator: () => {
-        if (progress.plan?.steps.includes('await-switchover') !== true)
+        const steps = progress.plan?.steps ?? [];
+        // A policy that holds the switchover (onBudgetMiss / window.onMiss wait-approval) asks as it waits.
+        if (!progress.awaitingApproval && !steps.includes('await-switchover'))
           throw new Error('this migration switches over automatically; nothing to approve');
         if (approved) throw new Error('the switchover is already approved');
         if (['switchover', 'finalize', 'done', 'rolling-back', 'rolled-back'].includes(progress.phase))
@@ -185,35 +193,65 @@ export async function quickMigration(
   ]);
   upsertMemo({ plan });
 
-  const awaitApproval = async () => {
-    if (!plan.steps.includes('await-switchover')) return;
-    enter('awaiting-approval', 'await-switchover');
-    progress.awaitingApproval = true;
-    await condition(() => approved);
-    progress.awaitingApproval = false;
+  // Warnings a policy adds on the way (a missed budget or window it switched over anyway).
+  const policyWarnings: string[] = [];
+  /** Waits until the switchover may start: window, approval, and with pre-copy the downtime budget. */
+  const awaitSwitchover = async (precopy?: GateDeps['precopy']) => {
+    const { window } = prepared.request.options;
+    const manual = plan.steps.includes('await-switchover');
+    if (!window && !precopy) {
+      // One pass, as before warm migration existed (recorded histories replay this path).
+      if (!manual) return;
+      enter('awaiting-approval', 'await-switchover');
+      progress.awaitingApproval = true;
+      await condition(() => approved);
+      progress.awaitingApproval = false;
+      return;
+    }
+    await waitForSwitchover({
+      window,
+      manual,
+      isApproved: () => approved,
+      setWaiting: (what) => {
+        progress.waitingFor = what?.reason ?? null;
+        progress.awaitingApproval = what?.approval ?? false;
+        if (what?.approval) enter('awaiting-approval', 'await-switchover');
+        else if (what) enter('awaiting-window', 'await-window');
+      },
+      warn: (message) => policyWarnings.push(message),
+      ...(precopy ? { precopy } : {}),
+    });
   };
   const warnings = plan.findings.filter((f) => f.severity === 'warning').map((f) => f.message);
   const finish = (
     result: Omit<
       MigrationResult,
-      'migrationId' | 'method' | 'mode' | 'relocation' | 'reasons' | 'warnings' | 'phases'
+      'migrationId' | 'method' | 'mode' | 'relocation' | 'reasons' | 'warnings' | 'phases' | 'precopy'
     >,
   ): MigrationResult => {
     enter('done');
+    const { precopy } = progress;
     return {
       migrationId,
       method: plan.method,
       mode: plan.mode,
       relocation: plan.relocation,
       reasons: plan.reasons,
-      warnings,
+      warnings: [...warnings, ...policyWarnings],
       phases,
       ...result,
+      precopy: precopy && {
+        ...precopy,
+        budgetMet:
+          precopy.budgetMs === null || result.downtimeMs === null
+            ? null
+            : result.downtimeMs <= precopy.budgetMs,
+      },
     };
   };
 
   if (plan.method === 'vmotion') {
-    await awaitApproval();
+    await awaitSwitchover();
     enter('relocate', 'relocate');
     const src = { endpoint: prepared.source.endpoint, vm: prepared.source.vm };
     try {
@@ -270,7 +308,7 @@ export async function quickMigration(
     migrationId,
     progress,
     enter,
-    awaitApproval,
+    awaitSwitchover,
     transfer,
     control,
     finish,
@@ -282,13 +320,13 @@ interface StepContext {
   migrationId: string;
   progress: MigrationProgress;
   enter(phase: Phase, step?: string): void;
-  awaitApproval(): Promise<void>;
+  awaitSwitchover(precopy?: GateDeps['precopy']): Promise<void>;
   transfer: ActivityInterfaceFor<TransferActivities>;
   control: ActivityInterfaceFor<ControlActivities>;
   finish(
     result: Omit<
       MigrationResult,
-      'migrationId' | 'method' | 'mode' | 'relocation' | 'reasons' | 'warnings' | 'phases'
+      'migrationId' | 'method' | 'mode' | 'relocation' | 'reasons' | 'warnings' | 'phases' | 'precopy'
     >,
   ): MigrationResult;
   heartbeatTimeoutMs: number;
@@ -305,7 +343,10 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
   const copied = new Set<string>();
   const compensations: { what: string; undo: () => Promise<unknown> }[] = [];
 
+  // Copy throughput over this migration's copies: what a warm switchover's projection divides by.
+  const copyStats = { bytes: 0, ms: 0 };
   const copy = async (copies: FileCopyPlan[]) => {
+    const copyStart = Date.now();
     progress.bytesTotal += copies.reduce((sum, c) => sum + c.size, 0);
     const result = await step(
       ctx.transfer.copyFiles,
@@ -333,6 +374,145 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
       copied.add(f.source);
       progress.bytesDone += f.size;
     }
+    copyStats.bytes += result.files.reduce((sum, f) => sum + (f.skipped ? 0 : f.size), 0);
+    copyStats.ms += Date.now() - copyStart;
+  };
+
+  // Warm migration: pre-copy rounds after the bulk copy (see src/planner/precopy.ts for the arithmetic).
+  const { maxDowntimeMs, precopy: precopyOptions } = request.options;
+  const warm = {
+    enabled: plan.steps.includes('precopy'),
+    snapshotAt: 0,
+    samples: { taskMs: [] as number[], listMs: [] as number[], copyOverheadMs: [] as number[] },
+    // Rounds are capped in total (each adds a snapshot level to the source's chain); converge counts its own.
+    maxRounds: precopyOptions?.maxRounds ?? 8,
+  };
+  const precopyStatus = (): PrecopyStatus => {
+    progress.precopy ??= { budgetMs: maxDowntimeMs ?? null, rounds: [], projection: null, verdict: null };
+    return progress.precopy;
+  };
+  const roundSnapshot = (n: number) => `${snapshotName(migrationId)}-r${n}`;
+  const project = (configBytes: number) => {
+    const status = precopyStatus();
+    const last = status.rounds.at(-1);
+    const writeRateBps = last && last.writeWindowMs > 0 ? (last.bytes * 1000) / last.writeWindowMs : 0;
+    const throughputBps = copyStats.ms > 0 ? (copyStats.bytes * 1000) / copyStats.ms : 0;
+    const projection = projectSwitchover({
+      writeRateBps,
+      sinceSnapshotMs: Date.now() - warm.snapshotAt,
+      stateBytes: plan.mode === 'smartswitch' ? source.memoryMiB * 2 ** 20 : 0,
+      configBytes,
+      throughputBps,
+      fixedMs: fixedOverheadMs(warm.samples),
+    });
+    status.projection = {
+      ...projection,
+      writeRateBps: Math.round(writeRateBps),
+      throughputBps: Math.round(throughputBps),
+    };
+    return projection;
+  };
+  /** One pre-copy round: snapshot, then copy the delta that snapshot froze while the VM runs. */
+  const precopyRound = async (): Promise<PrecopyRound> => {
+    const status = precopyStatus();
+    const n = status.rounds.length + 1;
+    const name = roundSnapshot(n);
+    if (progress.phase === 'precopy') progress.step = 'precopy';
+    else enter('precopy', 'precopy');
+    const start = Date.now();
+    await step(
+      control.snapshotVm,
+      `Pre-copy round ${n}: snapshot ${source.name} to freeze its newest delta`,
+      {
+        ...src,
+        name,
+      },
+    );
+    compensations.push({
+      what: `removed the pre-copy snapshot ${name} from the source`,
+      undo: () =>
+        step(control.removeSnapshot, `Rollback: remove ${name} of ${source.name}`, { ...src, name }),
+    });
+    const snapshotAt = Date.now();
+    warm.samples.taskMs.push(snapshotAt - start);
+    const now = await step(
+      control.vmFiles,
+      `Pre-copy round ${n}: list the frozen delta of ${source.name}`,
+      src,
+    );
+    warm.samples.listMs.push(Date.now() - snapshotAt);
+    const frozen = frozenDiskFiles(now.files, now.disks).filter((f) => !copied.has(f.name));
+    const bytes = frozen.reduce((sum, f) => sum + f.size, 0);
+    if (frozen.length > 0) {
+      const throughput = copyStats.ms > 0 ? copyStats.bytes / copyStats.ms : 0;
+      const copyStart = Date.now();
+      await copy(planCopies(frozen, now.files, now.disks, layout, target.datastoreUrls));
+      const expected = throughput > 0 ? bytes / throughput : 0;
+      warm.samples.copyOverheadMs.push(Math.max(0, Date.now() - copyStart - expected));
+    }
+    const round: PrecopyRound = {
+      round: n,
+      snapshot: name,
+      bytes,
+      writeWindowMs: snapshotAt - warm.snapshotAt,
+      ms: Date.now() - start,
+      projectedMs: 0,
+    };
+    warm.snapshotAt = snapshotAt;
+    status.rounds.push(round);
+    const configBytes = remainingFiles(now.files, copied).reduce((sum, f) => sum + f.size, 0);
+    round.projectedMs = project(configBytes).ms;
+    return round;
+  };
+  const precopyDeps = (): GateDeps['precopy'] => {
+    enter('precopy', 'precopy');
+    precopyStatus();
+    return {
+      refresh: async () => {
+        await precopyRound();
+        // Keep one round for the final convergence.
+        return precopyStatus().rounds.length < warm.maxRounds - 1;
+      },
+      ...(maxDowntimeMs !== undefined
+        ? {
+            converge: async () => {
+              const status = precopyStatus();
+              const first = status.rounds.length;
+              for (;;) {
+                if (status.rounds.length >= warm.maxRounds) {
+                  status.verdict = `no pre-copy round left (options.precopy.maxRounds ${warm.maxRounds})`;
+                  return { fits: false as const, reason: status.verdict };
+                }
+                await precopyRound();
+                const projection = status.projection ?? {
+                  ms: Number.POSITIVE_INFINITY,
+                  bytes: 0,
+                  copyMs: 0,
+                  fixedMs: 0,
+                  writeRateBps: 0,
+                  throughputBps: 0,
+                };
+                const verdict = judgeRound(
+                  status.rounds.slice(first),
+                  projection,
+                  { maxDowntimeMs, maxRounds: warm.maxRounds - first },
+                  projection,
+                );
+                if (verdict.kind === 'fits') {
+                  status.verdict = 'fits';
+                  return { fits: true as const };
+                }
+                if (verdict.kind === 'not-converging') {
+                  status.verdict = verdict.reason;
+                  return { fits: false as const, reason: verdict.reason };
+                }
+              }
+            },
+          }
+        : {}),
+      onBudgetMiss: precopyOptions?.onBudgetMiss ?? 'wait-approval',
+      refreshIntervalMs: precopyOptions?.refreshIntervalMs ?? 30_000,
+    };
   };
 
   let targetVm: PreparedMigration['source']['vm'] | undefined;
@@ -357,10 +537,13 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
 
     enter('bulk-copy', running ? 'snapshot' : 'bulk-copy');
     if (running) {
+      const snapshotStart = Date.now();
       await step(control.snapshotVm, `Snapshot ${source.name} to freeze its disks`, {
         ...src,
         name: snapshotName(migrationId),
       });
+      warm.snapshotAt = Date.now();
+      warm.samples.taskMs.push(warm.snapshotAt - snapshotStart);
       compensations.push({
         what: 'removed the migration snapshot from the source',
         undo: () =>
@@ -370,6 +553,7 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
           }),
       });
       const frozen = await step(control.vmFiles, `List the frozen files of ${source.name}`, src);
+      warm.samples.listMs.push(Date.now() - warm.snapshotAt);
       progress.step = 'bulk-copy';
       await copy(
         planCopies(
@@ -382,7 +566,7 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
       );
     }
 
-    await ctx.awaitApproval();
+    await ctx.awaitSwitchover(running && warm.enabled ? precopyDeps() : undefined);
     enter('switchover', running ? (plan.mode === 'smartswitch' ? 'suspend' : 'stop') : 'delta-copy');
     if (running) {
       // If a retry finds the source already stopped (a worker died after stopping it), the real stop
@@ -463,68 +647,85 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
   }
 
   // The target runs (or holds the VM, for a powered-off or suspended source): from here on, no rollback.
-  enter('finalize', 'consolidate');
-  const tgt = { endpoint: target.endpoint, vm: targetVm };
-  await step(control.consolidateVm, `Consolidate the disks of ${target.temporaryName}`, tgt);
+  // A cancellation now would leave the VM half finalized (the source renamed, not unregistered, ...):
+  // finalize runs to its end, and the migration completes as the CLI's `cancel` promises.
+  return CancellationScope.nonCancellable(async () => {
+    enter('finalize', 'consolidate');
+    const tgt = { endpoint: target.endpoint, vm: targetVm };
+    await step(control.consolidateVm, `Consolidate the disks of ${target.temporaryName}`, tgt);
 
-  progress.step = 'finalize-source';
-  let sourceOutcome: MigrationResult['source'];
-  if (request.options.source === 'delete') {
-    if (plan.targetPowerState === 'poweredOn') {
-      await step(
-        longControl.waitForGuestHeartbeat,
-        `Wait for the guest heartbeat of ${target.temporaryName}`,
-        { ...tgt, timeoutMs: ctx.heartbeatTimeoutMs },
-      );
+    progress.step = 'finalize-source';
+    let sourceOutcome: MigrationResult['source'];
+    if (request.options.source === 'delete') {
+      if (plan.targetPowerState === 'poweredOn') {
+        await step(
+          longControl.waitForGuestHeartbeat,
+          `Wait for the guest heartbeat of ${target.temporaryName}`,
+          { ...tgt, timeoutMs: ctx.heartbeatTimeoutMs },
+        );
+      }
+      await step(control.destroyVm, `Delete the source ${source.name} and its files`, src);
+      sourceOutcome = {
+        endpoint: source.endpoint,
+        name: source.name,
+        action: 'deleted',
+        detail: 'deleted with its files after the target reported a guest heartbeat',
+      };
+    } else {
+      const keptName = `${source.name}_migrated`;
+      await step(control.setPowerState, `Power off the source ${source.name}`, {
+        ...src,
+        state: 'poweredOff',
+      });
+      for (const round of [...(progress.precopy?.rounds ?? [])].reverse()) {
+        await step(
+          control.removeSnapshot,
+          `Remove the pre-copy snapshot ${round.snapshot} of ${source.name}`,
+          {
+            ...src,
+            name: round.snapshot,
+          },
+        );
+      }
+      await step(control.removeSnapshot, `Remove the migration snapshot of ${source.name}`, {
+        ...src,
+        name: snapshotName(migrationId),
+      });
+      await step(control.renameVm, `Rename the source to ${keptName}`, { ...src, name: keptName });
+      await step(control.unregisterVm, `Unregister the source ${keptName}`, src);
+      sourceOutcome = {
+        endpoint: source.endpoint,
+        name: keptName,
+        action: 'kept',
+        detail: `renamed ${keptName}, powered off and unregistered; its files stay in ${source.vmxPath.replace(/\/[^/]*$/, '')}`,
+      };
     }
-    await step(control.destroyVm, `Delete the source ${source.name} and its files`, src);
-    sourceOutcome = {
-      endpoint: source.endpoint,
-      name: source.name,
-      action: 'deleted',
-      detail: 'deleted with its files after the target reported a guest heartbeat',
-    };
-  } else {
-    const keptName = `${source.name}_migrated`;
-    await step(control.setPowerState, `Power off the source ${source.name}`, { ...src, state: 'poweredOff' });
-    await step(control.removeSnapshot, `Remove the migration snapshot of ${source.name}`, {
-      ...src,
-      name: snapshotName(migrationId),
+    await step(control.renameVm, `Rename the target to ${target.finalName}`, {
+      ...tgt,
+      name: target.finalName,
     });
-    await step(control.renameVm, `Rename the source to ${keptName}`, { ...src, name: keptName });
-    await step(control.unregisterVm, `Unregister the source ${keptName}`, src);
-    sourceOutcome = {
-      endpoint: source.endpoint,
-      name: keptName,
-      action: 'kept',
-      detail: `renamed ${keptName}, powered off and unregistered; its files stay in ${source.vmxPath.replace(/\/[^/]*$/, '')}`,
-    };
-  }
-  await step(control.renameVm, `Rename the target to ${target.finalName}`, {
-    ...tgt,
-    name: target.finalName,
-  });
 
-  progress.step = 'finalize-ir';
-  const instantRecovery = plan.steps.includes('finalize-ir')
-    ? await finalizeInstantRecovery(prepared, control)
-    : null;
-  const described = await step(control.describeVm, `Read ${target.finalName} for the report`, tgt);
-  return ctx.finish({
-    downtimeMs: progress.downtimeMs,
-    bytesCopied: verified.filter((v) => !v.skipped).reduce((sum, v) => sum + v.size, 0),
-    verified,
-    target: {
-      endpoint: target.endpoint,
-      moref: described.moref,
-      name: described.name,
-      host: described.host,
-      datastores: described.datastores,
-      powerState: described.powerState,
-      snapshots: described.snapshots,
-    },
-    source: sourceOutcome,
-    instantRecovery,
+    progress.step = 'finalize-ir';
+    const instantRecovery = plan.steps.includes('finalize-ir')
+      ? await finalizeInstantRecovery(prepared, control)
+      : null;
+    const described = await step(control.describeVm, `Read ${target.finalName} for the report`, tgt);
+    return ctx.finish({
+      downtimeMs: progress.downtimeMs,
+      bytesCopied: verified.filter((v) => !v.skipped).reduce((sum, v) => sum + v.size, 0),
+      verified,
+      target: {
+        endpoint: target.endpoint,
+        moref: described.moref,
+        name: described.name,
+        host: described.host,
+        datastores: described.datastores,
+        powerState: described.powerState,
+        snapshots: described.snapshots,
+      },
+      source: sourceOutcome,
+      instantRecovery,
+    });
   });
 }
 

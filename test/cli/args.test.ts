@@ -48,6 +48,11 @@ describe('requestFrom (flags → request)', () => {
       'disk-type': 'thin',
       'finalize-ir': true,
       verify: 'size',
+      'max-downtime': '1500',
+      'on-budget-miss': 'abort',
+      'not-before': '2026-11-28T22:00:00Z',
+      'not-after': '2026-11-29T02:00:00Z',
+      'on-window-miss': 'wait-approval',
     });
     expect(request.source).toEqual({ endpoint: 'vcenter', inventoryPath: '/DC1/vm/web01' });
     expect(request.target).toMatchObject({
@@ -65,6 +70,13 @@ describe('requestFrom (flags → request)', () => {
       diskType: 'thin',
       finalizeInstantRecovery: true,
       verify: 'size',
+      maxDowntimeMs: 1500,
+      precopy: { onBudgetMiss: 'abort', maxRounds: 8, refreshIntervalMs: 30_000 },
+      window: {
+        notBefore: '2026-11-28T22:00:00Z',
+        notAfter: '2026-11-29T02:00:00Z',
+        onMiss: 'wait-approval',
+      },
     });
   });
 
@@ -72,6 +84,22 @@ describe('requestFrom (flags → request)', () => {
     expect(problemsOf(() => requestFrom(undefined, { vm: 'esx-a/app01', mode: 'fast' }))).toEqual([
       { path: 'target.datastore (--datastore)', message: 'is required' },
       { path: 'options.mode (--mode)', message: 'must be one of auto, smartswitch, cold (got "fast")' },
+    ]);
+    expect(
+      problemsOf(() =>
+        requestFrom(undefined, {
+          vm: 'esx-a/app01',
+          datastore: 'x',
+          'max-downtime': '2s',
+          'not-after': 'tonight',
+        }),
+      ),
+    ).toEqual([
+      { path: 'options.maxDowntimeMs (--max-downtime)', message: 'must be an integer (got a string)' },
+      {
+        path: 'options.window.notAfter (--not-after)',
+        message: expect.stringMatching(/^must match .*, e\.g\. "2026-11-28T22:00:00Z"$/),
+      },
     ]);
     expect(problemsOf(() => requestFrom(undefined, { vm: 'app01', datastore: 'x' }))[0]?.message).toContain(
       'write ENDPOINT/NAME',

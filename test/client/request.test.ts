@@ -33,6 +33,7 @@ describe('normalizeRequest', () => {
         verify: 'sha256',
         switchover: 'auto',
         memoryThresholdMiB: 8192,
+        precopy: { maxRounds: 8, onBudgetMiss: 'wait-approval', refreshIntervalMs: 30_000 },
       },
     } satisfies MigrationRequest);
   });
@@ -122,7 +123,7 @@ describe('normalizeRequest', () => {
         {
           path: 'options.foo',
           message:
-            "unknown property 'foo'; allowed: method, mode, diskType, source, finalizeInstantRecovery, verify, switchover, memoryThresholdMiB",
+            "unknown property 'foo'; allowed: method, mode, diskType, source, finalizeInstantRecovery, verify, switchover, memoryThresholdMiB, maxDowntimeMs, precopy, window",
         },
       ],
     },

@@ -1,0 +1,154 @@
+/**
+ * Warm migration arithmetic: how long a switchover would take if it started now, and whether another
+ * pre-copy round is worth it. Pure, so the workflow can call it and the tests can table it.
+ *
+ * A pre-copy round snapshots the running VM, which freezes the delta the guest wrote since the previous
+ * snapshot, and copies that delta while the VM keeps running. The switchover then only moves what the
+ * guest wrote since the last snapshot, plus the suspend state (SmartSwitch) and the small config files.
+ */
+
+/** One pre-copy round as the workflow measured it. */
+export interface PrecopyRound {
+  /** 1 for the first round after the bulk copy. */
+  round: number;
+  /** Name of the snapshot that froze this round's delta. */
+  snapshot: string;
+  /** Bytes of the frozen delta files copied in this round. */
+  bytes: number;
+  /** How long the guest wrote into this delta: from the previous snapshot to this one, in ms. */
+  writeWindowMs: number;
+  /** Wall time of the round (snapshot, listing, copy), in ms. */
+  ms: number;
+  /** The projection made after this round, in ms. */
+  projectedMs: number;
+}
+
+/** What a projection is made of; every figure is measured during this migration. */
+export interface ProjectionInput {
+  /** Bytes per second the guest writes, from the last frozen delta. */
+  writeRateBps: number;
+  /** Time since the newest snapshot (the current delta has grown that long), in ms. */
+  sinceSnapshotMs: number;
+  /** Suspend state to copy: the VM's memory for SmartSwitch, 0 for cold. */
+  stateBytes: number;
+  /** Configuration files copied at switchover (.vmx, .nvram, descriptors), bytes. */
+  configBytes: number;
+  /** Copy throughput measured so far, bytes per second. */
+  throughputBps: number;
+  /** Switchover time that does not depend on bytes: stop, list, register, start, in ms. */
+  fixedMs: number;
+}
+
+/** A switchover projection with its parts, as the progress query shows it. */
+export interface Projection {
+  /** Total projected downtime, ms. */
+  ms: number;
+  /** Bytes the switchover would copy. */
+  bytes: number;
+  /** ms of it spent copying. */
+  copyMs: number;
+  /** ms of it independent of bytes. */
+  fixedMs: number;
+}
+
+/** Projects the switchover's downtime if it started now: remaining bytes ÷ throughput + fixed overhead. */
+export function projectSwitchover(input: ProjectionInput): Projection {
+  const delta = (input.writeRateBps * Math.max(0, input.sinceSnapshotMs)) / 1000;
+  const bytes = Math.round(delta + input.stateBytes + input.configBytes);
+  const copyMs = input.throughputBps > 0 ? (bytes / input.throughputBps) * 1000 : Number.POSITIVE_INFINITY;
+  const ms = Math.round(copyMs + input.fixedMs);
+  return { ms, bytes, copyMs: Math.round(copyMs), fixedMs: Math.round(input.fixedMs) };
+}
+
+/** Why pre-copy stops. */
+export type PrecopyVerdict =
+  /** The projection fits the budget: switch over. */
+  | { kind: 'fits' }
+  /** Not yet, and another round can still help. */
+  | { kind: 'another-round' }
+  /** The budget cannot be met: the request's policy decides. `reason` says why, for people. */
+  | { kind: 'not-converging'; reason: string };
+
+/** Limits of the pre-copy loop. */
+export interface PrecopyLimits {
+  maxDowntimeMs: number;
+  maxRounds: number;
+}
+
+/** The two rates that decide convergence, bytes per second. */
+export interface PrecopyRates {
+  writeRateBps: number;
+  throughputBps: number;
+}
+
+/**
+ * Decides after a round: switch over when the projection fits; give up when the guest writes at least
+ * as fast as the copy moves (each delta would be as large as the last), when the fixed overhead alone
+ * exceeds the budget, when the rounds are spent, or when two rounds in a row did not shrink the
+ * projection by a tenth; otherwise another round.
+ */
+export function judgeRound(
+  rounds: readonly PrecopyRound[],
+  projection: Projection,
+  limits: PrecopyLimits,
+  rates: PrecopyRates,
+): PrecopyVerdict {
+  if (projection.ms <= limits.maxDowntimeMs) return { kind: 'fits' };
+  const projected = `projected switchover ${seconds(projection.ms)} > maxDowntimeMs ${seconds(limits.maxDowntimeMs)}`;
+  if (rates.throughputBps > 0 && rates.writeRateBps >= 0.9 * rates.throughputBps) {
+    return {
+      kind: 'not-converging',
+      reason: `${projected}: the guest writes ${mibps(rates.writeRateBps)}, about as fast as or faster than the copy moves (${mibps(rates.throughputBps)}), so the deltas do not shrink`,
+    };
+  }
+  if (projection.fixedMs >= limits.maxDowntimeMs) {
+    return {
+      kind: 'not-converging',
+      reason: `${projected}: the steps alone (stop, register, start) take ${seconds(projection.fixedMs)}`,
+    };
+  }
+  if (rounds.length >= limits.maxRounds) {
+    return { kind: 'not-converging', reason: `${projected} after ${rounds.length} round(s), the limit` };
+  }
+  const last = rounds.slice(-3).map((r) => r.projectedMs);
+  const [a, b, c] = last;
+  if (a !== undefined && b !== undefined && c !== undefined && b > 0.9 * a && c > 0.9 * b) {
+    return {
+      kind: 'not-converging',
+      reason: `${projected}: the last rounds did not shrink it (${last.map(seconds).join(' → ')}); the guest writes about as fast as the copy moves`,
+    };
+  }
+  return { kind: 'another-round' };
+}
+
+/**
+ * Switchover time independent of bytes, from this migration's own control steps: a switchover runs
+ * three vSphere tasks (stop, register, start), like a snapshot, and one listing; plus the fixed cost
+ * of a copy step (what a copy took beyond its bytes ÷ throughput).
+ */
+export function fixedOverheadMs(samples: {
+  taskMs: readonly number[];
+  listMs: readonly number[];
+  copyOverheadMs: readonly number[];
+}): number {
+  return 3 * median(samples.taskMs) + median(samples.listMs) + median(samples.copyOverheadMs);
+}
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** `12.3 MiB/s`, for messages. */
+export function mibps(bytesPerSec: number): string {
+  return `${(bytesPerSec / 2 ** 20).toFixed(1)} MiB/s`;
+}
+
+/** `1.2 s`, for messages. */
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}

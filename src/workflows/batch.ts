@@ -1,0 +1,436 @@
+/**
+ * The `migrationBatch` workflow: many VMs from a plan, each migrated by a child `quickMigration`
+ * workflow, within concurrency limits (global, per source host, per target datastore).
+ *
+ *   resolve (planOnly: the VM's source host and target datastores, bad input found here)
+ *   → queue → start what the limits allow, in plan order → collect each child's result.
+ *
+ * A VM whose plan cannot be resolved, or whose migration fails, is reported failed with its cause;
+ * the others go on. Children have ids derived from the batch id (`<batchId>-<endpoint>-<vm>`) and are
+ * never started twice: a replayed batch finds them in its history, and a second run of the same batch
+ * id is refused by the server (REJECT_DUPLICATE) and by the child's own preflight (the VM has left
+ * its source, or carries the first run's snapshot). Cancelling the batch cancels the running
+ * children, which roll back themselves, waits for them, and starts nothing more.
+ *
+ * Workflow code: no Node builtins, no clocks but Temporal's; activities and the child are types only.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  condition,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+// A plain list of names from a module without I/O; the activities themselves are imported as types only.
+import { PERMANENT_ERROR_TYPES } from '../activities/errors';
+import type { createPreflightActivities } from '../activities/preflight';
+import type { MigrationRequestInput } from '../client/request';
+import type { MigrationPlan } from '../planner/plan';
+import type { MigrationResult } from './definitions';
+import type { QuickMigrationOptions, quickMigration } from './quick-migration';
+
+/** Concurrency limits of a batch; a limit left out does not limit. */
+export interface BatchLimits {
+  /** Migrations running at once. Default: no limit. */
+  global?: number;
+  /** Migrations running at once from one source host (`<endpoint>/<host>`). Default: no limit. */
+  perSourceHost?: number;
+  /** Migrations running at once that write to one target datastore (`<endpoint>/<datastore>`). Default: no limit. */
+  perTargetDatastore?: number;
+}
+
+/** The workflow's input: what a plan file becomes once validated (src/client/plan.ts). */
+export interface MigrationBatchInput {
+  /** One request per VM, in the order they start when the limits allow. */
+  migrations: MigrationRequestInput[];
+  /** Default: {} (no limits). */
+  limits?: BatchLimits;
+  /** The plan's name, for display. Default: none. */
+  name?: string;
+  /** Task queue of the children's data-mover activities. Default: the worker's own. */
+  dataMoverTaskQueue?: string;
+}
+
+/**
+ * Where one VM of a batch is. `resolving`: its plan is being made; `queued`: resolved, waiting for a
+ * slot; `running`: its child migration runs; then `succeeded`, `failed` or `cancelled` (never started,
+ * or cancelled and rolled back).
+ */
+export type BatchVmState = 'resolving' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** One VM of a batch, as the progress query and the result show it. */
+export interface BatchVm {
+  /** Position in the plan's `migrations`. */
+  index: number;
+  /** `<endpoint>/<name | moref | path | uuid>` as the plan names it. */
+  vm: string;
+  /** Workflow id of the child migration (whether or not it was started). */
+  migrationId: string;
+  state: BatchVmState;
+  /** The source host the limits count it against, `<endpoint>/<host>`; null until resolved. */
+  sourceHost: string | null;
+  /** The target datastores it writes to, `<endpoint>/<datastore>`; empty until resolved. */
+  targetDatastores: string[];
+  method: MigrationPlan['method'] | null;
+  mode: MigrationPlan['mode'];
+  /** Epoch ms (workflow time) when the batch started its migration, and when it saw it end. */
+  startedAt: number | null;
+  closedAt: number | null;
+  /** What the migration achieved, when it succeeded. */
+  result: {
+    downtimeMs: number | null;
+    bytesCopied: number;
+    target: Pick<MigrationResult['target'], 'endpoint' | 'name' | 'host' | 'datastores' | 'powerState'>;
+  } | null;
+  /** Why it failed or was cancelled: the cause's message, the step it failed at, what rollback undid. */
+  error: { type: string; message: string; step: string | null; undone: string[] } | null;
+}
+
+/** How many VMs are in each state; `pending` is resolving plus queued. */
+export interface BatchCounts {
+  total: number;
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
+
+/** What the `batchProgress` query answers, and the batch's result. */
+export interface BatchProgress {
+  batchId: string;
+  name: string | null;
+  limits: BatchLimits;
+  counts: BatchCounts;
+  /**
+   * The most migrations the batch itself ever had running at once, overall and per source host and
+   * target datastore. A migration counts from the moment the batch asks Temporal to start it until the
+   * batch has seen it close, so Temporal's own start and close times lie within that span.
+   */
+  maxRunning: {
+    global: number;
+    perSourceHost: Record<string, number>;
+    perTargetDatastore: Record<string, number>;
+  };
+  /** True once the batch was asked to cancel: nothing more starts. */
+  cancelRequested: boolean;
+  vms: BatchVm[];
+}
+
+/** The batch's result: its progress at the end. */
+export type BatchResult = BatchProgress;
+
+/** The batch's progress, any time. */
+export const batchProgressQuery = defineQuery<BatchProgress>('batchProgress');
+
+/** Workflow type name of the batch, as clients start it. */
+export const MIGRATION_BATCH = 'migrationBatch';
+
+/** How many VMs are resolved at once (each is a few reads on its endpoints). */
+const RESOLVE_CONCURRENCY = 4;
+
+/** The VM a request names, as `<endpoint>/<name | moref | path | uuid>`. */
+export function batchVmOf(request: MigrationRequestInput): string {
+  const s = request.source ?? ({} as Partial<MigrationRequestInput['source']>);
+  return `${s.endpoint}/${s.name ?? s.moref ?? s.inventoryPath ?? s.instanceUuid}`;
+}
+
+/**
+ * The workflow id of a VM's migration in a batch: `<batchId>-<endpoint>-<vm>`, sanitised to letters,
+ * digits, `.`, `_` and `-`. Deterministic, so a batch run again never starts a VM under another id.
+ */
+export function childIdOf(batchId: string, request: MigrationRequestInput): string {
+  const vm = batchVmOf(request)
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return `${batchId}-${vm}`;
+}
+
+/** Migrates the plan's VMs as child workflows within the limits; see the file comment. */
+export async function migrationBatch(input: MigrationBatchInput): Promise<BatchResult> {
+  const batchId = workflowInfo().workflowId;
+  const limits = checkLimits(input.limits ?? {});
+  // Built here rather than at module level: clients import this module for its query and types.
+  const { planOnly } = proxyActivities<ReturnType<typeof createPreflightActivities>>({
+    startToCloseTimeout: '5m',
+    retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
+  });
+  const childOptions: QuickMigrationOptions = input.dataMoverTaskQueue
+    ? { dataMoverTaskQueue: input.dataMoverTaskQueue }
+    : {};
+
+  const vms: BatchVm[] = input.migrations.map((request, index) => ({
+    index,
+    vm: batchVmOf(request),
+    migrationId: childIdOf(batchId, request),
+    state: 'resolving',
+    sourceHost: null,
+    targetDatastores: [],
+    method: null,
+    mode: null,
+    startedAt: null,
+    closedAt: null,
+    result: null,
+    error: null,
+  }));
+  let cancelRequested = false;
+  const fail = (vm: BatchVm, error: BatchVm['error'], state: 'failed' | 'cancelled' = 'failed') => {
+    vm.state = state;
+    vm.error = error;
+    vm.closedAt = vm.startedAt === null ? null : Date.now();
+  };
+  // Two entries for one VM would share a child id; the client refuses such plans, this catches other starters.
+  const firstOf = new Map<string, number>();
+  for (const vm of vms) {
+    const first = firstOf.get(vm.migrationId);
+    if (first === undefined) firstOf.set(vm.migrationId, vm.index);
+    else
+      fail(vm, {
+        type: 'InvalidRequestError',
+        message: `${vm.vm} is already migrated by migrations[${first}] of this batch; a VM appears once per plan`,
+        step: 'preflight',
+        undone: [],
+      });
+  }
+
+  // Slots held now, and the most ever held, per key: `global`, `host:<endpoint>/<host>`, `ds:<endpoint>/<ds>`.
+  const held = new Map<string, number>();
+  const maxHeld = new Map<string, number>();
+  const keysOf = (vm: BatchVm) => [
+    'global',
+    `host:${vm.sourceHost}`,
+    ...vm.targetDatastores.map((ds) => `ds:${ds}`),
+  ];
+  const limitOf = (key: string) =>
+    key === 'global'
+      ? limits.global
+      : key.startsWith('host:')
+        ? limits.perSourceHost
+        : limits.perTargetDatastore;
+  const fits = (vm: BatchVm) => keysOf(vm).every((k) => (held.get(k) ?? 0) < (limitOf(k) ?? Infinity));
+  const acquire = (vm: BatchVm) => {
+    for (const k of keysOf(vm)) {
+      const n = (held.get(k) ?? 0) + 1;
+      held.set(k, n);
+      maxHeld.set(k, Math.max(maxHeld.get(k) ?? 0, n));
+    }
+  };
+  const release = (vm: BatchVm) => {
+    for (const k of keysOf(vm)) held.set(k, (held.get(k) ?? 1) - 1);
+  };
+
+  const progress = (): BatchProgress => {
+    const count = (...states: BatchVmState[]) => vms.filter((v) => states.includes(v.state)).length;
+    const perPrefix = (prefix: string) =>
+      Object.fromEntries(
+        [...maxHeld].filter(([k]) => k.startsWith(prefix)).map(([k, n]) => [k.slice(prefix.length), n]),
+      );
+    return {
+      batchId,
+      name: input.name ?? null,
+      limits,
+      counts: {
+        total: vms.length,
+        pending: count('resolving', 'queued'),
+        running: count('running'),
+        succeeded: count('succeeded'),
+        failed: count('failed'),
+        cancelled: count('cancelled'),
+      },
+      maxRunning: {
+        global: maxHeld.get('global') ?? 0,
+        perSourceHost: perPrefix('host:'),
+        perTargetDatastore: perPrefix('ds:'),
+      },
+      cancelRequested,
+      vms,
+    };
+  };
+  setHandler(batchProgressQuery, progress);
+
+  // Every resolution and every child's end bumps `changes`, which wakes the scheduler.
+  let changes = 0;
+  let inFlight = 0;
+
+  const resolve = async (vm: BatchVm): Promise<void> => {
+    const request = input.migrations[vm.index] as MigrationRequestInput;
+    try {
+      const plan = await planOnly.executeWithOptions({ summary: `Resolve ${vm.vm} (batch planning)` }, [
+        request,
+      ]);
+      vm.method = plan.method;
+      vm.mode = plan.mode;
+      if (plan.blocked) {
+        const errors = plan.findings.filter((f) => f.severity === 'error');
+        fail(vm, {
+          type: 'PreflightBlockedError',
+          message: `preflight refused the migration: ${errors.map((f) => `${f.field ? `${f.field}: ` : ''}${f.message}`).join('; ')}`,
+          step: 'preflight',
+          undone: [],
+        });
+        return;
+      }
+      const where = placementOf(plan, request);
+      vm.sourceHost = where.sourceHost;
+      vm.targetDatastores = where.targetDatastores;
+      if (cancelRequested) fail(vm, cancelledError('before it started'), 'cancelled');
+      else vm.state = 'queued';
+    } catch (error) {
+      if (isCancellation(error)) fail(vm, cancelledError('before it started'), 'cancelled');
+      else fail(vm, { ...failureOf(error), step: 'preflight' });
+    } finally {
+      changes++;
+    }
+  };
+
+  const launch = (vm: BatchVm): void => {
+    const request = input.migrations[vm.index] as MigrationRequestInput;
+    acquire(vm);
+    inFlight++;
+    vm.state = 'running';
+    vm.startedAt = Date.now();
+    const run = async () => {
+      try {
+        const child = await startChild<typeof quickMigration>('quickMigration', {
+          workflowId: vm.migrationId,
+          args: [request, childOptions],
+          // A batch run again must not migrate a VM a former run already migrated.
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          // Cancelling the batch cancels the child and waits for its rollback (the default, stated).
+          cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+          // A terminated batch leaves its running migrations to finish (or be cancelled) on their own.
+          parentClosePolicy: 'ABANDON',
+          staticSummary: `Migrate ${vm.vm} (batch ${batchId})`,
+        });
+        const result = await child.result();
+        vm.state = 'succeeded';
+        vm.closedAt = Date.now();
+        vm.method = result.method;
+        vm.mode = result.mode;
+        vm.result = {
+          downtimeMs: result.downtimeMs,
+          bytesCopied: result.bytesCopied,
+          target: {
+            endpoint: result.target.endpoint,
+            name: result.target.name,
+            host: result.target.host,
+            datastores: result.target.datastores,
+            powerState: result.target.powerState,
+          },
+        };
+      } catch (error) {
+        if (isCancellation(error)) fail(vm, cancelledError('and rolled back'), 'cancelled');
+        else fail(vm, failureOf(error));
+      } finally {
+        release(vm);
+        inFlight--;
+        changes++;
+      }
+    };
+    void run();
+  };
+
+  // Resolution runs beside the scheduler, a few VMs at a time, so the first migrations start early.
+  const toResolve = vms.filter((v) => v.state === 'resolving');
+  const resolver = async () => {
+    for (let vm = toResolve.shift(); vm; vm = toResolve.shift()) {
+      if (cancelRequested) fail(vm, cancelledError('before it started'), 'cancelled');
+      else await resolve(vm);
+    }
+  };
+  const resolvers = Array.from({ length: Math.min(RESOLVE_CONCURRENCY, toResolve.length) }, resolver);
+
+  try {
+    for (;;) {
+      for (const vm of vms) if (vm.state === 'queued' && fits(vm)) launch(vm);
+      if (inFlight === 0 && vms.every((v) => v.state !== 'resolving' && v.state !== 'queued')) break;
+      const seen = changes;
+      await condition(() => changes !== seen);
+    }
+    await Promise.all(resolvers);
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    // Start nothing more; the running children were asked to cancel with this scope and roll back.
+    cancelRequested = true;
+    for (const vm of vms)
+      if (vm.state === 'queued') fail(vm, cancelledError('before it started'), 'cancelled');
+    await CancellationScope.nonCancellable(async () => {
+      await condition(() => inFlight === 0 && vms.every((v) => v.state !== 'resolving'));
+      await Promise.allSettled(resolvers);
+    });
+    for (const vm of vms)
+      if (vm.state === 'queued') fail(vm, cancelledError('before it started'), 'cancelled');
+    throw error;
+  }
+  return progress();
+}
+
+/** Rejects limits that are not whole numbers of at least 1 (the client validates; other starters may not). */
+function checkLimits(limits: BatchLimits): BatchLimits {
+  for (const key of ['global', 'perSourceHost', 'perTargetDatastore'] as const) {
+    const value = limits[key];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1))
+      throw ApplicationFailure.create({
+        type: 'InvalidRequestError',
+        nonRetryable: true,
+        message: `limits.${key}: must be a whole number >= 1 (got ${JSON.stringify(value)}); leave it out for no limit`,
+      });
+  }
+  return limits;
+}
+
+/**
+ * The source host and the target datastores a plan names, as limit keys; the datastores are the config
+ * datastore and every disk's, all on the target endpoint.
+ */
+function placementOf(
+  plan: MigrationPlan,
+  request: MigrationRequestInput,
+): { sourceHost: string; targetDatastores: string[] } {
+  // Plans recorded before `sourceHost` existed carry the host in their relocation reason (R9).
+  const host = plan.sourceHost ?? plan.reasons.find((r) => r.rule === 'R9-relocation')?.facts.sourceHost;
+  const source = request.source.endpoint;
+  const target = request.target.endpoint;
+  return {
+    // Without a host name the endpoint stands for it: stricter, never looser.
+    sourceHost: typeof host === 'string' && host ? `${source}/${host}` : source,
+    targetDatastores: [...new Set([plan.configDatastore, ...plan.disks.map((d) => d.to)])].map(
+      (ds) => `${target}/${ds}`,
+    ),
+  };
+}
+
+function cancelledError(how: string): NonNullable<BatchVm['error']> {
+  return { type: 'Cancelled', message: `the batch was cancelled ${how}`, step: null, undone: [] };
+}
+
+/**
+ * The cause of a failed resolution or child: the innermost failure's type and message, and the step
+ * and rollback the child recorded in its failure's details (MigrationFailed), else the failed activity.
+ */
+function failureOf(error: unknown): NonNullable<BatchVm['error']> {
+  let current: unknown = error;
+  let activity: string | null = null;
+  while (current instanceof ChildWorkflowFailure || current instanceof ActivityFailure) {
+    if (current instanceof ActivityFailure) activity = current.activityType;
+    if (!(current.cause instanceof Error)) break;
+    current = current.cause;
+  }
+  if (current instanceof ApplicationFailure) {
+    const details = current.details?.[0] as { step?: string; undone?: string[] } | undefined;
+    return {
+      type: current.type ?? 'Error',
+      message: current.message,
+      step: details?.step ?? activity,
+      undone: details?.undone ?? [],
+    };
+  }
+  const e = current instanceof Error ? current : new Error(String(current));
+  return { type: e.name, message: e.message, step: activity, undone: [] };
+}

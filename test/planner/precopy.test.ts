@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import type { MigrationRequestInput } from '../../src/client/request';
+import { planMigration } from '../../src/planner/plan';
+import type { PrecopyRound, Projection } from '../../src/planner/precopy';
+import { fixedOverheadMs, judgeRound, projectSwitchover } from '../../src/planner/precopy';
+import { labFacts, request, variant } from './lab';
+
+const MiB = 2 ** 20;
+
+const round = (n: number, projectedMs: number): PrecopyRound => ({
+  round: n,
+  snapshot: `quickmig-x-r${n}`,
+  bytes: 10 * MiB,
+  writeWindowMs: 1000,
+  ms: 1000,
+  projectedMs,
+});
+const projection = (ms: number, fixedMs = 300): Projection => ({
+  ms,
+  bytes: 0,
+  copyMs: ms - fixedMs,
+  fixedMs,
+});
+const limits = { maxDowntimeMs: 2000, maxRounds: 5 };
+const slowGuest = { writeRateBps: 4 * MiB, throughputBps: 100 * MiB };
+
+describe('projectSwitchover', () => {
+  it('divides what the guest wrote since the snapshot, the suspend state and the config by the throughput', () => {
+    const p = projectSwitchover({
+      writeRateBps: 10 * MiB,
+      sinceSnapshotMs: 2000,
+      stateBytes: 64 * MiB,
+      configBytes: 16 * MiB,
+      throughputBps: 100 * MiB,
+      fixedMs: 400,
+    });
+    expect(p).toEqual({ ms: 1400, bytes: 100 * MiB, copyMs: 1000, fixedMs: 400 });
+  });
+
+  it('projects forever without a measured throughput', () => {
+    const p = projectSwitchover({
+      writeRateBps: 1,
+      sinceSnapshotMs: 1,
+      stateBytes: 0,
+      configBytes: 0,
+      throughputBps: 0,
+      fixedMs: 0,
+    });
+    expect(p.ms).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('judgeRound', () => {
+  it('switches over when the projection fits the budget', () => {
+    expect(judgeRound([round(1, 1500)], projection(1500), limits, slowGuest)).toEqual({ kind: 'fits' });
+  });
+
+  it('runs another round while the projection shrinks', () => {
+    expect(judgeRound([round(1, 5000), round(2, 3000)], projection(3000), limits, slowGuest)).toEqual({
+      kind: 'another-round',
+    });
+  });
+
+  it('gives up at once when the guest writes about as fast as the copy moves', () => {
+    const verdict = judgeRound([round(1, 9000)], projection(9000), limits, {
+      writeRateBps: 30 * MiB,
+      throughputBps: 20 * MiB,
+    });
+    expect(verdict).toMatchObject({ kind: 'not-converging' });
+    expect(verdict.kind === 'not-converging' && verdict.reason).toMatch(
+      /guest writes 30\.0 MiB\/s.*copy moves \(20\.0 MiB\/s\)/,
+    );
+  });
+
+  it('gives up when the fixed steps alone exceed the budget', () => {
+    const verdict = judgeRound([round(1, 2500)], projection(2500, 2100), limits, slowGuest);
+    expect(verdict.kind === 'not-converging' && verdict.reason).toMatch(/steps alone .* take 2\.1 s/);
+  });
+
+  it('gives up when the rounds are spent', () => {
+    const rounds = [1, 2, 3, 4, 5].map((n) => round(n, 10_000 - n * 1500));
+    const verdict = judgeRound(rounds, projection(2500), limits, slowGuest);
+    expect(verdict.kind === 'not-converging' && verdict.reason).toMatch(/after 5 round\(s\), the limit/);
+  });
+
+  it('gives up when two rounds in a row did not shrink the projection by a tenth', () => {
+    const rounds = [round(1, 4000), round(2, 3900), round(3, 3800)];
+    const verdict = judgeRound(rounds, projection(3800), { ...limits, maxRounds: 10 }, slowGuest);
+    expect(verdict.kind === 'not-converging' && verdict.reason).toMatch(
+      /did not shrink it \(4\.0 s → 3\.9 s → 3\.8 s\)/,
+    );
+  });
+});
+
+describe('fixedOverheadMs', () => {
+  it('counts three vSphere tasks, one listing and one copy step, by their medians', () => {
+    expect(fixedOverheadMs({ taskMs: [100, 300, 200], listMs: [40, 60], copyOverheadMs: [150] })).toBe(
+      3 * 200 + 50 + 150,
+    );
+  });
+
+  it('is 0 before anything was measured', () => {
+    expect(fixedOverheadMs({ taskMs: [], listMs: [], copyOverheadMs: [] })).toBe(0);
+  });
+});
+
+describe('planMigration: downtime budget and window', () => {
+  const esxToEsx: MigrationRequestInput = {
+    source: { endpoint: 'esx-a', name: 'ir-app01' },
+    target: { endpoint: 'esx-b', datastore: 'datastore1' },
+  };
+  const plan = (options: MigrationRequestInput['options'], now?: number) => {
+    const req = request({ ...esxToEsx, options });
+    return planMigration(
+      req,
+      variant(labFacts(req), (f) => {
+        if (now !== undefined) f.now = now;
+      }),
+    );
+  };
+
+  it('a budget adds pre-copy rounds, a window its wait, both before the switchover', () => {
+    const steps = plan({
+      maxDowntimeMs: 2000,
+      switchover: 'manual',
+      window: { notBefore: '2026-11-28T22:00:00Z' },
+    }).steps;
+    expect(steps.slice(steps.indexOf('bulk-copy'), steps.indexOf('suspend'))).toEqual([
+      'bulk-copy',
+      'precopy',
+      'await-window',
+      'await-switchover',
+    ]);
+    expect(plan({}).steps).not.toContain('precopy');
+  });
+
+  it('refuses a window that closes before it opens, or has closed', () => {
+    const empty = plan({ window: { notBefore: '2026-11-28T22:00:00Z', notAfter: '2026-11-28T21:00:00Z' } });
+    expect(empty.findings).toContainEqual(
+      expect.objectContaining({ severity: 'error', code: 'window-empty', field: 'options.window.notAfter' }),
+    );
+    const passed = plan({ window: { notAfter: '2026-11-25T21:00:00Z' } }, Date.parse('2026-11-26T12:00:00Z'));
+    expect(passed.blocked).toBe(true);
+    expect(passed.findings).toContainEqual(
+      expect.objectContaining({
+        code: 'window-passed',
+        message: expect.stringMatching(/move notAfter into the future or remove it/),
+      }),
+    );
+    const invalid = plan({ window: { notBefore: '2026-13-45T22:00:00Z' } });
+    expect(invalid.findings).toContainEqual(
+      expect.objectContaining({ code: 'window-invalid', field: 'options.window.notBefore' }),
+    );
+  });
+
+  it('ignores a budget, with a warning, where nothing stops', () => {
+    const vmotion = planMigration(
+      request({
+        source: { endpoint: 'vcenter', name: 'web01' },
+        target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'local-esx02' },
+        options: { maxDowntimeMs: 500 },
+      }),
+      labFacts(
+        request({
+          source: { endpoint: 'vcenter', name: 'web01' },
+          target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'local-esx02' },
+        }),
+      ),
+    );
+    expect(vmotion.method).toBe('vmotion');
+    expect(vmotion.blocked).toBe(false);
+    expect(vmotion.findings).toContainEqual(
+      expect.objectContaining({ severity: 'warning', code: 'budget-not-applicable' }),
+    );
+  });
+});

@@ -1,0 +1,293 @@
+/**
+ * Warm migration on a lab of its own, with guest writers and slow source storage (the lab's `bandwidth`
+ * rule throttles each GET of a VM's files, as an instant-recovery datastore on backup storage is slow):
+ * pre-copy rounds against a downtime budget, each policy when the guest outwrites the copy, and
+ * switchover windows. The slow storage makes the rounds' arithmetic hold on any machine: the copy can
+ * never be faster than the throttle, so a budget below what one round can reach forces several rounds.
+ */
+
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MigrationRequestInput } from '../../src/client/request';
+import type { LabInfo } from '../../src/lab/lab';
+import { labDown } from '../../src/lab/lab';
+import type { Topology } from '../../src/lab/topology';
+import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
+import type { VmFacts, VSphereClient } from '../../src/vsphere';
+import type { MigrationProgress, MigrationResult } from '../../src/workflows/definitions';
+import { approveSwitchoverUpdate, progressQuery } from '../../src/workflows/definitions';
+import { quickMigration } from '../../src/workflows/quick-migration';
+import { controlOf, startPrivateLab } from '../support/lab';
+import type { TestWorker } from '../support/worker';
+import { startWorker } from '../support/worker';
+import { connect } from '../vsphere/helpers';
+
+const MiB = 2 ** 20;
+
+/** VMs on esx-a for these tests: tiny memory (a small suspend state), one disk each. */
+function warmTopology(): string {
+  const topology = JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology;
+  const esxA = topology.endpoints.find((e) => e.name === 'esx-a') as Topology['endpoints'][number];
+  const vm = (name: string, sizeMiB: number, guestWriteBytesPerSec: number) => ({
+    name,
+    host: 'esx-a.lab',
+    datastore: 'datastore1',
+    memoryMiB: 4,
+    power: 'poweredOn' as const,
+    disks: [{ sizeMiB }],
+    guestWriteBytesPerSec,
+  });
+  esxA.vms?.push(
+    vm('converge01', 96, 6 * MiB),
+    vm('outrun-switch', 4, 3 * MiB),
+    vm('outrun-approve', 4, 3 * MiB),
+    vm('outrun-abort', 4, 3 * MiB),
+    vm('window-ahead', 16, 256 * 1024),
+    vm('window-missed', 4, 64 * 1024),
+    vm('window-anyway', 4, 64 * 1024),
+  );
+  const file = join(mkdtempSync(join(tmpdir(), 'quickmig-warm-')), 'topology.json');
+  writeFileSync(file, JSON.stringify(topology));
+  return file;
+}
+
+let lab: LabInfo;
+let worker: TestWorker;
+const clients: Record<string, VSphereClient> = {};
+const client = (name: string) => clients[name] as VSphereClient;
+
+beforeAll(async () => {
+  lab = await startPrivateLab('warm', warmTopology());
+  worker = await startWorker(lab);
+  for (const name of ['esx-a', 'esx-b']) clients[name] = await connect(lab, name);
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(clients).map((c) => c.close()));
+  await worker?.stop();
+  if (lab) await labDown(lab.dir);
+});
+
+/** Source storage that serves each GET of `vm`'s files at `bytesPerSec`. */
+function slowStorage(vm: string, bytesPerSec: number) {
+  return controlOf(lab, 'esx-a').addFault({ kind: 'bandwidth', method: 'GET', path: `/${vm}/`, bytesPerSec });
+}
+
+function start(name: string, options: MigrationRequestInput['options']) {
+  return worker.client.workflow.start(quickMigration, {
+    taskQueue: worker.taskQueue,
+    workflowId: `warm-${name}-${Date.now()}`,
+    args: [
+      {
+        source: { endpoint: 'esx-a', name },
+        target: { endpoint: 'esx-b', datastore: 'datastore1' },
+        options,
+      },
+    ],
+  });
+}
+
+async function until(
+  handle: WorkflowHandle<typeof quickMigration>,
+  done: (p: MigrationProgress) => boolean,
+): Promise<MigrationProgress> {
+  for (let i = 0; i < 1200; i++) {
+    const progress = await handle.query(progressQuery);
+    if (done(progress)) return progress;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the migration never reached the awaited state');
+}
+
+async function vmNamed(endpoint: string, name: string): Promise<VmFacts | undefined> {
+  const vm = (await client(endpoint).inventory.listVms()).find((v) => v.name === name);
+  return vm ? client(endpoint).facts.vm(vm.ref) : undefined;
+}
+
+async function sha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+const datastoreDir = (endpoint: string) => join(lab.dir, 'datastores', endpoint, 'datastore1');
+
+/** What a finished warm migration must leave: a running, consolidated target; the source without our snapshots. */
+async function expectMigrated(name: string, result: MigrationResult): Promise<void> {
+  for (const f of result.verified) expect(f.sha256Target, f.target).toBe(f.sha256Source);
+  const target = await vmNamed('esx-b', name);
+  expect(target?.powerState).toBe('poweredOn');
+  expect(target?.snapshots).toEqual([]);
+  expect(target?.disks.map((d) => d.chain.length)).toEqual([1]);
+  expect(
+    readdirSync(join(datastoreDir('esx-b'), name)).filter((f) => /-\d{6}(-delta)?\.vmdk$/.test(f)),
+  ).toEqual([]);
+  // The kept source: unregistered, its snapshot deltas (ours, every round's) merged away.
+  expect(await vmNamed('esx-a', name)).toBeUndefined();
+  expect(
+    readdirSync(join(datastoreDir('esx-a'), name)).filter((f) => /-\d{6}(-delta)?\.vmdk$/.test(f)),
+  ).toEqual([]);
+}
+
+/** After a rollback: the source runs where it was, without snapshots; nothing of it on the target. */
+async function expectRolledBack(name: string): Promise<void> {
+  const source = await vmNamed('esx-a', name);
+  expect(source?.powerState).toBe('poweredOn');
+  expect(source?.snapshots).toEqual([]);
+  expect(source?.disks.map((d) => d.chain.length)).toEqual([1]);
+  expect(
+    (await client('esx-b').inventory.listVms()).map((v) => v.name).filter((n) => n.startsWith(name)),
+  ).toEqual([]);
+}
+
+describe('warm migration (integration)', () => {
+  // Started first, checked last: the one-minute wait overlaps the other cases. What must happen while
+  // it waits is checked as it happens, not after the other cases.
+  let windowAhead: {
+    notBefore: number;
+    moref: string;
+    waiting: MigrationProgress;
+    runningWhileWaiting: boolean | undefined;
+    result: Promise<MigrationResult>;
+  };
+  beforeAll(async () => {
+    const moref = (await vmNamed('esx-a', 'window-ahead'))?.ref.value ?? '';
+    const notBefore = Date.now() + 60_000;
+    const handle = await start('window-ahead', {
+      window: { notBefore: new Date(notBefore).toISOString() },
+      precopy: { refreshIntervalMs: 20_000 },
+    });
+    const waiting = await until(handle, (p) => p.waitingFor !== null);
+    const runningWhileWaiting = (await vmNamed('esx-a', 'window-ahead'))?.powerState === 'poweredOn';
+    // After the refresh round 20 s before the window opens, the guest stops writing, so the target's
+    // bytes can be compared with the source's (the rate travels with the .vmx to the target).
+    const result = (async () => {
+      await until(handle, (p) => (p.precopy?.rounds.length ?? 0) >= 1);
+      await controlOf(lab, 'esx-a').setGuestRate('window-ahead', 0);
+      return handle.result();
+    })();
+    result.catch(() => undefined);
+    windowAhead = { notBefore, moref, waiting, runningWhileWaiting, result };
+  });
+
+  it('a guest writing 6 MiB/s on 12 MiB/s storage converges over several rounds and meets maxDowntimeMs', async () => {
+    await slowStorage('converge01', 12 * MiB);
+    const maxDowntimeMs = 2000;
+    const handle = await start('converge01', { mode: 'cold', maxDowntimeMs });
+    const result = await handle.result();
+
+    const precopy = result.precopy;
+    expect(precopy?.budgetMs).toBe(maxDowntimeMs);
+    // Round 1 copies what the guest wrote during the 8 s bulk copy (48 MiB, at least 4 s on this
+    // storage), so its projection (at least 24 MiB / 12 MiB/s + the fixed steps) cannot fit: ≥ 2 rounds.
+    expect(precopy?.rounds.length).toBeGreaterThanOrEqual(2);
+    expect(precopy?.verdict).toBe('fits');
+    expect(precopy?.projection?.ms).toBeLessThanOrEqual(maxDowntimeMs);
+    expect(precopy?.projection?.writeRateBps).toBeGreaterThan(4 * MiB);
+    expect(precopy?.rounds.map((r) => r.snapshot)).toEqual(
+      precopy?.rounds.map((_, i) => `quickmig-${result.migrationId}-r${i + 1}`),
+    );
+    const [first, ...rest] = precopy?.rounds ?? [];
+    expect(rest.at(-1)?.bytes).toBeLessThan(first?.bytes ?? 0);
+    console.log(
+      `converge01: ${precopy?.rounds.length} rounds (${precopy?.rounds.map((r) => `${(r.bytes / MiB).toFixed(1)} MiB`).join(', ')}), projected ${precopy?.projection?.ms} ms, measured downtime ${result.downtimeMs} ms, budget ${maxDowntimeMs} ms, met: ${precopy?.budgetMet}`,
+    );
+    expect(result.downtimeMs).toBeGreaterThan(0);
+    expect(typeof precopy?.budgetMet).toBe('boolean');
+    await expectMigrated('converge01', result);
+  });
+
+  it('a guest that outwrites the copy triggers each policy: switchover, wait-approval, abort', async () => {
+    for (const vm of ['outrun-switch', 'outrun-approve', 'outrun-abort']) await slowStorage(vm, 2 * MiB);
+    const options = (onBudgetMiss: 'switchover' | 'wait-approval' | 'abort') => ({
+      mode: 'cold' as const,
+      maxDowntimeMs: 1000,
+      precopy: { onBudgetMiss },
+    });
+    const switching = await start('outrun-switch', options('switchover'));
+    const approving = await start('outrun-approve', options('wait-approval'));
+    const aborting = await start('outrun-abort', options('abort'));
+
+    // wait-approval: the migration says why it waits, and goes on when approved.
+    const waiting = await until(approving, (p) => p.awaitingApproval);
+    expect(waiting.waitingFor).toMatch(
+      /guest writes .* faster than the copy moves .*approve to switch over anyway/,
+    );
+    expect(waiting.precopy?.verdict).toMatch(/projected switchover .* > maxDowntimeMs 1\.0 s/);
+    expect((await vmNamed('esx-a', 'outrun-approve'))?.powerState).toBe('poweredOn');
+    await approving.executeUpdate(approveSwitchoverUpdate);
+
+    const [switched, approved, aborted] = await Promise.all([
+      switching.result(),
+      approving.result(),
+      aborting.result().catch((e: unknown) => e),
+    ]);
+    expect(switched.warnings.join('\n')).toMatch(
+      /switched over anyway \(options\.precopy\.onBudgetMiss is switchover\)/,
+    );
+    expect(switched.precopy?.verdict).toMatch(/faster than the copy moves/);
+    await expectMigrated('outrun-switch', switched);
+    expect(approved.warnings.join('\n')).toMatch(/switched over on approval/);
+    await expectMigrated('outrun-approve', approved);
+
+    expect(aborted).toBeInstanceOf(WorkflowFailedError);
+    const message = String((aborted as WorkflowFailedError).cause?.message);
+    expect(message).toMatch(/failed at step precopy: projected switchover .* faster than the copy moves/);
+    expect(message).toMatch(/options\.precopy\.onBudgetMiss is abort/);
+    expect(message).toMatch(/removed the pre-copy snapshot quickmig-.*-r1 from the source/);
+    await expectRolledBack('outrun-abort');
+  });
+
+  it('a missed window follows its policy: abort rolls back, switchover goes on without approval', async () => {
+    const notAfter = new Date(Date.now() + 8_000).toISOString();
+    const aborting = await start('window-missed', {
+      switchover: 'manual',
+      window: { notAfter, onMiss: 'abort' },
+    });
+    const anyway = await start('window-anyway', {
+      switchover: 'manual',
+      window: { notAfter, onMiss: 'switchover' },
+    });
+    const waiting = await until(aborting, (p) => p.awaitingApproval);
+    expect(waiting.phase).toBe('awaiting-approval');
+    // Nobody approves: the window closes.
+    const [failure, result] = await Promise.all([
+      aborting.result().catch((e: unknown) => e),
+      anyway.result(),
+    ]);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(String((failure as WorkflowFailedError).cause?.message)).toMatch(
+      new RegExp(
+        `the switchover window closed at ${notAfter.replace(/\./g, '\\.')} .*options\\.window\\.onMiss is abort`,
+      ),
+    );
+    await expectRolledBack('window-missed');
+    expect(result.warnings.join('\n')).toMatch(
+      /window closed .* switched over anyway \(options\.window\.onMiss is switchover\)/,
+    );
+    await expectMigrated('window-anyway', result);
+  });
+
+  it('a window a minute ahead is respected; pre-copy keeps the target fresh meanwhile; bytes match', async () => {
+    const { notBefore, moref, waiting, runningWhileWaiting } = windowAhead;
+    expect(waiting.waitingFor).toMatch(/the switchover window opens at/);
+    expect(['awaiting-window', 'precopy']).toContain(waiting.phase);
+    expect(runningWhileWaiting).toBe(true);
+    const result = await windowAhead.result;
+
+    const calls = await controlOf(lab, 'esx-a').calls();
+    const suspend = calls.find((c) => c.method === 'SuspendVM_Task' && c.ok && c.object === moref);
+    expect(suspend).toBeDefined();
+    expect(Date.parse(suspend?.time ?? '')).toBeGreaterThanOrEqual(notBefore);
+    expect(result.precopy?.rounds.length).toBeGreaterThanOrEqual(1);
+    expect(result.precopy?.budgetMs).toBeNull();
+    await expectMigrated('window-ahead', result);
+    const flat = (endpoint: string) => join(datastoreDir(endpoint), 'window-ahead', 'window-ahead-flat.vmdk');
+    expect(await sha256(flat('esx-b'))).toBe(await sha256(flat('esx-a')));
+  });
+});

@@ -5,17 +5,6 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The crash, fault-schedule and Temporal-restart matrices kill and restart real processes; a copy can
-    // still stall once for a 60 s socket timeout on this lab (an open defect, RELIABILITY.md), which makes
-    // them flaky under a fixed budget. They run with QUICKMIG_RELIABILITY=1 until that is fixed.
-    exclude:
-      process.env.QUICKMIG_RELIABILITY === '1'
-        ? []
-        : [
-            'test/reliability/crash.integration.test.ts',
-            'test/reliability/faults.integration.test.ts',
-            'test/reliability/temporal-restart.integration.test.ts',
-          ],
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     fileParallelism: false,

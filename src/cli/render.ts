@@ -54,7 +54,15 @@ export function progressLine(p: LiveProgress, id: string): string {
   if (p.downtimeSoFarMs !== null)
     parts.push(`downtime ${formatDuration(p.downtimeSoFarMs)} (source stopped)`);
   else if (p.downtimeMs !== null) parts.push(`downtime ${formatDuration(p.downtimeMs)}`);
-  if (p.awaitingApproval) parts.push(`waiting for approval: quickmig approve ${id}`);
+  const rounds = p.precopy?.rounds ?? [];
+  if (rounds.length > 0 && p.downtimeSoFarMs === null && p.downtimeMs === null) {
+    const projected = p.precopy?.projection ? `, switchover ~${formatDuration(p.precopy.projection.ms)}` : '';
+    const budget = p.precopy?.budgetMs ? ` (budget ${formatDuration(p.precopy.budgetMs)})` : '';
+    parts.push(`pre-copy round ${rounds.length}${projected}${budget}`);
+  }
+  if (p.waitingFor && !p.awaitingApproval) parts.push(`waiting: ${p.waitingFor}`);
+  if (p.awaitingApproval)
+    parts.push(`waiting for approval${p.waitingFor ? ` (${p.waitingFor})` : ''}: quickmig approve ${id}`);
   if (p.transfer && p.transfer.attempt > 1) parts.push(`(copy attempt ${p.transfer.attempt})`);
   return parts.join('  ');
 }
@@ -112,6 +120,16 @@ export function reportLines(
     lines.push(
       `  instant rec.  ${ir.datastore} ${ir.unmounted ? 'unmounted (no VM uses it any more)' : `still mounted: used by ${ir.usedBy.join(', ')}`}`,
     );
+  }
+  if (result.precopy && result.precopy.rounds.length > 0) {
+    const pc = result.precopy;
+    const sizes = pc.rounds.map((r) => formatBytes(r.bytes)).join(', ');
+    const projected = pc.projection ? `; projected switchover ${formatDuration(pc.projection.ms)}` : '';
+    const budget =
+      pc.budgetMs === null
+        ? ''
+        : `; budget ${formatDuration(pc.budgetMs)} ${pc.budgetMet === true ? 'met' : pc.budgetMet === false ? 'MISSED' : ''}`;
+    lines.push(`  pre-copy      ${pc.rounds.length} round(s): ${sizes}${projected}${budget}`.trimEnd());
   }
   if (phases) lines.push(`  phases        ${phases}`);
   for (const w of result.warnings) lines.push(`  warning       ${w}`);

@@ -200,6 +200,23 @@ describe('rendering', () => {
     );
     const switching = { ...p, phase: 'switchover', step: 'delta-copy', downtimeSoFarMs: 420 } as LiveProgress;
     expect(progressLine(switching, 'id')).toContain('downtime 420 ms (source stopped)');
+    const precopy = {
+      ...p,
+      phase: 'awaiting-approval',
+      step: 'await-switchover',
+      bytes: { done: 0, total: 0 },
+      awaitingApproval: true,
+      waitingFor: 'projected switchover 9.0 s > maxDowntimeMs 2.0 s',
+      precopy: {
+        budgetMs: 2000,
+        rounds: [{ round: 1 }, { round: 2 }],
+        projection: { ms: 9000 },
+        verdict: 'x',
+      },
+    } as unknown as LiveProgress;
+    expect(progressLine(precopy, 'id')).toContain(
+      'pre-copy round 2, switchover ~9.00 s (budget 2.00 s)  waiting for approval (projected switchover 9.0 s > maxDowntimeMs 2.0 s): quickmig approve id',
+    );
   });
 
   it('lists migrations as a table', () => {

@@ -16,9 +16,9 @@ import planSchema from '../../schema/migration-plan.schema.json' with { type: 'j
 import requestSchema from '../../schema/migration-request.schema.json' with { type: 'json' };
 import type { BatchLimits, MigrationBatchInput } from '../workflows/batch';
 import type { RequestProblem } from './errors';
-import { RequestSyntaxError, RequestValidationError } from './errors';
+import { RequestValidationError } from './errors';
 import type { MigrationOptions, MigrationRequest, SourceSpec, TargetSpec } from './request';
-import { normalizeRequest, parseRequest } from './request';
+import { article, editDistance, jsonSyntaxError, jsonType, normalizeRequest } from './request';
 
 /** A plan as a person writes it (schema/migration-plan.schema.json). */
 export interface BatchPlanInput {
@@ -222,25 +222,6 @@ export function parsePlan(text: string, file?: string): BatchPlan {
   }
 }
 
-/**
- * The first JSON syntax error, with line and column, or null. parseRequest checks JSON syntax before it
- * validates, and reports it as RequestSyntaxError; its validation of a plan as a request is ignored.
- */
-function jsonSyntaxError(text: string): { detail: string; line: number; column: number } | null {
-  try {
-    parseRequest(text);
-  } catch (error) {
-    if (error instanceof RequestSyntaxError) {
-      const detail = (error.problems[0]?.message ?? '').replace(
-        /^malformed JSON at line \d+, column \d+: /,
-        '',
-      );
-      return { detail, line: error.line, column: error.column };
-    }
-  }
-  return null;
-}
-
 /** The workflow id of a plan's batch: `quickmig-batch-<name>`, else with a UTC timestamp and `suffix`. */
 export function batchIdOf(plan: Pick<BatchPlan, 'name'>, now: Date, suffix: string): string {
   if (plan.name) return `quickmig-batch-${plan.name}`;
@@ -405,7 +386,7 @@ function unknownProperty(at: string, name: string, allowed: string[]): string {
     return `unknown property '${name}' here: only source.endpoint may be a default; name each VM in its entry`;
   // A typo (small edit distance) or a shortening (`perHost` for `perSourceHost`).
   const close = allowed
-    .map((candidate) => ({ candidate, distance: distance(name.toLowerCase(), candidate.toLowerCase()) }))
+    .map((candidate) => ({ candidate, distance: editDistance(name.toLowerCase(), candidate.toLowerCase()) }))
     .filter(
       (c) =>
         c.distance <= Math.max(2, Math.floor(c.candidate.length / 3)) ||
@@ -421,28 +402,4 @@ function isSubsequence(short: string, long: string): boolean {
   let i = 0;
   for (const c of long) if (c === short[i]) i++;
   return i === short.length;
-}
-
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
-    }
-    previous = row;
-  }
-  return previous[b.length] ?? 0;
-}
-
-function article(type: string): string {
-  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
-}
-
-function jsonType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return article(typeof value);
 }

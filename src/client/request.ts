@@ -159,14 +159,22 @@ export function normalizeRequest(input: unknown): MigrationRequest {
 /** Parses JSON text and normalizes it; malformed text throws RequestSyntaxError naming line and column. */
 export function parseRequest(text: string): MigrationRequest {
   const body = text.replace(/^\uFEFF/, '');
-  const syntax = findJsonSyntaxError(body);
-  if (syntax) {
-    const before = body.slice(0, syntax.position).split('\n');
-    const line = before.length;
-    const column = (before.at(-1)?.length ?? 0) + 1;
-    throw new RequestSyntaxError(syntax.detail, syntax.position, line, column);
-  }
+  const syntax = jsonSyntaxError(body);
+  if (syntax) throw new RequestSyntaxError(syntax.detail, syntax.position, syntax.line, syntax.column);
   return normalizeRequest(JSON.parse(body));
+}
+
+/**
+ * @internal The first syntax error of JSON text (without a byte-order mark) with its line and column,
+ * or null when the text is valid JSON. Shared with the plan file's parser.
+ */
+export function jsonSyntaxError(
+  body: string,
+): { detail: string; position: number; line: number; column: number } | null {
+  const syntax = findJsonSyntaxError(body);
+  if (!syntax) return null;
+  const before = body.slice(0, syntax.position).split('\n');
+  return { ...syntax, line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
 }
 
 // ---- error messages ---------------------------------------------------------------------------
@@ -291,8 +299,8 @@ function unknownPropertyMessage(name: string, allowed: string[]): string {
   return `unknown property '${name}'; allowed: ${allowed.join(', ')}`;
 }
 
-/** Edit distance where swapping two neighbouring letters counts as one edit (common typos). */
-function editDistance(a: string, b: string): number {
+/** @internal Edit distance where swapping two neighbouring letters counts as one edit (common typos). */
+export function editDistance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
     Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
   );
@@ -309,11 +317,13 @@ function editDistance(a: string, b: string): number {
   return at(a.length, b.length);
 }
 
-function article(type: string): string {
+/** @internal `a string`, `an object`: for messages. */
+export function article(type: string): string {
   return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
-function jsonType(value: unknown): string {
+/** @internal The JSON type of a value with its article, for messages (`an array`, `null`). */
+export function jsonType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return article(typeof value);

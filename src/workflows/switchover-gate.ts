@@ -94,6 +94,8 @@ export async function waitForSwitchover(deps: GateDeps): Promise<void> {
     await awaitApproval(`${reason}; approve to switch over anyway (${field} is wait-approval)`);
     deps.warn(`${reason}; switched over on approval (${field} is wait-approval)`);
   };
+  const budgetMissed = (policy: MissPolicy, reason: string) =>
+    applyPolicy(policy, DOWNTIME_BUDGET_MISSED, reason, 'options.precopy.onBudgetMiss');
   const closedYet = () => notAfter !== undefined && !windowMissHandled && Date.now() >= notAfter;
 
   // 1. Converge once the bulk copy is done; a miss waits for its policy until no other wait is ahead.
@@ -103,12 +105,7 @@ export async function waitForSwitchover(deps: GateDeps): Promise<void> {
     const first = await precopy.converge();
     fresh = true;
     if (!first.fits && !waitsAhead) {
-      await applyPolicy(
-        precopy.onBudgetMiss,
-        DOWNTIME_BUDGET_MISSED,
-        first.reason,
-        'options.precopy.onBudgetMiss',
-      );
+      await budgetMissed(precopy.onBudgetMiss, first.reason);
       if (closedYet()) await windowMissed();
       return;
     }
@@ -145,14 +142,7 @@ export async function waitForSwitchover(deps: GateDeps): Promise<void> {
   // 4. After a wait, converge again: the guest kept writing.
   if (precopy?.converge && !fresh) {
     const last = await precopy.converge();
-    if (!last.fits) {
-      await applyPolicy(
-        precopy.onBudgetMiss,
-        DOWNTIME_BUDGET_MISSED,
-        last.reason,
-        'options.precopy.onBudgetMiss',
-      );
-    }
+    if (!last.fits) await budgetMissed(precopy.onBudgetMiss, last.reason);
   }
   if (closedYet()) await windowMissed();
 }

@@ -171,15 +171,8 @@ export async function migrateCommand(args: string[], out: Output): Promise<void>
   const file = requestFile(positionals, values, MIGRATE_USAGE);
   const request = requestFrom(file, values);
   await withClient(values, async (client) => {
-    if ((await client.workerCount()) === 0) {
-      out.progress(
-        `no worker polls task queue '${client.taskQueue}' yet: the migration waits until one starts (quickmig worker)`,
-      );
-    }
-    const started = await client.start(request, {
-      ...(values.id ? { id: values.id } : {}),
-      ...(values['data-mover-queue'] ? { dataMoverTaskQueue: values['data-mover-queue'] } : {}),
-    });
+    await warnWithoutWorker(client, out, 'migration');
+    const started = await client.start(request, startOptions(values));
     const link = client.uiLink(started.id, started.runId);
     out.progress(`started migration ${started.id} of ${started.vm}${link ? ` (${link})` : ''}`);
     if (values.detach) {
@@ -398,15 +391,8 @@ async function migratePlan(
 ): Promise<void> {
   const plan = planFrom(file);
   await withClient(values, async (client) => {
-    if ((await client.workerCount()) === 0) {
-      out.progress(
-        `no worker polls task queue '${client.taskQueue}' yet: the batch waits until one starts (quickmig worker)`,
-      );
-    }
-    const started = await client.startBatch(plan, {
-      ...(values.id ? { id: values.id } : {}),
-      ...(values['data-mover-queue'] ? { dataMoverTaskQueue: values['data-mover-queue'] } : {}),
-    });
+    await warnWithoutWorker(client, out, 'batch');
+    const started = await client.startBatch(plan, startOptions(values));
     const link = client.uiLink(started.id, started.runId);
     out.progress(`started batch ${started.id} of ${started.count} migration(s)${link ? ` (${link})` : ''}`);
     if (!values.wait) {
@@ -506,4 +492,21 @@ async function batchStatus(client: QuickmigClient, id: string, out: Output, json
   out.text(`  ${batchLimitsLine(progress)}`);
   for (const line of batchLines(progress)) out.text(`  ${line}`);
   if (link) out.text(`  Temporal UI   ${link}`);
+}
+
+/** Says so when no worker polls the task queue: the workflow would wait without a word. */
+async function warnWithoutWorker(client: QuickmigClient, out: Output, what: string): Promise<void> {
+  if ((await client.workerCount()) === 0) {
+    out.progress(
+      `no worker polls task queue '${client.taskQueue}' yet: the ${what} waits until one starts (quickmig worker)`,
+    );
+  }
+}
+
+/** The start options the flags set: the workflow id and the data mover's task queue. */
+function startOptions(values: { id?: string | undefined; 'data-mover-queue'?: string | undefined }) {
+  return {
+    ...(values.id ? { id: values.id } : {}),
+    ...(values['data-mover-queue'] ? { dataMoverTaskQueue: values['data-mover-queue'] } : {}),
+  };
 }

@@ -6,20 +6,11 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationRequestInput } from '../../src/client/request';
 import type { LabInfo } from '../../src/lab/lab';
@@ -31,6 +22,7 @@ import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationResult } from '../../src/workflows/definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
+import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
@@ -95,7 +87,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await recordHistories();
+  await histories.record();
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
   if (lab) await labDown(lab.dir);
@@ -129,21 +121,7 @@ async function mountedOn(endpoint: string, hostName?: string): Promise<string[]>
   return (await client(endpoint).facts.datastores(facts.datastores)).map((d) => d.name);
 }
 
-const started: { name: string; handle: { fetchHistory(): Promise<unknown> } }[] = [];
-
-/**
- * With QUICKMIG_RECORD_HISTORIES=1, stores the history of every migration this file ran under
- * test/fixtures/histories/, where test/workflows/replay.test.ts replays them against the current code.
- */
-async function recordHistories(): Promise<void> {
-  if (process.env.QUICKMIG_RECORD_HISTORIES !== '1') return;
-  const dir = join(projectRoot, 'test', 'fixtures', 'histories');
-  mkdirSync(dir, { recursive: true });
-  for (const { name, handle } of started) {
-    const history = (await handle.fetchHistory()) as Parameters<typeof historyToJSON>[0];
-    writeFileSync(join(dir, `${name}.json`), historyToJSON(history));
-  }
-}
+const histories = new HistoryRecorder();
 
 async function start(request: MigrationRequestInput, id: string) {
   const handle = await worker.client.workflow.start(quickMigration, {
@@ -151,7 +129,7 @@ async function start(request: MigrationRequestInput, id: string) {
     workflowId: `${id}-${Date.now()}`,
     args: [request],
   });
-  started.push({ name: id, handle });
+  histories.add(id, handle);
   return handle;
 }
 

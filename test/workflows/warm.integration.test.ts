@@ -22,6 +22,7 @@ import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationProgress, MigrationResult } from '../../src/workflows/definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
+import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
@@ -67,7 +68,10 @@ beforeAll(async () => {
   for (const name of ['esx-a', 'esx-b']) clients[name] = await connect(lab, name);
 });
 
+const histories = new HistoryRecorder();
+
 afterAll(async () => {
+  await histories.record();
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
   if (lab) await labDown(lab.dir);
@@ -78,8 +82,8 @@ function slowStorage(vm: string, bytesPerSec: number) {
   return controlOf(lab, 'esx-a').addFault({ kind: 'bandwidth', method: 'GET', path: `/${vm}/`, bytesPerSec });
 }
 
-function start(name: string, options: MigrationRequestInput['options']) {
-  return worker.client.workflow.start(quickMigration, {
+async function start(name: string, options: MigrationRequestInput['options']) {
+  const handle = await worker.client.workflow.start(quickMigration, {
     taskQueue: worker.taskQueue,
     workflowId: `warm-${name}-${Date.now()}`,
     args: [
@@ -90,6 +94,8 @@ function start(name: string, options: MigrationRequestInput['options']) {
       },
     ],
   });
+  histories.add(`warm-${name}`, handle);
+  return handle;
 }
 
 async function until(

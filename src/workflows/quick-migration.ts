@@ -468,9 +468,10 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     enter('precopy', 'precopy');
     precopyStatus();
     return {
+      // Keeps one round for the final convergence; says whether another refresh may run.
       refresh: async () => {
+        if (precopyStatus().rounds.length >= warm.maxRounds - 1) return false;
         await precopyRound();
-        // Keep one round for the final convergence.
         return precopyStatus().rounds.length < warm.maxRounds - 1;
       },
       ...(maxDowntimeMs !== undefined

@@ -15,9 +15,18 @@ const dir = join(projectRoot, 'test', 'fixtures', 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('stored workflow histories', () => {
-  it('cover vMotion, Storage vMotion, SmartSwitch, Cold, rollback and the forced transport', () => {
+  it('cover vMotion, Storage vMotion, SmartSwitch, Cold, rollback, the forced transport and warm migration', () => {
     const names = files.join(' ');
-    for (const kind of ['vmotion', 'svmotion', 'smartswitch', 'cold', 'fail-', 'forced'])
+    for (const kind of [
+      'vmotion',
+      'svmotion',
+      'smartswitch',
+      'cold',
+      'fail-',
+      'forced',
+      'warm-outrun',
+      'warm-window',
+    ])
       expect(names).toContain(kind);
   });
 

@@ -38,6 +38,8 @@ interface CrashCase {
   when(handle: Handle, progress: () => Promise<MigrationProgress>): Promise<boolean>;
   /** The migration fails on purpose and must roll back (crash during compensation). */
   rollsBack?: boolean;
+  /** Request options beyond the defaults (e.g. a downtime budget for warm migration). */
+  options?: Record<string, unknown>;
   quick: boolean;
   extra?: () => Promise<void>;
 }
@@ -100,6 +102,17 @@ const CASES: CrashCase[] = [
         (f) => f.target.endsWith('k-mid_1-flat.vmdk') && f.bytes > 0 && f.bytes < f.size,
       );
     },
+  },
+  {
+    point: 'inside a pre-copy round (warm migration: the round snapshot of the running source)',
+    vm: 'k-warm',
+    quick: true,
+    options: { maxDowntimeMs: 60_000 },
+    // The first hold delays the migration snapshot, the second the round's: the kill lands in the latter.
+    faults: [
+      { endpoint: 'esx-a', rule: { kind: 'latency', method: 'CreateSnapshot_Task', ms: 3000, count: 2 } },
+    ],
+    when: async (h, progress) => (await progress()).phase === 'precopy' && (await running('snapshotVm')(h)),
   },
   {
     point: 'inside the suspend of the source (switchover)',
@@ -206,6 +219,7 @@ describe('crash matrix: kill -9 of the worker, restart, the migration completes 
           {
             source: { endpoint: 'esx-a', name: c.vm },
             target: { endpoint: 'esx-b', datastore: 'datastore1' },
+            ...(c.options ? { options: c.options } : {}),
           },
           { transferHeartbeatTimeout: '3s', controlStepTimeout: '4s' },
         ],
@@ -236,6 +250,8 @@ describe('crash matrix: kill -9 of the worker, restart, the migration completes 
       const result = (await handle.result()) as MigrationResult;
       await quiet;
       expect(await checkCompleted(estate, c.vm, result)).toEqual([]);
+      if (c.options?.maxDowntimeMs !== undefined)
+        expect(result.precopy?.rounds.length).toBeGreaterThanOrEqual(1);
 
       const calls = await estate.calls(marks);
       // Each file was PUT to the target once, except the one cut by the kill (and files a kill interrupted).

@@ -4,10 +4,10 @@
  * Bytes are never buffered beyond a stream's high-water mark: GET hands out the response stream,
  * PUT pipes the caller's stream into the request with back-pressure and a fixed Content-Length.
  */
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import type { Readable, TransformCallback } from 'node:stream';
-import { Transform } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatastorePath } from './datastore-path';
 import {
@@ -30,6 +30,8 @@ import type { Facts } from './facts';
 import type { Inventory } from './inventory';
 import type { Session } from './session';
 import { dropIdleSockets, isStaleKeepAlive } from './session';
+import type { Trust } from './tls';
+import { agentTrust } from './tls';
 import type { DatastoreFileInfo, MoRef } from './types';
 
 /** A download in progress. */
@@ -57,6 +59,22 @@ export interface PutOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called with the bytes sent so far, at most once per chunk. Default: none. */
   readonly onProgress?: ((bytesSent: number) => void) | undefined;
+  /**
+   * @internal Called with each chunk of `source` once the socket has taken it (encrypted and handed to
+   * the kernel), so the caller may reuse its memory. Default: none.
+   */
+  readonly onWritten?: ((chunk: Buffer) => void) | undefined;
+}
+
+/** @internal What a download running outside this client (./mover) needs to GET a file as its session. */
+export interface DownloadTicket {
+  readonly url: string;
+  /** The session's `Cookie` header value, when logged in. */
+  readonly cookie: string | undefined;
+  /** The session generation the cookie belongs to (for `failedDownload`). */
+  readonly generation: number;
+  /** How the endpoint's certificate is checked; undefined when the agent was not made by createAgent. */
+  readonly trust: Trust | undefined;
 }
 
 interface ResolvedDatastore {
@@ -191,7 +209,7 @@ export class DatastoreFiles {
     });
     let pipeError: unknown;
     const guard = new LengthGuard(length, opts.onProgress);
-    const piped = pipeline(source, guard, req, {
+    const piped = pipeline(source, guard, opts.onWritten ? writeThrough(req, opts.onWritten) : req, {
       signal: opts.signal,
     }).catch((err: unknown) => {
       pipeError = err;
@@ -234,6 +252,32 @@ export class DatastoreFiles {
       if (opts.signal?.aborted) throw opts.signal.reason;
       throw toConnectionError(context, pipeError);
     }
+  }
+
+  /** @internal The URL, session cookie and TLS trust with which another thread can GET `path`. */
+  async downloadTicket(path: DatastorePath | string): Promise<DownloadTicket> {
+    const p = toPath(path);
+    const ds = await this.#resolve(p.datastore);
+    return {
+      url: datastoreFileUrl(this.#session.endpoint, p, ds.datacenterPath).toString(),
+      cookie: this.#session.cookie,
+      generation: this.#session.generation,
+      trust: agentTrust(this.#session.agent),
+    };
+  }
+
+  /**
+   * @internal The error `get` would throw for a refused GET of `path` (FileNotFoundError on 404,
+   * AuthenticationError on 401/403 after renewing the session, HttpStatusError otherwise).
+   */
+  failedDownload(path: DatastorePath | string, status: number, body: string, generation: number) {
+    const p = toPath(path);
+    return this.#statusError(this.#context('GET /folder', p), p, status, body, generation);
+  }
+
+  /** @internal Logs in again unless that happened since `generation` (a GET refused with 401/403). */
+  relogin(generation: number): Promise<void> {
+    return this.#session.relogin(generation);
   }
 
   /** Forgets cached datastore → datacenter resolutions (after inventory changes). */
@@ -373,6 +417,38 @@ class LengthGuard extends Transform {
     }
     callback();
   }
+}
+
+/**
+ * The request as the last stage of a pipeline, telling `onWritten` when the socket has taken each chunk
+ * (its write callback), which `pipe` into the request itself does not.
+ */
+function writeThrough(req: ClientRequest, onWritten: (chunk: Buffer) => void): Writable {
+  const sink = new Writable({
+    highWaterMark: 0,
+    autoDestroy: false,
+    write(chunk: Buffer, _encoding, callback) {
+      const more = req.write(chunk, (err) => {
+        if (err === undefined || err === null) onWritten(chunk);
+      });
+      if (more) callback();
+      else req.once('drain', () => callback());
+    },
+    final(callback) {
+      req.end(() => callback());
+    },
+    destroy(err, callback) {
+      // Not after a clean finish: the request then still waits for its answer.
+      if (err !== null || !sink.writableFinished) req.destroy(err ?? undefined);
+      callback(err);
+    },
+  });
+  req.once('error', (err) => sink.destroy(err));
+  // Torn down from outside (a refused upload): the pipeline must not wait for a drain that never comes.
+  req.once('close', () => {
+    if (!sink.writableFinished) sink.destroy();
+  });
+  return sink;
 }
 
 function toPath(path: DatastorePath | string): DatastorePath {

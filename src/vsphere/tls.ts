@@ -83,20 +83,48 @@ export function createAgent(options: AgentOptions): https.Agent {
     timeout: 60_000,
   };
   const { tls: t } = options;
+  let agent: https.Agent;
+  let trust: Trust;
   if (t.thumbprint !== undefined) {
-    return new PinnedAgent(base, options.endpoint, normalizeThumbprint(t.thumbprint));
-  }
-  if (t.caFile !== undefined) {
-    return new https.Agent({ ...base, ca: readFileSync(t.caFile) });
-  }
-  if (t.insecure === true) {
+    const expected = normalizeThumbprint(t.thumbprint);
+    agent = new PinnedAgent(base, options.endpoint, expected);
+    trust = { kind: 'thumbprint', thumbprint: expected };
+  } else if (t.caFile !== undefined) {
+    const ca = readFileSync(t.caFile, 'utf8');
+    agent = new https.Agent({ ...base, ca });
+    trust = { kind: 'ca', ca: [ca] };
+  } else if (t.insecure === true) {
     options.logger.warn(
       `TLS verification is OFF for ${options.endpoint} (insecure: true); anyone on the path can read the credentials`,
       { endpoint: options.endpoint },
     );
-    return new https.Agent({ ...base, rejectUnauthorized: false });
+    agent = new https.Agent({ ...base, rejectUnauthorized: false });
+    trust = { kind: 'insecure' };
+  } else {
+    const ca = systemCAs();
+    agent = new https.Agent({ ...base, ca });
+    trust = { kind: 'ca', ca };
   }
-  return new https.Agent({ ...base, ca: systemCAs() });
+  trusts.set(agent, trust);
+  return agent;
+}
+
+/**
+ * @internal How an agent checks its endpoint, as plain data, so a worker thread that opens its own
+ * connections (./download-thread.mjs) applies exactly the same check: the same pin (compared before
+ * anything is written), the same CAs, or none when the client was created `insecure`. `ca` undefined
+ * means Node's default CAs.
+ */
+export type Trust =
+  | { readonly kind: 'thumbprint'; readonly thumbprint: string }
+  | { readonly kind: 'ca'; readonly ca: string[] | undefined }
+  | { readonly kind: 'insecure' };
+
+const trusts = new WeakMap<https.Agent, Trust>();
+
+/** @internal The trust of an agent made by `createAgent`; undefined for any other agent. */
+export function agentTrust(agent: https.Agent): Trust | undefined {
+  return trusts.get(agent);
 }
 
 // Node's default store is its bundled Mozilla list; Node >= 22.15 can also hand out the OS store,

@@ -22,6 +22,8 @@ import {
   InsufficientResourcesError,
   VSphereError,
 } from './errors';
+import type { ThreadDownload } from './mover';
+import { threadDownload } from './mover';
 import { TransformError, VerificationError } from './transfer-errors';
 
 /**
@@ -81,7 +83,16 @@ export interface CopyFileOptions {
   readonly idleTimeoutMs?: number | undefined;
   /** Creates the target's folder (and its parents) when it does not exist. Default true. */
   readonly createFolder?: boolean | undefined;
+  /**
+   * Downloads and hashes the file on a worker thread while this thread uploads it, so the copy uses two
+   * cores; its memory is then a fixed 4 MiB. Files known to be smaller than OFFLOAD_MIN_BYTES and
+   * transformed files are always copied on the calling thread. Default true.
+   */
+  readonly offload?: boolean | undefined;
 }
+
+/** Files below this size (8 MiB) are copied on the calling thread: a thread's hand-over is not worth it. */
+export const OFFLOAD_MIN_BYTES = 8 * 1024 * 1024;
 
 /** The outcome of one file's copy. JSON-serialisable, so it can travel in a heartbeat. */
 export interface CopyFileResult {
@@ -109,10 +120,20 @@ const COALESCE_BYTES = 1024 * 1024;
  * broken or idle connection on either side), HttpStatusError, InsufficientResourcesError (target
  * datastore full), VerificationError (target differs from what was sent), TransformError.
  */
-export async function copyFile(
+export function copyFile(
   source: FileLocation,
   target: FileLocation,
   options: CopyFileOptions = {},
+): Promise<CopyFileResult> {
+  return copyOne(source, target, options, undefined);
+}
+
+/** `copyFile`, told the source's size when the caller knows it (`copyFiles` does). */
+async function copyOne(
+  source: FileLocation,
+  target: FileLocation,
+  options: CopyFileOptions,
+  sizeHint: number | undefined,
 ): Promise<CopyFileResult> {
   const src = toPath(source.path);
   const dst = toPath(target.path);
@@ -126,10 +147,15 @@ export async function copyFile(
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     reporter,
   };
+  const offload =
+    options.transform === undefined &&
+    (options.offload ?? true) &&
+    (sizeHint === undefined || sizeHint >= OFFLOAD_MIN_BYTES);
   const sent =
-    options.transform === undefined
-      ? await uploadStreamed(source.client, src, target.client, dst, io)
-      : await uploadTransformed(source.client, src, target.client, dst, options.transform, io);
+    options.transform !== undefined
+      ? await uploadTransformed(source.client, src, target.client, dst, options.transform, io)
+      : ((offload ? await uploadOffloaded(source.client, src, target.client, dst, io) : undefined) ??
+        (await uploadStreamed(source.client, src, target.client, dst, io)));
   const sha256Target = await verifyTarget(target.client, dst, names.source, sent, verify, io);
   return { ...names, size: sent.size, sha256Source: sent.sha256, sha256Target, skipped: false };
 }
@@ -202,6 +228,8 @@ export interface CopyFilesOptions {
    * skipped and reported to `onFileDone`), so a caller can forget earlier results for those. Default: none.
    */
   readonly onPlan?: ((toCopy: readonly { source: string; target: string }[]) => void) | undefined;
+  /** See CopyFileOptions.offload. Default true. */
+  readonly offload?: boolean | undefined;
 }
 
 /**
@@ -285,15 +313,21 @@ export async function copyFiles(
     const estimate = sizes.get(job.index) ?? 0;
     const active = progress.start(job.source, job.target, estimate);
     try {
-      const result = await copyFile(job.spec.source, job.spec.target, {
-        verify,
-        transform: job.spec.transform,
-        signal,
-        idleTimeoutMs: options.idleTimeoutMs,
-        createFolder: false,
-        progressIntervalMs: 0,
-        onProgress: (p) => progress.update(active, p),
-      });
+      const result = await copyOne(
+        job.spec.source,
+        job.spec.target,
+        {
+          verify,
+          transform: job.spec.transform,
+          signal,
+          idleTimeoutMs: options.idleTimeoutMs,
+          createFolder: false,
+          offload: options.offload,
+          progressIntervalMs: 0,
+          onProgress: (p) => progress.update(active, p),
+        },
+        estimate,
+      );
       progress.complete(active, result.size, estimate);
       finish(job.index, result);
     } catch (error) {
@@ -421,6 +455,53 @@ async function uploadStreamed(
   } finally {
     watchdog.stop();
     if (stream !== undefined && !stream.readableEnded) stream.destroy();
+  }
+}
+
+/**
+ * The copy with the download and its hash on a worker thread (./mover): this thread only uploads the
+ * blocks the thread hands over. Undefined when the source client's trust cannot be given to a thread.
+ */
+async function uploadOffloaded(
+  sourceClient: VSphereClient,
+  src: DatastorePath,
+  targetClient: VSphereClient,
+  dst: DatastorePath,
+  io: Io,
+): Promise<Sent | undefined> {
+  const sourceContext = context(sourceClient, 'GET /folder', src);
+  const targetContext = context(targetClient, 'PUT /folder', dst);
+  const idle = () => idleError(targetContext, `copy from ${formatDatastorePath(src)}`, io.idleTimeoutMs);
+  const watchdog = new Watchdog(io.signal, io.idleTimeoutMs, idle);
+  let download: ThreadDownload | undefined;
+  let size = 0;
+  try {
+    download = await threadDownload(sourceClient.files, src, sourceContext, {
+      signal: watchdog.signal,
+      idleTimeoutMs: io.idleTimeoutMs,
+      idleError: idle,
+      onBlock: (bytes) => {
+        watchdog.kick();
+        io.reporter.update('copy', bytes, size);
+      },
+    });
+    if (download === undefined) return undefined;
+    const blocks = download;
+    size = blocks.length;
+    watchdog.kick();
+    await targetClient.files.put(dst, blocks.stream, size, {
+      signal: watchdog.signal,
+      onProgress: () => watchdog.kick(),
+      onWritten: (chunk) => blocks.release(chunk),
+    });
+    const sha256 = await blocks.sha256;
+    io.reporter.end('copy', size, size);
+    return { size, sha256 };
+  } catch (err) {
+    throw watchdog.reason() ?? targetError(err);
+  } finally {
+    watchdog.stop();
+    download?.stop();
   }
 }
 

@@ -43,8 +43,9 @@ const CPU = {
 };
 
 /** Name of the downtime VM of a mode, size and repetition. */
-export const downtimeVm = (mode: 'smartswitch' | 'cold', mib: number, run: number) =>
-  `dt-${mode === 'smartswitch' ? 'ss' : 'cold'}-${mib}-r${run}`;
+/** A downtime VM: one per mode, size, run and variant (one pass, or warm with a downtime budget). */
+export const downtimeVm = (mode: 'smartswitch' | 'cold', mib: number, run: number, warm = false) =>
+  `dt-${mode === 'smartswitch' ? 'ss' : 'cold'}-${mib}-${warm ? 'w' : 'r'}${run}`;
 
 /** Builds the topology for a spec. */
 export function benchTopology(spec: BenchLabSpec): Topology {
@@ -65,12 +66,17 @@ export function benchTopology(spec: BenchLabSpec): Topology {
   for (let run = 1; run <= spec.downtimeRuns; run++) {
     for (const mib of spec.downtimeMiB) {
       for (const mode of ['smartswitch', 'cold'] as const) {
-        vms.push(
-          vm(downtimeVm(mode, mib, run), {
-            power: 'poweredOn',
-            disks: [{ sizeMiB: mib, fill: 'sparse' }],
-          }),
-        );
+        for (const warm of [false, true]) {
+          vms.push(
+            vm(downtimeVm(mode, mib, run, warm), {
+              power: 'poweredOn',
+              // Small memory: a warm migration's projection counts the whole memory as suspend state, while
+              // the lab writes a .vmss of memory / suspendScale.
+              memoryMiB: 16,
+              disks: [{ sizeMiB: mib, fill: 'sparse' }],
+            }),
+          );
+        }
       }
     }
   }

@@ -3,8 +3,9 @@
  * `quickmig worker` wires it) on the lab's Temporal server, workflows started with @temporalio/client.
  *
  * - downtime: `result.downtimeMs` (source stopped → target running) of SmartSwitch and Cold at each disk
- *   size, with the same guest write rate switched on right before each migration; plus where the
- *   switchover's time went, read from the workflow history.
+ *   size, one pass (the changes copied once, at switchover, as Veeam does) and warm (pre-copy rounds to a
+ *   downtime budget), with the same guest write rate switched on right before each migration; plus where
+ *   the switchover's time went, read from the workflow history.
  * - memory: peak RSS of the data-mover worker process (bench/data-mover-child.ts) that copies the bytes
  *   of the downtime migrations, the largest 8 GiB; and the RSS growth of this process around them.
  * - overhead: a migration of a tiny VM, end to end, split into Temporal, SOAP and transfer time.
@@ -117,10 +118,14 @@ export async function startDataMover(lab: BenchLab): Promise<DataMover> {
   };
 }
 
-const request = (vm: string, mode: 'smartswitch' | 'cold' | 'auto' = 'auto'): MigrationRequestInput => ({
+const request = (
+  vm: string,
+  mode: 'smartswitch' | 'cold' | 'auto' = 'auto',
+  options: NonNullable<MigrationRequestInput['options']> = {},
+): MigrationRequestInput => ({
   source: { endpoint: 'esx-a', name: vm },
   target: { endpoint: 'esx-b', datastore: 'datastore1' },
-  options: { method: 'quick-migration', mode },
+  options: { method: 'quick-migration', mode, ...options },
 });
 
 /** One activity execution read from a workflow history. */
@@ -196,10 +201,24 @@ function switchoverSteps(spans: ActivitySpan[]): SwitchoverStep[] {
     }));
 }
 
-/** Downtime figures of one mode and size. */
+/** How a downtime migration copies: one pass (the changes once, at switchover, as Veeam does) or warm. */
+export type DowntimeVariant = 'one-pass' | 'warm';
+
+/** The downtime budget of the warm variant, ms; above it the workflow switches over anyway (and says so). */
+export const WARM_BUDGET_MS = 1000;
+
+/** Downtime figures of one mode, size and variant. */
 export interface DowntimeFigure {
   mode: 'smartswitch' | 'cold';
+  variant: DowntimeVariant;
   sizeMiB: number;
+  /** Warm: pre-copy rounds of the best run, and whether the budget was met (measured downtime). */
+  precopy: {
+    rounds: number;
+    deltaMiB: number[];
+    projectedMs: number | null;
+    budgetMet: boolean | null;
+  } | null;
   downtimeMs: Samples;
   /** Bytes copied by the whole migration (bulk + delta), best run. */
   bytesCopied: number;
@@ -219,8 +238,8 @@ async function cleanUp(a: VSphereClient, b: VSphereClient, vm: string): Promise<
 }
 
 /**
- * SmartSwitch and Cold at every size, `runs` times each (alternating modes), at `guestBytesPerSec`.
- * Also samples the RSS while the largest size is copied.
+ * SmartSwitch and Cold at every size, one pass and warm (maxDowntimeMs WARM_BUDGET_MS), `runs` times
+ * each (alternating), at `guestBytesPerSec`. Also samples the RSS while the largest size is copied.
  */
 export async function downtimeFigures(
   lab: BenchLab,
@@ -234,37 +253,47 @@ export async function downtimeFigures(
   const control = new LabControl(lab.endpoint('esx-a'));
   const largest = Math.max(...sizesMiB);
   const memory = { sizeMiB: largest, baseMiB: Number.POSITIVE_INFINITY, peakMiB: 0 };
-  const raw = new Map<
-    string,
-    { downtime: number; result: MigrationResult; seconds: number; steps: SwitchoverStep[] }[]
-  >();
+  type Run = { downtime: number; result: MigrationResult; seconds: number; steps: SwitchoverStep[] };
+  const raw = new Map<string, Run[]>();
+  const variants: DowntimeVariant[] = ['one-pass', 'warm'];
   try {
     for (let run = 1; run <= runs; run++) {
       for (const mib of sizesMiB) {
         for (const mode of ['smartswitch', 'cold'] as const) {
-          const vm = downtimeVm(mode, mib, run);
-          await control.setGuestRate(vm, guestBytesPerSec);
-          const rss = mib === largest ? new RssSampler() : undefined;
-          const started = performance.now();
-          const handle = await start(w, request(vm, mode), dataMoverTaskQueue);
-          const result = await handle.result();
-          const seconds = (performance.now() - started) / 1000;
-          if (rss) {
-            const r = rss.stop();
-            memory.baseMiB = Math.min(memory.baseMiB, r.baseMiB);
-            memory.peakMiB = Math.max(memory.peakMiB, r.peakMiB);
+          for (const variant of variants) {
+            const vm = downtimeVm(mode, mib, run, variant === 'warm');
+            await control.setGuestRate(vm, guestBytesPerSec);
+            const rss = mib === largest ? new RssSampler() : undefined;
+            const started = performance.now();
+            const options =
+              variant === 'warm'
+                ? { maxDowntimeMs: WARM_BUDGET_MS, precopy: { onBudgetMiss: 'switchover' as const } }
+                : {};
+            const handle = await start(w, request(vm, mode, options), dataMoverTaskQueue);
+            const result = await handle.result();
+            const seconds = (performance.now() - started) / 1000;
+            if (rss) {
+              const r = rss.stop();
+              memory.baseMiB = Math.min(memory.baseMiB, r.baseMiB);
+              memory.peakMiB = Math.max(memory.peakMiB, r.peakMiB);
+            }
+            if (result.mode !== mode || result.downtimeMs === null) {
+              throw new Error(`${vm}: expected a ${mode} migration with a downtime, got ${result.mode}`);
+            }
+            const steps = switchoverSteps((await activitySpans(handle)).spans);
+            const key = `${mode} ${mib} ${variant}`;
+            raw.set(key, [...(raw.get(key) ?? []), { downtime: result.downtimeMs, result, seconds, steps }]);
+            const rounds = result.precopy?.rounds ?? [];
+            log(
+              `downtime ${mode} ${variant} ${mib} MiB run ${run}: ${result.downtimeMs} ms (migration ${round(seconds, 1)} s, ` +
+                `${round(result.bytesCopied / 2 ** 20, 0)} MiB copied` +
+                (rounds.length > 0
+                  ? `; ${rounds.length} pre-copy round(s) of ${rounds.map((r) => round(r.bytes / 2 ** 20, 1)).join('/')} MiB, projected ${result.precopy?.projection?.ms} ms`
+                  : '') +
+                `; switchover: ${steps.map((s) => `${s.activity} ${s.queueMs}+${s.runMs}`).join(', ')})`,
+            );
+            await cleanUp(a, b, vm);
           }
-          if (result.mode !== mode || result.downtimeMs === null) {
-            throw new Error(`${vm}: expected a ${mode} migration with a downtime, got ${result.mode}`);
-          }
-          const steps = switchoverSteps((await activitySpans(handle)).spans);
-          const key = `${mode} ${mib}`;
-          raw.set(key, [...(raw.get(key) ?? []), { downtime: result.downtimeMs, result, seconds, steps }]);
-          log(
-            `downtime ${mode} ${mib} MiB run ${run}: ${result.downtimeMs} ms (migration ${round(seconds, 1)} s, ` +
-              `${round(result.bytesCopied / 2 ** 20, 0)} MiB copied; switchover: ${steps.map((s) => `${s.activity} ${s.queueMs}+${s.runMs}`).join(', ')})`,
-          );
-          await cleanUp(a, b, vm);
         }
       }
     }
@@ -272,21 +301,33 @@ export async function downtimeFigures(
     await Promise.all([a.close(), b.close()]);
   }
   const figures: DowntimeFigure[] = [];
-  for (const mib of sizesMiB) {
-    for (const mode of ['smartswitch', 'cold'] as const) {
-      const list = raw.get(`${mode} ${mib}`) ?? [];
-      const best = list.reduce((x, y) => (y.downtime < x.downtime ? y : x));
-      figures.push({
-        mode,
-        sizeMiB: mib,
-        downtimeMs: samples(
-          list.map((l) => l.downtime),
-          'lower',
-        ),
-        bytesCopied: best.result.bytesCopied,
-        totalSeconds: round(Math.min(...list.map((l) => l.seconds)), 1),
-        switchover: best.steps,
-      });
+  for (const variant of variants) {
+    for (const mib of sizesMiB) {
+      for (const mode of ['smartswitch', 'cold'] as const) {
+        const list = raw.get(`${mode} ${mib} ${variant}`) ?? [];
+        const best = list.reduce((x, y) => (y.downtime < x.downtime ? y : x));
+        const pc = best.result.precopy;
+        figures.push({
+          mode,
+          variant,
+          sizeMiB: mib,
+          precopy: pc
+            ? {
+                rounds: pc.rounds.length,
+                deltaMiB: pc.rounds.map((r) => round(r.bytes / 2 ** 20, 1)),
+                projectedMs: pc.projection?.ms ?? null,
+                budgetMet: pc.budgetMet,
+              }
+            : null,
+          downtimeMs: samples(
+            list.map((l) => l.downtime),
+            'lower',
+          ),
+          bytesCopied: best.result.bytesCopied,
+          totalSeconds: round(Math.min(...list.map((l) => l.seconds)), 1),
+          switchover: best.steps,
+        });
+      }
     }
   }
   return { figures, memory };

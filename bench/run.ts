@@ -16,6 +16,7 @@ import { projectRoot } from '../src/lab/tools';
 import type { BenchLabSpec } from './lab';
 import { startBenchLab } from './lab';
 import { log, round } from './measure';
+import type { DowntimeVariant } from './migration-figures';
 import {
   concurrencyFigure,
   downtimeFigures,
@@ -23,6 +24,7 @@ import {
   startBenchWorker,
   startDataMover,
   taskWaitFigure,
+  WARM_BUDGET_MS,
 } from './migration-figures';
 import type { ReportInput, TargetCheck } from './report';
 import { chart, markdown } from './report';
@@ -143,16 +145,19 @@ async function main(): Promise<number> {
         sizes.map((mib) => [mib >= 1024 ? `${mib / 1024}GiB` : `${mib}MiB`, f(mib) ?? null]),
       );
     const tf = (mib: number) => transfer.find((t) => t.sizeMiB === mib);
-    const dt = (mode: string, mib: number) =>
-      downtime.figures.find((d) => d.mode === mode && d.sizeMiB === mib)?.downtimeMs.best;
-    const ratio = (mode: string) => {
-      const big = dt(mode, 8192);
-      const small = dt(mode, 256);
+    // The headline downtime figures are the warm variant's (quickmig's answer to "downtime follows the
+    // delta, not the disk"); the one-pass variant, Veeam's way, is the baseline beside them.
+    const dt = (mode: string, mib: number, variant: DowntimeVariant = 'warm') =>
+      downtime.figures.find((d) => d.mode === mode && d.sizeMiB === mib && d.variant === variant)?.downtimeMs
+        .best;
+    const ratio = (mode: string, variant: DowntimeVariant = 'warm') => {
+      const big = dt(mode, 8192, variant);
+      const small = dt(mode, 256, variant);
       return big === undefined || small === undefined ? null : round(big / small, 2);
     };
-    const largestOverSmallest = (mode: string) => {
-      const big = dt(mode, Math.max(...plan.downtimeMiB));
-      const small = dt(mode, Math.min(...plan.downtimeMiB));
+    const largestOverSmallest = (mode: string, variant: DowntimeVariant = 'warm') => {
+      const big = dt(mode, Math.max(...plan.downtimeMiB), variant);
+      const small = dt(mode, Math.min(...plan.downtimeMiB), variant);
       return big === undefined || small === undefined ? null : round(big / small, 2);
     };
     const results = {
@@ -177,6 +182,7 @@ async function main(): Promise<number> {
       },
       downtime: {
         guestWriteBytesPerSec: GUEST_WRITE_BYTES_PER_SEC,
+        variant: `warm: options.maxDowntimeMs ${WARM_BUDGET_MS}, pre-copy rounds until the projected switchover fits`,
         ms: {
           smartswitch: bySize((m) => dt('smartswitch', m), [256, 1024, 4096, 8192]),
           cold: bySize((m) => dt('cold', m), [256, 1024, 4096, 8192]),
@@ -186,6 +192,18 @@ async function main(): Promise<number> {
           sizes: [Math.min(...plan.downtimeMiB), Math.max(...plan.downtimeMiB)],
           smartswitch: largestOverSmallest('smartswitch'),
           cold: largestOverSmallest('cold'),
+        },
+        onePass: {
+          variant:
+            'one pass: the changes since the bulk copy copied once, at switchover (Veeam Quick Migration)',
+          ms: {
+            smartswitch: bySize((m) => dt('smartswitch', m, 'one-pass'), [256, 1024, 4096, 8192]),
+            cold: bySize((m) => dt('cold', m, 'one-pass'), [256, 1024, 4096, 8192]),
+          },
+          ratio8GiBto256MiB: {
+            smartswitch: ratio('smartswitch', 'one-pass'),
+            cold: ratio('cold', 'one-pass'),
+          },
         },
         figures: downtime.figures,
       },
@@ -225,7 +243,7 @@ async function main(): Promise<number> {
     for (const mode of ['smartswitch', 'cold'] as const) {
       const v = results.downtime.ratio8GiBto256MiB[mode] ?? null;
       t.push({
-        figure: `downtime 8 GiB / 256 MiB, ${mode}`,
+        figure: `downtime 8 GiB / 256 MiB, ${mode}, warm (maxDowntimeMs ${WARM_BUDGET_MS})`,
         target: '≤ 1.2',
         value: v === null ? 'not run' : String(v),
         met: v === null ? null : v <= 1.2,

@@ -124,14 +124,22 @@ export function judgeRound(
 /**
  * Switchover time independent of bytes, from this migration's own control steps: a switchover runs
  * three vSphere tasks (stop, register, start), like a snapshot, and one listing; plus the fixed cost
- * of a copy step (what a copy took beyond its bytes ÷ throughput).
+ * of a copy step (what a copy took beyond its bytes ÷ throughput). Each is the median of its samples
+ * without the slowest one: a step that a worker crash or a retry stretched (seconds instead of tens of
+ * milliseconds) must not make every later projection miss the budget.
  */
 export function fixedOverheadMs(samples: {
   taskMs: readonly number[];
   listMs: readonly number[];
   copyOverheadMs: readonly number[];
 }): number {
-  return 3 * median(samples.taskMs) + median(samples.listMs) + median(samples.copyOverheadMs);
+  return 3 * typical(samples.taskMs) + typical(samples.listMs) + typical(samples.copyOverheadMs);
+}
+
+/** The median without the largest sample (when there are two or more). */
+function typical(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return median(sorted.length >= 2 ? sorted.slice(0, -1) : sorted);
 }
 
 function median(values: readonly number[]): number {

@@ -93,9 +93,15 @@ describe('judgeRound', () => {
 });
 
 describe('fixedOverheadMs', () => {
-  it('counts three vSphere tasks, one listing and one copy step, by their medians', () => {
+  it('counts three vSphere tasks, one listing and one copy step, by their medians without the slowest', () => {
     expect(fixedOverheadMs({ taskMs: [100, 300, 200], listMs: [40, 60], copyOverheadMs: [150] })).toBe(
-      3 * 200 + 50 + 150,
+      3 * 150 + 40 + 150,
+    );
+  });
+
+  it('is not thrown off by a step a worker crash stretched', () => {
+    expect(fixedOverheadMs({ taskMs: [120, 30_000], listMs: [20], copyOverheadMs: [100, 90] })).toBe(
+      3 * 120 + 20 + 90,
     );
   });
 

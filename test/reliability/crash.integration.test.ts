@@ -107,7 +107,8 @@ const CASES: CrashCase[] = [
     point: 'inside a pre-copy round (warm migration: the round snapshot of the running source)',
     vm: 'k-warm',
     quick: true,
-    options: { maxDowntimeMs: 60_000 },
+    // The budget is not what this case tests: whatever the projection, switch over (never wait for an approval).
+    options: { maxDowntimeMs: 60_000, precopy: { onBudgetMiss: 'switchover' } },
     // The first hold delays the migration snapshot, the second the round's: the kill lands in the latter.
     faults: [
       { endpoint: 'esx-a', rule: { kind: 'latency', method: 'CreateSnapshot_Task', ms: 3000, count: 2 } },

@@ -156,7 +156,15 @@ async function copyOne(
       ? await uploadTransformed(source.client, src, target.client, dst, options.transform, io)
       : ((offload ? await uploadOffloaded(source.client, src, target.client, dst, io) : undefined) ??
         (await uploadStreamed(source.client, src, target.client, dst, io)));
-  const sha256Target = await verifyTarget(target.client, dst, names.source, sent, verify, io);
+  const sha256Target = await verifyTarget(
+    target.client,
+    dst,
+    names.source,
+    sent,
+    verify,
+    io,
+    options.transform === undefined && (options.offload ?? true) && sent.size >= OFFLOAD_MIN_BYTES,
+  );
   return { ...names, size: sent.size, sha256Source: sent.sha256, sha256Target, skipped: false };
 }
 
@@ -590,6 +598,7 @@ async function verifyTarget(
   sent: Sent,
   verify: VerifyMode,
   io: Io,
+  offload: boolean,
 ): Promise<string | null> {
   const target = formatDatastorePath(dst);
   if (verify === 'none') return null;
@@ -599,6 +608,11 @@ async function verifyTarget(
     return null;
   }
   const readContext = context(client, 'GET /folder', dst);
+  const onThread = offload ? await readBackOffloaded(client, dst, readContext, sent, io) : undefined;
+  if (onThread !== undefined) {
+    checkTarget(context(client, 'verify sha256', dst), source, target, sent, onThread);
+    return onThread.sha256;
+  }
   const watchdog = new Watchdog(io.signal, io.idleTimeoutMs, () =>
     idleError(readContext, 'read-back', io.idleTimeoutMs),
   );
@@ -629,6 +643,45 @@ async function verifyTarget(
   const sha256 = hash.digest('hex');
   checkTarget(context(client, 'verify sha256', dst), source, target, sent, { size: bytes, sha256 });
   return sha256;
+}
+
+/**
+ * The read-back of a large target on a download thread (./mover), which hashes it and hands each block
+ * back at once: the bytes never become garbage on this thread (on it, every 16 KiB TLS record would be
+ * a new buffer). Undefined when the client's trust cannot be given to a thread.
+ */
+async function readBackOffloaded(
+  client: VSphereClient,
+  dst: DatastorePath,
+  readContext: RequestContext,
+  sent: Sent,
+  io: Io,
+): Promise<{ size: number; sha256: string } | undefined> {
+  const idle = () => idleError(readContext, 'read-back', io.idleTimeoutMs);
+  const watchdog = new Watchdog(io.signal, io.idleTimeoutMs, idle);
+  let download: ThreadDownload | undefined;
+  try {
+    download = await threadDownload(client.files, dst, readContext, {
+      signal: watchdog.signal,
+      idleTimeoutMs: io.idleTimeoutMs,
+      idleError: idle,
+      onBlock: (bytes) => {
+        watchdog.kick();
+        io.reporter.update('verify', bytes, sent.size);
+      },
+    });
+    if (download === undefined) return undefined;
+    const blocks = download;
+    for await (const chunk of blocks.stream) blocks.release(chunk as Buffer);
+    const sha256 = await blocks.sha256;
+    io.reporter.end('verify', blocks.length, sent.size);
+    return { size: blocks.length, sha256 };
+  } catch (err) {
+    throw watchdog.reason() ?? err;
+  } finally {
+    watchdog.stop();
+    download?.stop();
+  }
 }
 
 /** True when the target exists with the size an earlier attempt recorded. */

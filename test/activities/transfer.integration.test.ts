@@ -135,6 +135,13 @@ describe('copyFiles activity (integration)', () => {
 
   it('heartbeats at most every interval while a large disk moves, with the file, its phase and the totals', async () => {
     const beats: { at: number; details: CopyFilesHeartbeat }[] = [];
+    // Slow source storage (256 MiB at 128 MiB/s, about 2 s), so the copy lasts several intervals on any box.
+    await controlA.addFault({
+      kind: 'bandwidth',
+      method: 'GET',
+      path: 'ir-app01-flat.vmdk',
+      bytesPerSec: 128 << 20,
+    });
     const result = await runCopyFiles(
       deps,
       {
@@ -155,7 +162,7 @@ describe('copyFiles activity (integration)', () => {
       },
       // 2 s by default; shorter here so a copy of a second or two shows several beats.
       { heartbeatIntervalMs: 200 },
-    );
+    ).finally(() => controlA.clearFaults());
     const size = 256 * 1024 * 1024;
     expect(result.bytesCopied).toBe(size);
     const moving = beats.filter((b) => b.details.current.length > 0);

@@ -94,7 +94,9 @@ const DATA_MOVER = fileURLToPath(new URL('./data-mover-child.ts', import.meta.ur
 /** Starts a data-mover worker process for the lab on a fresh task queue. */
 export async function startDataMover(lab: BenchLab): Promise<DataMover> {
   const taskQueue = `quickmig-bench-data-${randomUUID().slice(0, 8)}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', DATA_MOVER, lab.info.workerConfig, taskQueue], {
+  // The V8 flag the worker image sets (Dockerfile): the figure is that of the worker as deployed.
+  const args = ['--max-semi-space-size=2', '--import', 'tsx', DATA_MOVER, lab.info.workerConfig, taskQueue];
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

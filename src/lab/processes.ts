@@ -71,7 +71,13 @@ export function isRunning(proc: LabProcess): boolean {
   }
   const cmdline = `/proc/${proc.pid}/cmdline`;
   if (!existsSync(cmdline)) return true;
-  const argv0 = readFileSync(cmdline, 'utf8').split('\0')[0] ?? '';
+  let argv0: string;
+  try {
+    argv0 = readFileSync(cmdline, 'utf8').split('\0')[0] ?? '';
+  } catch {
+    // It exited between the two checks (seen as ENOENT, which used to abort a lab's teardown halfway).
+    return false;
+  }
   // A zombie (exited, not yet reaped) has an empty command line.
   return argv0 === proc.executable;
 }

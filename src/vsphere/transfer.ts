@@ -484,15 +484,16 @@ async function uploadOffloaded(
   let download: ThreadDownload | undefined;
   let size = 0;
   try {
-    download = await threadDownload(sourceClient.files, src, sourceContext, {
-      signal: watchdog.signal,
-      idleTimeoutMs: io.idleTimeoutMs,
-      idleError: idle,
-      onBlock: (bytes) => {
-        watchdog.kick();
-        io.reporter.update('copy', bytes, size);
-      },
-    });
+    download = await watchedThreadDownload(
+      sourceClient,
+      src,
+      sourceContext,
+      watchdog,
+      idle,
+      io,
+      'copy',
+      () => size,
+    );
     if (download === undefined) return undefined;
     const blocks = download;
     size = blocks.length;
@@ -661,15 +662,16 @@ async function readBackOffloaded(
   const watchdog = new Watchdog(io.signal, io.idleTimeoutMs, idle);
   let download: ThreadDownload | undefined;
   try {
-    download = await threadDownload(client.files, dst, readContext, {
-      signal: watchdog.signal,
-      idleTimeoutMs: io.idleTimeoutMs,
-      idleError: idle,
-      onBlock: (bytes) => {
-        watchdog.kick();
-        io.reporter.update('verify', bytes, sent.size);
-      },
-    });
+    download = await watchedThreadDownload(
+      client,
+      dst,
+      readContext,
+      watchdog,
+      idle,
+      io,
+      'verify',
+      () => sent.size,
+    );
     if (download === undefined) return undefined;
     const blocks = download;
     for await (const chunk of blocks.stream) blocks.release(chunk as Buffer);
@@ -682,6 +684,28 @@ async function readBackOffloaded(
     watchdog.stop();
     download?.stop();
   }
+}
+
+/** A download on a thread whose every block keeps `watchdog` awake and reports the phase's progress. */
+function watchedThreadDownload(
+  client: VSphereClient,
+  path: DatastorePath,
+  ctx: RequestContext,
+  watchdog: Watchdog,
+  idle: () => VSphereError,
+  io: Io,
+  phase: TransferPhase,
+  total: () => number,
+): Promise<ThreadDownload | undefined> {
+  return threadDownload(client.files, path, ctx, {
+    signal: watchdog.signal,
+    idleTimeoutMs: io.idleTimeoutMs,
+    idleError: idle,
+    onBlock: (bytes) => {
+      watchdog.kick();
+      io.reporter.update(phase, bytes, total());
+    },
+  });
 }
 
 /** True when the target exists with the size an earlier attempt recorded. */

@@ -92,7 +92,8 @@ export async function waitForSwitchover(deps: GateDeps): Promise<void> {
       return;
     }
     await awaitApproval(`${reason}; approve to switch over anyway (${field} is wait-approval)`);
-    deps.warn(`${reason}; switched over on approval (${field} is wait-approval)`);
+    // Without an approval the wait ended by a window that closed with onMiss switchover, which said so.
+    if (deps.isApproved()) deps.warn(`${reason}; switched over on approval (${field} is wait-approval)`);
   };
   const budgetMissed = (policy: MissPolicy, reason: string) =>
     applyPolicy(policy, DOWNTIME_BUDGET_MISSED, reason, 'options.precopy.onBudgetMiss');

@@ -15,14 +15,11 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { MigrationRequestInput } from '../src/client/request';
-import { loadWorkerConfig } from '../src/config/config';
 import { LabControl } from '../src/lab/control';
+import type { LabWorker } from '../src/lab/worker';
+import { startLabWorker } from '../src/lab/worker';
 import type { VSphereClient } from '../src/vsphere';
-import type { QuickmigWorkers } from '../src/worker';
-import { createWorkers, WORKFLOWS_PATH } from '../src/worker';
 import type { MigrationResult } from '../src/workflows/definitions';
 import { quickMigration } from '../src/workflows/quick-migration';
 import type { BenchLab } from './lab';
@@ -30,44 +27,12 @@ import { downtimeVm } from './lab';
 import type { Samples } from './measure';
 import { log, RssSampler, round, samples } from './measure';
 
-/** A worker in this process and a client on its task queue. */
-export interface BenchWorker {
-  client: Client;
-  taskQueue: string;
-  workers: QuickmigWorkers;
-  stop(): Promise<void>;
-}
-
-let runtimeInstalled = false;
+/** The bench's worker: src/lab/worker.ts, on a queue named after the bench. */
+export type BenchWorker = LabWorker;
 
 /** Starts the worker for the lab (worker logs at WARN and above). */
-export async function startBenchWorker(lab: BenchLab): Promise<BenchWorker> {
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
-  }
-  const taskQueue = `quickmig-bench-${randomUUID().slice(0, 8)}`;
-  const config = { ...loadWorkerConfig(lab.info.workerConfig, {}), taskQueue };
-  const connection = await NativeConnection.connect({ address: lab.info.temporal.address });
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    logger: Runtime.instance().logger,
-  });
-  const workers = await createWorkers(config, { connection, workflowBundle });
-  const running = workers.run();
-  const clientConnection = await Connection.connect({ address: lab.info.temporal.address });
-  const client = new Client({ connection: clientConnection, namespace: lab.info.temporal.namespace });
-  return {
-    client,
-    taskQueue,
-    workers,
-    async stop() {
-      workers.shutdown();
-      await running;
-      await connection.close();
-      await clientConnection.close();
-    },
-  };
+export function startBenchWorker(lab: BenchLab): Promise<BenchWorker> {
+  return startLabWorker(lab.info, { queuePrefix: 'quickmig-bench' });
 }
 
 function start(

@@ -1,0 +1,74 @@
+/**
+ * A quickmig worker for a running lab, in the calling process, wired as `quickmig worker` wires it
+ * (createWorkers), on a task queue of its own, with a Temporal client beside it. Integration tests and
+ * the benchmark drive migrations through it.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { loadWorkerConfig } from '../config/config';
+import type { QuickmigWorkers } from '../worker';
+import { createWorkers, WORKFLOWS_PATH } from '../worker';
+import type { LabInfo } from './lab';
+
+/** A running worker and a client on the same task queue. */
+export interface LabWorker {
+  taskQueue: string;
+  client: Client;
+  workers: QuickmigWorkers;
+  /** Shuts the worker down and closes both connections. */
+  stop(): Promise<void>;
+}
+
+/** Options of `startLabWorker`. */
+export interface LabWorkerOptions {
+  /** Task queue name prefix; a random suffix is added. Default 'quickmig-lab'. */
+  readonly queuePrefix?: string;
+  /** Serve the data-mover activities on `<queue>-data` instead of the worker's own queue. Default false. */
+  readonly dataMoverQueue?: boolean;
+}
+
+let runtimeInstalled = false;
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Worker logs at WARN and above, once per process: the caller's own output stays readable. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+/** The workflow bundle, built once per process. */
+export function labWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  quietRuntime();
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger });
+  return bundle;
+}
+
+/** Starts a worker for the lab on a fresh task queue. */
+export async function startLabWorker(lab: LabInfo, options: LabWorkerOptions = {}): Promise<LabWorker> {
+  const workflowBundle = await labWorkflowBundle();
+  const taskQueue = `${options.queuePrefix ?? 'quickmig-lab'}-${randomUUID().slice(0, 8)}`;
+  const config = { ...loadWorkerConfig(lab.workerConfig, {}), taskQueue };
+  const connection = await NativeConnection.connect({ address: lab.temporal.address });
+  const workers = await createWorkers(config, {
+    connection,
+    workflowBundle,
+    ...(options.dataMoverQueue ? { dataMoverTaskQueue: `${taskQueue}-data` } : {}),
+  });
+  const running = workers.run();
+  const clientConnection = await Connection.connect({ address: lab.temporal.address });
+  const client = new Client({ connection: clientConnection, namespace: lab.temporal.namespace });
+  return {
+    taskQueue,
+    client,
+    workers,
+    async stop() {
+      workers.shutdown();
+      await running;
+      await connection.close();
+      await clientConnection.close();
+    },
+  };
+}

@@ -163,7 +163,7 @@ async function copyOne(
     sent,
     verify,
     io,
-    options.transform === undefined && (options.offload ?? true) && sent.size >= OFFLOAD_MIN_BYTES,
+    offload && sent.size >= OFFLOAD_MIN_BYTES,
   );
   return { ...names, size: sent.size, sha256Source: sent.sha256, sha256Target, skipped: false };
 }

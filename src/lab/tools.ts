@@ -74,7 +74,7 @@ function requireGo(env: NodeJS.ProcessEnv, what: string): string {
   if (!go) {
     throw new LabError(
       `Cannot build ${what}: Go is not installed and no cached binary exists in ${toolCacheDir(env)}. ` +
-        'Install Go 1.22 or newer (Debian: apt-get install golang-go; or https://go.dev/dl/) and run again.',
+        'Install Go 1.25 or newer (the temporal CLI and the launcher need it; https://go.dev/dl/) and run again.',
     );
   }
   return go;

@@ -28,7 +28,9 @@ describe('tool bootstrap', () => {
     const env = emptyEnv();
     for (const build of [ensureTemporal, ensureVcsim]) {
       expect(() => build(env)).toThrow(LabError);
-      expect(() => build(env)).toThrow(/Install Go 1\.22 or newer \(Debian: apt-get install golang-go/);
+      expect(() => build(env)).toThrow(
+        /Install Go 1\.25 or newer \(the temporal CLI and the launcher need it; https:\/\/go\.dev\/dl\/\)/,
+      );
     }
   });
 

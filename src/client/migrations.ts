@@ -411,13 +411,7 @@ export class QuickmigClient {
 
   /** Approves a manual switchover. Throws OperationRefusedError with the workflow's reason when refused. */
   async approve(id: string): Promise<{ approvedAt: number }> {
-    const description = await this.describe(id);
-    if (description.status.name !== 'RUNNING')
-      throw new OperationRefusedError(
-        id,
-        'approve',
-        `the migration is already ${description.status.name.toLowerCase()}`,
-      );
+    await this.running(id, 'approve', 'migration');
     try {
       return await this.handle(id).executeUpdate(approveSwitchoverUpdate);
     } catch (error) {
@@ -439,13 +433,7 @@ export class QuickmigClient {
    * power state. Refused once the target runs (phase finalize or later), where the target is the VM.
    */
   async cancel(id: string): Promise<void> {
-    const description = await this.describe(id);
-    if (description.status.name !== 'RUNNING')
-      throw new OperationRefusedError(
-        id,
-        'cancel',
-        `the migration is already ${description.status.name.toLowerCase()}`,
-      );
+    const description = await this.running(id, 'cancel', 'migration');
     const phase = description.typedSearchAttributes.get(PHASE_ATTRIBUTE);
     if (phase && TOO_LATE_TO_CANCEL.includes(phase as Phase))
       throw new OperationRefusedError(
@@ -571,13 +559,7 @@ export class QuickmigClient {
    * ends once they have. Refused when the batch has already ended.
    */
   async cancelBatch(id: string): Promise<void> {
-    const description = await this.describe(id);
-    if (description.status.name !== 'RUNNING')
-      throw new OperationRefusedError(
-        id,
-        'cancel',
-        `the batch is already ${description.status.name.toLowerCase()}`,
-      );
+    await this.running(id, 'cancel', 'batch');
     await this.batchHandle(id).cancel();
   }
 
@@ -595,6 +577,22 @@ export class QuickmigClient {
     if (!this.uiUrl) return undefined;
     const base = `${this.uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(this.namespace)}/workflows/${encodeURIComponent(id)}`;
     return runId ? `${base}/${encodeURIComponent(runId)}/history` : base;
+  }
+
+  /** The description of a running workflow; OperationRefusedError naming its state when it has ended. */
+  private async running(
+    id: string,
+    operation: 'approve' | 'cancel',
+    what: 'migration' | 'batch',
+  ): Promise<WorkflowExecutionDescription> {
+    const description = await this.describe(id);
+    if (description.status.name !== 'RUNNING')
+      throw new OperationRefusedError(
+        id,
+        operation,
+        `the ${what} is already ${description.status.name.toLowerCase()}`,
+      );
+    return description;
   }
 
   /** Turns a workflow's failure into MigrationFailedError or MigrationCancelledError. */

@@ -5,7 +5,6 @@
  * `quickmig worker [--config FILE]` starts it; `createWorkers` is the same wiring for tests and
  * embedding.
  */
-import { fileURLToPath } from 'node:url';
 import type { WorkerOptions } from '@temporalio/worker';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createControlActivities, createDataMoverActivities } from './activities';
@@ -13,6 +12,7 @@ import type { EndpointPool } from './activities/endpoints';
 import { createEndpointPool } from './activities/endpoints';
 import { dataConverterFor } from './codec/codec';
 import type { WorkerConfig } from './config/config';
+import { packagePath } from './package-root';
 import type { TelemetryOptions } from './telemetry/telemetry';
 import {
   bytesTransferredInterceptor,
@@ -21,7 +21,7 @@ import {
 } from './telemetry/telemetry';
 
 /** Path of the workflow bundle's entry point (the bundler needs a file with its extension). */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+export const WORKFLOWS_PATH = packagePath('src', 'workflows', 'index.ts');
 
 /** Options of {@link createWorkers}. */
 export interface CreateWorkersOptions {
@@ -31,6 +31,11 @@ export interface CreateWorkersOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Task queue of data-mover activities when they get their own workers. Default: the main task queue. */
   dataMoverTaskQueue?: string;
+  /**
+   * Serve only the data-mover activities on `dataMoverTaskQueue` (required): a worker near the storage,
+   * with no workflows and no control activities, so it never bundles workflow code. Default false.
+   */
+  dataMoverOnly?: boolean;
   /** Extra worker options (e.g. identity, concurrency). */
   workerOptions?: Partial<WorkerOptions>;
   /**
@@ -56,6 +61,11 @@ export async function createWorkers(
   config: WorkerConfig,
   options: CreateWorkersOptions = {},
 ): Promise<QuickmigWorkers> {
+  const dataMoverQueue = options.dataMoverTaskQueue ?? config.taskQueue;
+  if (options.dataMoverOnly && dataMoverQueue === config.taskQueue)
+    throw new Error(
+      `a data-mover-only worker needs a data-mover task queue of its own (not the main queue ${config.taskQueue})`,
+    );
   if (options.telemetry) installTelemetry(options.telemetry);
   const ownsConnection = !options.connection;
   const connection =
@@ -88,21 +98,22 @@ export async function createWorkers(
           }),
     },
   };
-  const dataMoverQueue = options.dataMoverTaskQueue ?? config.taskQueue;
   const workflowSource = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: WORKFLOWS_PATH };
-  const workers = [
-    await Worker.create({
-      ...common,
-      ...workflowSource,
-      taskQueue: config.taskQueue,
-      activities:
-        dataMoverQueue === config.taskQueue
-          ? { ...createControlActivities(pool), ...createDataMoverActivities(pool) }
-          : createControlActivities(pool),
-    }),
-  ];
+  const workers = options.dataMoverOnly
+    ? []
+    : [
+        await Worker.create({
+          ...common,
+          ...workflowSource,
+          taskQueue: config.taskQueue,
+          activities:
+            dataMoverQueue === config.taskQueue
+              ? { ...createControlActivities(pool), ...createDataMoverActivities(pool) }
+              : createControlActivities(pool),
+        }),
+      ];
   if (dataMoverQueue !== config.taskQueue) {
     workers.push(
       await Worker.create({

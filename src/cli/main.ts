@@ -3,15 +3,9 @@ import { RequestValidationError } from '../client/errors';
 import { MigrationFailedError, MigrationNotFoundError, QuickmigClientError } from '../client/failures';
 import { ConfigError } from '../config/errors';
 import { LabError } from '../lab/errors';
-import { codecServerCommand } from './codec';
-import { approveCommand, cancelCommand, listCommand } from './control';
-import { demoCommand } from './demo';
 import { CliError, ExitCode } from './errors';
-import { labCommand } from './lab';
-import { migrateCommand, planCommand, statusCommand, watchCommand } from './migrate';
 import type { Output } from './output';
 import { consoleOutput } from './output';
-import { workerCommand } from './worker';
 
 const USAGE = `Usage: quickmig <command> [options]      (quickmig <command> --help for its options)
 
@@ -42,18 +36,22 @@ failed or was cancelled, Temporal unreachable, ...), 2 wrong command line, 3 inv
 configuration (the request, an unknown VM or endpoint, an unknown migration id), 4 blocked by
 preflight findings (nothing was changed).`;
 
-const commands: Record<string, (args: string[], out: Output) => Promise<void>> = {
-  approve: approveCommand,
-  cancel: cancelCommand,
-  'codec-server': codecServerCommand,
-  demo: demoCommand,
-  lab: labCommand,
-  list: listCommand,
-  migrate: migrateCommand,
-  plan: planCommand,
-  status: statusCommand,
-  watch: watchCommand,
-  worker: workerCommand,
+type Command = (args: string[], out: Output) => Promise<void>;
+
+// Each command's module loads when it runs: a worker process never loads the client, the lab or the
+// renderers (and their dependencies), which keeps its memory down (bench/TUNING.md).
+const commands: Record<string, () => Promise<Command>> = {
+  approve: async () => (await import('./control')).approveCommand,
+  cancel: async () => (await import('./control')).cancelCommand,
+  'codec-server': async () => (await import('./codec')).codecServerCommand,
+  demo: async () => (await import('./demo')).demoCommand,
+  lab: async () => (await import('./lab')).labCommand,
+  list: async () => (await import('./control')).listCommand,
+  migrate: async () => (await import('./migrate')).migrateCommand,
+  plan: async () => (await import('./migrate')).planCommand,
+  status: async () => (await import('./migrate')).statusCommand,
+  watch: async () => (await import('./migrate')).watchCommand,
+  worker: async () => (await import('./worker')).workerCommand,
 };
 
 /** The exit code for an error, and whether its message is meant for the user (else: a bug, with stack). */
@@ -82,9 +80,9 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
       out.text(USAGE);
       return name ? ExitCode.ok : ExitCode.usage;
     }
-    const command = commands[name];
-    if (!command) throw new CliError(`unknown command '${name}'\n\n${USAGE}`, ExitCode.usage);
-    await command(args, out);
+    const load = commands[name];
+    if (!load) throw new CliError(`unknown command '${name}'\n\n${USAGE}`, ExitCode.usage);
+    await (await load())(args, out);
     return ExitCode.ok;
   } catch (error) {
     const { code, known } = classify(error);

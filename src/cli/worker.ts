@@ -28,6 +28,8 @@ its configuration. Stops on Ctrl-C or SIGTERM after the running activities are c
 
   --config FILE           Worker configuration (default: QUICKMIG_CONFIG, else .quickmig/lab/worker-config.json)
   --data-mover-queue Q    Also serve data-mover activities on task queue Q (workers near the storage)
+  --data-mover-only       Serve only the data-mover activities on --data-mover-queue: no workflows, no
+                          control activities (a worker beside the storage; start a full worker elsewhere)
   --metrics-port [HOST:]PORT
                           Serve Prometheus metrics on /metrics (PORT alone binds 0.0.0.0); default:
                           QUICKMIG_METRICS_PORT, else none
@@ -57,6 +59,7 @@ export async function workerCommand(args: string[], out: Output): Promise<void> 
     options: {
       config: { type: 'string' },
       'data-mover-queue': { type: 'string' },
+      'data-mover-only': { type: 'boolean', default: false },
       'metrics-port': { type: 'string' },
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
@@ -71,9 +74,16 @@ export async function workerCommand(args: string[], out: Output): Promise<void> 
   const logLevel = (values['log-level'] ?? 'INFO').toUpperCase();
   if (!LEVELS.includes(logLevel as (typeof LEVELS)[number]))
     throw new CliError(`--log-level: use ${LEVELS.join(', ')}`, ExitCode.usage);
+  const dataMoverOnly = values['data-mover-only'];
+  if (dataMoverOnly && !values['data-mover-queue'])
+    throw new CliError(
+      '--data-mover-only: give the data movers their task queue with --data-mover-queue Q (the workflows pass it as dataMoverTaskQueue)',
+      ExitCode.usage,
+    );
   const config = loadWorkerConfig(workerConfigPath(values.config));
   const workers = await createWorkers(config, {
     ...(values['data-mover-queue'] ? { dataMoverTaskQueue: values['data-mover-queue'] } : {}),
+    dataMoverOnly,
     telemetry: {
       logFormat,
       logLevel: logLevel as (typeof LEVELS)[number],
@@ -83,7 +93,10 @@ export async function workerCommand(args: string[], out: Output): Promise<void> 
   const stop = () => workers.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const where = `worker on ${config.temporalAddress} namespace ${config.namespace}, task queue ${config.taskQueue}${values['data-mover-queue'] ? ` (+ data movers on ${values['data-mover-queue']})` : ''}; endpoints ${[...config.endpoints.keys()].join(', ')}${metrics ? `; metrics on http://${metricsBindAddress(metrics)}/metrics` : ''}`;
+  const queues = dataMoverOnly
+    ? `data movers only, task queue ${values['data-mover-queue']}`
+    : `task queue ${config.taskQueue}${values['data-mover-queue'] ? ` (+ data movers on ${values['data-mover-queue']})` : ''}`;
+  const where = `worker on ${config.temporalAddress} namespace ${config.namespace}, ${queues}; endpoints ${[...config.endpoints.keys()].join(', ')}${metrics ? `; metrics on http://${metricsBindAddress(metrics)}/metrics` : ''}`;
   if (logFormat === 'json')
     process.stderr.write(
       `${JSON.stringify({ time: new Date().toISOString(), level: 'INFO', message: where })}\n`,

@@ -31,7 +31,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { CopyFilesHeartbeat, HeartbeatFile } from '../activities/transfer';
 import { dataConverterFor } from '../codec/codec';
 import type { MigrationPlan } from '../planner/plan';

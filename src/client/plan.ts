@@ -8,8 +8,8 @@
  * schema/migration-request.schema.json, through normalizeRequest, so an entry is exactly as strict as a
  * single request.
  */
-import type { ErrorObject } from 'ajv/dist/2020';
-import Ajv2020 from 'ajv/dist/2020';
+import type { ErrorObject } from 'ajv/dist/2020.js';
+import Ajv2020 from 'ajv/dist/2020.js';
 import type { Document } from 'yaml';
 import { LineCounter, parseDocument } from 'yaml';
 import planSchema from '../../schema/migration-plan.schema.json' with { type: 'json' };

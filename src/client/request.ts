@@ -1,5 +1,5 @@
-import type { ErrorObject } from 'ajv/dist/2020';
-import Ajv2020 from 'ajv/dist/2020';
+import type { ErrorObject } from 'ajv/dist/2020.js';
+import Ajv2020 from 'ajv/dist/2020.js';
 import schema from '../../schema/migration-request.schema.json' with { type: 'json' };
 import type { RequestProblem } from './errors';
 import { RequestSyntaxError, RequestValidationError } from './errors';

@@ -8,8 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../package-root';
 import { LabError } from './errors';
 
 /** The Temporal CLI version the lab runs (bundles Temporal server 1.29.1 and the Web UI). */
@@ -17,8 +18,8 @@ export const TEMPORAL_CLI_VERSION = '1.5.1';
 const TEMPORAL_BUNDLE = '(Server 1.29.1, UI 2.42.1)';
 const TEMPORAL_MODULE = `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`;
 
-/** Repository root (two levels above this file). */
-export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { projectRoot } from '../package-root';
+
 const launcherSource = join(projectRoot, 'lab', 'vcsim');
 
 /** Paths of the lab's binaries. */

@@ -7,16 +7,17 @@
  *
  * The runtime is process-wide and can be installed once, before the first connection.
  */
-import { fileURLToPath } from 'node:url';
+
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptors, LogEntry, LogLevel } from '@temporalio/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { packagePath } from '../package-root';
 
 /** Counter of bytes uploaded by the data movers. */
 export const BYTES_METRIC = 'quickmig_bytes_transferred';
 
 /** The workflow interceptor module that records downtime (a file the bundler reads). */
-export const WORKFLOW_METRICS_MODULE = fileURLToPath(new URL('./workflow-metrics.ts', import.meta.url));
+export const WORKFLOW_METRICS_MODULE = packagePath('src', 'telemetry', 'workflow-metrics.ts');
 
 /** Options of {@link installTelemetry}. */
 export interface TelemetryOptions {

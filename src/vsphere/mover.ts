@@ -9,7 +9,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { packagePath } from '../package-root';
 import type { DatastorePath } from './datastore-path';
 import type { RequestContext, VSphereError } from './errors';
 import { ConnectionError, ThumbprintMismatchError } from './errors';
@@ -17,11 +19,11 @@ import type { DatastoreFiles } from './files';
 import type { Trust } from './tls';
 
 /** Bytes per block handed between the threads (1 MiB: the upload's write size). */
-const BLOCK_BYTES = 1024 * 1024;
+const BLOCK_BYTES = 512 * 1024;
 /** Blocks per download: its read-ahead, and all the memory it uses (4 MiB). */
 const BLOCKS_PER_DOWNLOAD = 4;
 
-const THREAD_URL = new URL('./download-thread.mjs', import.meta.url);
+const THREAD_URL = pathToFileURL(packagePath('src', 'vsphere', 'download-thread.mjs'));
 
 type FromThread =
   | { type: 'head'; id: number; status: number; length: number | undefined; body: string | undefined }

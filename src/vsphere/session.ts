@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type https from 'node:https';
 import { request } from 'node:https';
-import { fileURLToPath } from 'node:url';
 import type { Client } from 'soap';
 import { createClientAsync } from 'soap';
+import { packagePath } from '../package-root';
 import type { Raw } from './convert';
 import { faultDetail, obj, ref, refLabel, str, toSoapRef, xsiType } from './convert';
 import type { RequestContext } from './errors';
@@ -25,7 +25,7 @@ import type { Logger, TlsOptions } from './tls';
 import { consoleLogger, createAgent } from './tls';
 import type { AboutInfo, MoRef } from './types';
 
-const WSDL_PATH = fileURLToPath(new URL('./wsdl/vim25-subset.wsdl', import.meta.url));
+const WSDL_PATH = packagePath('src', 'vsphere', 'wsdl', 'vim25-subset.wsdl');
 const SESSION_COOKIE = 'vmware_soap_session';
 
 /** Connection options of one vSphere endpoint. */

@@ -28,6 +28,8 @@ export interface BenchLabSpec {
   downtimeMiB: number[];
   /** Repetitions of each downtime figure (one VM per mode, size and repetition). */
   downtimeRuns: number;
+  /** Repetitions of the downtime-budget figure (one VM per mode and repetition). */
+  budgetRuns: number;
   /** Tiny VMs (overhead + concurrency). */
   tinyVms: number;
   /** `.vmss` bytes = memoryMiB MiB / suspendScale. */
@@ -46,6 +48,10 @@ const CPU = {
 /** A downtime VM: one per mode, size, run and variant (one pass, or warm with a downtime budget). */
 export const downtimeVm = (mode: 'smartswitch' | 'cold', mib: number, run: number, warm = false) =>
   `dt-${mode === 'smartswitch' ? 'ss' : 'cold'}-${mib}-${warm ? 'w' : 'r'}${run}`;
+
+/** A VM of the downtime-budget figure: a guest that writes fast, on slow source storage. */
+export const budgetVm = (mode: 'smartswitch' | 'cold', run: number) =>
+  `budget-${mode === 'smartswitch' ? 'ss' : 'cold'}-${run}`;
 
 /** Builds the topology for a spec. */
 export function benchTopology(spec: BenchLabSpec): Topology {
@@ -78,6 +84,17 @@ export function benchTopology(spec: BenchLabSpec): Topology {
           );
         }
       }
+    }
+  }
+  for (let run = 1; run <= spec.budgetRuns; run++) {
+    for (const mode of ['smartswitch', 'cold'] as const) {
+      vms.push(
+        vm(budgetVm(mode, run), {
+          power: 'poweredOn',
+          memoryMiB: 4,
+          disks: [{ sizeMiB: 96, fill: 'sparse' }],
+        }),
+      );
     }
   }
   // Suspended and resumed over and over by the task-wait figure.

@@ -6,13 +6,14 @@
  *   size, one pass (the changes copied once, at switchover, as Veeam does) and warm (pre-copy rounds to a
  *   downtime budget), with the same guest write rate switched on right before each migration; plus where
  *   the switchover's time went, read from the workflow history.
- * - memory: peak RSS of the data-mover worker process (bench/data-mover-child.ts) that copies the bytes
+ * - memory: peak RSS of the data-mover worker process (`quickmig worker --data-mover-only`) that copies the bytes
  *   of the downtime migrations, the largest 8 GiB; and the RSS growth of this process around them.
  * - overhead: a migration of a tiny VM, end to end, split into Temporal, SOAP and transfer time.
  * - concurrency: N tiny VMs migrated at once on the one worker.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { MigrationRequestInput } from '../src/client/request';
@@ -23,7 +24,7 @@ import type { VSphereClient } from '../src/vsphere';
 import type { MigrationResult } from '../src/workflows/definitions';
 import { quickMigration } from '../src/workflows/quick-migration';
 import type { BenchLab } from './lab';
-import { downtimeVm } from './lab';
+import { budgetVm, downtimeVm } from './lab';
 import type { Samples } from './measure';
 import { log, RssSampler, round, samples } from './measure';
 
@@ -47,40 +48,65 @@ function start(
   });
 }
 
-/** A data-mover worker in a child process (bench/data-mover-child.ts). */
+/** A data-mover worker process: `quickmig worker --data-mover-only`, as deployed beside the storage. */
 export interface DataMover {
   taskQueue: string;
-  /** Stops it; resolves with its peak RSS (VmHWM) and RSS at the end, MiB. */
+  /** Stops it; resolves with its peak RSS (VmHWM) and RSS just before the stop, MiB. */
   stop(): Promise<{ peakRssMiB: number; rssMiB: number }>;
 }
 
-const DATA_MOVER = fileURLToPath(new URL('./data-mover-child.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../bin/quickmig.js', import.meta.url));
 
-/** Starts a data-mover worker process for the lab on a fresh task queue. */
+/** A `/proc/<pid>/status` field in MiB (VmHWM: the peak resident set; VmRSS: now). */
+function statusMiB(pid: number, key: 'VmHWM' | 'VmRSS'): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${key}:`));
+  return Number(/(\d+) kB/.exec(line ?? '')?.[1] ?? Number.NaN) / 1024;
+}
+
+/** Starts `quickmig worker --data-mover-only` for the lab on a fresh task queue. */
 export async function startDataMover(lab: BenchLab): Promise<DataMover> {
   const taskQueue = `quickmig-bench-data-${randomUUID().slice(0, 8)}`;
-  // The V8 flag the worker image sets (Dockerfile): the figure is that of the worker as deployed.
-  const args = ['--max-semi-space-size=2', '--import', 'tsx', DATA_MOVER, lab.info.workerConfig, taskQueue];
+  const args = [
+    // The V8 flag the worker image sets (Dockerfile): the figure is that of the worker as deployed.
+    '--max-semi-space-size=2',
+    CLI,
+    'worker',
+    '--config',
+    lab.info.workerConfig,
+    '--data-mover-only',
+    '--data-mover-queue',
+    taskQueue,
+    '--log-level',
+    'WARN',
+  ];
+  // The worker image's environment (Dockerfile) as well.
   const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, MALLOC_ARENA_MAX: '2' },
   });
-  let out = '';
+  let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready')) resolve();
+    // The command prints where it polls once its worker is created.
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('data movers only')) resolve();
     });
-    void exited.then((code) => reject(new Error(`the data-mover worker exited ${code} before it was ready`)));
+    void exited.then((code) =>
+      reject(new Error(`the data-mover worker exited ${code} before it was ready:\n${err}`)),
+    );
   });
+  const pid = child.pid as number;
   return {
     taskQueue,
     async stop() {
+      const peakRssMiB = round(statusMiB(pid, 'VmHWM'), 1);
+      const rssMiB = round(statusMiB(pid, 'VmRSS'), 1);
       child.kill('SIGTERM');
       await exited;
-      const last = out.trim().split('\n').at(-1) ?? '{}';
-      const r = JSON.parse(last) as { peakRssMiB: number; rssMiB: number };
-      return { peakRssMiB: round(r.peakRssMiB, 1), rssMiB: round(r.rssMiB, 1) };
+      return { peakRssMiB, rssMiB };
     },
   };
 }
@@ -298,6 +324,105 @@ export async function downtimeFigures(
     }
   }
   return { figures, memory };
+}
+
+/** The budget figure's setting: a guest writing 6 MiB/s on source storage that serves 12 MiB/s. */
+export const BUDGET = {
+  maxDowntimeMs: 2000,
+  guestBytesPerSec: 6 * 2 ** 20,
+  storageBytesPerSec: 12 * 2 ** 20,
+} as const;
+
+/** One warm migration against a downtime budget: what the workflow projected and what it measured. */
+export interface BudgetRun {
+  mode: 'smartswitch' | 'cold';
+  rounds: number;
+  deltaMiB: number[];
+  /** The projection the switchover had to fit: maxDowntimeMs less the headroom. */
+  targetMs: number | null;
+  projectedMs: number | null;
+  downtimeMs: number;
+  budgetMet: boolean;
+}
+
+/** The downtime-budget figure: every run, how many met the budget, and how far measured was from projected. */
+export interface BudgetFigure {
+  maxDowntimeMs: number;
+  guestBytesPerSec: number;
+  storageBytesPerSec: number;
+  runs: BudgetRun[];
+  met: number;
+  worstDowntimeMs: number;
+  /** Measured − projected downtime, ms: mean and largest. */
+  projectionErrorMs: { mean: number; max: number };
+}
+
+/**
+ * Warm migrations that need several pre-copy rounds to fit BUDGET.maxDowntimeMs (the converging case of
+ * test/workflows/warm.integration.test.ts, measured here instead of asserted): SmartSwitch and Cold, `runs`
+ * times each. The budget is met when the measured downtime (source stopped → target running) fits it.
+ */
+export async function budgetFigure(
+  lab: BenchLab,
+  w: BenchWorker,
+  runs: number,
+  dataMoverTaskQueue?: string,
+): Promise<BudgetFigure> {
+  const [a, b] = await Promise.all([lab.connect('esx-a'), lab.connect('esx-b')]);
+  const control = new LabControl(lab.endpoint('esx-a'));
+  const list: BudgetRun[] = [];
+  try {
+    for (let run = 1; run <= runs; run++) {
+      for (const mode of ['smartswitch', 'cold'] as const) {
+        const vm = budgetVm(mode, run);
+        await control.addFault({
+          kind: 'bandwidth',
+          method: 'GET',
+          path: `/${vm}/`,
+          bytesPerSec: BUDGET.storageBytesPerSec,
+        });
+        await control.setGuestRate(vm, BUDGET.guestBytesPerSec);
+        const options = {
+          maxDowntimeMs: BUDGET.maxDowntimeMs,
+          precopy: { maxRounds: 10, onBudgetMiss: 'switchover' as const },
+        };
+        const result = await (await start(w, request(vm, mode, options), dataMoverTaskQueue)).result();
+        const pc = result.precopy;
+        if (result.downtimeMs === null || pc === null) throw new Error(`${vm}: no warm switchover`);
+        const r: BudgetRun = {
+          mode,
+          rounds: pc.rounds.length,
+          deltaMiB: pc.rounds.map((x) => round(x.bytes / 2 ** 20, 1)),
+          targetMs: pc.targetMs,
+          projectedMs: pc.projection?.ms ?? null,
+          downtimeMs: result.downtimeMs,
+          budgetMet: result.downtimeMs <= BUDGET.maxDowntimeMs,
+        };
+        list.push(r);
+        log(
+          `budget ${mode} run ${run}: ${r.rounds} round(s) of ${r.deltaMiB.join('/')} MiB, projected ${r.projectedMs} ms ` +
+            `(aim ${r.targetMs} ms), measured ${r.downtimeMs} ms, budget ${BUDGET.maxDowntimeMs} ms ${r.budgetMet ? 'met' : 'MISSED'}`,
+        );
+        await cleanUp(a, b, vm);
+      }
+    }
+  } finally {
+    await control.clearFaults();
+    await Promise.all([a.close(), b.close()]);
+  }
+  const errors = list
+    .filter((r) => r.projectedMs !== null)
+    .map((r) => r.downtimeMs - (r.projectedMs as number));
+  return {
+    ...BUDGET,
+    runs: list,
+    met: list.filter((r) => r.budgetMet).length,
+    worstDowntimeMs: Math.max(...list.map((r) => r.downtimeMs)),
+    projectionErrorMs: {
+      mean: round(errors.reduce((x, y) => x + y, 0) / Math.max(1, errors.length), 0),
+      max: Math.max(...errors),
+    },
+  };
 }
 
 /** The overhead figure: a tiny VM's migration split into Temporal, SOAP and transfer time. */

@@ -1,5 +1,5 @@
 /** The benchmark's outputs: the Markdown summary and the SVG chart, both from `latest.json`'s content. */
-import type { DowntimeFigure } from './migration-figures';
+import type { BudgetFigure, DowntimeFigure } from './migration-figures';
 import type { TransferSizeFigures } from './transfer-figures';
 
 /** A figure against its target. */
@@ -24,6 +24,7 @@ export interface ReportInput {
     ratio: number;
   } | null;
   downtime: DowntimeFigure[];
+  budget: BudgetFigure;
   guestWriteBytesPerSec: number;
   tuning: string;
 }
@@ -86,6 +87,23 @@ export function markdown(r: ReportInput): string {
     lines.push(
       `| ${d.sizeMiB} MiB | ${d.mode} | ${d.variant} | ${fmt(d.downtimeMs.best)} | ${pct(d.downtimeMs.spread)} | ${rounds} | ${fmt(d.totalSeconds, 1)} | ` +
         `${d.switchover.map((s) => `${s.activity} ${s.queueMs}+${s.runMs}`).join(', ')} |`,
+    );
+  }
+  const b = r.budget;
+  lines.push(
+    '',
+    `## Downtime budget: a guest writing ${fmt(b.guestBytesPerSec / 2 ** 20)} MiB/s on storage serving ${fmt(b.storageBytesPerSec / 2 ** 20)} MiB/s, maxDowntimeMs ${b.maxDowntimeMs}`,
+    '',
+    'The bulk copy takes seconds on this storage, so its delta is far too large for the budget: pre-copy',
+    'rounds shrink it until the projection fits the budget less its headroom (`precopy.headroom`, 20 %).',
+    `Met in ${b.met} of ${b.runs.length} runs; measured − projected: mean ${fmt(b.projectionErrorMs.mean)} ms, largest ${fmt(b.projectionErrorMs.max)} ms.`,
+    '',
+    '| mode | rounds (delta MiB) | aim ms | projected ms | measured ms | budget met |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const x of b.runs) {
+    lines.push(
+      `| ${x.mode} | ${x.rounds} (${x.deltaMiB.join(', ')}) | ${x.targetMs ?? '–'} | ${x.projectedMs ?? '–'} | ${x.downtimeMs} | ${x.budgetMet ? 'yes' : 'no'} |`,
     );
   }
   lines.push('', '![benchmark chart](chart.svg)', '', r.tuning.trim(), '');

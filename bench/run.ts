@@ -16,8 +16,9 @@ import { projectRoot } from '../src/lab/tools';
 import type { BenchLabSpec } from './lab';
 import { startBenchLab } from './lab';
 import { log, round } from './measure';
-import type { DowntimeVariant } from './migration-figures';
+import type { BudgetFigure, DowntimeVariant } from './migration-figures';
 import {
+  budgetFigure,
   concurrencyFigure,
   downtimeFigures,
   overheadFigures,
@@ -50,6 +51,7 @@ const plan = quick
       multiRuns: 2,
       downtimeMiB: [256, 1024],
       downtimeRuns: 2,
+      budgetRuns: 1,
       overheadRuns: 2,
       concurrency: 10,
       taskWaitRuns: 2,
@@ -62,6 +64,7 @@ const plan = quick
       multiRuns: 2,
       downtimeMiB: [256, 1024, 4096, 8192],
       downtimeRuns: 2,
+      budgetRuns: 3,
       overheadRuns: 3,
       concurrency: 50,
       taskWaitRuns: 3,
@@ -95,6 +98,7 @@ async function main(): Promise<number> {
     multiDiskMiB: plan.multiDiskMiB,
     downtimeMiB: plan.downtimeMiB,
     downtimeRuns: plan.downtimeRuns,
+    budgetRuns: plan.budgetRuns,
     tinyVms: tiny.length,
     suspendScale: 1024,
   };
@@ -115,6 +119,7 @@ async function main(): Promise<number> {
     const worker = await startBenchWorker(lab);
     let overhead: Awaited<ReturnType<typeof overheadFigures>>;
     let downtime: Awaited<ReturnType<typeof downtimeFigures>>;
+    let budget: BudgetFigure;
     let concurrency: Awaited<ReturnType<typeof concurrencyFigure>>;
     let moverRss = { peakRssMiB: Number.NaN, rssMiB: Number.NaN };
     try {
@@ -131,6 +136,7 @@ async function main(): Promise<number> {
           GUEST_WRITE_BYTES_PER_SEC,
           mover.taskQueue,
         );
+        budget = await budgetFigure(lab, worker, plan.budgetRuns, mover.taskQueue);
       } finally {
         moverRss = await mover.stop();
       }
@@ -206,6 +212,7 @@ async function main(): Promise<number> {
           },
         },
         figures: downtime.figures,
+        budget,
       },
       overhead,
       concurrency,
@@ -213,7 +220,7 @@ async function main(): Promise<number> {
         peakRssMiB: moverRss.peakRssMiB,
         rssAtEndMiB: moverRss.rssMiB,
         largestCopyMiB: downtime.memory.sizeMiB,
-        process: 'data-mover worker (bench/data-mover-child.ts), peak over every downtime migration',
+        process: 'data-mover worker (quickmig worker --data-mover-only), peak over every downtime migration',
         inProcessWorker: {
           rssBeforeMiB: downtime.memory.baseMiB,
           peakRssMiB: downtime.memory.peakMiB,
@@ -249,6 +256,12 @@ async function main(): Promise<number> {
         met: v === null ? null : v <= 1.2,
       });
     }
+    t.push({
+      figure: `warm downtime within maxDowntimeMs ${budget.maxDowntimeMs} (guest ${budget.guestBytesPerSec / 2 ** 20} MiB/s on ${budget.storageBytesPerSec / 2 ** 20} MiB/s storage)`,
+      target: 'every run',
+      value: `${budget.met}/${budget.runs.length}, worst ${budget.worstDowntimeMs} ms`,
+      met: budget.met === budget.runs.length,
+    });
     t.push({
       figure: `${concurrency.migrations} concurrent migrations, one worker`,
       target: 'all succeed',
@@ -290,6 +303,7 @@ async function main(): Promise<number> {
       transfer,
       multiDisk,
       downtime: downtime.figures,
+      budget,
       guestWriteBytesPerSec: GUEST_WRITE_BYTES_PER_SEC,
       tuning: readFileSync(TUNING, 'utf8'),
     };

@@ -57,7 +57,9 @@ export function progressLine(p: LiveProgress, id: string): string {
   const rounds = p.precopy?.rounds ?? [];
   if (rounds.length > 0 && p.downtimeSoFarMs === null && p.downtimeMs === null) {
     const projected = p.precopy?.projection ? `, switchover ~${formatDuration(p.precopy.projection.ms)}` : '';
-    const budget = p.precopy?.budgetMs ? ` (budget ${formatDuration(p.precopy.budgetMs)})` : '';
+    const pc = p.precopy;
+    const aim = pc?.targetMs && pc.targetMs !== pc.budgetMs ? `, aim ${formatDuration(pc.targetMs)}` : '';
+    const budget = pc?.budgetMs ? ` (budget ${formatDuration(pc.budgetMs)}${aim})` : '';
     parts.push(`pre-copy round ${rounds.length}${projected}${budget}`);
   }
   if (p.waitingFor && !p.awaitingApproval) parts.push(`waiting: ${p.waitingFor}`);

@@ -70,6 +70,8 @@ export interface PrecopyOptions {
   onBudgetMiss: MissPolicy;
   /** Default 30000: a round this often while waiting for a window or an approval. */
   refreshIntervalMs: number;
+  /** Default 0.2: the projection must fit maxDowntimeMs × (1 − headroom). */
+  headroom: number;
 }
 
 /** When the switchover may start; RFC 3339 times with a zone. */

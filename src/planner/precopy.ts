@@ -29,6 +29,11 @@ export interface ProjectionInput {
   writeRateBps: number;
   /** Time since the newest snapshot (the current delta has grown that long), in ms. */
   sinceSnapshotMs: number;
+  /**
+   * Time from now until the source has stopped (the decision and the stop task), in ms: the guest writes
+   * on until then, so the delta grows by that much more before the switchover copies it.
+   */
+  untilStopMs: number;
   /** Suspend state to copy: the VM's memory for SmartSwitch, 0 for cold. */
   stateBytes: number;
   /** Configuration files copied at switchover (.vmx, .nvram, descriptors), bytes. */
@@ -53,7 +58,7 @@ export interface Projection {
 
 /** Projects the switchover's downtime if it started now: remaining bytes ÷ throughput + fixed overhead. */
 export function projectSwitchover(input: ProjectionInput): Projection {
-  const delta = (input.writeRateBps * Math.max(0, input.sinceSnapshotMs)) / 1000;
+  const delta = (input.writeRateBps * Math.max(0, input.sinceSnapshotMs + input.untilStopMs)) / 1000;
   const bytes = Math.round(delta + input.stateBytes + input.configBytes);
   const copyMs = input.throughputBps > 0 ? (bytes / input.throughputBps) * 1000 : Number.POSITIVE_INFINITY;
   const ms = Math.round(copyMs + input.fixedMs);
@@ -73,6 +78,17 @@ export type PrecopyVerdict =
 export interface PrecopyLimits {
   maxDowntimeMs: number;
   maxRounds: number;
+  /**
+   * Share of maxDowntimeMs kept free (0 to 0.9): the projection must fit maxDowntimeMs × (1 − headroom).
+   * What a projection cannot measure before the switchover (the target's register and power-on, which
+   * no pre-copy step exercises, and the spread of every step) spends it.
+   */
+  headroom: number;
+}
+
+/** The projection a switchover must fit: the budget less its headroom, ms. */
+export function switchoverTargetMs(limits: Pick<PrecopyLimits, 'maxDowntimeMs' | 'headroom'>): number {
+  return Math.round(limits.maxDowntimeMs * (1 - limits.headroom));
 }
 
 /** The two rates that decide convergence, bytes per second. */
@@ -93,15 +109,19 @@ export function judgeRound(
   limits: PrecopyLimits,
   rates: PrecopyRates,
 ): PrecopyVerdict {
-  if (projection.ms <= limits.maxDowntimeMs) return { kind: 'fits' };
-  const projected = `projected switchover ${seconds(projection.ms)} > maxDowntimeMs ${seconds(limits.maxDowntimeMs)}`;
+  const target = switchoverTargetMs(limits);
+  if (projection.ms <= target) return { kind: 'fits' };
+  const projected =
+    limits.headroom > 0
+      ? `projected switchover ${seconds(projection.ms)} > ${seconds(target)} (maxDowntimeMs ${seconds(limits.maxDowntimeMs)} less ${Math.round(limits.headroom * 100)} % headroom)`
+      : `projected switchover ${seconds(projection.ms)} > maxDowntimeMs ${seconds(limits.maxDowntimeMs)}`;
   if (rates.throughputBps > 0 && rates.writeRateBps >= 0.9 * rates.throughputBps) {
     return {
       kind: 'not-converging',
       reason: `${projected}: the guest writes ${mibps(rates.writeRateBps)}, about as fast as or faster than the copy moves (${mibps(rates.throughputBps)}), so the deltas do not shrink`,
     };
   }
-  if (projection.fixedMs >= limits.maxDowntimeMs) {
+  if (projection.fixedMs >= target) {
     return {
       kind: 'not-converging',
       reason: `${projected}: the steps alone (stop, register, start) take ${seconds(projection.fixedMs)}`,
@@ -128,12 +148,23 @@ export function judgeRound(
  * without the slowest one: a step that a worker crash or a retry stretched (seconds instead of tens of
  * milliseconds) must not make every later projection miss the budget.
  */
-export function fixedOverheadMs(samples: {
-  taskMs: readonly number[];
-  listMs: readonly number[];
-  copyOverheadMs: readonly number[];
-}): number {
+export function fixedOverheadMs(samples: StepSamples): number {
   return 3 * typical(samples.taskMs) + typical(samples.listMs) + typical(samples.copyOverheadMs);
+}
+
+/** Durations of this migration's own control steps, ms. */
+export interface StepSamples {
+  /** A vSphere task step (the round snapshots), as the workflow saw it: scheduling included. */
+  taskMs: readonly number[];
+  /** A listing of the VM's files. */
+  listMs: readonly number[];
+  /** What a copy step took beyond its bytes ÷ throughput. */
+  copyOverheadMs: readonly number[];
+}
+
+/** A typical vSphere task step: how long from deciding to switch over until the source has stopped. */
+export function typicalTaskMs(samples: StepSamples): number {
+  return typical(samples.taskMs);
 }
 
 /** The median without the largest sample (when there are two or more). */

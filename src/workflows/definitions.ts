@@ -36,6 +36,8 @@ export interface VerifiedFile {
 export interface PrecopyStatus {
   /** options.maxDowntimeMs; null when rounds only keep the target fresh during a wait. */
   budgetMs: number | null;
+  /** What the projection must fit to switch over: budgetMs less options.precopy.headroom; null without a budget. */
+  targetMs: number | null;
   rounds: PrecopyRound[];
   /** The latest switchover projection and what it was made of; null before the first round. */
   projection:

@@ -17,6 +17,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -33,7 +34,13 @@ import type { MigrationRequestInput } from '../client/request';
 import type { FileCopyPlan } from '../planner/files';
 import { frozenDiskFiles, layoutFolders, layoutOf, planCopies, remainingFiles } from '../planner/files';
 import type { PrecopyRound } from '../planner/precopy';
-import { fixedOverheadMs, judgeRound, projectSwitchover } from '../planner/precopy';
+import {
+  fixedOverheadMs,
+  judgeRound,
+  projectSwitchover,
+  switchoverTargetMs,
+  typicalTaskMs,
+} from '../planner/precopy';
 import type { MigrationProgress, MigrationResult, Phase, PrecopyStatus, VerifiedFile } from './definitions';
 import { approveSwitchoverUpdate, progressQuery } from './definitions';
 import { METHOD_ATTRIBUTE, MODE_ATTRIBUTE, PHASE_ATTRIBUTE, VM_ATTRIBUTE } from './search-attributes';
@@ -386,9 +393,19 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     samples: { taskMs: [] as number[], listMs: [] as number[], copyOverheadMs: [] as number[] },
     // Rounds are capped in total (each adds a snapshot level to the source's chain); converge counts its own.
     maxRounds: precopyOptions?.maxRounds ?? 8,
+    // Headroom under the budget, and the delta the guest still writes until the stop: workflows that
+    // started their pre-copy before this projection existed keep judging as they did (deterministic replay).
+    calibrated: maxDowntimeMs !== undefined && patched('precopy-headroom'),
   };
+  const headroom = warm.calibrated ? (precopyOptions?.headroom ?? 0.2) : 0;
   const precopyStatus = (): PrecopyStatus => {
-    progress.precopy ??= { budgetMs: maxDowntimeMs ?? null, rounds: [], projection: null, verdict: null };
+    progress.precopy ??= {
+      budgetMs: maxDowntimeMs ?? null,
+      targetMs: maxDowntimeMs === undefined ? null : switchoverTargetMs({ maxDowntimeMs, headroom }),
+      rounds: [],
+      projection: null,
+      verdict: null,
+    };
     return progress.precopy;
   };
   const roundSnapshot = (n: number) => `${snapshotName(migrationId)}-r${n}`;
@@ -400,6 +417,7 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     const projection = projectSwitchover({
       writeRateBps,
       sinceSnapshotMs: Date.now() - warm.snapshotAt,
+      untilStopMs: warm.calibrated ? typicalTaskMs(warm.samples) : 0,
       stateBytes: plan.mode === 'smartswitch' ? source.memoryMiB * 2 ** 20 : 0,
       configBytes,
       throughputBps,
@@ -496,7 +514,7 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
                 const verdict = judgeRound(
                   status.rounds.slice(first),
                   projection,
-                  { maxDowntimeMs, maxRounds: warm.maxRounds - first },
+                  { maxDowntimeMs, maxRounds: warm.maxRounds - first, headroom },
                   projection,
                 );
                 if (verdict.kind === 'fits') {

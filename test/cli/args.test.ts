@@ -206,16 +206,17 @@ describe('rendering', () => {
       step: 'await-switchover',
       bytes: { done: 0, total: 0 },
       awaitingApproval: true,
-      waitingFor: 'projected switchover 9.0 s > maxDowntimeMs 2.0 s',
+      waitingFor: 'projected switchover 9.0 s > 1.6 s (maxDowntimeMs 2.0 s less 20 % headroom)',
       precopy: {
         budgetMs: 2000,
+        targetMs: 1600,
         rounds: [{ round: 1 }, { round: 2 }],
         projection: { ms: 9000 },
         verdict: 'x',
       },
     } as unknown as LiveProgress;
     expect(progressLine(precopy, 'id')).toContain(
-      'pre-copy round 2, switchover ~9.00 s (budget 2.00 s)  waiting for approval (projected switchover 9.0 s > maxDowntimeMs 2.0 s): quickmig approve id',
+      'pre-copy round 2, switchover ~9.00 s (budget 2.00 s, aim 1.60 s)  waiting for approval (projected switchover 9.0 s > 1.6 s (maxDowntimeMs 2.0 s less 20 % headroom)): quickmig approve id',
     );
   });
 

@@ -33,7 +33,7 @@ describe('normalizeRequest', () => {
         verify: 'sha256',
         switchover: 'auto',
         memoryThresholdMiB: 8192,
-        precopy: { maxRounds: 8, onBudgetMiss: 'wait-approval', refreshIntervalMs: 30_000 },
+        precopy: { maxRounds: 8, onBudgetMiss: 'wait-approval', refreshIntervalMs: 30_000, headroom: 0.2 },
       },
     } satisfies MigrationRequest);
   });

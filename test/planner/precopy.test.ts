@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { MigrationRequestInput } from '../../src/client/request';
 import { planMigration } from '../../src/planner/plan';
 import type { PrecopyRound, Projection } from '../../src/planner/precopy';
-import { fixedOverheadMs, judgeRound, projectSwitchover } from '../../src/planner/precopy';
+import {
+  fixedOverheadMs,
+  judgeRound,
+  projectSwitchover,
+  switchoverTargetMs,
+} from '../../src/planner/precopy';
 import { labFacts, request, variant } from './lab';
 
 const MiB = 2 ** 20;
@@ -21,14 +26,15 @@ const projection = (ms: number, fixedMs = 300): Projection => ({
   copyMs: ms - fixedMs,
   fixedMs,
 });
-const limits = { maxDowntimeMs: 2000, maxRounds: 5 };
+const limits = { maxDowntimeMs: 2000, maxRounds: 5, headroom: 0 };
 const slowGuest = { writeRateBps: 4 * MiB, throughputBps: 100 * MiB };
 
 describe('projectSwitchover', () => {
-  it('divides what the guest wrote since the snapshot, the suspend state and the config by the throughput', () => {
+  it('divides what the guest writes until the stop, the suspend state and the config by the throughput', () => {
     const p = projectSwitchover({
       writeRateBps: 10 * MiB,
-      sinceSnapshotMs: 2000,
+      sinceSnapshotMs: 1900,
+      untilStopMs: 100,
       stateBytes: 64 * MiB,
       configBytes: 16 * MiB,
       throughputBps: 100 * MiB,
@@ -41,6 +47,7 @@ describe('projectSwitchover', () => {
     const p = projectSwitchover({
       writeRateBps: 1,
       sinceSnapshotMs: 1,
+      untilStopMs: 0,
       stateBytes: 0,
       configBytes: 0,
       throughputBps: 0,
@@ -53,6 +60,19 @@ describe('projectSwitchover', () => {
 describe('judgeRound', () => {
   it('switches over when the projection fits the budget', () => {
     expect(judgeRound([round(1, 1500)], projection(1500), limits, slowGuest)).toEqual({ kind: 'fits' });
+  });
+
+  it('keeps the headroom free: a projection must fit the budget less its share', () => {
+    const withHeadroom = { ...limits, headroom: 0.2 };
+    expect(switchoverTargetMs(withHeadroom)).toBe(1600);
+    expect(judgeRound([round(1, 1600)], projection(1600), withHeadroom, slowGuest)).toEqual({ kind: 'fits' });
+    expect(judgeRound([round(1, 1700)], projection(1700), withHeadroom, slowGuest)).toEqual({
+      kind: 'another-round',
+    });
+    const verdict = judgeRound([round(1, 1700)], projection(1700, 1650), withHeadroom, slowGuest);
+    expect(verdict.kind === 'not-converging' && verdict.reason).toMatch(
+      /1\.7 s > 1\.6 s \(maxDowntimeMs 2\.0 s less 20 % headroom\): the steps alone .* take 1\.6 s/,
+    );
   });
 
   it('runs another round while the projection shrinks', () => {

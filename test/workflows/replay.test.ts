@@ -24,8 +24,11 @@ describe('stored workflow histories', () => {
       'cold',
       'fail-',
       'forced',
+      'warm-converge',
       'warm-outrun',
       'warm-window',
+      // Recorded before the pre-copy headroom (patch 'precopy-headroom'): still judged the old way.
+      'pre-headroom-warm-outrun',
     ])
       expect(names).toContain(kind);
   });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Idempotent set-up behind the README's commands: installs the npm dependencies when the lock file
-// changed, then builds (or finds in the cache) the lab's tools. Plain Node on purpose: it runs before
-// node_modules exists.
+// changed, builds (or finds in the cache) the lab's tools, then dist/ when src/ changed. Plain Node on
+// purpose: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,3 +38,8 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
 run(process.execPath, ['--import', 'tsx', join(root, 'src/lab/tools.ts')], {
   stdio: ['ignore', 'ignore', 'inherit'],
 });
+
+// dist/ (scripts/build.mjs), when src/ changed since the last build: what bin/quickmig.js would otherwise
+// build on its first run, done once here so that processes started together do not all build it.
+const { builtEntry } = await import('./build.mjs');
+builtEntry();

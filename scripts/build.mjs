@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// Builds dist/ from src/ with esbuild when a source is newer than the last build, so that the CLI and the
-// worker run plain JavaScript: no TypeScript loader in the process (tsx's loader thread alone costs the
-// worker about 35 MiB; bench/TUNING.md). bin/quickmig.js calls it before every run; with nothing changed it
-// costs one directory walk (a few ms). vitest and the bench keep running the sources directly.
+// Builds dist/ from src/ when a source is newer than the last build, so that the CLI and the worker run
+// plain JavaScript with a prebuilt workflow bundle: no TypeScript loader in the process (tsx's loader
+// thread alone costs about 35 MiB) and no webpack run at worker start (about 120 MiB; bench/TUNING.md).
+// bin/quickmig.js checks before every run (one directory walk, a few ms) and, when src/ changed, runs this
+// script in a child process (about 2 s), so the CLI's own process never loads esbuild or webpack.
+// vitest and the bench keep running the sources directly.
 //
-// dist/ is written to a fresh directory and swapped in with one rename, so processes starting at the same
-// time never see half a build: each build lives in dist/<id>/ and dist/current names the complete one.
+// Each build lives in dist/<id>/ and dist/current names the complete one, swapped in with one rename:
+// processes starting at the same time never see half a build.
+//
+//   node scripts/build.mjs            build now (the worker image does, see Dockerfile)
+import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -33,24 +38,36 @@ function newestSource(dir) {
   return newest;
 }
 
-/** The entry module of the current build, building it first when src/ changed since. */
-export async function builtEntry() {
+/** The current build's entry module, or undefined when there is none or src/ changed since. */
+function currentEntry() {
+  if (!existsSync(pointer)) return undefined;
   // src/ and schema/ (the request schema is bundled), and this script (how it builds).
   const sources = Math.max(
     newestSource(join(root, 'src')),
     newestSource(join(root, 'schema')),
     statSync(fileURLToPath(import.meta.url)).mtimeMs,
   );
-  if (existsSync(pointer)) {
-    const current = join(dist, readFileSync(pointer, 'utf8').trim());
-    const entry = join(current, 'main.js');
-    if (existsSync(entry) && statSync(pointer).mtimeMs >= sources) return pathToFileURL(entry);
-  }
-  return pathToFileURL(join(await build(), 'main.js'));
+  const entry = join(dist, readFileSync(pointer, 'utf8').trim(), 'main.js');
+  return existsSync(entry) && statSync(pointer).mtimeMs >= sources ? pathToFileURL(entry) : undefined;
 }
 
-/** Builds src/cli/main.ts (and everything it imports) into a new dist/<id>/ and points dist/current at it. */
-export async function build() {
+/** The entry module of an up-to-date build, building one first (in a child process) when needed. */
+export function builtEntry() {
+  const entry = currentEntry();
+  if (entry) return entry;
+  const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { stdio: 'inherit' });
+  if (run.status !== 0)
+    throw new Error(`quickmig: building dist/ failed (node scripts/build.mjs exited ${run.status})`);
+  const built = currentEntry();
+  if (!built) throw new Error('quickmig: dist/ is still older than src/ after a build');
+  return built;
+}
+
+/**
+ * Builds src/cli/main.ts (and everything it imports) and the workflow bundle into a new dist/<id>/, then
+ * points dist/current at it.
+ */
+async function build() {
   const { build: esbuild } = await import('esbuild');
   const id = `b${Date.now().toString(36)}-${process.pid}`;
   const out = join(dist, id);
@@ -67,11 +84,21 @@ export async function build() {
     outdir: out,
     logLevel: 'warning',
   });
+  // The workflow code as the worker would bundle it at start (src/worker.ts, createWorkers): the
+  // workflows and the downtime metric's interceptor. The worker finds it beside its own module.
+  const { bundleWorkflowCode, DefaultLogger, Runtime } = await import('@temporalio/worker');
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: join(root, 'src', 'workflows', 'index.ts'),
+    workflowInterceptorModules: [join(root, 'src', 'telemetry', 'workflow-metrics.ts')],
+    logger: Runtime.instance().logger,
+  });
+  writeFileSync(join(out, 'workflow-bundle.js'), code);
   mkdirSync(dist, { recursive: true });
   const tmp = join(dist, `current.${process.pid}`);
   writeFileSync(tmp, `${id}\n`);
   renameSync(tmp, pointer);
-  // Builds other than the current one are left to the next build: a process may still be loading one.
+  // Builds other than the current one go once they are 10 minutes old: a process may still be loading one.
   for (const old of readdirSync(dist)) {
     if (old === id || !old.startsWith('b')) continue;
     const age = Date.now() - statSync(join(dist, old)).mtimeMs;
@@ -83,5 +110,5 @@ export async function build() {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   const out = await build();
-  console.error(`quickmig: built ${out} in ${Date.now() - started} ms`);
+  if (process.stderr.isTTY) console.error(`quickmig: built ${out} in ${Date.now() - started} ms`);
 }

@@ -86,6 +86,7 @@ export function benchTopology(spec: BenchLabSpec): Topology {
       }
     }
   }
+
   for (let run = 1; run <= spec.budgetRuns; run++) {
     for (const mode of ['smartswitch', 'cold'] as const) {
       vms.push(

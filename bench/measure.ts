@@ -29,22 +29,6 @@ export function round(n: number, digits = 2): number {
   return Math.round(n * f) / f;
 }
 
-/** Samples this process's RSS every 20 ms while it runs. */
-export class RssSampler {
-  #peak = process.memoryUsage.rss();
-  readonly #base = this.#peak;
-  readonly #timer = setInterval(() => {
-    this.#peak = Math.max(this.#peak, process.memoryUsage.rss());
-  }, 20);
-
-  /** Stops sampling; returns the RSS at the start and the peak, MiB. */
-  stop(): { baseMiB: number; peakMiB: number } {
-    clearInterval(this.#timer);
-    this.#peak = Math.max(this.#peak, process.memoryUsage.rss());
-    return { baseMiB: round(this.#base / 2 ** 20, 1), peakMiB: round(this.#peak / 2 ** 20, 1) };
-  }
-}
-
 /** Seconds `fn` takes. */
 export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
   const started = performance.now();

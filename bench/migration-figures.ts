@@ -1,19 +1,23 @@
 /**
- * Migration figures, through the real stack: an in-process quickmig worker (`createWorkers`, as
- * `quickmig worker` wires it) on the lab's Temporal server, workflows started with @temporalio/client.
+ * Migration figures, through the real stack: quickmig workers on the lab's Temporal server, workflows
+ * started with @temporalio/client. The downtime and budget migrations run in `quickmig worker` processes,
+ * as deployed; overhead and concurrency in an in-process worker (`createWorkers`, as `quickmig worker`
+ * wires it).
  *
  * - downtime: `result.downtimeMs` (source stopped → target running) of SmartSwitch and Cold at each disk
  *   size, one pass (the changes copied once, at switchover, as Veeam does) and warm (pre-copy rounds to a
  *   downtime budget), with the same guest write rate switched on right before each migration; plus where
  *   the switchover's time went, read from the workflow history.
- * - memory: peak RSS of the data-mover worker process (`quickmig worker --data-mover-only`) that copies the bytes
- *   of the downtime migrations, the largest 8 GiB; and the RSS growth of this process around them.
+ * - memory: peak RSS of the processes that copied the downtime migrations' bytes, the largest 8 GiB: the
+ *   `quickmig worker` process in one sweep over every size, a `quickmig worker --data-mover-only` process
+ *   (workflows and control steps still on the first) in the other.
  * - overhead: a migration of a tiny VM, end to end, split into Temporal, SOAP and transfer time.
  * - concurrency: N tiny VMs migrated at once on the one worker.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { MigrationRequestInput } from '../src/client/request';
@@ -26,7 +30,7 @@ import { quickMigration } from '../src/workflows/quick-migration';
 import type { BenchLab } from './lab';
 import { budgetVm, downtimeVm } from './lab';
 import type { Samples } from './measure';
-import { log, RssSampler, round, samples } from './measure';
+import { log, round, samples } from './measure';
 
 /** The bench's worker: src/lab/worker.ts, on a queue named after the bench. */
 export type BenchWorker = LabWorker;
@@ -36,20 +40,27 @@ export function startBenchWorker(lab: BenchLab): Promise<BenchWorker> {
   return startLabWorker(lab.info, { queuePrefix: 'quickmig-bench' });
 }
 
+/** Where a migration runs: the worker's task queue, and the data movers' when they have their own. */
+export interface Route {
+  taskQueue: string;
+  dataMoverTaskQueue?: string;
+}
+
 function start(
   w: BenchWorker,
   request: MigrationRequestInput,
-  dataMoverTaskQueue?: string,
+  route: Route = { taskQueue: w.taskQueue },
 ): Promise<WorkflowHandle<typeof quickMigration>> {
+  const { taskQueue, dataMoverTaskQueue } = route;
   return w.client.workflow.start(quickMigration, {
-    taskQueue: w.taskQueue,
+    taskQueue,
     workflowId: `bench-${request.source.name}-${randomUUID().slice(0, 8)}`,
     args: dataMoverTaskQueue === undefined ? [request] : [request, { dataMoverTaskQueue }],
   });
 }
 
-/** A data-mover worker process: `quickmig worker --data-mover-only`, as deployed beside the storage. */
-export interface DataMover {
+/** A `quickmig worker` process: workflows, control activities and copies, as the command runs by default. */
+export interface WorkerProcess {
   taskQueue: string;
   /** Stops it; resolves with its peak RSS (VmHWM) and RSS just before the stop, MiB. */
   stop(): Promise<{ peakRssMiB: number; rssMiB: number }>;
@@ -65,23 +76,27 @@ function statusMiB(pid: number, key: 'VmHWM' | 'VmRSS'): number {
   return Number(/(\d+) kB/.exec(line ?? '')?.[1] ?? Number.NaN) / 1024;
 }
 
-/** Starts `quickmig worker --data-mover-only` for the lab on a fresh task queue. */
-export async function startDataMover(lab: BenchLab): Promise<DataMover> {
-  const taskQueue = `quickmig-bench-data-${randomUUID().slice(0, 8)}`;
+/**
+ * Starts `quickmig worker` for the lab on a task queue of its own (a copy of the lab's configuration);
+ * with `dataMoverOnly`, `quickmig worker --data-mover-only` serving only the copies on that queue.
+ */
+export async function startWorkerProcess(lab: BenchLab, dataMoverOnly = false): Promise<WorkerProcess> {
+  const taskQueue = `quickmig-bench-${dataMoverOnly ? 'movers' : 'process'}-${randomUUID().slice(0, 8)}`;
+  const config = JSON.parse(readFileSync(lab.info.workerConfig, 'utf8')) as Record<string, unknown>;
+  const configFile = join(lab.info.dir, `${taskQueue}.json`);
+  writeFileSync(configFile, JSON.stringify(dataMoverOnly ? config : { ...config, taskQueue }));
+  const role = dataMoverOnly ? ['--data-mover-only', '--data-mover-queue', taskQueue] : [];
+  // The worker image's V8 flag and environment (Dockerfile): the figure is that of the worker as deployed.
   const args = [
-    // The V8 flag the worker image sets (Dockerfile): the figure is that of the worker as deployed.
     '--max-semi-space-size=2',
     CLI,
     'worker',
     '--config',
-    lab.info.workerConfig,
-    '--data-mover-only',
-    '--data-mover-queue',
-    taskQueue,
+    configFile,
+    ...role,
     '--log-level',
     'WARN',
   ];
-  // The worker image's environment (Dockerfile) as well.
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, MALLOC_ARENA_MAX: '2' },
@@ -89,13 +104,13 @@ export async function startDataMover(lab: BenchLab): Promise<DataMover> {
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   await new Promise<void>((resolve, reject) => {
-    // The command prints where it polls once its worker is created.
+    // The command prints where it polls once its workers are created.
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
-      if (err.includes('data movers only')) resolve();
+      if (err.includes(`task queue ${taskQueue}`)) resolve();
     });
     void exited.then((code) =>
-      reject(new Error(`the data-mover worker exited ${code} before it was ready:\n${err}`)),
+      reject(new Error(`quickmig worker exited ${code} before it was ready:\n${err}`)),
     );
   });
   const pid = child.pid as number;
@@ -232,7 +247,7 @@ async function cleanUp(a: VSphereClient, b: VSphereClient, vm: string): Promise<
 
 /**
  * SmartSwitch and Cold at every size, one pass and warm (maxDowntimeMs WARM_BUDGET_MS), `runs` times
- * each (alternating), at `guestBytesPerSec`. Also samples the RSS while the largest size is copied.
+ * each (alternating), at `guestBytesPerSec`; run N on `routes[(N - 1) % routes.length]`.
  */
 export async function downtimeFigures(
   lab: BenchLab,
@@ -240,12 +255,11 @@ export async function downtimeFigures(
   sizesMiB: number[],
   runs: number,
   guestBytesPerSec: number,
-  dataMoverTaskQueue?: string,
-): Promise<{ figures: DowntimeFigure[]; memory: { sizeMiB: number; baseMiB: number; peakMiB: number } }> {
+  routes: Route[] = [{ taskQueue: w.taskQueue }],
+): Promise<{ figures: DowntimeFigure[]; largestMiB: number }> {
   const [a, b] = await Promise.all([lab.connect('esx-a'), lab.connect('esx-b')]);
   const control = new LabControl(lab.endpoint('esx-a'));
   const largest = Math.max(...sizesMiB);
-  const memory = { sizeMiB: largest, baseMiB: Number.POSITIVE_INFINITY, peakMiB: 0 };
   type Run = { downtime: number; result: MigrationResult; seconds: number; steps: SwitchoverStep[] };
   const raw = new Map<string, Run[]>();
   const variants: DowntimeVariant[] = ['one-pass', 'warm'];
@@ -256,20 +270,14 @@ export async function downtimeFigures(
           for (const variant of variants) {
             const vm = downtimeVm(mode, mib, run, variant === 'warm');
             await control.setGuestRate(vm, guestBytesPerSec);
-            const rss = mib === largest ? new RssSampler() : undefined;
             const started = performance.now();
             const options =
               variant === 'warm'
                 ? { maxDowntimeMs: WARM_BUDGET_MS, precopy: { onBudgetMiss: 'switchover' as const } }
                 : {};
-            const handle = await start(w, request(vm, mode, options), dataMoverTaskQueue);
+            const handle = await start(w, request(vm, mode, options), routes[(run - 1) % routes.length]);
             const result = await handle.result();
             const seconds = (performance.now() - started) / 1000;
-            if (rss) {
-              const r = rss.stop();
-              memory.baseMiB = Math.min(memory.baseMiB, r.baseMiB);
-              memory.peakMiB = Math.max(memory.peakMiB, r.peakMiB);
-            }
             if (result.mode !== mode || result.downtimeMs === null) {
               throw new Error(`${vm}: expected a ${mode} migration with a downtime, got ${result.mode}`);
             }
@@ -323,7 +331,7 @@ export async function downtimeFigures(
       }
     }
   }
-  return { figures, memory };
+  return { figures, largestMiB: largest };
 }
 
 /** The budget figure's setting: a guest writing 6 MiB/s on source storage that serves 12 MiB/s. */
@@ -366,7 +374,7 @@ export async function budgetFigure(
   lab: BenchLab,
   w: BenchWorker,
   runs: number,
-  dataMoverTaskQueue?: string,
+  route?: Route,
 ): Promise<BudgetFigure> {
   const [a, b] = await Promise.all([lab.connect('esx-a'), lab.connect('esx-b')]);
   const control = new LabControl(lab.endpoint('esx-a'));
@@ -386,7 +394,7 @@ export async function budgetFigure(
           maxDowntimeMs: BUDGET.maxDowntimeMs,
           precopy: { maxRounds: 10, onBudgetMiss: 'switchover' as const },
         };
-        const result = await (await start(w, request(vm, mode, options), dataMoverTaskQueue)).result();
+        const result = await (await start(w, request(vm, mode, options), route)).result();
         const pc = result.precopy;
         if (result.downtimeMs === null || pc === null) throw new Error(`${vm}: no warm switchover`);
         const r: BudgetRun = {

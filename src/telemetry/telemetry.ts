@@ -7,7 +7,6 @@
  *
  * The runtime is process-wide and can be installed once, before the first connection.
  */
-
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptors, LogEntry, LogLevel } from '@temporalio/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';

@@ -18,9 +18,9 @@ import { ConnectionError, ThumbprintMismatchError } from './errors';
 import type { DatastoreFiles } from './files';
 import type { Trust } from './tls';
 
-/** Bytes per block handed between the threads (1 MiB: the upload's write size). */
+/** Bytes per block handed between the threads: the upload's write size (bench/TUNING.md, fourth round). */
 const BLOCK_BYTES = 512 * 1024;
-/** Blocks per download: its read-ahead, and all the memory it uses (4 MiB). */
+/** Blocks per download: its read-ahead, and all the memory it uses (2 MiB). */
 const BLOCKS_PER_DOWNLOAD = 4;
 
 const THREAD_URL = pathToFileURL(packagePath('src', 'vsphere', 'download-thread.mjs'));

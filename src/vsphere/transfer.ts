@@ -85,7 +85,7 @@ export interface CopyFileOptions {
   readonly createFolder?: boolean | undefined;
   /**
    * Downloads and hashes the file on a worker thread while this thread uploads it, so the copy uses two
-   * cores; its memory is then a fixed 4 MiB. Files known to be smaller than OFFLOAD_MIN_BYTES and
+   * cores; its memory is then a fixed 2 MiB. Files known to be smaller than OFFLOAD_MIN_BYTES and
    * transformed files are always copied on the calling thread. Default true.
    */
   readonly offload?: boolean | undefined;

@@ -98,7 +98,13 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> 
 /** Starts `quickmig worker` for a lab and waits until it polls. Stop it with stopProcess. */
 export async function startWorkerProcess(lab: LabInfo, extraArgs: string[] = []): Promise<CliProcess> {
   const worker = startCli(['worker', '--config', lab.workerConfig, ...extraArgs], labEnv(lab));
-  await worker.waitFor(/Worker state changed[\s\S]*?RUNNING|"state":"RUNNING"/, 'stderr', 90_000);
+  try {
+    await worker.waitFor(/Worker state changed[\s\S]*?RUNNING|"state":"RUNNING"/, 'stderr', 90_000);
+  } catch (error) {
+    // Not ready: the caller gets no handle to stop it with, so stop it here.
+    await stopProcess(worker);
+    throw error;
+  }
   return worker;
 }
 

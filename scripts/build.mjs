@@ -38,17 +38,22 @@ function newestSource(dir) {
   return newest;
 }
 
-/** The current build's entry module, or undefined when there is none or src/ changed since. */
-function currentEntry() {
-  if (!existsSync(pointer)) return undefined;
-  // src/ and schema/ (the request schema is bundled), and this script (how it builds).
-  const sources = Math.max(
+/** The newest change of what a build is made of: src/, schema/ (the request schema is bundled), this script. */
+function sourcesChangedAt() {
+  return Math.max(
     newestSource(join(root, 'src')),
     newestSource(join(root, 'schema')),
     statSync(fileURLToPath(import.meta.url)).mtimeMs,
   );
-  const entry = join(dist, readFileSync(pointer, 'utf8').trim(), 'main.js');
-  return existsSync(entry) && statSync(pointer).mtimeMs >= sources ? pathToFileURL(entry) : undefined;
+}
+
+/** The current build's entry module, or undefined when there is none or a source changed since it began. */
+function currentEntry() {
+  if (!existsSync(pointer)) return undefined;
+  // dist/current holds the build's id and the sources' newest change when that build began.
+  const [id, builtFrom] = readFileSync(pointer, 'utf8').trim().split(' ');
+  const entry = join(dist, id ?? '', 'main.js');
+  return existsSync(entry) && Number(builtFrom) >= sourcesChangedAt() ? pathToFileURL(entry) : undefined;
 }
 
 /** The entry module of an up-to-date build, building one first (in a child process) when needed. */
@@ -69,6 +74,8 @@ export function builtEntry() {
  */
 async function build() {
   const { build: esbuild } = await import('esbuild');
+  // Taken before reading anything: a source saved during the build makes the next run build again.
+  const builtFrom = sourcesChangedAt();
   const id = `b${Date.now().toString(36)}-${process.pid}`;
   const out = join(dist, id);
   await esbuild({
@@ -96,7 +103,7 @@ async function build() {
   writeFileSync(join(out, 'workflow-bundle.js'), code);
   mkdirSync(dist, { recursive: true });
   const tmp = join(dist, `current.${process.pid}`);
-  writeFileSync(tmp, `${id}\n`);
+  writeFileSync(tmp, `${id} ${builtFrom}\n`);
   renameSync(tmp, pointer);
   // Builds other than the current one go once they are 10 minutes old: a process may still be loading one.
   for (const old of readdirSync(dist)) {

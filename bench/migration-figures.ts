@@ -68,12 +68,12 @@ export interface WorkerProcess {
 
 const CLI = fileURLToPath(new URL('../bin/quickmig.js', import.meta.url));
 
-/** A `/proc/<pid>/status` field in MiB (VmHWM: the peak resident set; VmRSS: now). */
-function statusMiB(pid: number, key: 'VmHWM' | 'VmRSS'): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${key}:`));
-  return Number(/(\d+) kB/.exec(line ?? '')?.[1] ?? Number.NaN) / 1024;
+/** Peak (VmHWM) and current (VmRSS) resident set of a process, MiB, from one read of `/proc/<pid>/status`. */
+function rssOf(pid: number): { peakRssMiB: number; rssMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mib = (key: string) =>
+    round(Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) / 1024, 1);
+  return { peakRssMiB: mib('VmHWM'), rssMiB: mib('VmRSS') };
 }
 
 /**
@@ -117,11 +117,10 @@ export async function startWorkerProcess(lab: BenchLab, dataMoverOnly = false): 
   return {
     taskQueue,
     async stop() {
-      const peakRssMiB = round(statusMiB(pid, 'VmHWM'), 1);
-      const rssMiB = round(statusMiB(pid, 'VmRSS'), 1);
+      const rss = rssOf(pid);
       child.kill('SIGTERM');
       await exited;
-      return { peakRssMiB, rssMiB };
+      return rss;
     },
   };
 }

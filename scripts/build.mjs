@@ -79,7 +79,8 @@ async function build() {
   const id = `b${Date.now().toString(36)}-${process.pid}`;
   const out = join(dist, id);
   await esbuild({
-    entryPoints: [join(root, 'src', 'cli', 'main.ts')],
+    // main.js runs the CLI; worker.js (src/worker.ts) also serves this script to bundle the workflows.
+    entryPoints: { main: join(root, 'src', 'cli', 'main.ts'), worker: join(root, 'src', 'worker.ts') },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -91,15 +92,12 @@ async function build() {
     outdir: out,
     logLevel: 'warning',
   });
-  // The workflow code as the worker would bundle it at start (src/worker.ts, createWorkers): the
-  // workflows and the downtime metric's interceptor. The worker finds it beside its own module.
-  const { bundleWorkflowCode, DefaultLogger, Runtime } = await import('@temporalio/worker');
+  // The workflow code exactly as the worker would bundle it at start (src/worker.ts, bundleWorkflows); the
+  // worker finds it beside its own module.
+  const { DefaultLogger, Runtime } = await import('@temporalio/worker');
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: join(root, 'src', 'workflows', 'index.ts'),
-    workflowInterceptorModules: [join(root, 'src', 'telemetry', 'workflow-metrics.ts')],
-    logger: Runtime.instance().logger,
-  });
+  const { bundleWorkflows } = await import(pathToFileURL(join(out, 'worker.js')).href);
+  const { code } = await bundleWorkflows(Runtime.instance().logger);
   writeFileSync(join(out, 'workflow-bundle.js'), code);
   mkdirSync(dist, { recursive: true });
   const tmp = join(dist, `current.${process.pid}`);

@@ -7,8 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { WorkerOptions } from '@temporalio/worker';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Logger, WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { createControlActivities, createDataMoverActivities } from './activities';
 import type { EndpointPool } from './activities/endpoints';
 import { createEndpointPool } from './activities/endpoints';
@@ -24,6 +24,18 @@ import {
 
 /** Path of the workflow bundle's entry point (the bundler needs a file with its extension). */
 export const WORKFLOWS_PATH = packagePath('src', 'workflows', 'index.ts');
+
+/**
+ * Bundles the workflow code as the worker runs it: the workflows and the downtime metric's interceptor.
+ * scripts/build.mjs prebuilds it with this (prebuiltWorkflowBundle), tests bundle it once with this.
+ */
+export function bundleWorkflows(logger?: Logger): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: [WORKFLOW_METRICS_MODULE],
+    ...(logger ? { logger } : {}),
+  });
+}
 
 /**
  * The workflow bundle that scripts/build.mjs writes beside the built modules, when this module runs from

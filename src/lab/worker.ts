@@ -6,10 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadWorkerConfig } from '../config/config';
 import type { QuickmigWorkers } from '../worker';
-import { createWorkers, WORKFLOWS_PATH } from '../worker';
+import { bundleWorkflows, createWorkers } from '../worker';
 import type { LabInfo } from './lab';
 
 /** A running worker and a client on the same task queue. */
@@ -42,7 +42,7 @@ function quietRuntime(): void {
 /** The workflow bundle, built once per process. */
 export function labWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   quietRuntime();
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger });
+  bundle ??= bundleWorkflows(Runtime.instance().logger);
   return bundle;
 }
 

@@ -25,8 +25,6 @@ export interface LabWorker {
 export interface LabWorkerOptions {
   /** Task queue name prefix; a random suffix is added. Default 'quickmig-lab'. */
   readonly queuePrefix?: string;
-  /** Serve the data-mover activities on `<queue>-data` instead of the worker's own queue. Default false. */
-  readonly dataMoverQueue?: boolean;
 }
 
 let runtimeInstalled = false;
@@ -55,7 +53,6 @@ export async function startLabWorker(lab: LabInfo, options: LabWorkerOptions = {
   const workers = await createWorkers(config, {
     connection,
     workflowBundle,
-    ...(options.dataMoverQueue ? { dataMoverTaskQueue: `${taskQueue}-data` } : {}),
   });
   const running = workers.run();
   const clientConnection = await Connection.connect({ address: lab.temporal.address });

@@ -15,7 +15,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return labWorkflowBundle();
 }
 
-/** Starts a worker for the lab on a fresh task queue (and a separate data-mover queue when asked). */
-export function startWorker(lab: LabInfo, options: { dataMoverQueue?: boolean } = {}): Promise<TestWorker> {
-  return startLabWorker(lab, { queuePrefix: 'quickmig-test', ...options });
+/** Starts a worker for the lab on a fresh task queue. */
+export function startWorker(lab: LabInfo): Promise<TestWorker> {
+  return startLabWorker(lab, { queuePrefix: 'quickmig-test' });
 }

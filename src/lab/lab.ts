@@ -14,7 +14,7 @@ import type { LabProcess } from './processes';
 import { freePorts, isRunning, startDetached, stopProcess, waitFor } from './processes';
 import type { LabTools } from './tools';
 import { ensureTools } from './tools';
-import type { EndpointSpec } from './topology';
+import type { EndpointSpec, Topology } from './topology';
 import { DEFAULT_TOPOLOGY, endpointSpec, loadTopology } from './topology';
 
 /** A started simulated vSphere endpoint, as `lab up --json` prints it. */
@@ -142,6 +142,22 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabInfo> {
   if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(join(dir, MARKER))) {
     throw new LabError(`${dir} is not empty and is not a quickmig lab folder; choose another --dir`);
   }
+  for (let attempt = 1; ; attempt++) {
+    resetDir(dir);
+    try {
+      return await startLab(dir, topologyFile, topology, tools, { namespace, timeoutMs, log });
+    } catch (error) {
+      // Another program can still bind a picked port before the lab's server does; new ports then.
+      if (attempt >= PORT_ATTEMPTS || !/address already in use/i.test((error as Error).message)) throw error;
+      log(`a port was taken before the lab could bind it; starting again on other ports`);
+    }
+  }
+}
+
+const PORT_ATTEMPTS = 3;
+
+/** Empties the lab folder and lays out its subfolders (the caller checked that it is a lab's). */
+function resetDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(
@@ -150,7 +166,16 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabInfo> {
   );
   for (const sub of ['logs', 'secrets', 'endpoints']) mkdirSync(join(dir, sub), { recursive: true });
   chmodSync(join(dir, 'secrets'), 0o700);
+}
 
+/** One attempt at starting the lab's processes on freshly picked ports. */
+async function startLab(
+  dir: string,
+  topologyFile: string,
+  topology: Topology,
+  tools: LabTools,
+  { namespace, timeoutMs, log }: { namespace: string; timeoutMs: number; log: (line: string) => void },
+): Promise<LabInfo> {
   const [grpcPort, uiPort, httpPort, metricsPort, ...endpointPorts] = await freePorts(
     4 + topology.endpoints.length,
   );

@@ -16,19 +16,43 @@ export interface LabProcess {
   log: string;
 }
 
-/** Asks the kernel for a free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * The start of the range the kernel takes outgoing connections' local ports (and `listen(0)` ports)
+ * from. A lab port picked inside it can be taken, between the pick and the server's bind, by any
+ * connection the machine opens or by a port the Temporal dev server picks for its own services.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 2048) return low;
+  } catch {
+    // not Linux: use the Linux default below
+  }
+  return 32768;
+}
+
+/** True when a server can listen on 127.0.0.1:port right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free TCP port on 127.0.0.1, chosen at random below the ephemeral range so that no outgoing
+ * connection can take it before the lab's server binds it (nor after a restart on the same port).
+ */
+export async function freePort(): Promise<number> {
+  const high = ephemeralLow();
+  const low = Math.max(1024, high - 16_384);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
+  throw new LabError(`no free TCP port on 127.0.0.1 between ${low} and ${high - 1}`);
 }
 
 /** `count` distinct free ports. */

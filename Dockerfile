@@ -28,7 +28,15 @@ ENV NODE_OPTIONS=--max-semi-space-size=2
 # Temporal core's runtime) otherwise each keep freed buffers in an arena of their own; about 15 MiB less
 # at the same throughput (bench/TUNING.md, fourth round).
 ENV MALLOC_ARENA_MAX=2
+# Blocks of 128 KiB and more straight from mmap, returned to the system when freed. glibc otherwise raises
+# this threshold the first time such a block is freed, and from then on keeps copy and TLS buffers in its
+# arenas, which the worker's small long-lived allocations then pin: the arenas crept by tens of MiB over
+# many migrations (bench/TUNING.md, fifth round).
+ENV MALLOC_MMAP_THRESHOLD_=131072
 # Prometheus metrics (quickmig worker --metrics-port / QUICKMIG_METRICS_PORT).
 EXPOSE 9464
-ENTRYPOINT ["node", "bin/quickmig.js"]
+# --optimize-for-size: V8 collects the old generation before it grows far past what is live. Without it the
+# worker's JS heap (about 35 MiB live) grew to 70 MiB of garbage during an 8 GiB copy (bench/TUNING.md,
+# fifth round).
+ENTRYPOINT ["node", "--optimize-for-size", "bin/quickmig.js"]
 CMD ["worker", "--config", "/etc/quickmig/worker.json"]

@@ -27,6 +27,7 @@ import { startLabWorker } from '../src/lab/worker';
 import type { VSphereClient } from '../src/vsphere';
 import type { MigrationResult } from '../src/workflows/definitions';
 import { quickMigration } from '../src/workflows/quick-migration';
+import { imageRuntime } from './image-runtime';
 import type { BenchLab } from './lab';
 import { budgetVm, downtimeVm } from './lab';
 import type { Samples } from './measure';
@@ -86,20 +87,12 @@ export async function startWorkerProcess(lab: BenchLab, dataMoverOnly = false): 
   const configFile = join(lab.info.dir, `${taskQueue}.json`);
   writeFileSync(configFile, JSON.stringify(dataMoverOnly ? config : { ...config, taskQueue }));
   const role = dataMoverOnly ? ['--data-mover-only', '--data-mover-queue', taskQueue] : [];
-  // The worker image's V8 flag and environment (Dockerfile): the figure is that of the worker as deployed.
-  const args = [
-    '--max-semi-space-size=2',
-    CLI,
-    'worker',
-    '--config',
-    configFile,
-    ...role,
-    '--log-level',
-    'WARN',
-  ];
+  // The worker image's node flags and environment (Dockerfile): the figure is that of the worker as deployed.
+  const image = imageRuntime();
+  const args = [...image.nodeArgs, CLI, 'worker', '--config', configFile, ...role, '--log-level', 'WARN'];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, MALLOC_ARENA_MAX: '2' },
+    env: { ...process.env, ...image.env },
   });
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));

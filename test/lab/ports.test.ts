@@ -1,3 +1,7 @@
+/**
+ * Lab ports are picked below the ephemeral range, where no outgoing connection of the machine can take
+ * one between the pick and the bind (the cause of a CI failure: "bind: address already in use").
+ */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';

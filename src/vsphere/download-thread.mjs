@@ -13,7 +13,8 @@
  * client's own agent does; otherwise Node verifies the chain (the given CAs) and the host name.
  *
  * Messages in:  {type:'start', id, url, cookie, trust, blockSize, maxBlocks, idleTimeoutMs}
- *               {type:'free', id, buf}   a block the parent has uploaded (transferred back)
+ *               {type:'free', id, buf}   a block the parent has uploaded (transferred back), also
+ *                                        after its download ended: kept for the next download
  *               {type:'abort', id}
  * Messages out: {type:'head', id, status, length, body}  body only for a refused request, which ends it
  *               {type:'block', id, buf, bytes, size}     buf transferred; bytes = running total
@@ -37,11 +38,28 @@ port.on('message', (msg) => {
     downloads.set(msg.id, d);
     d.start();
   } else if (msg.type === 'free') {
-    downloads.get(msg.id)?.free(msg.buf);
+    const d = downloads.get(msg.id);
+    if (d === undefined) recycle(msg.buf);
+    else d.free(msg.buf);
   } else if (msg.type === 'abort') {
     downloads.get(msg.id)?.abort();
   }
 });
+
+/**
+ * Blocks of finished downloads, for the next ones. Without it every download allocated its own blocks, and
+ * those handed back after it ended were garbage that this thread, which allocates little else, collected
+ * only every few dozen MiB: its external memory grew by 40 MiB over a sweep of migrations (bench/TUNING.md,
+ * fifth round).
+ */
+const pool = [];
+/** Pooled blocks at most (8 MiB of 512 KiB blocks): what four downloads in parallel hold. */
+const POOL_MAX = 16;
+
+/** Keeps a block that no download holds any more, unless the pool is full or the block was transferred. */
+function recycle(buf) {
+  if (buf.byteLength > 0 && pool.length < POOL_MAX) pool.push(buf);
+}
 
 const HEAD_MAX = 64 * 1024;
 /** Where reads go after a download has finished. */
@@ -249,17 +267,22 @@ class Download {
     this.fill = 0;
   }
 
-  /** A free block: a returned one, else a new one. */
+  /** A free block: a returned one, else a pooled one, else a new one. */
   #take() {
     const buf = this.spare.pop();
     if (buf !== undefined) return Buffer.from(buf);
     this.allocated += 1;
+    const i = pool.findIndex((b) => b.byteLength === this.blockSize);
+    if (i >= 0) return Buffer.from(pool.splice(i, 1)[0]);
     // A whole ArrayBuffer of its own (not Node's shared pool), so that it can be transferred.
     return Buffer.from(new ArrayBuffer(this.blockSize));
   }
 
   free(buf) {
-    if (this.done) return;
+    if (this.done) {
+      recycle(buf);
+      return;
+    }
     this.timer?.refresh();
     this.spare.push(buf);
     if (this.paused) {
@@ -301,7 +324,10 @@ class Download {
   #cleanup() {
     clearTimeout(this.timer);
     downloads.delete(this.id);
+    for (const buf of this.spare) recycle(buf);
     this.spare = [];
+    // The block being filled, unless it went to the parent (a transferred buffer is detached: 0 bytes).
+    recycle(this.block.buffer);
     this.socket?.destroy();
   }
 }

@@ -176,8 +176,9 @@ class ThreadPool {
             download: {
               length: msg.length,
               stream,
+              // Also once the download has ended: the thread keeps the block for its next download.
               release: (chunk) => {
-                if (settled || chunk.byteOffset !== 0 || chunk.buffer.byteLength !== BLOCK_BYTES) return;
+                if (chunk.byteOffset !== 0 || chunk.buffer.byteLength !== BLOCK_BYTES) return;
                 const buf = chunk.buffer as ArrayBuffer;
                 worker.postMessage({ type: 'free', id, buf }, [buf]);
               },

@@ -87,7 +87,8 @@ class Download {
     this.length = -1;
     /** @type {ArrayBuffer[]} */
     this.spare = [];
-    this.allocated = 0;
+    /** Blocks this download has taken, new or pooled: at most maxBlocks. */
+    this.taken = 0;
     /** @type {Buffer} The block being filled; before the body starts, it also holds the head. */
     this.block = this.#take();
     this.fill = 0;
@@ -179,7 +180,7 @@ class Download {
       this.block = this.#take();
     }
     // Out of blocks: the upload is behind; read on once it returns one (back-pressure).
-    if (this.spare.length === 0 && this.allocated >= this.maxBlocks) {
+    if (this.spare.length === 0 && this.taken >= this.maxBlocks) {
       this.paused = true;
       return false;
     }
@@ -271,18 +272,15 @@ class Download {
   #take() {
     const buf = this.spare.pop();
     if (buf !== undefined) return Buffer.from(buf);
-    this.allocated += 1;
+    this.taken += 1;
     const i = pool.findIndex((b) => b.byteLength === this.blockSize);
     if (i >= 0) return Buffer.from(pool.splice(i, 1)[0]);
     // A whole ArrayBuffer of its own (not Node's shared pool), so that it can be transferred.
     return Buffer.from(new ArrayBuffer(this.blockSize));
   }
 
+  /** A block back from the parent while this download runs (a finished one is out of `downloads`). */
   free(buf) {
-    if (this.done) {
-      recycle(buf);
-      return;
-    }
     this.timer?.refresh();
     this.spare.push(buf);
     if (this.paused) {

@@ -26,8 +26,8 @@ export interface BenchLabSpec {
   multiDiskMiB: number[];
   /** Disk sizes of the downtime figures, MiB. */
   downtimeMiB: number[];
-  /** Repetitions of each downtime figure (one VM per mode, size and repetition). */
-  downtimeRuns: number;
+  /** Repetitions of each downtime figure, by variant (one VM per mode, size, variant and repetition). */
+  downtimeRuns: DowntimeRuns;
   /** Repetitions of the downtime-budget figure (one VM per mode and repetition). */
   budgetRuns: number;
   /** Tiny VMs (overhead + concurrency). */
@@ -44,7 +44,12 @@ const CPU = {
   features: ['cpuid.SSE3', 'cpuid.SSE42', 'cpuid.AES', 'cpuid.AVX', 'cpuid.AVX2', 'cpuid.Intel'],
 };
 
-/** Name of the downtime VM of a mode, size and repetition. */
+/** Repetitions of the downtime figures: one pass (the baseline) and warm (the headline figures). */
+export interface DowntimeRuns {
+  'one-pass': number;
+  warm: number;
+}
+
 /** A downtime VM: one per mode, size, run and variant (one pass, or warm with a downtime budget). */
 export const downtimeVm = (mode: 'smartswitch' | 'cold', mib: number, run: number, warm = false) =>
   `dt-${mode === 'smartswitch' ? 'ss' : 'cold'}-${mib}-${warm ? 'w' : 'r'}${run}`;
@@ -69,10 +74,12 @@ export function benchTopology(spec: BenchLabSpec): Topology {
     ...spec.transferMiB.map((mib) => vm(`xfer-${mib}`, { disks: [{ sizeMiB: mib, fill: 'pattern' }] })),
     vm('multi', { disks: spec.multiDiskMiB.map((sizeMiB) => ({ sizeMiB, fill: 'pattern' as const })) }),
   ];
-  for (let run = 1; run <= spec.downtimeRuns; run++) {
+  const { 'one-pass': onePassRuns, warm: warmRuns } = spec.downtimeRuns;
+  for (let run = 1; run <= Math.max(onePassRuns, warmRuns); run++) {
     for (const mib of spec.downtimeMiB) {
       for (const mode of ['smartswitch', 'cold'] as const) {
         for (const warm of [false, true]) {
+          if (run > (warm ? warmRuns : onePassRuns)) continue;
           vms.push(
             vm(downtimeVm(mode, mib, run, warm), {
               power: 'poweredOn',

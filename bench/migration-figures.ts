@@ -28,7 +28,7 @@ import type { VSphereClient } from '../src/vsphere';
 import type { MigrationResult } from '../src/workflows/definitions';
 import { quickMigration } from '../src/workflows/quick-migration';
 import { imageRuntime } from './image-runtime';
-import type { BenchLab } from './lab';
+import type { BenchLab, DowntimeRuns } from './lab';
 import { budgetVm, downtimeVm } from './lab';
 import type { Samples } from './measure';
 import { log, round, samples } from './measure';
@@ -238,28 +238,30 @@ async function cleanUp(a: VSphereClient, b: VSphereClient, vm: string): Promise<
 }
 
 /**
- * SmartSwitch and Cold at every size, one pass and warm (maxDowntimeMs WARM_BUDGET_MS), `runs` times
- * each (alternating), at `guestBytesPerSec`; run N on `routes[(N - 1) % routes.length]`.
+ * SmartSwitch and Cold at every size, one pass and warm (maxDowntimeMs WARM_BUDGET_MS), `runs[variant]`
+ * times each (interleaved: run N of every size before run N + 1), at `guestBytesPerSec`; run N on `routes[(N - 1) % routes.length]`.
  */
 export async function downtimeFigures(
   lab: BenchLab,
   w: BenchWorker,
   sizesMiB: number[],
-  runs: number,
+  runs: DowntimeRuns,
   guestBytesPerSec: number,
   routes: Route[] = [{ taskQueue: w.taskQueue }],
+  variants: DowntimeVariant[] = ['one-pass', 'warm'],
+  modes: ('smartswitch' | 'cold')[] = ['smartswitch', 'cold'],
 ): Promise<{ figures: DowntimeFigure[]; largestMiB: number }> {
   const [a, b] = await Promise.all([lab.connect('esx-a'), lab.connect('esx-b')]);
   const control = new LabControl(lab.endpoint('esx-a'));
   const largest = Math.max(...sizesMiB);
   type Run = { downtime: number; result: MigrationResult; seconds: number; steps: SwitchoverStep[] };
   const raw = new Map<string, Run[]>();
-  const variants: DowntimeVariant[] = ['one-pass', 'warm'];
   try {
-    for (let run = 1; run <= runs; run++) {
+    for (let run = 1; run <= Math.max(...variants.map((v) => runs[v])); run++) {
       for (const mib of sizesMiB) {
-        for (const mode of ['smartswitch', 'cold'] as const) {
+        for (const mode of modes) {
           for (const variant of variants) {
+            if (run > runs[variant]) continue;
             const vm = downtimeVm(mode, mib, run, variant === 'warm');
             await control.setGuestRate(vm, guestBytesPerSec);
             const started = performance.now();
@@ -296,7 +298,7 @@ export async function downtimeFigures(
   const figures: DowntimeFigure[] = [];
   for (const variant of variants) {
     for (const mib of sizesMiB) {
-      for (const mode of ['smartswitch', 'cold'] as const) {
+      for (const mode of modes) {
         const list = raw.get(`${mode} ${mib} ${variant}`) ?? [];
         const best = list.reduce((x, y) => (y.downtime < x.downtime ? y : x));
         const pc = best.result.precopy;

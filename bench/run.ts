@@ -50,7 +50,7 @@ const plan = quick
       multiDiskMiB: [128, 128, 128, 128],
       multiRuns: 2,
       downtimeMiB: [256, 1024],
-      downtimeRuns: 2,
+      downtimeRuns: { 'one-pass': 2, warm: 2 },
       budgetRuns: 1,
       overheadRuns: 2,
       concurrency: 10,
@@ -63,8 +63,10 @@ const plan = quick
       multiDiskMiB: [512, 512, 512, 512],
       multiRuns: 2,
       downtimeMiB: [256, 1024, 4096, 8192],
-      // Three: one noisy step (a register taking 150 ms instead of 70 on a shared box) must not decide it.
-      downtimeRuns: 3,
+      // The best of several runs: one noisy step (a register taking 150 ms instead of 70 on a shared box)
+      // must not decide a figure. Five for the warm variant, whose 8 GiB / 256 MiB ratio is a target:
+      // its runs spread by 20 to 50 %, and the best of three was off by up to 40 % between full runs.
+      downtimeRuns: { 'one-pass': 3, warm: 5 },
       budgetRuns: 3,
       overheadRuns: 3,
       concurrency: 50,

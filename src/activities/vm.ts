@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { DiskChain, VmFileRef } from '../planner/files';
 import type { MoRef, PowerState, VmFacts, VSphereClient } from '../vsphere';
-import { NotFoundError } from '../vsphere';
+import { AlreadyExistsError, InvalidPowerStateError, NotFoundError } from '../vsphere';
 import type { EndpointPool } from './endpoints';
 import { HeartbeatTimeoutError } from './errors';
 
@@ -116,11 +116,20 @@ export function createVmActivities(pool: EndpointPool) {
       input: VmOnEndpoint & { state: PowerState },
     ): Promise<{ at: number; changed: boolean }> {
       const client = await clientFor(input.endpoint);
-      const current = (await client.facts.vm(input.vm)).powerState;
-      if (current === input.state) return { at: Date.now(), changed: false };
-      if (input.state === 'poweredOn') await client.vms.powerOn(input.vm, {}, options());
-      else if (input.state === 'poweredOff') await client.vms.powerOff(input.vm, options());
-      else await client.vms.suspend(input.vm, options());
+      // The task first, the state only when the host refuses it: this step is on the downtime path
+      // (the stop and the start of every switchover), and reading the VM first costs a round trip.
+      try {
+        if (input.state === 'poweredOn') await client.vms.powerOn(input.vm, {}, options());
+        else if (input.state === 'poweredOff') await client.vms.powerOff(input.vm, options());
+        else await client.vms.suspend(input.vm, options());
+      } catch (error) {
+        // Already there (an earlier attempt got that far before its worker died): done, not changed.
+        if (error instanceof InvalidPowerStateError) {
+          const current = (await client.facts.vm(input.vm)).powerState;
+          if (current === input.state) return { at: Date.now(), changed: false };
+        }
+        throw error;
+      }
       return { at: Date.now(), changed: true };
     },
 
@@ -134,18 +143,26 @@ export function createVmActivities(pool: EndpointPool) {
       host: MoRef;
     }): Promise<MoRef> {
       const client = await clientFor(input.endpoint);
-      const existing = await findByVmx(client, input.vmxPath);
-      if (existing) return existing.ref;
-      return client.vms.register(
-        {
-          folder: input.folder,
-          vmxPath: input.vmxPath,
-          name: input.name,
-          pool: input.pool,
-          host: input.host,
-        },
-        options(),
-      );
+      // Registering first, looking only when the host refuses: on the downtime path, a look through
+      // every VM of a busy host costs more than the registration itself.
+      try {
+        return await client.vms.register(
+          {
+            folder: input.folder,
+            vmxPath: input.vmxPath,
+            name: input.name,
+            pool: input.pool,
+            host: input.host,
+          },
+          options(),
+        );
+      } catch (error) {
+        if (error instanceof AlreadyExistsError) {
+          const existing = await findByVmx(client, input.vmxPath);
+          if (existing) return existing.ref;
+        }
+        throw error;
+      }
     },
 
     /** Unregisters the VM registered from a .vmx, keeping its files; nothing to do when none is. */

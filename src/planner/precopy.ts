@@ -71,6 +71,12 @@ export type PrecopyVerdict =
   | { kind: 'fits' }
   /** Not yet, and another round can still help. */
   | { kind: 'another-round' }
+  /**
+   * The projection fits, but another round would cut it by `savingMs`, enough to be worth a round
+   * (see TIGHTEN): switching over now would make the downtime follow the last delta, which grew with
+   * the copy before it, rather than what the guest writes while a small delta is copied.
+   */
+  | { kind: 'tighten'; savingMs: number }
   /** The budget cannot be met: the request's policy decides. `reason` says why, for people. */
   | { kind: 'not-converging'; reason: string };
 
@@ -91,6 +97,26 @@ export function switchoverTargetMs(limits: Pick<PrecopyLimits, 'maxDowntimeMs' |
   return Math.round(limits.maxDowntimeMs * (1 - limits.headroom));
 }
 
+/**
+ * When a fitting projection is worth one more round: it must cut the projected downtime by a tenth and
+ * by at least 20 ms. A round costs a snapshot level on the source (consolidated at the end) and a few
+ * hundred milliseconds while the VM keeps running; downtime is what users feel.
+ */
+export const TIGHTEN = { share: 0.1, minMs: 20 } as const;
+
+/**
+ * The projection right after one more round. The round snapshots (as long as a stop takes, which the
+ * projection already counts), so it copies the delta the projection counts; the guest then writes on
+ * only while the round lists and copies that delta. `roundOverheadMs` is a round's listing plus a copy
+ * step's fixed cost (see roundOverheadMs).
+ */
+export function projectAfterRound(input: ProjectionInput, roundOverheadMs: number): Projection {
+  const deltaBytes = (input.writeRateBps * Math.max(0, input.sinceSnapshotMs + input.untilStopMs)) / 1000;
+  const copyMs =
+    input.throughputBps > 0 ? (deltaBytes / input.throughputBps) * 1000 : Number.POSITIVE_INFINITY;
+  return projectSwitchover({ ...input, sinceSnapshotMs: roundOverheadMs + copyMs });
+}
+
 /** The two rates that decide convergence, bytes per second. */
 export interface PrecopyRates {
   writeRateBps: number;
@@ -98,7 +124,9 @@ export interface PrecopyRates {
 }
 
 /**
- * Decides after a round: switch over when the projection fits; give up when the guest writes at least
+ * Decides after a round: switch over when the projection fits, unless `afterRound` (the projection
+ * another round would leave, when the workflow judges with it) is smaller by TIGHTEN and rounds are
+ * left; give up when the guest writes at least
  * as fast as the copy moves (each delta would be as large as the last), when the fixed overhead alone
  * exceeds the budget, when the rounds are spent, or when two rounds in a row did not shrink the
  * projection by a tenth; otherwise another round.
@@ -108,9 +136,14 @@ export function judgeRound(
   projection: Projection,
   limits: PrecopyLimits,
   rates: PrecopyRates,
+  afterRound?: Projection,
 ): PrecopyVerdict {
   const target = switchoverTargetMs(limits);
-  if (projection.ms <= target) return { kind: 'fits' };
+  if (projection.ms <= target) {
+    const savingMs = afterRound ? projection.ms - afterRound.ms : 0;
+    const worth = savingMs >= Math.max(TIGHTEN.minMs, TIGHTEN.share * projection.ms);
+    return worth && rounds.length < limits.maxRounds ? { kind: 'tighten', savingMs } : { kind: 'fits' };
+  }
   const projected =
     limits.headroom > 0
       ? `projected switchover ${seconds(projection.ms)} > ${seconds(target)} (maxDowntimeMs ${seconds(limits.maxDowntimeMs)} less ${Math.round(limits.headroom * 100)} % headroom)`
@@ -149,7 +182,7 @@ export function judgeRound(
  * milliseconds) must not make every later projection miss the budget.
  */
 export function fixedOverheadMs(samples: StepSamples): number {
-  return 3 * typical(samples.taskMs) + typical(samples.listMs) + typical(samples.copyOverheadMs);
+  return 3 * typical(samples.taskMs) + roundOverheadMs(samples);
 }
 
 /** Durations of this migration's own control steps, ms. */
@@ -160,6 +193,11 @@ export interface StepSamples {
   listMs: readonly number[];
   /** What a copy step took beyond its bytes ÷ throughput. */
   copyOverheadMs: readonly number[];
+}
+
+/** A round's own time beyond its snapshot and its bytes: the listing and a copy step's fixed cost, ms. */
+export function roundOverheadMs(samples: StepSamples): number {
+  return typical(samples.listMs) + typical(samples.copyOverheadMs);
 }
 
 /** A typical vSphere task step: how long from deciding to switch over until the source has stopped. */

@@ -42,6 +42,8 @@ export interface PrecopyStatus {
   /** The latest switchover projection and what it was made of; null before the first round. */
   projection:
     | (Projection & {
+        /** What the projection would be right after one more round, ms; null when not judged so. */
+        afterRoundMs: number | null;
         /** Guest write rate measured from the last frozen delta, bytes/s. */
         writeRateBps: number;
         /** Copy throughput measured over this migration's copies, bytes/s. */

@@ -33,11 +33,13 @@ import type { createVmActivities } from '../activities/vm';
 import type { MigrationRequestInput } from '../client/request';
 import type { FileCopyPlan } from '../planner/files';
 import { frozenDiskFiles, layoutFolders, layoutOf, planCopies, remainingFiles } from '../planner/files';
-import type { PrecopyRound } from '../planner/precopy';
+import type { PrecopyRound, Projection } from '../planner/precopy';
 import {
   fixedOverheadMs,
   judgeRound,
+  projectAfterRound,
   projectSwitchover,
+  roundOverheadMs,
   switchoverTargetMs,
   typicalTaskMs,
 } from '../planner/precopy';
@@ -396,6 +398,8 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     // Headroom under the budget, and the delta the guest still writes until the stop: workflows that
     // started their pre-copy before this projection existed keep judging as they did (deterministic replay).
     calibrated: maxDowntimeMs !== undefined && patched('precopy-headroom'),
+    // Once the projection fits, rounds go on while each cuts it by TIGHTEN (same replay rule).
+    tighten: maxDowntimeMs !== undefined && patched('precopy-tighten'),
   };
   const headroom = warm.calibrated ? (precopyOptions?.headroom ?? 0.2) : 0;
   const precopyStatus = (): PrecopyStatus => {
@@ -414,7 +418,7 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     const last = status.rounds.at(-1);
     const writeRateBps = last && last.writeWindowMs > 0 ? (last.bytes * 1000) / last.writeWindowMs : 0;
     const throughputBps = copyStats.ms > 0 ? (copyStats.bytes * 1000) / copyStats.ms : 0;
-    const projection = projectSwitchover({
+    const input = {
       writeRateBps,
       sinceSnapshotMs: Date.now() - warm.snapshotAt,
       untilStopMs: warm.calibrated ? typicalTaskMs(warm.samples) : 0,
@@ -422,16 +426,23 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
       configBytes,
       throughputBps,
       fixedMs: fixedOverheadMs(warm.samples),
-    });
+    };
+    const projection = projectSwitchover(input);
+    const afterRound = warm.tighten ? projectAfterRound(input, roundOverheadMs(warm.samples)) : null;
     status.projection = {
       ...projection,
+      afterRoundMs: afterRound?.ms ?? null,
       writeRateBps: Math.round(writeRateBps),
       throughputBps: Math.round(throughputBps),
     };
-    return projection;
+    return { projection, afterRound };
   };
   /** One pre-copy round: snapshot, then copy the delta that snapshot froze while the VM runs. */
-  const precopyRound = async (): Promise<PrecopyRound> => {
+  const precopyRound = async (): Promise<{
+    round: PrecopyRound;
+    projection: Projection;
+    afterRound: Projection | null;
+  }> => {
     const status = precopyStatus();
     const n = status.rounds.length + 1;
     const name = roundSnapshot(n);
@@ -479,8 +490,9 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     warm.snapshotAt = snapshotAt;
     status.rounds.push(round);
     const configBytes = remainingFiles(now.files, copied).reduce((sum, f) => sum + f.size, 0);
-    round.projectedMs = project(configBytes).ms;
-    return round;
+    const { projection, afterRound } = project(configBytes);
+    round.projectedMs = projection.ms;
+    return { round, projection, afterRound };
   };
   const precopyDeps = (): GateDeps['precopy'] => {
     enter('precopy', 'precopy');
@@ -502,20 +514,13 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
                   status.verdict = `no pre-copy round left (options.precopy.maxRounds ${warm.maxRounds})`;
                   return { fits: false as const, reason: status.verdict };
                 }
-                await precopyRound();
-                const projection = status.projection ?? {
-                  ms: Number.POSITIVE_INFINITY,
-                  bytes: 0,
-                  copyMs: 0,
-                  fixedMs: 0,
-                  writeRateBps: 0,
-                  throughputBps: 0,
-                };
+                const { projection, afterRound } = await precopyRound();
                 const verdict = judgeRound(
                   status.rounds.slice(first),
                   projection,
                   { maxDowntimeMs, maxRounds: warm.maxRounds - first, headroom },
-                  projection,
+                  status.projection ?? { writeRateBps: 0, throughputBps: 0 },
+                  afterRound ?? undefined,
                 );
                 if (verdict.kind === 'fits') {
                   status.verdict = 'fits';

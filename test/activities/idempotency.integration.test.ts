@@ -11,6 +11,7 @@ import { loadWorkerConfig } from '../../src/config/config';
 import type { LabInfo } from '../../src/lab/lab';
 import { labDown } from '../../src/lab/lab';
 import type { MoRef } from '../../src/vsphere';
+import { InvalidPowerStateError } from '../../src/vsphere';
 import { startPrivateLab } from '../support/lab';
 
 let lab: LabInfo;
@@ -49,6 +50,13 @@ describe('control activities run twice (integration)', () => {
     expect((await facts('esx-b', util.vm)).powerState).toBe('suspended');
     expect((await activities.setPowerState({ ...util, state: 'poweredOn' })).changed).toBe(true);
     expect((await activities.setPowerState({ ...util, state: 'poweredOn' })).changed).toBe(false);
+    // A refusal that is not "already there" stays a failure: a powered-off VM cannot be suspended.
+    expect((await activities.setPowerState({ ...util, state: 'poweredOff' })).changed).toBe(true);
+    await expect(activities.setPowerState({ ...util, state: 'suspended' })).rejects.toThrow(
+      InvalidPowerStateError,
+    );
+    expect((await facts('esx-b', util.vm)).powerState).toBe('poweredOff');
+    expect((await activities.setPowerState({ ...util, state: 'poweredOn' })).changed).toBe(true);
 
     expect(await activities.removeSnapshot({ ...util, name: 'quickmig-twice' })).toBe(true);
     expect(await activities.removeSnapshot({ ...util, name: 'quickmig-twice' })).toBe(false);

@@ -5,7 +5,9 @@ import type { PrecopyRound, Projection } from '../../src/planner/precopy';
 import {
   fixedOverheadMs,
   judgeRound,
+  projectAfterRound,
   projectSwitchover,
+  roundOverheadMs,
   switchoverTargetMs,
 } from '../../src/planner/precopy';
 import { labFacts, request, variant } from './lab';
@@ -57,6 +59,30 @@ describe('projectSwitchover', () => {
   });
 });
 
+describe('projectAfterRound', () => {
+  const input = {
+    writeRateBps: 2 * MiB,
+    sinceSnapshotMs: 4900,
+    untilStopMs: 100,
+    stateBytes: 0,
+    configBytes: 0,
+    throughputBps: 50 * MiB,
+    fixedMs: 300,
+  };
+
+  it('leaves what the guest writes while the round lists and copies the delta it froze', () => {
+    // Now: 10 MiB of delta, 200 ms to copy. The round copies those 10 MiB in 200 ms after a 50 ms
+    // listing; the guest writes 2 MiB/s × (250 + 100 until the stop) ms = 0.7 MiB, 14 ms to copy.
+    expect(projectSwitchover(input)).toMatchObject({ ms: 500, copyMs: 200 });
+    expect(projectAfterRound(input, 50)).toMatchObject({ ms: 314, copyMs: 14, fixedMs: 300 });
+  });
+
+  it('leaves the state and config bytes, which no round copies ahead', () => {
+    const withState = { ...input, writeRateBps: 0, stateBytes: 25 * MiB };
+    expect(projectAfterRound(withState, 50)).toEqual(projectSwitchover(withState));
+  });
+});
+
 describe('judgeRound', () => {
   it('switches over when the projection fits the budget', () => {
     expect(judgeRound([round(1, 1500)], projection(1500), limits, slowGuest)).toEqual({ kind: 'fits' });
@@ -73,6 +99,23 @@ describe('judgeRound', () => {
     expect(verdict.kind === 'not-converging' && verdict.reason).toMatch(
       /1\.7 s > 1\.6 s \(maxDowntimeMs 2\.0 s less 20 % headroom\): the steps alone .* take 1\.6 s/,
     );
+  });
+
+  it('once it fits, tightens with another round that cuts the projection by a tenth and 20 ms', () => {
+    const fits = projection(1500);
+    expect(judgeRound([round(1, 1500)], fits, limits, slowGuest, projection(1300))).toEqual({
+      kind: 'tighten',
+      savingMs: 200,
+    });
+    // 100 ms is less than a tenth of 1.5 s; 19 ms is less than 20 ms.
+    expect(judgeRound([round(1, 1500)], fits, limits, slowGuest, projection(1400))).toEqual({ kind: 'fits' });
+    expect(judgeRound([round(1, 150)], projection(150), limits, slowGuest, projection(131))).toEqual({
+      kind: 'fits',
+    });
+    // No round left, or judged without the after-round projection (workflows started before it).
+    const spent = [1, 2, 3, 4, 5].map((n) => round(n, 1500));
+    expect(judgeRound(spent, fits, limits, slowGuest, projection(300))).toEqual({ kind: 'fits' });
+    expect(judgeRound([round(1, 1500)], fits, limits, slowGuest)).toEqual({ kind: 'fits' });
   });
 
   it('runs another round while the projection shrinks', () => {
@@ -122,6 +165,12 @@ describe('fixedOverheadMs', () => {
   it('is not thrown off by a step a worker crash stretched', () => {
     expect(fixedOverheadMs({ taskMs: [120, 30_000], listMs: [20], copyOverheadMs: [100, 90] })).toBe(
       3 * 120 + 20 + 90,
+    );
+  });
+
+  it('of which a round spends the listing and a copy step', () => {
+    expect(roundOverheadMs({ taskMs: [100, 300, 200], listMs: [40, 60], copyOverheadMs: [150] })).toBe(
+      40 + 150,
     );
   });
 

@@ -27,8 +27,11 @@ describe('stored workflow histories', () => {
       'warm-converge',
       'warm-outrun',
       'warm-window',
+      'warm-tighten',
       // Recorded before the pre-copy headroom (patch 'precopy-headroom'): still judged the old way.
       'pre-headroom-warm-outrun',
+      // Recorded before further rounds tightened a fitting projection (patch 'precopy-tighten').
+      'pre-tighten-warm-converge',
     ])
       expect(names).toContain(kind);
   });

@@ -45,6 +45,7 @@ function warmTopology(): string {
   });
   esxA.vms?.push(
     vm('converge01', 96, 6 * MiB),
+    vm('tighten01', 48, 3 * MiB),
     vm('outrun-switch', 4, 3 * MiB),
     vm('outrun-approve', 4, 3 * MiB),
     vm('outrun-abort', 4, 3 * MiB),
@@ -212,6 +213,38 @@ describe('warm migration (integration)', () => {
     expect(result.downtimeMs).toBeGreaterThan(0);
     expect(typeof precopy?.budgetMet).toBe('boolean');
     await expectMigrated('converge01', result);
+  });
+
+  it('once the projection fits, further rounds shrink the delta while each cuts the projection by a tenth', async () => {
+    // Round 1 copies what the guest wrote during the 4 s bulk copy (12 MiB, 1 s on this storage) and
+    // leaves about 3 MiB (250 ms) for the switchover: that fits 2 s less its headroom at once. Round 2
+    // copies those 3 MiB in 250 ms and leaves under 1 MiB, a cut of well over a tenth: worth a round.
+    await slowStorage('tighten01', 12 * MiB);
+    const maxDowntimeMs = 2000;
+    const handle = await start('tighten01', {
+      mode: 'cold',
+      maxDowntimeMs,
+      precopy: { onBudgetMiss: 'abort' },
+    });
+    const result = await handle.result();
+
+    const precopy = result.precopy;
+    const [first, ...rest] = precopy?.rounds ?? [];
+    console.log(
+      `tighten01: ${precopy?.rounds.map((r) => `${(r.bytes / MiB).toFixed(1)} MiB → ${r.projectedMs} ms`).join(', ')}; measured downtime ${result.downtimeMs} ms`,
+    );
+    expect(first?.projectedMs).toBeLessThanOrEqual(precopy?.targetMs ?? 0);
+    expect(rest.length).toBeGreaterThanOrEqual(1);
+    for (const [i, r] of rest.entries()) {
+      const before = precopy?.rounds[i] as NonNullable<typeof first>;
+      expect(r.bytes, `round ${r.round}`).toBeLessThan(before.bytes);
+      expect(r.projectedMs, `round ${r.round}`).toBeLessThan(before.projectedMs);
+    }
+    expect(precopy?.verdict).toBe('fits');
+    // The last judgement: one more round would not have cut a tenth.
+    const last = precopy?.projection;
+    expect((last?.ms ?? 0) - (last?.afterRoundMs ?? 0)).toBeLessThan(Math.max(20, 0.1 * (last?.ms ?? 0)));
+    await expectMigrated('tighten01', result);
   });
 
   it('a guest that outwrites the copy triggers each policy: switchover, wait-approval, abort', async () => {

@@ -26,6 +26,8 @@ export interface CopyFilesInputFile {
   readonly target: string;
   /** Applied to the file's text before the upload (files of at most 1 MiB, UTF-8). Default: none. */
   readonly transform?: ReplaceTransform | undefined;
+  /** The source's size as listed (the VM's file layout), bytes; default: looked up on the datastore. */
+  readonly size?: number | undefined;
 }
 
 /** Input of the `copyFiles` activity. */
@@ -175,6 +177,7 @@ export async function runCopyFiles(
       source: { client: source, path: f.source },
       target: { client: target, path: f.target },
       transform: f.transform === undefined ? undefined : replaceAll(f.transform),
+      size: f.size,
     }));
     throttle.request();
     const results = await copyFiles(specs, {
@@ -322,6 +325,11 @@ function validateInput(input: CopyFilesInput): void {
       } catch (err) {
         problems.push(`files[${i}].${side}: ${(err as Error).message}`);
       }
+    }
+    if (f.size !== undefined && !(Number.isSafeInteger(f.size) && f.size >= 0)) {
+      problems.push(
+        `files[${i}].size must be a whole number of bytes (0 or more), not ${f.size}; or leave it out`,
+      );
     }
     const t = f.transform;
     if (t !== undefined) {

@@ -364,9 +364,11 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
         sourceEndpoint: source.endpoint,
         targetEndpoint: target.endpoint,
         verify: request.options.verify,
+        // The listed sizes: the copy need not search the datastore for each file.
         files: copies.map((c) => ({
           source: c.source,
           target: c.target,
+          size: c.size,
           ...(c.rewrite ? { transform: { kind: 'replace' as const, pairs: c.rewrite } } : {}),
         })),
       },

@@ -108,6 +108,7 @@ describe('runCopyFiles input checks', () => {
       verify: 'md5',
       files: [
         { source: 'no-brackets', target: '[ds] x', transform: { kind: 'replace', pairs: [['', 'x']] } },
+        { source: '[ds] a', target: '[ds] b', size: -1 },
       ],
     } as unknown as CopyFilesInput;
     const error = await runCopyFiles(deps, input, context).catch((err: unknown) => err);
@@ -117,5 +118,6 @@ describe('runCopyFiles input checks', () => {
     expect(message).toContain('verify');
     expect(message).toContain('files[0].source');
     expect(message).toContain('files[0].transform');
+    expect(message).toContain('files[1].size must be a whole number of bytes');
   });
 });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabControl } from '../../src/lab/control';
 import type { LabInfo } from '../../src/lab/lab';
 import { projectRoot } from '../../src/lab/tools';
-import { ConnectionError, parseDatastorePath, VSphereClient } from '../../src/vsphere';
+import { ConnectionError, FileNotFoundError, parseDatastorePath, VSphereClient } from '../../src/vsphere';
 import type {
   CopyFileResult,
   CopyFileSpec,
@@ -220,6 +220,23 @@ describe('datastore file transfer (integration)', () => {
     const inFlight = Math.max(...events.map((e) => e.current.length));
     expect(inFlight).toBeGreaterThan(1);
     expect(inFlight).toBeLessThanOrEqual(3);
+  });
+
+  it('trusts listed sizes only for totals: a stale size still copies every byte, a gone file fails typed', async () => {
+    // Listed sizes skip the datastore search per file; a layout listed before the file grew (or one that
+    // reports 0) must not cut the copy short.
+    const files = stableVmFiles('listed').map((f, i) => ({ ...f, size: i % 2 === 0 ? 0 : 1 }));
+    const results = await copyFiles(files, { verify: 'sha256' });
+    await expectSameBytes(results);
+    expect(results.every((r) => r.size > 1)).toBe(true);
+
+    const gone = {
+      source: { client: a, path: '[datastore1] off01/no-such-file.vmdk' },
+      target: { client: b, path: `[datastore1] ${folder}/listed/gone.vmdk` },
+      size: 4096,
+    };
+    await expect(copyFiles([gone])).rejects.toBeInstanceOf(FileNotFoundError);
+    expect(await b.files.exists(gone.target.path)).toBe(false);
   });
 
   it('fails with a typed error on a connection reset mid-file, and the next call copies only what is missing', async () => {

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -53,6 +53,7 @@ describe('quickmig lab (integration)', () => {
 
   afterAll(async () => {
     await quickmig('lab', 'down');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('prints Temporal, the UI and every endpoint with kind, credentials reference and thumbprint', () => {

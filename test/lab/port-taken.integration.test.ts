@@ -3,7 +3,7 @@
  * can rule out). Lab up must start again on other ports instead of failing. The first pick is made
  * to hand out a port that a real listener holds; everything else is real.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +33,7 @@ let holder: Server;
 
 afterAll(async () => {
   await labDown(dir);
+  rmSync(dir, { recursive: true, force: true });
   await new Promise((resolve) => holder?.close(resolve));
 });
 

@@ -4,7 +4,7 @@
  * of its own (bench/lab.ts). Writes `latest.json`, `summary.md` and `chart.svg` to bench/results/ (or
  * --out). See bench/README.md for what each figure means and the tuning log.
  *
- * Full run: about 23 minutes on 2 cores, about 25 GiB of free disk at its peak. `--quick`: smaller
+ * Full run: about 31 minutes on 2 cores, about 25 GiB of free disk at its peak. `--quick`: smaller
  * sizes and fewer VMs, about 4 minutes; the figures it cannot produce (4 GiB, 8 GiB) are null.
  */
 import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';

@@ -239,7 +239,8 @@ async function cleanUp(a: VSphereClient, b: VSphereClient, vm: string): Promise<
 
 /**
  * SmartSwitch and Cold at every size, one pass and warm (maxDowntimeMs WARM_BUDGET_MS), `runs[variant]`
- * times each (interleaved: run N of every size before run N + 1), at `guestBytesPerSec`; run N on `routes[(N - 1) % routes.length]`.
+ * times each (interleaved: run N of every size before run N + 1), at `guestBytesPerSec`; run N on
+ * `routes[(N - 1) % routes.length]`. `variants` and `modes` narrow the sweep (an experiment's, not the bench's).
  */
 export async function downtimeFigures(
   lab: BenchLab,

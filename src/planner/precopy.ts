@@ -125,11 +125,10 @@ export interface PrecopyRates {
 
 /**
  * Decides after a round: switch over when the projection fits, unless `afterRound` (the projection
- * another round would leave, when the workflow judges with it) is smaller by TIGHTEN and rounds are
- * left; give up when the guest writes at least
- * as fast as the copy moves (each delta would be as large as the last), when the fixed overhead alone
- * exceeds the budget, when the rounds are spent, or when two rounds in a row did not shrink the
- * projection by a tenth; otherwise another round.
+ * another round would leave, when the workflow judges with it) is smaller by TIGHTEN and rounds are left;
+ * give up when the guest writes at least as fast as the copy moves (each delta would be as large as the
+ * last), when the fixed overhead alone exceeds the budget, when the rounds are spent, or when two rounds in
+ * a row did not shrink the projection by a tenth; otherwise another round.
  */
 export function judgeRound(
   rounds: readonly PrecopyRound[],

@@ -20,7 +20,8 @@ export interface GateDeps {
   /**
    * Pre-copy, for a running VM copied warm; absent otherwise (then waits are plain timers).
    * `refresh` runs one round and says whether another may run (the snapshot chain is bounded);
-   * `converge` runs rounds until the projection fits the budget (absent without a budget).
+   * `converge` runs rounds until the projection fits the budget, then while a round still cuts it by a
+   * tenth (absent without a budget).
    */
   readonly precopy?: {
     readonly refresh: () => Promise<boolean>;

@@ -240,7 +240,7 @@ async function cleanUp(a: VSphereClient, b: VSphereClient, vm: string): Promise<
 /**
  * SmartSwitch and Cold at every size, one pass and warm (maxDowntimeMs WARM_BUDGET_MS), `runs[variant]`
  * times each (interleaved: run N of every size before run N + 1), at `guestBytesPerSec`; run N on
- * `routes[(N - 1) % routes.length]`. `variants` and `modes` narrow the sweep (an experiment's, not the bench's).
+ * `routes[(N - 1) % routes.length]`.
  */
 export async function downtimeFigures(
   lab: BenchLab,
@@ -249,14 +249,14 @@ export async function downtimeFigures(
   runs: DowntimeRuns,
   guestBytesPerSec: number,
   routes: Route[] = [{ taskQueue: w.taskQueue }],
-  variants: DowntimeVariant[] = ['one-pass', 'warm'],
-  modes: ('smartswitch' | 'cold')[] = ['smartswitch', 'cold'],
 ): Promise<{ figures: DowntimeFigure[]; largestMiB: number }> {
   const [a, b] = await Promise.all([lab.connect('esx-a'), lab.connect('esx-b')]);
   const control = new LabControl(lab.endpoint('esx-a'));
   const largest = Math.max(...sizesMiB);
   type Run = { downtime: number; result: MigrationResult; seconds: number; steps: SwitchoverStep[] };
   const raw = new Map<string, Run[]>();
+  const variants: DowntimeVariant[] = ['one-pass', 'warm'];
+  const modes = ['smartswitch', 'cold'] as const;
   try {
     for (let run = 1; run <= Math.max(...variants.map((v) => runs[v])); run++) {
       for (const mib of sizesMiB) {

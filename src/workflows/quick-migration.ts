@@ -429,21 +429,21 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
       throughputBps,
       fixedMs: fixedOverheadMs(warm.samples),
     };
-    const projection = projectSwitchover(input);
-    const afterRound = warm.tighten ? projectAfterRound(input, roundOverheadMs(warm.samples)) : null;
-    status.projection = {
-      ...projection,
+    const afterRound = warm.tighten ? projectAfterRound(input, roundOverheadMs(warm.samples)) : undefined;
+    const projection = {
+      ...projectSwitchover(input),
       afterRoundMs: afterRound?.ms ?? null,
       writeRateBps: Math.round(writeRateBps),
       throughputBps: Math.round(throughputBps),
     };
+    status.projection = projection;
     return { projection, afterRound };
   };
   /** One pre-copy round: snapshot, then copy the delta that snapshot froze while the VM runs. */
   const precopyRound = async (): Promise<{
     round: PrecopyRound;
-    projection: Projection;
-    afterRound: Projection | null;
+    projection: NonNullable<PrecopyStatus['projection']>;
+    afterRound: Projection | undefined;
   }> => {
     const status = precopyStatus();
     const n = status.rounds.length + 1;
@@ -521,8 +521,8 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
                   status.rounds.slice(first),
                   projection,
                   { maxDowntimeMs, maxRounds: warm.maxRounds - first, headroom },
-                  status.projection ?? { writeRateBps: 0, throughputBps: 0 },
-                  afterRound ?? undefined,
+                  projection,
+                  afterRound,
                 );
                 if (verdict.kind === 'fits') {
                   status.verdict = 'fits';

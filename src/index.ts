@@ -7,8 +7,6 @@
 export type { CopyFilesHeartbeat, HeartbeatFile } from './activities/transfer';
 export type { ConnectOptions, ResolvedConnection } from './client/connection';
 export { DEFAULT_TASK_QUEUE, resolveConnection } from './client/connection';
-export type { RequestProblem } from './client/errors';
-export { RequestSyntaxError, RequestValidationError } from './client/errors';
 export {
   BatchAlreadyStartedError,
   MigrationAlreadyRunningError,
@@ -33,8 +31,22 @@ export type {
   WorkflowKind,
 } from './client/migrations';
 export { describeRequest, migrationIdOf, QuickmigClient, vmOf } from './client/migrations';
-export type { BatchPlan, BatchPlanInput, PlanProblem } from './client/plan';
-export { normalizePlan, PlanSyntaxError, PlanValidationError, parsePlan } from './client/plan';
+export { explainPlan } from './planner/explain';
+export type {
+  DiskPlacementPlan,
+  FactValue,
+  Finding,
+  MigrationPlan,
+  Reason,
+  Relocation,
+  RuleId,
+  StepId,
+} from './planner/plan';
+export type { PrecopyRound, Projection } from './planner/precopy';
+export type { BatchPlan, BatchPlanInput, PlanProblem } from './request/batch-plan';
+export { normalizePlan, PlanSyntaxError, PlanValidationError, parsePlan } from './request/batch-plan';
+export type { RequestProblem } from './request/errors';
+export { RequestSyntaxError, RequestValidationError } from './request/errors';
 export type {
   DiskPlacement,
   DiskType,
@@ -52,20 +64,8 @@ export type {
   TargetSpec,
   Verify,
   VmIdentity,
-} from './client/request';
-export { normalizeRequest, parseRequest } from './client/request';
-export { explainPlan } from './planner/explain';
-export type {
-  DiskPlacementPlan,
-  FactValue,
-  Finding,
-  MigrationPlan,
-  Reason,
-  Relocation,
-  RuleId,
-  StepId,
-} from './planner/plan';
-export type { PrecopyRound, Projection } from './planner/precopy';
+} from './request/request';
+export { normalizeRequest, parseRequest } from './request/request';
 export type {
   BatchCounts,
   BatchLimits,

@@ -2,9 +2,7 @@
  * Preflight: validate the request, resolve every object it names on both endpoints, gather the facts
  * and plan. Reads only; bad input fails here, before anything is changed.
  */
-import { RequestValidationError } from '../client/errors';
-import type { MigrationRequest } from '../client/request';
-import { normalizeRequest } from '../client/request';
+
 import type {
   MigrationFacts,
   DatastoreFacts as PlanDatastoreFacts,
@@ -14,6 +12,9 @@ import type { DiskChain, VmFileRef } from '../planner/files';
 import { layoutOf, targetPathOf } from '../planner/files';
 import type { MigrationPlan } from '../planner/plan';
 import { planMigration } from '../planner/plan';
+import { RequestValidationError } from '../request/errors';
+import type { MigrationRequest } from '../request/request';
+import { normalizeRequest } from '../request/request';
 import type { DatastoreFacts, HostFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
 import { NotFoundError } from '../vsphere';
 import type { EndpointPool } from './endpoints';

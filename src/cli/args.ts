@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { ConnectOptions } from '../client/connection';
-import { RequestValidationError } from '../client/errors';
-import type { BatchPlan } from '../client/plan';
-import { parsePlan } from '../client/plan';
-import type { MigrationRequest, MigrationRequestInput } from '../client/request';
-import { normalizeRequest, parseRequest } from '../client/request';
+import type { BatchPlan } from '../request/batch-plan';
+import { parsePlan } from '../request/batch-plan';
+import { RequestValidationError } from '../request/errors';
+import type { MigrationRequest, MigrationRequestInput } from '../request/request';
+import { normalizeRequest, parseRequest } from '../request/request';
 import { CliError, ExitCode } from './errors';
 
 type Options = NonNullable<ParseArgsConfig['options']>;

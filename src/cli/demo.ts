@@ -8,11 +8,11 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { QuickmigClient } from '../client/migrations';
-import type { MigrationRequestInput } from '../client/request';
 import { loadWorkerConfig } from '../config/config';
 import type { LabInfo } from '../lab/lab';
 import { defaultLabDir, labDown, labStatus, labUp } from '../lab/lab';
 import { explainPlan } from '../planner/explain';
+import type { MigrationRequestInput } from '../request/request';
 import { createWorkers } from '../worker';
 import { CliError } from './errors';
 import { followAndReport } from './migrate';

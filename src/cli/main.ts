@@ -1,8 +1,9 @@
 /** The quickmig CLI's entry point: the one place that turns errors into messages and exit codes. */
-import { RequestValidationError } from '../client/errors';
+
 import { MigrationFailedError, MigrationNotFoundError, QuickmigClientError } from '../client/failures';
 import { ConfigError } from '../config/errors';
 import { LabError } from '../lab/errors';
+import { RequestValidationError } from '../request/errors';
 import { CliError, ExitCode } from './errors';
 import type { Output } from './output';
 import { consoleOutput } from './output';

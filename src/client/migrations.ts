@@ -35,6 +35,10 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import type { CopyFilesHeartbeat, HeartbeatFile } from '../activities/transfer';
 import { dataConverterFor } from '../codec/codec';
 import type { MigrationPlan } from '../planner/plan';
+import type { BatchPlan, BatchPlanInput } from '../request/batch-plan';
+import { batchIdOf, normalizePlan } from '../request/batch-plan';
+import type { MigrationRequest, MigrationRequestInput } from '../request/request';
+import { normalizeRequest } from '../request/request';
 import type { BatchProgress, BatchResult, MigrationBatchInput, migrationBatch } from '../workflows/batch';
 import { batchProgressQuery, MIGRATION_BATCH } from '../workflows/batch';
 import type { MigrationProgress, MigrationResult, Phase } from '../workflows/definitions';
@@ -58,10 +62,6 @@ import {
   NoWorkerError,
   OperationRefusedError,
 } from './failures';
-import type { BatchPlan, BatchPlanInput } from './plan';
-import { batchIdOf, normalizePlan } from './plan';
-import type { MigrationRequest, MigrationRequestInput } from './request';
-import { normalizeRequest } from './request';
 
 /** Workflow type names (the worker registers src/workflows/index.ts). */
 const QUICK_MIGRATION = 'quickMigration';

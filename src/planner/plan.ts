@@ -1,4 +1,4 @@
-import type { MigrationRequest } from '../client/request';
+import type { MigrationRequest } from '../request/request';
 import type { HostFacts, MigrationFacts } from './facts';
 
 /** What a vMotion relocates (for Quick Migration it only describes what changes). */

@@ -30,33 +30,16 @@ import {
 // A plain list of names from a module without I/O; the activities themselves are imported as types only.
 import { PERMANENT_ERROR_TYPES } from '../activities/errors';
 import type { createPreflightActivities } from '../activities/preflight';
-import type { MigrationRequestInput } from '../client/request';
+import type { BatchLimits, MigrationBatchInput } from '../request/batch-plan';
+
+export type { BatchLimits, MigrationBatchInput };
+
 import type { MigrationPlan } from '../planner/plan';
+import type { MigrationRequestInput } from '../request/request';
 import type { MigrationResult } from './definitions';
 import type { QuickMigrationOptions, quickMigration } from './quick-migration';
 
 /** Concurrency limits of a batch; a limit left out does not limit. */
-export interface BatchLimits {
-  /** Migrations running at once. Default: no limit. */
-  global?: number;
-  /** Migrations running at once from one source host (`<endpoint>/<host>`). Default: no limit. */
-  perSourceHost?: number;
-  /** Migrations running at once that write to one target datastore (`<endpoint>/<datastore>`). Default: no limit. */
-  perTargetDatastore?: number;
-}
-
-/** The workflow's input: what a plan file becomes once validated (src/client/plan.ts). */
-export interface MigrationBatchInput {
-  /** One request per VM, in the order they start when the limits allow. */
-  migrations: MigrationRequestInput[];
-  /** Default: {} (no limits). */
-  limits?: BatchLimits;
-  /** The plan's name, for display. Default: none. */
-  name?: string;
-  /** Task queue of the children's data-mover activities. Default: the worker's own. */
-  dataMoverTaskQueue?: string;
-}
-
 /**
  * Where one VM of a batch is. `resolving`: its plan is being made; `queued`: resolved, waiting for a
  * slot; `running`: its child migration runs; then `succeeded`, `failed` or `cancelled` (never started,

@@ -4,8 +4,8 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { createPreflightActivities } from '../activities/preflight';
-import type { MigrationRequestInput } from '../client/request';
 import type { MigrationPlan } from '../planner/plan';
+import type { MigrationRequestInput } from '../request/request';
 import { NON_RETRYABLE } from './quick-migration';
 
 const { planOnly } = proxyActivities<ReturnType<typeof createPreflightActivities>>({

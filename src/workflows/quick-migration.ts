@@ -30,7 +30,6 @@ import { PERMANENT_ERROR_TYPES } from '../activities/errors';
 import type { createPreflightActivities, PreparedMigration } from '../activities/preflight';
 import type { createTransferActivities } from '../activities/transfer';
 import type { createVmActivities } from '../activities/vm';
-import type { MigrationRequestInput } from '../client/request';
 import type { FileCopyPlan } from '../planner/files';
 import { frozenDiskFiles, layoutFolders, layoutOf, planCopies, remainingFiles } from '../planner/files';
 import type { PrecopyRound, Projection } from '../planner/precopy';
@@ -43,6 +42,7 @@ import {
   switchoverTargetMs,
   typicalTaskMs,
 } from '../planner/precopy';
+import type { MigrationRequestInput } from '../request/request';
 import type { MigrationProgress, MigrationResult, Phase, PrecopyStatus, VerifiedFile } from './definitions';
 import { approveSwitchoverUpdate, progressQuery } from './definitions';
 import { METHOD_ATTRIBUTE, MODE_ATTRIBUTE, PHASE_ATTRIBUTE, VM_ATTRIBUTE } from './search-attributes';

@@ -5,7 +5,7 @@
  * Workflow code: Temporal's clock and timers only.
  */
 import { ApplicationFailure, condition, sleep } from '@temporalio/workflow';
-import type { MissPolicy, SwitchoverWindow } from '../client/request';
+import type { MissPolicy, SwitchoverWindow } from '../request/request';
 
 /** What the gate needs from the migration. */
 export interface GateDeps {

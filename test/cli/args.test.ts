@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { requestFrom } from '../../src/cli/args';
 import { bar, formatBytes, listLines, progressLine } from '../../src/cli/render';
 import { resolveConnection } from '../../src/client/connection';
-import { RequestValidationError } from '../../src/client/errors';
 import type { LiveProgress } from '../../src/client/migrations';
 import { migrationIdOf } from '../../src/client/migrations';
+import { RequestValidationError } from '../../src/request/errors';
 
 const problemsOf = (fn: () => unknown) => {
   try {

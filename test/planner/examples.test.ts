@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseRequest } from '../../src/client/request';
 import { explainPlan } from '../../src/planner/explain';
 import type { MigrationPlan } from '../../src/planner/plan';
 import { planMigration } from '../../src/planner/plan';
+import { parseRequest } from '../../src/request/request';
 import { labFacts } from './lab';
 
 const dir = new URL('../../examples/', import.meta.url);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { MigrationRequestInput } from '../../src/client/request';
 import type { MigrationFacts } from '../../src/planner/facts';
 import type { Finding } from '../../src/planner/plan';
 import { planMigration } from '../../src/planner/plan';
+import type { MigrationRequestInput } from '../../src/request/request';
 import { GiB, labFacts, request, variant } from './lab';
 
 type Change = (f: MigrationFacts) => void;

@@ -1,7 +1,6 @@
 // The lab of the examples as planner facts: what the preflight activity would gather for a request.
 // Tests start from these and change one fact at a time with `variant`.
-import type { MigrationRequest, MigrationRequestInput } from '../../src/client/request';
-import { normalizeRequest } from '../../src/client/request';
+
 import type {
   DatastoreFacts,
   DiskFacts,
@@ -10,6 +9,8 @@ import type {
   MigrationFacts,
   VmFacts,
 } from '../../src/planner/facts';
+import type { MigrationRequest, MigrationRequestInput } from '../../src/request/request';
+import { normalizeRequest } from '../../src/request/request';
 
 export const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { MigrationRequestInput } from '../../src/client/request';
 import type { MigrationFacts } from '../../src/planner/facts';
 import { planMigration } from '../../src/planner/plan';
+import type { MigrationRequestInput } from '../../src/request/request';
 import { labFacts, request, variant } from './lab';
 
 const web01ToEsx02: MigrationRequestInput = {

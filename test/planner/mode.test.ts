@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { MigrationOptions } from '../../src/client/request';
 import type { MigrationFacts } from '../../src/planner/facts';
 import type { StepId } from '../../src/planner/plan';
 import { planMigration } from '../../src/planner/plan';
+import type { MigrationOptions } from '../../src/request/request';
 import { labFacts, request, variant } from './lab';
 
 /** ir-app01 (2 GiB, running) from esx-a to esx-b: always Quick Migration, so only the mode varies. */

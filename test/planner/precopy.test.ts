@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { MigrationRequestInput } from '../../src/client/request';
 import { planMigration } from '../../src/planner/plan';
 import type { PrecopyRound, Projection } from '../../src/planner/precopy';
 import {
@@ -10,6 +9,7 @@ import {
   roundOverheadMs,
   switchoverTargetMs,
 } from '../../src/planner/precopy';
+import type { MigrationRequestInput } from '../../src/request/request';
 import { labFacts, request, variant } from './lab';
 
 const MiB = 2 ** 20;

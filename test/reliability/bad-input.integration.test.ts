@@ -7,11 +7,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RequestValidationError } from '../../src/client/errors';
 import { MigrationFailedError } from '../../src/client/failures';
-import type { MigrationRequestInput } from '../../src/client/request';
 import type { LabInfo } from '../../src/lab/lab';
 import { labDown } from '../../src/lab/lab';
+import { RequestValidationError } from '../../src/request/errors';
+import type { MigrationRequestInput } from '../../src/request/request';
 import { labEnv, runCli } from '../cli/support';
 import { endpoint, startPrivateLab } from '../support/lab';
 import { clientsFor, Estate, Matrix, topologyWith, WorkerProcess } from './support';

@@ -10,15 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import planSchema from '../../schema/migration-plan.schema.json' with { type: 'json' };
 import requestSchema from '../../schema/migration-request.schema.json' with { type: 'json' };
-import { RequestValidationError } from '../../src/client/errors';
-import type { PlanProblem } from '../../src/client/plan';
+import type { PlanProblem } from '../../src/request/batch-plan';
 import {
   batchIdOf,
   normalizePlan,
   PlanSyntaxError,
   PlanValidationError,
   parsePlan,
-} from '../../src/client/plan';
+} from '../../src/request/batch-plan';
+import { RequestValidationError } from '../../src/request/errors';
 import { childIdOf } from '../../src/workflows/batch';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

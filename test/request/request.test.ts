@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import schema from '../../schema/migration-request.schema.json' with { type: 'json' };
-import { RequestSyntaxError, RequestValidationError } from '../../src/client/errors';
-import type { MigrationRequest } from '../../src/client/request';
-import { normalizeRequest, parseRequest } from '../../src/client/request';
+import { RequestSyntaxError, RequestValidationError } from '../../src/request/errors';
+import type { MigrationRequest } from '../../src/request/request';
+import { normalizeRequest, parseRequest } from '../../src/request/request';
 
 const minimal = {
   source: { endpoint: 'vcenter', name: 'web01' },

@@ -14,11 +14,37 @@ import type { Document } from 'yaml';
 import { LineCounter, parseDocument } from 'yaml';
 import planSchema from '../../schema/migration-plan.schema.json' with { type: 'json' };
 import requestSchema from '../../schema/migration-request.schema.json' with { type: 'json' };
-import type { BatchLimits, MigrationBatchInput } from '../workflows/batch';
 import type { RequestProblem } from './errors';
 import { RequestValidationError } from './errors';
-import type { MigrationOptions, MigrationRequest, SourceSpec, TargetSpec } from './request';
+import type {
+  MigrationOptions,
+  MigrationRequest,
+  MigrationRequestInput,
+  SourceSpec,
+  TargetSpec,
+} from './request';
 import { article, editDistance, jsonSyntaxError, jsonType, normalizeRequest } from './request';
+
+export interface BatchLimits {
+  /** Migrations running at once. Default: no limit. */
+  global?: number;
+  /** Migrations running at once from one source host (`<endpoint>/<host>`). Default: no limit. */
+  perSourceHost?: number;
+  /** Migrations running at once that write to one target datastore (`<endpoint>/<datastore>`). Default: no limit. */
+  perTargetDatastore?: number;
+}
+
+/** The workflow's input: what a plan file becomes once validated (normalizePlan, below). */
+export interface MigrationBatchInput {
+  /** One request per VM, in the order they start when the limits allow. */
+  migrations: MigrationRequestInput[];
+  /** Default: {} (no limits). */
+  limits?: BatchLimits;
+  /** The plan's name, for display. Default: none. */
+  name?: string;
+  /** Task queue of the children's data-mover activities. Default: the worker's own. */
+  dataMoverTaskQueue?: string;
+}
 
 /** A plan as a person writes it (schema/migration-plan.schema.json). */
 export interface BatchPlanInput {

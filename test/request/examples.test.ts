@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020';
 import { afterAll, describe, expect, it } from 'vitest';
 import schema from '../../schema/migration-request.schema.json' with { type: 'json' };
-import { normalizeRequest } from '../../src/client/request';
+import { normalizeRequest } from '../../src/request/request';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const examplesDir = join(root, 'examples');
@@ -66,7 +66,7 @@ describe('examples/*.json', () => {
       }
     }
 
-    const header = `import type { MigrationRequestInput } from ${JSON.stringify(join(root, 'src/client/request'))};\n`;
+    const header = `import type { MigrationRequestInput } from ${JSON.stringify(join(root, 'src/request/request'))};\n`;
 
     it('every example satisfies the type', () => {
       const body = examples.map(

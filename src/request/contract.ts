@@ -1,0 +1,34 @@
+/**
+ * Names shared by the callers and the worker: Temporal knows workflows, task queues and failures by
+ * these strings, so each is declared once here, in the bottom layer, and imported by both sides.
+ */
+
+/** The task queue the worker polls and the client starts workflows on. Default of every `taskQueue` option. */
+export const DEFAULT_TASK_QUEUE = 'quickmig';
+
+/** Workflow types (the names of the exported workflow functions in src/workflows/index.ts). */
+export const WORKFLOW_TYPES = {
+  /** One VM's migration. */
+  quickMigration: 'quickMigration',
+  /** A dry run: the plan of one request, nothing changed. */
+  planMigration: 'planMigration',
+  /** Many migrations from one plan file, with limits. */
+  migrationBatch: 'migrationBatch',
+} as const;
+
+/**
+ * Failure types a workflow ends with (the `type` of its ApplicationFailure), which the client turns
+ * back into its error classes.
+ */
+export const FAILURE_TYPES = {
+  /** A migration failed after its compensations ran; details carry the step and what was undone. */
+  migrationFailed: 'MigrationFailed',
+  /** A batch entry that never ran because the batch was cancelled. */
+  cancelled: 'Cancelled',
+  /** The request did not validate (field paths and fixes in the details). */
+  requestInvalid: 'RequestValidationError',
+  /** Preflight found a blocking problem; nothing was changed. */
+  preflightBlocked: 'PreflightBlockedError',
+  /** The request names an endpoint the worker does not have. */
+  unknownEndpoint: 'UnknownEndpointError',
+} as const;

@@ -6,7 +6,7 @@
 
 export type { CopyFilesHeartbeat, HeartbeatFile } from './activities/transfer';
 export type { ConnectOptions, ResolvedConnection } from './client/connection';
-export { DEFAULT_TASK_QUEUE, resolveConnection } from './client/connection';
+export { resolveConnection } from './client/connection';
 export {
   BatchAlreadyStartedError,
   MigrationAlreadyRunningError,
@@ -45,6 +45,7 @@ export type {
 export type { PrecopyRound, Projection } from './planner/precopy';
 export type { BatchPlan, BatchPlanInput, PlanProblem } from './request/batch-plan';
 export { normalizePlan, PlanSyntaxError, PlanValidationError, parsePlan } from './request/batch-plan';
+export { DEFAULT_TASK_QUEUE } from './request/contract';
 export type { RequestProblem } from './request/errors';
 export { RequestSyntaxError, RequestValidationError } from './request/errors';
 export type {

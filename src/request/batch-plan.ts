@@ -16,6 +16,7 @@ import planSchema from '../../schema/migration-plan.schema.json' with { type: 'j
 import requestSchema from '../../schema/migration-request.schema.json' with { type: 'json' };
 import type { RequestProblem } from './errors';
 import { RequestValidationError } from './errors';
+import { jsonSyntaxError } from './json-syntax';
 import type {
   MigrationOptions,
   MigrationRequest,
@@ -23,7 +24,7 @@ import type {
   SourceSpec,
   TargetSpec,
 } from './request';
-import { jsonSyntaxError, normalizeRequest } from './request';
+import { normalizeRequest } from './request';
 import type { SchemaWording } from './schema-errors';
 import { describeSchemaErrors, unknownPropertyMessage } from './schema-errors';
 

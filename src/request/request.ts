@@ -1,6 +1,7 @@
 import Ajv2020 from 'ajv/dist/2020.js';
 import schema from '../../schema/migration-request.schema.json' with { type: 'json' };
 import { RequestSyntaxError, RequestValidationError } from './errors';
+import { jsonSyntaxError } from './json-syntax';
 import type { SchemaWording } from './schema-errors';
 import { describeSchemaErrors, joinField, unknownPropertyMessage } from './schema-errors';
 
@@ -166,19 +167,6 @@ export function parseRequest(text: string): MigrationRequest {
   return normalizeRequest(JSON.parse(body));
 }
 
-/**
- * @internal The first syntax error of JSON text (without a byte-order mark) with its line and column,
- * or null when the text is valid JSON. Shared with the plan file's parser.
- */
-export function jsonSyntaxError(
-  body: string,
-): { detail: string; position: number; line: number; column: number } | null {
-  const syntax = findJsonSyntaxError(body);
-  if (!syntax) return null;
-  const before = body.slice(0, syntax.position).split('\n');
-  return { ...syntax, line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
-}
-
 // ---- error messages ---------------------------------------------------------------------------
 
 type SchemaNode = { properties?: Record<string, SchemaNode>; items?: SchemaNode };
@@ -209,81 +197,3 @@ const REQUEST_WORDING: SchemaWording = {
     return unknownPropertyMessage(name, allowed);
   },
 };
-
-// ---- JSON syntax ------------------------------------------------------------------------------
-
-const WS = /[ \t\n\r]*/y;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids raw control characters in strings.
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const LITERAL = /true|false|null/y;
-
-/**
- * Finds the first syntax error in JSON text, or null when it is valid. JSON.parse's own messages
- * differ between Node versions and some carry no position at all, so the position is found here.
- */
-function findJsonSyntaxError(text: string): { position: number; detail: string } | null {
-  let i = 0;
-  const fail = (detail: string): never => {
-    throw {
-      position: i,
-      detail: `${i >= text.length ? 'unexpected end of text' : `unexpected ${JSON.stringify(text[i])}`}, ${detail}`,
-    };
-  };
-  const eat = (re: RegExp): boolean => {
-    re.lastIndex = i;
-    const m = re.exec(text);
-    if (m) i += m[0].length;
-    return m !== null;
-  };
-  const ws = (): void => {
-    eat(WS);
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail('expected a double-quoted property name');
-        if (!eat(STRING)) fail('invalid string (unterminated, bad escape or raw control character)');
-        ws();
-        if (text[i] !== ':') fail("expected ':' after the property name");
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') return void i++;
-        else fail("expected ',' or '}'");
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') return void i++;
-        else fail("expected ',' or ']'");
-      }
-    }
-    if (c === '"') {
-      if (!eat(STRING)) fail('invalid string (unterminated, bad escape or raw control character)');
-      return;
-    }
-    if (!eat(NUMBER) && !eat(LITERAL)) fail('expected a value');
-  };
-  try {
-    value();
-    ws();
-    if (i < text.length) fail('expected end of text after the JSON value');
-    return null;
-  } catch (error) {
-    return error as { position: number; detail: string };
-  }
-}

@@ -7,16 +7,8 @@
 export type { CopyFilesHeartbeat, HeartbeatFile } from './activities/transfer';
 export type { ConnectOptions, ResolvedConnection } from './client/connection';
 export { resolveConnection } from './client/connection';
-export {
-  BatchAlreadyStartedError,
-  MigrationAlreadyRunningError,
-  MigrationCancelledError,
-  MigrationFailedError,
-  MigrationNotFoundError,
-  NoWorkerError,
-  OperationRefusedError,
-  QuickmigClientError,
-} from './client/failures';
+// Every error the client throws (each a QuickmigClientError) is public.
+export * from './client/failures';
 export type {
   BatchStartOptions,
   ListFilter,
@@ -43,7 +35,13 @@ export type {
   StepId,
 } from './planner/plan';
 export type { PrecopyRound, Projection } from './planner/precopy';
-export type { BatchPlan, BatchPlanInput, PlanProblem } from './request/batch-plan';
+export type {
+  BatchLimits,
+  BatchPlan,
+  BatchPlanInput,
+  MigrationBatchInput,
+  PlanProblem,
+} from './request/batch-plan';
 export { normalizePlan, PlanSyntaxError, PlanValidationError, parsePlan } from './request/batch-plan';
 export { DEFAULT_TASK_QUEUE } from './request/contract';
 export type { RequestProblem } from './request/errors';
@@ -67,15 +65,7 @@ export type {
   VmIdentity,
 } from './request/request';
 export { normalizeRequest, parseRequest } from './request/request';
-export type {
-  BatchCounts,
-  BatchLimits,
-  BatchProgress,
-  BatchResult,
-  BatchVm,
-  BatchVmState,
-  MigrationBatchInput,
-} from './workflows/batch';
+export type { BatchCounts, BatchProgress, BatchResult, BatchVm, BatchVmState } from './workflows/batch';
 export { batchProgressQuery } from './workflows/batch';
 export type {
   MigrationProgress,

@@ -1,5 +1,5 @@
 /**
- * Migration plans (src/client/plan.ts): YAML and JSON parsing, the defaults merge, and problems reported
+ * Migration plans (src/request/batch-plan.ts): YAML and JSON parsing, the defaults merge, and problems reported
  * all at once with the field path, the line and the fix, before anything starts. No server.
  */
 import { readdirSync, readFileSync } from 'node:fs';

@@ -7,12 +7,16 @@
  * takes a small context (heartbeat, last heartbeat, cancellation signal) so it can be tested alone.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { VSphereClient } from '../vsphere';
-import { AuthenticationError, HttpStatusError, parseDatastorePath, VSphereFaultError } from '../vsphere';
-import type { CopyFileResult, CopyFileSpec, TransferProgress, VerifyMode } from '../vsphere/transfer';
-import { copyFiles } from '../vsphere/transfer';
+import type { CopyFileResult, CopyFileSpec, TransferProgress, VerifyMode, VSphereClient } from '../vsphere';
+import {
+  AuthenticationError,
+  copyFiles,
+  HttpStatusError,
+  parseDatastorePath,
+  VSphereFaultError,
+} from '../vsphere';
 
-export type { CopyFileResult, VerifyMode } from '../vsphere/transfer';
+export type { CopyFileResult, VerifyMode } from '../vsphere';
 
 /** A text rewrite as data (activity inputs cannot carry functions): each `[from, to]` replaces every occurrence of `from`, in order. */
 export interface ReplaceTransform {

@@ -8,6 +8,7 @@ export {
   formatDatastorePath,
   joinDatastorePath,
   parseDatastorePath,
+  toDatastorePath,
 } from './datastore-path';
 export type { Datastores, SearchOptions } from './datastores';
 export * from './errors';
@@ -24,5 +25,26 @@ export {
   normalizeThumbprint,
   type TlsOptions,
 } from './tls';
+export {
+  type ActiveFile,
+  type CopyFileOptions,
+  type CopyFileResult,
+  type CopyFileSpec,
+  type CopyFilesOptions,
+  checkTarget,
+  copyFile,
+  copyFiles,
+  type FileLocation,
+  type FileProgress,
+  isComplete,
+  OFFLOAD_MIN_BYTES,
+  RateMeter,
+  TRANSFORM_MAX_BYTES,
+  type TransferPhase,
+  type TransferProgress,
+  TransformError,
+  VerificationError,
+  type VerifyMode,
+} from './transfer';
 export type * from './types';
 export type { MutationOptions, RegisterVmSpec, RelocateSpec, SnapshotSpec, Vms } from './vms';

@@ -10,8 +10,9 @@ import {
   FileNotFoundError,
   HttpStatusError,
   InsufficientResourcesError,
+  TransformError,
+  VerificationError,
 } from '../../src/vsphere';
-import { TransformError, VerificationError } from '../../src/vsphere/transfer-errors';
 
 const ctx = { endpoint: 'https://esx-a.lab/sdk', method: 'GET /folder', object: '[ds] vm/vm-flat.vmdk' };
 const done = {

@@ -11,13 +11,13 @@ import {
   InvalidStateError,
   MethodNotFoundError,
   NotFoundError,
+  normalizeThumbprint,
   PermissionDeniedError,
   TaskInProgressError,
   ThumbprintMismatchError,
   VSphereError,
   VSphereFaultError,
-} from '../../src/vsphere/errors';
-import { normalizeThumbprint } from '../../src/vsphere/tls';
+} from '../../src/vsphere';
 
 const context = { endpoint: 'https://vc/sdk', method: 'PowerOnVM_Task', object: 'VirtualMachine:vm-42' };
 

@@ -18,7 +18,7 @@ import {
 } from './datastore-path';
 import type { Datastores } from './datastores';
 import type { RequestContext, VSphereError } from './errors';
-import { AuthenticationError, FileNotFoundError, HttpStatusError } from './errors';
+import { FileNotFoundError, HttpStatusError, SessionExpiredError } from './errors';
 import type { Facts } from './facts';
 import { LengthGuard, numberHeader, readSmall, toConnectionError, writeThrough } from './http-io';
 import type { Inventory } from './inventory';
@@ -175,7 +175,7 @@ export class DatastoreFiles {
    * Uploads `length` bytes from `source` to `path`, replacing the file. Streams with back-pressure
    * and Content-Length (no chunked encoding, which ESXi refuses); fails if `source` yields a
    * different number of bytes. Not retried on a lost session (the stream is consumed): the error is
-   * AuthenticationError and the session is renewed for the caller's retry.
+   * SessionExpiredError and the session is renewed for the caller's retry.
    */
   async put(
     path: DatastorePath | string,
@@ -262,7 +262,7 @@ export class DatastoreFiles {
 
   /**
    * @internal The error `get` would throw for a refused GET of `path` (FileNotFoundError on 404,
-   * AuthenticationError on 401/403 after renewing the session, HttpStatusError otherwise).
+   * SessionExpiredError on 401/403 after renewing the session, HttpStatusError otherwise).
    */
   failedDownload(path: DatastorePath | string, status: number, body: string, generation: number) {
     const p = toDatastorePath(path);
@@ -339,7 +339,7 @@ export class DatastoreFiles {
     }
     if (status === 401 || status === 403) {
       await this.#session.relogin(generation).catch(() => undefined);
-      return new AuthenticationError(context, {
+      return new SessionExpiredError(context, {
         type: 'NotAuthenticated',
         message: `HTTP ${status}; the session was renewed, retry the transfer`,
         detail: {},

@@ -33,20 +33,9 @@ export interface GatheredFacts {
 
 /** The planner's facts of a request from what preflight gathered. */
 export function migrationFacts(gathered: GatheredFacts): MigrationFacts {
-  const {
-    request,
-    sameEndpoint,
-    sourceEndpoint,
-    targetEndpoint,
-    vm,
-    sourceHost,
-    sourceDatastores,
-    configDatastore,
-    targetHost,
-    targetDatastores,
-    targetVms,
-    instantRecovery: ir,
-  } = gathered;
+  const { request, vm, sourceHost, targetHost, sameEndpoint } = gathered;
+  const { sourceEndpoint, targetEndpoint, configDatastore } = gathered;
+  const ir = gathered.instantRecovery;
   return {
     source: {
       name: request.source.endpoint,
@@ -93,13 +82,13 @@ export function migrationFacts(gathered: GatheredFacts): MigrationFacts {
       consolidationNeeded: vm.consolidationNeeded,
       host: sourceHost.name,
       configDatastore: configDatastore?.name ?? '',
-      datastores: sourceDatastores.map((d) => d.name),
+      datastores: gathered.sourceDatastores.map((d) => d.name),
     },
     sourceHost: toPlanHost(sourceHost),
     targetHost: toPlanHost(targetHost),
     ...(request.target.cluster ? { targetCluster: { name: request.target.cluster } } : {}),
-    targetDatastores: targetDatastores.map((d) => toPlanDatastore(d, targetHost.ref)),
-    targetVmNames: targetVms
+    targetDatastores: gathered.targetDatastores.map((d) => toPlanDatastore(d, targetHost.ref)),
+    targetVmNames: gathered.targetVms
       .filter((v) => !(sameEndpoint && v.ref.value === vm.ref.value))
       .map((v) => v.name),
     instantRecovery: ir

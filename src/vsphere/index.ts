@@ -1,15 +1,6 @@
 /** Public API of the vSphere client library. Nothing here knows about Temporal. */
 export { VSphereClient, type VSphereClientOptions } from './client';
-export {
-  type DatastorePath,
-  datastoreFileUrl,
-  datastorePathBase,
-  datastorePathDir,
-  formatDatastorePath,
-  joinDatastorePath,
-  parseDatastorePath,
-  toDatastorePath,
-} from './datastore-path';
+export * from './datastore-path';
 export type { Datastores, SearchOptions } from './datastores';
 export * from './errors';
 export type { Facts } from './facts';

@@ -1,7 +1,8 @@
 /**
  * Errors of the datastore file transfer (./index). They extend the library's base `VSphereError`,
  * so callers that handle "anything from src/vsphere" keep working, and carry the file they concern.
- * Failures of the underlying requests keep their own classes (ConnectionError, FileNotFoundError...).
+ * Failures of the underlying requests keep their own classes (ConnectionError, FileNotFoundError...);
+ * the internal helpers below build those the copy raises itself (idle timeout, full target).
  */
 import type { VSphereClient } from '../client';
 import type { DatastorePath } from '../datastore-path';

@@ -6,6 +6,11 @@
  *
  * The file API cannot append to a file, so a partial target is always copied again whole; what can be
  * resumed is the set of files: `copyFiles` skips the files an earlier attempt completed and verified.
+ *
+ * This file holds the public calls and their orchestration; the rest of the folder: types.ts (options,
+ * results, limits), upload.ts (the three upload paths), verify.ts (the target check), streams.ts (idle
+ * watchdog, hashing pass-through), progress.ts (per-file and aggregate progress, rate meter), errors.ts,
+ * and mover.ts with download-thread.mjs (downloads on worker threads).
  */
 import type { VSphereClient } from '../client';
 import type { DatastorePath } from '../datastore-path';

@@ -15,9 +15,14 @@ export interface LookupScope {
   readonly endpoint: string;
 }
 
-/** Refuses the request for one field: a RequestValidationError with that single problem. */
+/**
+ * Refuses the request for one field: a RequestValidationError with that single problem, whose message is
+ * the one line `path: message` (a failure's message is shown on one line, e.g. in a batch's status).
+ */
 export function refuse(path: string, message: string, options?: ErrorOptions): never {
-  throw new RequestValidationError([{ path, message }], options);
+  const error = new RequestValidationError([{ path, message }], options);
+  error.message = `${path}: ${message}`;
+  throw error;
 }
 
 /**

@@ -50,7 +50,7 @@ export class NoWorkerError extends QuickmigClientError {
 
 /**
  * Thrown when a migration or a plan ends in failure. `type` is the root failure's type: the worker's
- * `InvalidRequestError`, `UnknownEndpointError` or `PreflightBlockedError` (nothing was changed), or
+ * `RequestValidationError`, `UnknownEndpointError` or `PreflightBlockedError` (nothing was changed), or
  * `MigrationFailed` (it failed after changing things and rolled back; `undone` lists what it undid).
  */
 export class MigrationFailedError extends QuickmigClientError {
@@ -68,7 +68,8 @@ export class MigrationFailedError extends QuickmigClientError {
 
   /** True when the worker rejected the request itself (bad VM, endpoint or field): the fix is in the request. */
   get rejected(): boolean {
-    return this.type === 'InvalidRequestError' || this.type === 'UnknownEndpointError';
+    // 'InvalidRequestError': what workers before the one request error class called it.
+    return ['RequestValidationError', 'InvalidRequestError', 'UnknownEndpointError'].includes(this.type);
   }
 
   /** True when preflight found blocking problems; nothing was changed. */

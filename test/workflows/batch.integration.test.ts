@@ -181,7 +181,7 @@ migrations:
     const byName = new Map(result.vms.map((v) => [v.vm.split('/')[1] as string, v]));
     const vm = (n: string) => byName.get(n) as BatchVm;
     expect(vm('nope99')).toMatchObject({ state: 'failed', startedAt: null });
-    expect(vm('nope99').error).toMatchObject({ type: 'InvalidRequestError', step: 'preflight' });
+    expect(vm('nope99').error).toMatchObject({ type: 'RequestValidationError', step: 'preflight' });
     expect(vm('nope99').error?.message).toMatch(/source\.name: .*nope99.*check the name or identifier/);
     expect(vm('b06')).toMatchObject({ state: 'failed', startedAt: null });
     expect(vm('b06').error).toMatchObject({ type: 'PreflightBlockedError', step: 'preflight' });

@@ -5,13 +5,13 @@
 
 import type {
   MigrationFacts,
-  DatastoreFacts as PlanDatastoreFacts,
-  HostFacts as PlanHostFacts,
+  PlannerDatastore as PlanDatastoreFacts,
+  PlannerHost as PlanHostFacts,
 } from '../planner/facts';
 import type { DiskChain, VmFileRef } from '../planner/files';
 import { layoutOf, targetPathOf } from '../planner/files';
 import type { MigrationPlan } from '../planner/plan';
-import { planMigration } from '../planner/plan';
+import { decidePlan } from '../planner/plan';
 import { RequestValidationError } from '../request/errors';
 import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
@@ -364,7 +364,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
         }
       : null,
   };
-  const plan = planMigration(request, facts);
+  const plan = decidePlan(request, facts);
   // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the
   // temporal CLI) or it was stopped without its rollback. Two migrations of one VM must never interleave.
   const foreign = snapshotNames(vm.snapshots).filter(

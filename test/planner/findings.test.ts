@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationFacts } from '../../src/planner/facts';
 import type { Finding } from '../../src/planner/plan';
-import { planMigration } from '../../src/planner/plan';
+import { decidePlan } from '../../src/planner/plan';
 import type { MigrationRequestInput } from '../../src/request/request';
 import { GiB, labFacts, request, variant } from './lab';
 
@@ -9,7 +9,7 @@ type Change = (f: MigrationFacts) => void;
 
 function plan(input: MigrationRequestInput, change: Change = () => {}) {
   const req = request(input);
-  return planMigration(req, variant(labFacts(req), change));
+  return decidePlan(req, variant(labFacts(req), change));
 }
 
 const vmotionWeb01: MigrationRequestInput = {

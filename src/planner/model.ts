@@ -6,11 +6,26 @@
 /** What a vMotion relocates (for Quick Migration it only describes what changes). */
 export type Relocation = 'host' | 'datastore' | 'host+datastore';
 
-/** The steps a workflow runs, in order. */
+/**
+ * The steps a workflow runs, listed here in the order it runs them (a plan holds the ones that apply):
+ * - `preflight`: validate, resolve every object, gather the facts and plan; changes nothing.
+ * - `make-folders`: create the VM's folders on the target datastores (files come with the copies).
+ * - `snapshot`: snapshot the running source, so its base disks stop changing.
+ * - `bulk-copy`: copy the frozen base disks while the VM runs; for a VM that is not running, every file.
+ * - `precopy`: warm rounds: snapshot again and copy the newest delta, until the switchover fits.
+ * - `await-window`, `await-switchover`: wait for the switchover window, or for an approval.
+ * - `suspend` / `stop`: suspend (SmartSwitch) or power off (Cold) the source: downtime starts.
+ * - `delta-copy`: copy what changed since the snapshot: deltas, configuration, nvram, suspend state.
+ * - `register-target`: register the copied .vmx on the target host under a temporary name.
+ * - `resume` / `start`: resume or power on the target: downtime ends.
+ * - `consolidate`: consolidate the target's disks into one file each.
+ * - `finalize-source`: delete the source, or keep it off, renamed and unregistered; rename the target.
+ * - `relocate`: vMotion / Storage vMotion, one RelocateVM_Task (instead of the copy steps).
+ * - `finalize-ir`: unmount the instant-recovery datastore where no VM uses it any more.
+ */
 export type StepId =
   | 'preflight'
-  | 'copy-config'
-  | 'register-target'
+  | 'make-folders'
   | 'snapshot'
   | 'bulk-copy'
   | 'precopy'
@@ -19,6 +34,7 @@ export type StepId =
   | 'suspend'
   | 'stop'
   | 'delta-copy'
+  | 'register-target'
   | 'resume'
   | 'start'
   | 'consolidate'

@@ -1,8 +1,11 @@
-/** The steps of a plan, in the order the workflow runs them. */
+/**
+ * The steps of a plan, in the order the workflow runs them and by the names its progress query shows
+ * (src/workflows/quick-migration): the plan a user reads is the migration they get.
+ */
 import type { Context } from './context';
 import type { MigrationPlan, StepId } from './model';
 
-/** The ordered steps for the workflow. */
+/** The ordered steps for the workflow; see StepId for what each does. */
 export function buildSteps(
   ctx: Context,
   quick: boolean,
@@ -19,22 +22,22 @@ export function buildSteps(
     steps.push('relocate');
   } else if (vm.powerState === 'poweredOn') {
     const smart = mode === 'smartswitch';
-    steps.push('copy-config', 'register-target', 'snapshot', 'bulk-copy');
+    steps.push('make-folders', 'snapshot', 'bulk-copy');
     if (maxDowntimeMs !== undefined || window) steps.push('precopy');
     if (window) steps.push('await-window');
     if (manual) steps.push('await-switchover');
     steps.push(
       smart ? 'suspend' : 'stop',
       'delta-copy',
+      'register-target',
       smart ? 'resume' : 'start',
       'consolidate',
       'finalize-source',
     );
   } else {
-    // The disks do not change: one copy, no snapshot of our own; existing snapshots still get consolidated.
-    steps.push('copy-config', 'register-target', 'bulk-copy');
-    if (vm.snapshotCount > 0) steps.push('consolidate');
-    steps.push('finalize-source');
+    // The disks do not change: one copy of every file, no snapshot of our own. The target is consolidated
+    // all the same (a no-op without snapshots; the source's own snapshots arrive as a chain).
+    steps.push('make-folders', 'bulk-copy', 'register-target', 'consolidate', 'finalize-source');
     if (manual) {
       ctx.warn(
         'switchover-not-applicable',

@@ -466,7 +466,7 @@ describe('warnings', () => {
 describe('switchover', () => {
   it('manual switchover waits for approval right before the source is suspended', () => {
     const p = plan({ ...esxToEsx, options: { switchover: 'manual' } });
-    expect(p.steps.slice(4, 7)).toEqual(['bulk-copy', 'await-switchover', 'suspend']);
+    expect(p.steps.slice(3, 6)).toEqual(['bulk-copy', 'await-switchover', 'suspend']);
   });
 
   it('manual switchover with vMotion waits before relocating', () => {

@@ -21,33 +21,34 @@ function plan(
 
 const SMARTSWITCH_STEPS: StepId[] = [
   'preflight',
-  'copy-config',
-  'register-target',
+  'make-folders',
   'snapshot',
   'bulk-copy',
   'suspend',
   'delta-copy',
+  'register-target',
   'resume',
   'consolidate',
   'finalize-source',
 ];
 const COLD_STEPS: StepId[] = [
   'preflight',
-  'copy-config',
-  'register-target',
+  'make-folders',
   'snapshot',
   'bulk-copy',
   'stop',
   'delta-copy',
+  'register-target',
   'start',
   'consolidate',
   'finalize-source',
 ];
 const NOT_RUNNING_STEPS: StepId[] = [
   'preflight',
-  'copy-config',
-  'register-target',
+  'make-folders',
   'bulk-copy',
+  'register-target',
+  'consolidate',
   'finalize-source',
 ];
 
@@ -231,9 +232,9 @@ describe('sources that are not running (R7, R8)', () => {
     );
     expect(p.steps).toEqual([
       'preflight',
-      'copy-config',
-      'register-target',
+      'make-folders',
       'bulk-copy',
+      'register-target',
       'consolidate',
       'finalize-source',
     ]);

@@ -432,7 +432,7 @@ describe('quickMigration (integration)', () => {
   // A failure at each step of a Quick Migration: the fault a real host or network would produce there.
   const failures = [
     {
-      step: 'copy-config',
+      step: 'make-folders',
       endpoint: 'esx-b',
       rule: { kind: 'soap', method: 'MakeDirectory', fault: 'NoPermission', count: 1 },
     },

@@ -25,16 +25,8 @@ import {
 } from './rules';
 import { buildSteps } from './steps';
 
-export type {
-  DiskPlacementPlan,
-  FactValue,
-  Finding,
-  MigrationPlan,
-  Reason,
-  Relocation,
-  RuleId,
-  StepId,
-} from './model';
+// The plan's types, for the importers of the planner's entry point.
+export type * from './model';
 
 /**
  * Decides how to migrate one VM: method, relocation, mode, steps, the reason for each decision, and

@@ -116,6 +116,18 @@ describe('migrationBatch (integration)', () => {
     expect(plan.method).toBe('quick-migration');
     expect(plan.mode).toBe('smartswitch');
     expect(plan.disks.map((d) => d.to)).toEqual(['ds1']);
+    expect(plan.steps).toEqual([
+      'preflight',
+      'make-folders',
+      'snapshot',
+      'bulk-copy',
+      'suspend',
+      'delta-copy',
+      'register-target',
+      'resume',
+      'consolidate',
+      'finalize-source',
+    ]);
     const b01 = await vmNamed('src-a', 'b01');
     expect(b01?.powerState).toBe('poweredOn');
     expect((await client('dst').inventory.listVms()).map((v) => v.name)).not.toContain('b01');

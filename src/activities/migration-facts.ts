@@ -4,8 +4,8 @@
  */
 import type {
   MigrationFacts,
-  DatastoreFacts as PlanDatastoreFacts,
-  HostFacts as PlanHostFacts,
+  PlannerDatastore as PlanDatastoreFacts,
+  PlannerHost as PlanHostFacts,
 } from '../planner/facts';
 import { parseDatastorePath } from '../request/datastore-path';
 import type { MigrationRequest } from '../request/request';

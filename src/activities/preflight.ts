@@ -6,7 +6,7 @@
 import type { DiskChain, VmFileRef } from '../planner/files';
 import { layoutOf, targetPathOf } from '../planner/files';
 import type { MigrationPlan } from '../planner/plan';
-import { planMigration } from '../planner/plan';
+import { decidePlan } from '../planner/plan';
 import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
 import type { DatastoreFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
@@ -154,7 +154,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
     targetVms,
     instantRecovery: irDatastore ? { datastore: irDatastore, otherVms: otherVmsOnIr } : undefined,
   });
-  const plan = planMigration(request, facts);
+  const plan = decidePlan(request, facts);
   // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the
   // temporal CLI) or it was stopped without its rollback. Two migrations of one VM must never interleave.
   const foreign = snapshotNames(vm.snapshots).filter(

@@ -78,10 +78,15 @@ describe('layer lint', () => {
       'src/activities/up.ts':
         "import { QuickmigClient } from '../client/migrations';\nexport const x = QuickmigClient;\n",
       'src/client/up.ts': "export const main = () => import('../cli/main');\n",
+      // One level down, '../client' is the operator client; two levels down inside vsphere/, its own.
+      'src/vsphere/up.ts':
+        "import type { QuickmigClient } from '../client/migrations';\nexport type X = QuickmigClient;\n",
       'src/worker.ts': "import { labUp } from './lab/lab';\nexport const x = labUp;\n",
       // The workflow bundle has no Node modules.
       'src/planner/node.ts': "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n",
       // Downward: allowed.
+      'src/vsphere/transfer/down.ts':
+        "import type { VSphereClient } from '../client';\nexport type X = VSphereClient;\n",
       'src/activities/down.ts': "import { decide } from '../planner/plan';\nexport const x = decide;\n",
       'src/workflows/down.ts': "import type { X } from '../activities/vm';\nexport type Y = X;\n",
       'src/config/down.ts':
@@ -104,6 +109,7 @@ describe('layer lint', () => {
         'src/planner/up.ts',
         'src/request/up.ts',
         'src/vsphere/transfer/up.ts',
+        'src/vsphere/up.ts',
         'src/worker.ts',
         'src/workflows/up.ts',
       ].sort(),
@@ -176,7 +182,7 @@ describe('structure of src/', () => {
       logLevel: 'silent',
     });
     const bundled = Object.keys(result.metafile.inputs).filter((f) => f.startsWith('src/'));
-    expect(bundled).toContain('src/workflows/quick-migration.ts');
+    expect(bundled).toContain('src/workflows/quick-migration/index.ts');
     expect(bundled.filter((f) => !covered(f))).toEqual([]);
   });
 

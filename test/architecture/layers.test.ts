@@ -120,6 +120,14 @@ describe('layer lint', () => {
     expect(message).toContain('planner/');
   });
 
+  it('is the table of scripts/layers.mjs', () => {
+    const check = spawnSync(process.execPath, [join(projectRoot, 'scripts', 'layers.mjs'), '--check'], {
+      encoding: 'utf8',
+    });
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+  });
+
   it('passes on the real tree', () => {
     const { status, diagnostics } = biomeLint(projectRoot, ['src']);
     expect(diagnostics.filter((d) => d.category.startsWith('lint/')).map((d) => d.location.path)).toEqual([]);

@@ -5,10 +5,11 @@
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import type { LiveBatchProgress } from '../client/batches';
 import { resolveConnection } from '../client/connection';
 import { OperationRefusedError } from '../client/failures';
-import type { LiveBatchProgress, LiveProgress } from '../client/migrations';
 import { QuickmigClient } from '../client/migrations';
+import type { LiveProgress } from '../client/progress';
 import { explainPlan } from '../planner/explain';
 import {
   CONNECTION_HELP,

@@ -6,9 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ConnectionOptions } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-
-/** The default task queue of the quickmig worker (src/config DEFAULT_TASK_QUEUE). */
-export const DEFAULT_TASK_QUEUE = 'quickmig';
+import { DEFAULT_TASK_QUEUE } from '../request/contract';
 
 /** How to connect; every field is optional. */
 export interface ConnectOptions {
@@ -18,7 +16,7 @@ export interface ConnectOptions {
   namespace?: string;
   /** A `temporal` CLI profile name (its config file, TEMPORAL_CONFIG_FILE). Default `default`. */
   profile?: string;
-  /** Task queue of the quickmig worker. Default `quickmig`. */
+  /** Task queue of the quickmig worker. Default `quickmig` (DEFAULT_TASK_QUEUE). */
   taskQueue?: string;
   /** Environment to read (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...). Default `process.env`. */
   env?: Record<string, string | undefined>;

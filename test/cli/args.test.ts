@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { requestFrom } from '../../src/cli/args';
 import { bar, formatBytes, listLines, progressLine } from '../../src/cli/render';
 import { resolveConnection } from '../../src/client/connection';
-import type { LiveProgress } from '../../src/client/migrations';
-import { migrationIdOf } from '../../src/client/migrations';
+import { migrationIdOf } from '../../src/client/ids';
+import type { LiveProgress } from '../../src/client/progress';
 import { RequestValidationError } from '../../src/request/errors';
 
 const problemsOf = (fn: () => unknown) => {

@@ -25,49 +25,46 @@ migrations roll back, those already done stay done.`,
     const out = outputOf(context);
     const id = oneId(args);
     await withClient(args, async (client) => {
-      if ((await client.kindOf(id)) === 'batch') {
-        // A batch starts nothing more; each running migration rolls back on its own (quickmig status ID).
-        await client.cancelBatch(id);
-        if (args.detach) {
-          if (args.json) out.json({ id, cancelRequested: true });
-          else out.text(`Cancellation of batch ${id} requested; its running migrations roll back now`);
-          return;
-        }
-        out.progress(`cancellation of batch ${id} requested; waiting for its migrations to roll back`);
-        try {
-          await client.batchResult(id);
-          throw new CliError(`${id} completed before the cancellation took effect; nothing was rolled back`);
-        } catch (error) {
-          if (!(error instanceof MigrationCancelledError)) throw error;
-          const progress = await client.batchProgress(id);
-          if (args.json) out.json({ id, cancelled: true, counts: progress.counts });
-          else
-            out.text(
-              `Cancelled batch ${id}: ${progress.counts.succeeded} migrated before the cancellation, ${progress.counts.cancelled} cancelled or never started, ${progress.counts.failed} failed`,
-            );
-        }
-        return;
-      }
-      await client.cancel(id);
+      // A batch starts nothing more; each running migration rolls back on its own (quickmig status ID).
+      const batch = (await client.kindOf(id)) === 'batch';
+      const what = batch ? `batch ${id}` : id;
+      if (batch) await client.cancelBatch(id);
+      else await client.cancel(id);
       if (args.detach) {
         if (args.json) out.json({ id, cancelRequested: true });
+        else if (batch) out.text(`Cancellation of ${what} requested; its running migrations roll back now`);
         else out.text(`Cancellation of ${id} requested; it rolls back now (quickmig status ${id})`);
         return;
       }
-      out.progress(`cancellation of ${id} requested; waiting for the rollback`);
-      try {
-        await client.result(id);
-        // It finished before the cancellation reached it.
-        throw new CliError(`${id} completed before the cancellation took effect; nothing was rolled back`);
-      } catch (error) {
-        if (!(error instanceof MigrationCancelledError)) throw error;
-        if (args.json) out.json({ id, cancelled: true, undone: error.undone });
-        else {
-          out.text(`Cancelled ${id}; rolled back:`);
-          for (const what of error.undone) out.text(`  - ${what}`);
-          if (error.undone.length === 0) out.text('  (nothing had changed yet)');
-        }
+      out.progress(
+        `cancellation of ${what} requested; waiting for ${batch ? 'its migrations to roll back' : 'the rollback'}`,
+      );
+      const cancelled = await cancelledEnd(id, batch ? client.batchResult(id) : client.result(id));
+      if (batch) {
+        const { counts } = await client.batchProgress(id);
+        if (args.json) out.json({ id, cancelled: true, counts });
+        else
+          out.text(
+            `Cancelled batch ${id}: ${counts.succeeded} migrated before the cancellation, ${counts.cancelled} cancelled or never started, ${counts.failed} failed`,
+          );
+      } else if (args.json) out.json({ id, cancelled: true, undone: cancelled.undone });
+      else {
+        out.text(`Cancelled ${id}; rolled back:`);
+        for (const step of cancelled.undone) out.text(`  - ${step}`);
+        if (cancelled.undone.length === 0) out.text('  (nothing had changed yet)');
       }
     });
   },
 });
+
+/** Waits for a cancelled workflow to end: its MigrationCancelledError; CliError when it completed first. */
+async function cancelledEnd(id: string, result: Promise<unknown>): Promise<MigrationCancelledError> {
+  try {
+    await result;
+  } catch (error) {
+    if (error instanceof MigrationCancelledError) return error;
+    throw error;
+  }
+  // It finished before the cancellation reached it.
+  throw new CliError(`${id} completed before the cancellation took effect; nothing was rolled back`);
+}

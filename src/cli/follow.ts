@@ -6,7 +6,6 @@ import { createInterface } from 'node:readline';
 import type { LiveBatchProgress } from '../client/batches';
 import { OperationRefusedError } from '../client/failures';
 import type { QuickmigClient } from '../client/migrations';
-import type { LiveProgress } from '../client/progress';
 import { CliError } from './errors';
 import type { Output } from './output';
 import {
@@ -74,17 +73,10 @@ export async function follow(
   let lastLiveAt = 0;
   let lastLive = '';
   let planShown = false;
-  let failures = 0;
+  const read = patiently(() => client.progress(id));
   try {
     for (;;) {
-      let progress: LiveProgress | undefined;
-      try {
-        progress = await client.progress(id);
-        failures = 0;
-      } catch (error) {
-        // A query can fail while a worker restarts; only repeated failures end the watch.
-        if (++failures >= 20) throw error;
-      }
+      const progress = await read();
       if (progress) {
         if (!planShown && progress.plan) {
           out.progress(planLine(progress.plan));
@@ -162,16 +154,9 @@ export async function followBatch(
 ): Promise<LiveBatchProgress> {
   const seen = new Map<number, string>();
   let lastCounts = '';
-  let failures = 0;
+  const read = patiently(() => client.batchProgress(id));
   for (;;) {
-    let progress: LiveBatchProgress | undefined;
-    try {
-      progress = await client.batchProgress(id);
-      failures = 0;
-    } catch (error) {
-      // A query can fail while a worker restarts; only repeated failures end the watch.
-      if (++failures >= 20) throw error;
-    }
+    const progress = await read();
     if (progress) {
       for (const vm of progress.vms) {
         if (seen.get(vm.index) === vm.state) continue;
@@ -219,4 +204,22 @@ function reportBatch(
         .map((v) => v.vm)
         .join(', ')}`,
     );
+}
+
+/**
+ * A reader of a workflow's progress for a watch loop: undefined when a query fails, as it can while a
+ * worker restarts; only 20 failures in a row end the watch (the error is thrown then).
+ */
+function patiently<T>(read: () => Promise<T>): () => Promise<T | undefined> {
+  let failures = 0;
+  return async () => {
+    try {
+      const value = await read();
+      failures = 0;
+      return value;
+    } catch (error) {
+      if (++failures >= 20) throw error;
+      return undefined;
+    }
+  };
 }

@@ -93,8 +93,8 @@ export async function helpOf(cmd: AnyCommand, path: readonly string[], out: Outp
   const usage = (await renderUsage(cmd, parent)).replace(/[ \t]+$/gm, '').trimEnd();
   const notes = (cmd as { notes?: string }).notes;
   const text = notes ? `${usage}\n\n${notes}` : usage;
-  // citty colours its usage; only a terminal shows colours rather than escape codes.
-  return out.interactive ? text : stripVTControlCharacters(text);
+  // citty colours its usage; help goes to stdout, so only a terminal there shows colours, not escape codes.
+  return out.interactive && process.stdout.isTTY === true ? text : stripVTControlCharacters(text);
 }
 
 /** A CliError that asks for the usage gets the command's help below its message. */

@@ -5,24 +5,30 @@
  */
 
 export type { CopyFilesHeartbeat, HeartbeatFile } from './activities/transfer';
+export type { QuickmigClientOptions } from './client/base';
+export type { BatchStartOptions, LiveBatchProgress, StartedBatch } from './client/batches';
 export type { ConnectOptions, ResolvedConnection } from './client/connection';
 export { resolveConnection } from './client/connection';
-// Every error the client throws (each a QuickmigClientError) is public.
-export * from './client/failures';
+export {
+  BatchAlreadyStartedError,
+  MigrationAlreadyRunningError,
+  MigrationCancelledError,
+  MigrationFailedError,
+  MigrationNotFoundError,
+  NoWorkerError,
+  OperationRefusedError,
+  QuickmigClientError,
+} from './client/failures';
+export { describeRequest, migrationIdOf, vmOf } from './client/ids';
 export type {
-  BatchStartOptions,
   ListFilter,
-  LiveBatchProgress,
-  LiveProgress,
   MigrationSummary,
-  QuickmigClientOptions,
-  StartedBatch,
   StartedMigration,
   StartOptions,
-  TransferProgress,
   WorkflowKind,
 } from './client/migrations';
-export { describeRequest, migrationIdOf, QuickmigClient, vmOf } from './client/migrations';
+export { QuickmigClient } from './client/migrations';
+export type { LiveProgress, TransferProgress } from './client/progress';
 export { explainPlan } from './planner/explain';
 export type {
   DiskPlacementPlan,

@@ -17,7 +17,7 @@ export interface ConnectOptions {
   namespace?: string;
   /** A `temporal` CLI profile name (its config file, TEMPORAL_CONFIG_FILE). Default `default`. */
   profile?: string;
-  /** Task queue of the quickmig worker. Default `quickmig`. */
+  /** Task queue of the quickmig worker. Default `quickmig` (DEFAULT_TASK_QUEUE). */
   taskQueue?: string;
   /** Environment to read (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...). Default `process.env`. */
   env?: Record<string, string | undefined>;

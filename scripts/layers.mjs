@@ -8,116 +8,66 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Each folder of src/ with the folders (or root files) of src/ it must not import, and why. */
+/** The folders (and root files) of src/ that the layer lint knows. */
+const PARTS = [
+  'cli',
+  'client',
+  'lab',
+  'worker',
+  'workflows',
+  'activities',
+  'planner',
+  'vsphere',
+  'telemetry',
+  'codec',
+  'config',
+  'request',
+  'package-root',
+];
+const LIBRARIES = ['config', 'request', 'package-root'];
+
+/** Each folder of src/ with what it may import (of src/), and the words the lint says about it. */
 export const LAYERS = [
   {
     folder: 'lab',
-    forbidden: ['cli', 'client', 'worker', 'workflows'],
+    allowed: ['activities', 'planner', 'vsphere', 'telemetry', 'codec', ...LIBRARIES],
     says: 'lab/ (operator surface) may import every layer below the worker except workflows/ and worker.ts',
   },
   {
     folder: 'client',
-    forbidden: ['cli', 'lab', 'worker'],
+    allowed: ['workflows', 'activities', 'planner', 'vsphere', 'telemetry', 'codec', ...LIBRARIES],
     says: 'client/ (operator surface) may import workflows/ and below, never cli/, lab/ or worker.ts',
   },
   {
     folder: 'workflows',
-    forbidden: ['cli', 'client', 'lab', 'worker', 'vsphere', 'codec', 'config', 'package-root'],
+    allowed: ['activities', 'planner', 'telemetry', 'request'],
     says: 'workflows/ may import activities/ (types and errors), planner/, telemetry/ and request/; never vsphere/, config/, codec/ or anything above',
   },
   {
     folder: 'activities',
-    forbidden: ['cli', 'client', 'lab', 'worker', 'workflows'],
+    allowed: ['planner', 'vsphere', 'telemetry', 'codec', ...LIBRARIES],
     says: 'activities/ may import planner/, vsphere/, telemetry/, codec/, config/ and request/',
   },
-  {
-    folder: 'planner',
-    forbidden: [
-      'cli',
-      'client',
-      'lab',
-      'worker',
-      'workflows',
-      'activities',
-      'vsphere',
-      'telemetry',
-      'codec',
-      'config',
-      'package-root',
-    ],
-    says: 'planner/ is pure: it imports request/ only',
-  },
-  {
-    folder: 'vsphere',
-    forbidden: ['cli', 'client', 'lab', 'worker', 'workflows', 'activities', 'planner', 'telemetry', 'codec'],
-    says: 'vsphere/ may import config/ and request/ only',
-  },
-  {
-    folder: 'telemetry',
-    forbidden: ['cli', 'client', 'lab', 'worker', 'workflows', 'activities', 'planner', 'vsphere', 'codec'],
-    says: 'telemetry/ may import config/ and request/ only',
-  },
-  {
-    folder: 'codec',
-    forbidden: [
-      'cli',
-      'client',
-      'lab',
-      'worker',
-      'workflows',
-      'activities',
-      'planner',
-      'vsphere',
-      'telemetry',
-    ],
-    says: 'codec/ may import config/ and request/ only',
-  },
-  {
-    folder: 'config',
-    forbidden: [
-      'cli',
-      'client',
-      'lab',
-      'worker',
-      'workflows',
-      'activities',
-      'planner',
-      'vsphere',
-      'telemetry',
-      'codec',
-    ],
-    says: 'config/ may import request/ only',
-  },
-  {
-    folder: 'request',
-    forbidden: [
-      'cli',
-      'client',
-      'lab',
-      'worker',
-      'workflows',
-      'activities',
-      'planner',
-      'vsphere',
-      'telemetry',
-      'codec',
-      'config',
-      'package-root',
-    ],
-    says: 'request/ is the bottom layer: it imports nothing else of src/',
-  },
+  { folder: 'planner', allowed: ['request'], says: 'planner/ is pure: it imports request/ only' },
+  { folder: 'vsphere', allowed: LIBRARIES, says: 'vsphere/ may import config/ and request/ only' },
+  { folder: 'telemetry', allowed: LIBRARIES, says: 'telemetry/ may import config/ and request/ only' },
+  { folder: 'codec', allowed: LIBRARIES, says: 'codec/ may import config/ and request/ only' },
+  { folder: 'config', allowed: ['request', 'package-root'], says: 'config/ may import request/ only' },
+  { folder: 'request', allowed: [], says: 'request/ is the bottom layer: it imports nothing else of src/' },
 ];
 
 /** src/worker.ts, the wiring, imports with './'. */
 const WORKER = {
-  forbidden: ['cli', 'client', 'lab', 'worker'],
+  folder: 'worker',
+  allowed: ['workflows', 'activities', 'planner', 'vsphere', 'telemetry', 'codec', ...LIBRARIES],
   says: 'worker.ts (wiring) may import workflows/ and below, never cli/, client/ or lab/',
 };
 
 /** Deepest folder nesting inside a layer folder that the lint covers (src/vsphere/transfer/x.ts is 2). */
 const MAX_DEPTH = 3;
 
-function rule(prefix, { forbidden, says }) {
+function rule(prefix, { folder, allowed, says }) {
+  const forbidden = PARTS.filter((p) => p !== folder && !allowed.includes(p));
   const group = forbidden.flatMap((f) =>
     f === 'worker' || f === 'package-root' ? [prefix + f] : [prefix + f, `${prefix + f}/**`],
   );

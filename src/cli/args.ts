@@ -97,8 +97,9 @@ export const REQUEST_ARGS = {
   verify: { type: 'string', valueHint: 'none|size|sha256', description: 'How copied files are checked' },
   'max-downtime': {
     type: 'string',
-    valueHint: 'MS',
-    description: 'Warm migration: pre-copy rounds until the projected switchover fits MS',
+    valueHint: 'DURATION',
+    description:
+      'Warm migration: pre-copy rounds until the projected switchover fits, e.g. 2s, 1500ms, 1m (a bare number is ms)',
   },
   'on-budget-miss': {
     type: 'string',
@@ -108,7 +109,7 @@ export const REQUEST_ARGS = {
   'not-before': {
     type: 'string',
     valueHint: 'TIME',
-    description: 'Switchover window opens, RFC 3339 (2026-11-28T22:00:00Z)',
+    description: 'Switchover window opens, RFC 3339 with a time zone (2026-11-28T22:00:00Z)',
   },
   'not-after': { type: 'string', valueHint: 'TIME', description: 'Switchover window closes, RFC 3339' },
   'on-window-miss': {

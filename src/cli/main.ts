@@ -54,16 +54,68 @@ function classify(error: unknown): { code: number; known: boolean } {
   return { code: ExitCode.failed, known: false };
 }
 
-/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+/**
+ * An error as the JSON object `--json` prints on stdout: `{"error": {name, message, exitCode, ...}}`
+ * with the error's own context fields (problems, migrationId, step, undone, ...); the message without
+ * the help text that follows a usage error.
+ */
+function errorJson(error: unknown, exitCode: number): { error: Record<string, unknown> } {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const context: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(e)) {
+    if (key === 'cause' || key === 'stack' || key === 'showUsage' || typeof value === 'function') continue;
+    context[key] = value;
+  }
+  for (const key of ['rejected', 'blocked'] as const)
+    if (e instanceof MigrationFailedError) context[key] = e[key];
+  // A usage error carries the command's help after its message (withUsage): the message alone is the error.
+  const message = e instanceof CliError && e.cause instanceof CliError ? e.cause.message : e.message;
+  return { error: { ...context, name: e.name, message, exitCode } };
+}
+
+/** Whether a command line asks for JSON (`--json` before any `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * Runs the CLI with `argv` (without node and script) and returns the exit code. Errors go to stderr as
+ * a message. With `--json` stdout holds exactly one JSON document: the command's result (a blocked
+ * plan, a finished batch with failures), or, when the command printed none, the error (errorJson).
+ */
 export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
+  let printedJson = false;
+  const tracked: Output = {
+    ...out,
+    interactive: out.interactive,
+    json: (value) => {
+      printedJson = true;
+      out.json(value);
+    },
+  };
   try {
-    await runCommandLine(quickmig, argv, out);
+    await runCommandLine(quickmig, argv, tracked);
     return ExitCode.ok;
   } catch (error) {
     const { code, known } = classify(error);
     out.progress(known ? (error as Error).message : String((error as Error).stack ?? error));
+    if (wantsJson(argv) && !printedJson) out.json(errorJson(error, code));
     return code;
   }
 }
+
+/**
+ * A closed pipe (`quickmig status ID | head -3`) ends the process quietly: the reader has what it wanted,
+ * so there is no one to tell. Exit 0, as the output that was read is complete as far as the reader cares.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+quietOnClosedPipe(process.stdout);
+quietOnClosedPipe(process.stderr);
 
 process.exitCode = await runCli(process.argv.slice(2));

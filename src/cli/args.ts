@@ -35,6 +35,12 @@ export const CONNECTION_ARGS = {
     valueHint: 'NAME',
     description: "The worker's task queue (default quickmig)",
   },
+  lab: {
+    type: 'string',
+    valueHint: 'DIR',
+    description:
+      'Use the lab started with quickmig lab up --lab DIR (default: QUICKMIG_LAB, else ./.quickmig/lab when a lab runs there)',
+  },
   'ui-url': {
     type: 'string',
     valueHint: 'URL',
@@ -54,7 +60,9 @@ export function connectOptionsOf(values: ConnectionValues): ConnectOptions & { u
   const namespace = str(values.namespace);
   const profile = str(values.profile);
   const taskQueue = str(values['task-queue']);
+  const labDir = str(values.lab);
   return {
+    ...(labDir ? { labDir } : {}),
     ...(address ? { address } : {}),
     ...(namespace ? { namespace } : {}),
     ...(profile ? { profile } : {}),

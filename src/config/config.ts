@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadClientConfigProfile } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE } from '../request/contract';
 import { ConfigError } from './errors';
-import { LAB_DIR, labWorkerConfigPath } from './lab-paths';
+import { LAB_DIR, labDirOf, labWorkerConfigPath } from './lab-paths';
 import { Secret } from './secret';
 import { normalizeThumbprint } from './thumbprint';
 
@@ -223,9 +223,13 @@ export const LAB_WORKER_CONFIG = labWorkerConfigPath(LAB_DIR);
 
 /**
  * Which configuration file a worker reads: the `--config` argument, else QUICKMIG_CONFIG, else the
- * lab's when a lab is up in this directory.
+ * worker configuration of the lab (`lab`: `--lab DIR`, else QUICKMIG_LAB, else `.quickmig/lab`).
  */
-export function workerConfigPath(argument: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const path = argument ?? env.QUICKMIG_CONFIG ?? LAB_WORKER_CONFIG;
+export function workerConfigPath(
+  argument: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  lab?: string,
+): string {
+  const path = argument ?? env.QUICKMIG_CONFIG ?? labWorkerConfigPath(labDirOf(lab, env).dir);
   return resolve(path);
 }

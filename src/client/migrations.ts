@@ -37,6 +37,7 @@ import { approveSwitchoverUpdate, progressQuery } from '../workflows/definitions
 import type { planMigration } from '../workflows/plan-migration';
 import type { quickMigration } from '../workflows/quick-migration';
 import {
+  DRY_RUN_ATTRIBUTE,
   METHOD_ATTRIBUTE,
   MODE_ATTRIBUTE,
   PHASE_ATTRIBUTE,
@@ -132,18 +133,32 @@ export class QuickmigClient extends BatchClient {
    * blocking findings included (`plan.blocked`). Throws RequestValidationError for an invalid request,
    * NoWorkerError without a worker, MigrationFailedError when the worker rejects the request.
    */
-  async plan(request: MigrationRequestInput): Promise<MigrationPlan> {
+  async plan(
+    request: MigrationRequestInput,
+    options: { pickupTimeoutMs?: number } = {},
+  ): Promise<MigrationPlan> {
     const normalized = normalizeRequest(request);
     await this.waitForWorker();
     const id = planIdOf(normalized, randomUUID().slice(0, 8));
+    const handle = await this.temporal.workflow.start<typeof planMigration>(WORKFLOW_TYPES.planMigration, {
+      taskQueue: this.taskQueue,
+      workflowId: id,
+      args: [request],
+      workflowExecutionTimeout: '10m',
+      staticSummary: `Plan (dry run): ${describeRequest(normalized)}`,
+      // Dry runs are marked so a saved view of migrations (QuickmigDryRun IS NULL) leaves them out.
+      typedSearchAttributes: [{ key: DRY_RUN_ATTRIBUTE, value: true }],
+    });
     try {
-      return await this.temporal.workflow.execute<typeof planMigration>(WORKFLOW_TYPES.planMigration, {
-        taskQueue: this.taskQueue,
-        workflowId: id,
-        args: [request],
-        workflowExecutionTimeout: '10m',
-        staticSummary: `Plan (dry run): ${describeRequest(normalized)}`,
-      });
+      // The server lists a worker that stopped a moment ago as a poller: a dry run nobody takes would
+      // wait its whole timeout. It changes nothing, so it is ended and the caller told at once.
+      await this.waitForPickup(id, handle.firstExecutionRunId, options.pickupTimeoutMs ?? 10_000);
+    } catch (error) {
+      await handle.terminate('no worker took the dry run').catch(() => undefined);
+      throw error;
+    }
+    try {
+      return await handle.result();
     } catch (error) {
       throw await this.failureOf(id, error);
     }
@@ -202,11 +217,17 @@ export class QuickmigClient extends BatchClient {
     return liveProgressOf(id, description, progress, transfer);
   }
 
-  /** Approves a manual switchover. Throws OperationRefusedError with the workflow's reason when refused. */
-  async approve(id: string): Promise<{ approvedAt: number }> {
+  /**
+   * Approves a manual switchover; `approvedAt` is an ISO 8601 time. Throws OperationRefusedError with
+   * the workflow's reason when refused.
+   */
+  async approve(id: string): Promise<{ approvedAt: string }> {
     await this.running(id, 'approve', 'migration');
     try {
-      return await this.handle(id).executeUpdate(approveSwitchoverUpdate);
+      const { approvedAt } = await this.handle(id).executeUpdate(approveSwitchoverUpdate);
+      // Workflows started before the update answered ISO 8601 answered epoch milliseconds.
+      const at = approvedAt as string | number;
+      return { approvedAt: typeof at === 'number' ? new Date(at).toISOString() : at };
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError)
         throw new OperationRefusedError(id, 'approve', rootMessage(error), { cause: error });

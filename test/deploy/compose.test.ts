@@ -97,8 +97,13 @@ describe('docker-compose.yml', () => {
 
   it('registers exactly the search attributes the workflows upsert', () => {
     const script = [compose.services['search-attributes']?.entrypoint ?? []].flat().join('\n');
-    const names = /for name in ([\w ]+); do/.exec(script)?.[1]?.split(' ') ?? [];
-    expect(names.sort()).toEqual(SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).sort());
+    const keywords = /for name in ([\w ]+); do/.exec(script)?.[1]?.split(' ') ?? [];
+    const others = [...script.matchAll(/--name (\w+) --type (\w+)/g)].map(
+      (m) => `${m[1]}=${m[2]?.toUpperCase()}`,
+    );
+    expect([...keywords.map((name) => `${name}=KEYWORD`), ...others].sort()).toEqual(
+      SEARCH_ATTRIBUTE_KEYS.map((k) => `${k.name}=${k.type}`).sort(),
+    );
     expect(script).toContain('--type Keyword');
   });
 

@@ -4,10 +4,11 @@
  * Workflow code: Temporal's clock only.
  */
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
-import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
 import type { FileCopyPlan } from '../../planner/files';
 import type { MigrationPlan } from '../../planner/plan';
+import { FAILURE_TYPES } from '../../request/contract';
 import type { MigrationRequestInput } from '../../request/request';
 import type { TransferActivities } from '../activity-options';
 import { step } from '../activity-options';
@@ -53,6 +54,15 @@ export function phaseTracker(progress: MigrationProgress) {
   return { phases, enter };
 }
 
+/** A refused approval: non-retryable, typed FAILURE_TYPES.approvalRefused, the reason as its message. */
+function refusal(reason: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FAILURE_TYPES.approvalRefused,
+    nonRetryable: true,
+    message: reason,
+  });
+}
+
 /**
  * Answers the progress query and the switchover approval, which is refused unless the migration waits
  * for one (or will), and once the switchover has begun.
@@ -64,17 +74,22 @@ export function handleQueries(progress: MigrationProgress): { isApproved: () => 
     approveSwitchoverUpdate,
     () => {
       approved = true;
-      return { approvedAt: Date.now() };
+      return { approvedAt: new Date().toISOString() };
     },
     {
+      // A refusal is a typed, non-retryable failure: asking again cannot change the answer.
       validator: () => {
         const steps = progress.plan?.steps ?? [];
         // A policy that holds the switchover (onBudgetMiss / window.onMiss wait-approval) asks as it waits.
         if (!progress.awaitingApproval && !steps.includes('await-switchover'))
-          throw new Error('this migration switches over automatically; nothing to approve');
-        if (approved) throw new Error('the switchover is already approved');
-        if (['switchover', 'finalize', 'done', 'rolling-back', 'rolled-back'].includes(progress.phase))
-          throw new Error(`too late to approve: the migration is in phase ${progress.phase}`);
+          throw refusal('this migration switches over automatically; nothing to approve');
+        if (approved) throw refusal('the switchover is already approved');
+        if (
+          ['switchover', 'finalize', 'done', 'rolling-back', 'rolled-back', 'refused'].includes(
+            progress.phase,
+          )
+        )
+          throw refusal(`too late to approve: the migration is in phase ${progress.phase}`);
       },
     },
   );

@@ -23,6 +23,7 @@ import {
   Client,
   Connection,
   isGrpcServiceError,
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -140,15 +141,33 @@ export class QuickmigClient extends BatchClient {
     const normalized = normalizeRequest(request);
     await this.waitForWorker();
     const id = planIdOf(normalized, randomUUID().slice(0, 8));
-    const handle = await this.temporal.workflow.start<typeof planMigration>(WORKFLOW_TYPES.planMigration, {
+    const startOptions = {
       taskQueue: this.taskQueue,
       workflowId: id,
-      args: [request],
+      args: [request] as [MigrationRequestInput],
       workflowExecutionTimeout: '10m',
       staticSummary: `Plan (dry run): ${describeRequest(normalized)}`,
-      // Dry runs are marked so a saved view of migrations (QuickmigDryRun IS NULL) leaves them out.
-      typedSearchAttributes: [{ key: DRY_RUN_ATTRIBUTE, value: true }],
-    });
+    };
+    // A dry run is found by its VM like the migrations, and marked so that a saved view of migrations
+    // (QuickmigVm IS NOT NULL AND QuickmigDryRun IS NULL) leaves it out.
+    const marks = [
+      { key: VM_ATTRIBUTE, value: vmOf(normalized) },
+      { key: DRY_RUN_ATTRIBUTE, value: true },
+    ];
+    const handle = await this.temporal.workflow
+      .start<typeof planMigration>(WORKFLOW_TYPES.planMigration, {
+        ...startOptions,
+        typedSearchAttributes: marks,
+      })
+      .catch((error: unknown) => {
+        // A server set up before QuickmigDryRun existed: the dry run still runs, unmarked.
+        if (error instanceof ServiceError && /search attribute/i.test(String(error.cause)))
+          return this.temporal.workflow.start<typeof planMigration>(
+            WORKFLOW_TYPES.planMigration,
+            startOptions,
+          );
+        throw error;
+      });
     try {
       // The server lists a worker that stopped a moment ago as a poller: a dry run nobody takes would
       // wait its whole timeout. It changes nothing, so it is ended and the caller told at once.

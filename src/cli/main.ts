@@ -29,10 +29,12 @@ const quickmig = command({
     lab: () => import('./lab').then((m) => m.labCommand),
   },
   notes: `The CLI holds no vSphere credentials: plan and migrate run on a worker. It finds Temporal through
---address/--namespace, TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE or a temporal CLI profile, else the lab
-running in ./.quickmig/lab, else localhost:7233.
+--address/--namespace, --lab DIR, TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE or a temporal CLI profile, else
+the lab in QUICKMIG_LAB or ./.quickmig/lab, else localhost:7233.
 
-Every command takes --json for machine-readable output. Exit codes: 0 ok, 1 failed (the migration
+Every command takes --json for machine-readable output: stdout holds one JSON document, the result or
+{"error": {"name", "message", "exitCode", ...}}. Durations take units (2s, 1500ms, 1m); times print as
+ISO 8601. A closed pipe (| head) ends the output quietly. Exit codes: 0 ok, 1 failed (the migration
 failed or was cancelled, Temporal unreachable, ...), 2 wrong command line, 3 invalid input or
 configuration (the request, an unknown VM or endpoint, an unknown migration id), 4 blocked by
 preflight findings (nothing was changed).`,

@@ -67,6 +67,16 @@ export function fitToWidth(line: string, columns: number): string {
   return `${out}…`;
 }
 
+/**
+ * JSON times as ISO 8601: Dates are already; a field named `...At` that holds epoch milliseconds (the
+ * workflows' `sourceStoppedAt`, a batch entry's `startedAt`) is written the same way.
+ */
+function isoTimes(key: string, value: unknown): unknown {
+  return key.endsWith('At') && typeof value === 'number' && Number.isFinite(value)
+    ? new Date(value).toISOString()
+    : value;
+}
+
 /** Output over the process's streams; `interactive` defaults to whether stderr is a terminal. */
 export function streamOutput(
   stdout: NodeJS.WritableStream = process.stdout,
@@ -86,7 +96,7 @@ export function streamOutput(
     },
     json: (value) => {
       endLive();
-      stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      stdout.write(`${JSON.stringify(value, isoTimes, 2)}\n`);
     },
     progress: (line) => {
       endLive();

@@ -10,7 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  Client,
+  Connection,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { workflowMetadataQuery } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
@@ -120,6 +126,42 @@ describe('README (integration)', () => {
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe('PreflightBlockedError');
     expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+  });
+
+  it('a refused approval is a typed, non-retryable failure with the reason', async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const started = await runCli(
+      [
+        'migrate',
+        '--vm',
+        'esx-b/util01',
+        '--to',
+        'esx-a',
+        '--datastore',
+        'datastore1',
+        '--not-before',
+        tomorrow,
+        '--detach',
+      ],
+      env,
+    );
+    expect(started.code, started.stderr).toBe(0);
+    const id = started.stdout.trim();
+    // It switches over by itself once the window opens: there is nothing to approve, before or after preflight.
+    const refusal = await temporal.workflow
+      .getHandle(id)
+      .executeUpdate('approveSwitchover')
+      .catch((e: unknown) => e);
+    expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (refusal as WorkflowUpdateFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('ApprovalRefused');
+    expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+    expect((cause as ApplicationFailure).message).toBe(
+      'this migration switches over automatically; nothing to approve',
+    );
+    const cancelled = await runCli(['cancel', id], env);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
   });
 
   it('dry runs are marked: the saved view the README gives lists migrations without them', async () => {

@@ -197,6 +197,11 @@ export interface ActiveFile {
 export interface TransferProgress {
   /** Bytes uploaded so far, counting skipped files as done. */
   readonly bytesDone: number;
+  /**
+   * Bytes sent to targets so far: never decreases (an upload that fails and is sent again counts twice), and
+   * skipped files do not count. What moved over the network, for throughput metrics.
+   */
+  readonly bytesUploaded: number;
   /** Bytes of all files (a transformed file counts with its source size until it is done). */
   readonly bytesTotal: number;
   /** Upload rate over the sliding window, bytes per second (0 until two samples exist). */
@@ -1070,6 +1075,7 @@ class AggregateProgress {
       (this.#verify === 'sha256' ? this.#bytesTotal - this.#verifiedDone : 0);
     this.#onProgress({
       bytesDone: this.#bytesDone,
+      bytesUploaded: this.#copied,
       bytesTotal: this.#bytesTotal,
       rateBytesPerSec: this.#copyMeter.rate(),
       etaSeconds: remaining <= 0 ? 0 : workRate > 0 ? remaining / workRate : null,

@@ -17,6 +17,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  log,
   patched,
   proxyActivities,
   setHandler,
@@ -157,6 +158,10 @@ export async function quickMigration(
   const enter = (phase: Phase, step: string = phase) => {
     phases[progress.phase] = (phases[progress.phase] ?? 0) + (Date.now() - phaseStart);
     phaseStart = Date.now();
+    // One structured line per phase change (the SDK does not log while replaying); 'done' is logged as
+    // the migration's completion by src/telemetry/workflow-metrics, 'rolled-back' with what was undone.
+    if (phase !== progress.phase && phase !== 'done' && phase !== 'rolled-back')
+      log.info(`phase ${phase}`, { event: 'phase-changed', phase, from: progress.phase, step });
     progress.phase = phase;
     progress.step = step;
     upsertSearchAttributes([{ key: PHASE_ATTRIBUTE, value: phase }]);
@@ -608,6 +613,14 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
       );
       stoppedAt = stopped.changed ? stopped.at : stopRequestedAt;
       progress.sourceStoppedAt = stoppedAt;
+      log.info(
+        `switchover began: ${source.name} ${plan.mode === 'smartswitch' ? 'suspended' : 'powered off'}`,
+        {
+          event: 'switchover-began',
+          method: plan.method,
+          mode: plan.mode,
+        },
+      );
       compensations.push({
         what: 'restored the source to poweredOn',
         undo: () =>
@@ -655,6 +668,12 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
         )
       ).at;
       progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
+      log.info(`switchover ended: ${target.temporaryName} running, downtime ${progress.downtimeMs} ms`, {
+        event: 'switchover-ended',
+        method: plan.method,
+        mode: plan.mode,
+        downtimeMs: progress.downtimeMs,
+      });
     }
   } catch (error) {
     const failedStep = progress.step;
@@ -778,6 +797,10 @@ async function rollback(
     }
   });
   enter('rolled-back', 'rollback');
+  log.info(`rolled back: ${progress.undone.length} step(s) undone`, {
+    event: 'rolled-back',
+    undone: progress.undone,
+  });
 }
 
 async function finalizeInstantRecovery(

@@ -98,7 +98,8 @@ export async function createWorkers(
   if (options.telemetry) installTelemetry(options.telemetry);
   const ownsConnection = !options.connection;
   const connection =
-    options.connection ?? (await NativeConnection.connect({ address: config.temporalAddress }));
+    options.connection ??
+    (await NativeConnection.connect({ address: config.temporalAddress, ...config.temporalConnection }));
   const pool = createEndpointPool(config.endpoints);
   // Payload encryption when configured: histories then hold ciphertext only (src/codec).
   const dataConverter = dataConverterFor(config.encryption?.keyFile);

@@ -11,7 +11,6 @@
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptors, InjectedSinks, LogEntry, LogLevel } from '@temporalio/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { CopyRoute } from '../activities/transfer';
 import { packagePath } from '../package-root';
 import {
   COPIED_BYTES,
@@ -117,8 +116,16 @@ export function installTelemetry(options: TelemetryOptions): void {
  * Prometheus convention (and the SDK's own series, task_queue) name in snake_case.
  */
 
+/** Where a copy's bytes went (the copy activity's route). */
+export interface CopiedBytesRoute {
+  readonly sourceEndpoint: string;
+  readonly targetEndpoint: string;
+  readonly namespace: string;
+  readonly taskQueue: string;
+}
+
 /** Counts the bytes a copy moves in {@link COPIED_BYTES}: the data movers' `bytesMoved`. */
-export function countCopiedBytes(bytes: number, route: CopyRoute): void {
+export function countCopiedBytes(bytes: number, route: CopiedBytesRoute): void {
   Runtime.instance()
     .metricMeter.createCounter(COPIED_BYTES.meterName, COPIED_BYTES.unit, COPIED_BYTES.help)
     .add(bytes, {

@@ -7,11 +7,16 @@
  * history replays, so a replayed migration never counts or logs twice. Phase changes and the switchover
  * are logged by the workflow itself.
  */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Sinks, WorkflowInterceptorsFactory } from '@temporalio/workflow';
 import { log, proxySinks, workflowInfo } from '@temporalio/workflow';
-import { METHOD_ATTRIBUTE, MODE_ATTRIBUTE } from '../workflows/search-attributes';
+import { SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../request/contract';
 import type { MigrationOutcome } from './metrics';
 import { NO_MODE, UNPLANNED } from './metrics';
+
+/** The planned method and mode, as the migration upserts them (request/contract SEARCH_ATTRIBUTES). */
+const METHOD_ATTRIBUTE = defineSearchAttributeKey(SEARCH_ATTRIBUTES.method.name, SearchAttributeType.KEYWORD);
+const MODE_ATTRIBUTE = defineSearchAttributeKey(SEARCH_ATTRIBUTES.mode.name, SearchAttributeType.KEYWORD);
 
 /** A finished migration, as the workflow reports it to the worker's metrics (src/telemetry). */
 export interface MigrationFinished {
@@ -81,7 +86,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
   inbound: [
     {
       async execute(input, next) {
-        if (workflowInfo().workflowType !== 'quickMigration') return next(input);
+        if (workflowInfo().workflowType !== WORKFLOW_TYPES.quickMigration) return next(input);
         const vm = vmOf(input.args);
         log.info(`migration started${vm ? ` for ${vm}` : ''}`, {
           event: 'migration-started',

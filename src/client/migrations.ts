@@ -13,6 +13,7 @@
  * ```
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   WorkflowExecutionDescription,
   WorkflowExecutionInfo,
@@ -99,6 +100,14 @@ export interface StartedMigration {
 export type WorkflowKind = 'migration' | 'batch' | 'plan' | 'other';
 
 /** The client API. Build it with {@link QuickmigClient.connect} or over an existing Temporal Client. */
+/** Options of {@link QuickmigClient.watch}. */
+export interface WatchOptions {
+  /** Time between two reads of the progress, in ms. Default 1000. */
+  intervalMs?: number;
+  /** Ends the iteration early, without an error. Default: none (it ends with the migration). */
+  signal?: AbortSignal;
+}
+
 export class QuickmigClient extends BatchClient {
   private ownedConnection: Connection | undefined;
 
@@ -200,6 +209,46 @@ export class QuickmigClient extends BatchClient {
     }
     const transfer = await transferOf(this.temporal.options.loadedDataConverter, description);
     return liveProgressOf(id, description, progress, transfer);
+  }
+
+  /**
+   * Follows a migration as an async iterator: yields its progress (as {@link progress} reads it) each
+   * time its status, phase, step, bytes, downtime or wait changes, polling every `intervalMs`, and ends
+   * after the first progress whose status is no longer RUNNING. Throws MigrationNotFoundError for an
+   * unknown id. The report, or the failure with what the rollback undid, is then `result(id)`:
+   *
+   * ```ts
+   * for await (const p of quickmig.watch(id)) console.log(p.phase, p.bytes.done, p.downtimeSoFarMs);
+   * const report = await quickmig.result(id);
+   * ```
+   */
+  async *watch(id: string, options: WatchOptions = {}): AsyncGenerator<LiveProgress, void, undefined> {
+    const intervalMs = options.intervalMs ?? 1000;
+    let last = '';
+    while (!options.signal?.aborted) {
+      const p = await this.progress(id);
+      const seen = JSON.stringify([
+        p.status,
+        p.phase,
+        p.step,
+        p.bytes.done,
+        p.downtimeMs,
+        p.downtimeSoFarMs === null,
+        p.awaitingApproval,
+        p.waitingFor,
+      ]);
+      if (seen !== last) {
+        last = seen;
+        yield p;
+      }
+      if (p.status !== 'RUNNING') return;
+      try {
+        await sleep(intervalMs, undefined, options.signal ? { signal: options.signal } : {});
+      } catch (error) {
+        if (options.signal?.aborted) return;
+        throw error;
+      }
+    }
   }
 
   /** Approves a manual switchover. Throws OperationRefusedError with the workflow's reason when refused. */

@@ -3,10 +3,13 @@
  * worker.json names where it names it (ConfigMap and Secret keys from the generators), pin the image, serve
  * metrics on the port their probes and the service use, and start the worker with flags it accepts. No
  * cluster or kubectl needed: the YAML is parsed and the worker's configuration loader runs on the files the
- * pods would see.
+ * pods would see; each object is validated against the Kubernetes API's JSON Schema (kubernetes-models).
  */
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { WORKER_ENVIRONMENT } from '../../src/cli/worker';
@@ -93,6 +96,23 @@ function mountsOf(manifest: Manifest): Mount[] {
 const argAfter = (args: readonly string[], flag: string) => args[args.indexOf(flag) + 1];
 
 describe('deploy/kubernetes', () => {
+  it('is valid Kubernetes: every object matches the API schema of its kind', () => {
+    const models = { Deployment, Namespace, Service } as const;
+    expect(manifests.map((m) => m.kind).sort()).toEqual(['Deployment', 'Deployment', 'Namespace', 'Service']);
+    for (const manifest of manifests) {
+      const Model = models[manifest.kind as keyof typeof models];
+      expect(
+        () => new Model(manifest as never).validate(),
+        `${manifest.kind} ${manifest.metadata.name}`,
+      ).not.toThrow();
+    }
+    // The check can fail: a port given as a string is refused.
+    const broken = structuredClone(deployments[0]) as Manifest;
+    (broken.spec.template?.spec.containers[0]?.ports?.[0] as { containerPort: unknown }).containerPort =
+      'metrics';
+    expect(() => new Deployment(broken as never).validate()).toThrow(/containerPort/);
+  });
+
   it('has an all-in-one worker deployment and a data-mover deployment, each a quickmig worker', () => {
     const byComponent = Object.fromEntries(
       deployments.map((d) => [d.metadata.labels?.['app.kubernetes.io/component'], d]),

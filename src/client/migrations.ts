@@ -33,7 +33,7 @@ import type { MigrationPlan } from '../planner/plan';
 import { WORKFLOW_TYPES } from '../request/contract';
 import type { MigrationRequestInput } from '../request/request';
 import { normalizeRequest } from '../request/request';
-import type { MigrationProgress, MigrationResult, Phase } from '../workflows/definitions';
+import type { MigrationResult, Phase } from '../workflows/definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../workflows/definitions';
 import type { planMigration } from '../workflows/plan-migration';
 import type { quickMigration } from '../workflows/quick-migration';
@@ -200,13 +200,11 @@ export class QuickmigClient extends BatchClient {
    * activity's heartbeat details, read through DescribeWorkflowExecution (./progress says why).
    */
   async progress(id: string): Promise<LiveProgress> {
-    const description = await this.describe(id);
-    let progress: MigrationProgress;
-    try {
-      progress = await this.handle(id).query(progressQuery);
-    } catch (error) {
-      progress = fallbackProgress(id, description, error);
-    }
+    const { description, answer: progress } = await this.queried(
+      id,
+      () => this.handle(id).query(progressQuery),
+      (described, error) => fallbackProgress(id, described, error),
+    );
     const transfer = await transferOf(this.temporal.options.loadedDataConverter, description);
     return liveProgressOf(id, description, progress, transfer);
   }

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { createDatastoreActivities } from './datastore';
 import type { EndpointPool } from './endpoints';
 import { createPreflightActivities } from './preflight';
+import type { TransferDeps } from './transfer';
 import { createTransferActivities, toActivityFailure } from './transfer';
 import { createVmActivities } from './vm';
 
@@ -65,7 +66,16 @@ export function createControlActivities(pool: EndpointPool) {
   });
 }
 
-/** The data-mover activities: file copies, which may run on workers near the storage. */
-export function createDataMoverActivities(pool: EndpointPool) {
-  return createTransferActivities({ clientFor: (name) => pool.clientFor(name) });
+/**
+ * The data-mover activities: file copies, which may run on workers near the storage. `bytesMoved` is told
+ * the bytes each copy sends as they move (default: nobody).
+ */
+export function createDataMoverActivities(
+  pool: EndpointPool,
+  options: { bytesMoved?: TransferDeps['bytesMoved'] } = {},
+) {
+  return createTransferActivities({
+    clientFor: (name) => pool.clientFor(name),
+    bytesMoved: options.bytesMoved,
+  });
 }

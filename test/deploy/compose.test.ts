@@ -287,7 +287,7 @@ describe('docker-compose.yml', () => {
     expect(entries.map((e) => e.toUpperCase()).sort()).toEqual(
       SEARCH_ATTRIBUTE_KEYS.map((k) => `${k.name}:${k.type}`.toUpperCase()).sort(),
     );
-    expect(script).toContain('--type Keyword');
+    expect(script).toContain('--type "$type"');
     expect(setup.environment?.TEMPORAL_NAMESPACE).toBe(env.TEMPORAL_NAMESPACE);
   });
 

@@ -83,6 +83,11 @@ export function handleQueries(progress: MigrationProgress): { isApproved: () => 
     {
       // A refusal is a typed, non-retryable failure: asking again cannot change the answer.
       validator: () => {
+        // Before the plan, whether a switchover will wait is not known yet: not "nothing to approve".
+        if (progress.plan === null && progress.phase === 'preflight')
+          throw refusal(
+            'the migration is still in preflight; approve it once it has a plan (quickmig status ID)',
+          );
         const steps = progress.plan?.steps ?? [];
         // A policy that holds the switchover (onBudgetMiss / window.onMiss wait-approval) asks as it waits.
         if (!progress.awaitingApproval && !steps.includes('await-switchover'))

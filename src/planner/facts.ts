@@ -1,3 +1,5 @@
+import type { MeasuredCopy } from './downtime';
+
 // The facts the planner decides on. A preflight activity gathers them from vSphere; tests write them
 // by hand. Plain data only (no classes, no Dates), so they travel through Temporal and into a memo.
 
@@ -116,6 +118,16 @@ export interface InstantRecoveryFacts {
   otherVms: string[];
 }
 
+/** What the switchover's projection and stop need beyond the VM's own facts. */
+export interface SwitchoverFacts {
+  /** summary.type of the datastore holding the .vmx (where a suspend writes its state): VMFS, NFS, ... */
+  sourceHomeType: string;
+  /** guest.toolsRunningStatus is guestToolsRunning: a guest shutdown is possible. */
+  toolsRunning: boolean;
+  /** The latest copy this worker measured between the same endpoints, if any. */
+  measuredCopy?: MeasuredCopy;
+}
+
 /** Everything the planner needs to know, gathered once during preflight. */
 export interface MigrationFacts {
   source: EndpointFacts;
@@ -136,4 +148,6 @@ export interface MigrationFacts {
   targetVmNames: string[];
   /** Set when the VM runs from what looks like, or is flagged as, an instant-recovery datastore. */
   instantRecovery: InstantRecoveryFacts | null;
+  /** Default: the source home is VMFS, Tools run when the guest has a heartbeat, no measured copy. */
+  switchover?: SwitchoverFacts;
 }

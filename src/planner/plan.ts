@@ -1,5 +1,7 @@
 import type { MigrationRequest } from '../request/request';
+import type { DowntimeProjection } from './downtime';
 import type { HostFacts, MigrationFacts } from './facts';
+import { planSwitchover } from './switchover';
 
 /** What a vMotion relocates (for Quick Migration it only describes what changes). */
 export type Relocation = 'host' | 'datastore' | 'host+datastore';
@@ -36,7 +38,8 @@ export type RuleId =
   | 'R8-suspended'
   | 'R9-relocation'
   | 'R10-source-handling'
-  | 'R11-instant-recovery';
+  | 'R11-instant-recovery'
+  | 'R12-mode-fastest';
 
 /** A fact value as a reason quotes it. */
 export type FactValue = string | number | boolean | null | string[];
@@ -88,6 +91,11 @@ export interface MigrationPlan {
   findings: Finding[];
   /** True when any finding is an error: the workflow must not start. */
   blocked: boolean;
+  /**
+   * Projected downtimes of each mode the rules allow, and how each was computed (src/planner/downtime.ts);
+   * null for vMotion and for a VM that is not running. Absent in plans made before projections existed.
+   */
+  downtime?: DowntimeProjection | null;
 }
 
 const GiB = 1024 ** 3;
@@ -138,7 +146,9 @@ export function planMigration(request: MigrationRequest, facts: MigrationFacts):
   const where = decideRelocation(ctx);
   const method = decideMethod(ctx, where);
   const quick = method === 'quick-migration';
-  const mode = quick ? decideMode(ctx) : ignoreMode(ctx);
+  const ruleMode = quick ? decideMode(ctx) : ignoreMode(ctx);
+  const switchover = ruleMode === null ? null : planSwitchoverOf(ctx, ruleMode);
+  const mode = switchover?.mode ?? ruleMode;
   checkHostsAndVm(ctx);
   checkDisks(ctx, quick);
   checkDatastores(ctx, where, quick);
@@ -162,7 +172,29 @@ export function planMigration(request: MigrationRequest, facts: MigrationFacts):
     reasons,
     findings,
     blocked: findings.some((f) => f.severity === 'error'),
+    downtime: switchover?.projection ?? null,
   };
+}
+
+/** The switchover's projection, findings and the `mode: fastest` choice (src/planner/switchover.ts). */
+function planSwitchoverOf(ctx: Context, ruleMode: 'smartswitch' | 'cold') {
+  const { vm, sourceHost, targetHost } = ctx.facts;
+  const { options } = ctx.request;
+  const smartSwitchAllowed =
+    cpuCompatibility(vm.featureRequirement, sourceHost, targetHost).compatible &&
+    vm.memoryMiB <= options.memoryThresholdMiB;
+  const planned = planSwitchover(ctx.request, ctx.facts, ruleMode, smartSwitchAllowed);
+  for (const f of planned.findings)
+    (f.severity === 'error' ? ctx.error : ctx.warn)(f.code, f.message, f.field);
+  if (planned.fastestDecision) {
+    ctx.reason('R12-mode-fastest', planned.fastestDecision, {
+      'options.mode': options.mode,
+      ...Object.fromEntries(
+        (planned.projection?.modes ?? []).map((m) => [`${m.mode}ServiceDowntimeMs`, m.serviceDowntimeMs]),
+      ),
+    });
+  }
+  return planned;
 }
 
 /** R9: what changes: host, datastore(s), both, or nothing (which blocks). */

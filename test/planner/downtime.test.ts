@@ -192,7 +192,9 @@ describe('the plan', () => {
     // 8 GiB from the IR share: the suspend and the copy at 100 MB/s make SmartSwitch the slower one.
     expect(p.mode).toBe('cold');
     const reason = p.reasons.find((r) => r.rule === 'R12-mode-fastest');
-    expect(reason?.decision).toMatch(/^cold: projected service downtime [\d.]+ s against [\d.]+ s for smartswitch$/);
+    expect(reason?.decision).toMatch(
+      /^cold: projected service downtime [\d.]+ s against [\d.]+ s for smartswitch$/,
+    );
     expect(p.steps).toContain('stop');
 
     const small = plan({ options: { mode: 'fastest' } }, (f) => {
@@ -248,7 +250,5 @@ describe('the plan', () => {
       bps: (512 * MiB * 1000) / 2000,
       source: 'measured over 512 MiB copied esx-a → esx-b',
     });
-  });
-
   });
 });

@@ -55,6 +55,16 @@ export class HeartbeatTimeoutError extends Error {
   override readonly name = 'HeartbeatTimeoutError';
 }
 
+/** Thrown when a guest shutdown does not power the VM off within options.shutdown.timeoutMs and the request says abort. */
+export class GuestShutdownTimeoutError extends Error {
+  override readonly name = 'GuestShutdownTimeoutError';
+}
+
+/** Thrown when a guest shutdown is asked of a VM whose VMware Tools are not running (fault ToolsUnavailable). */
+export class GuestToolsUnavailableError extends Error {
+  override readonly name = 'GuestToolsUnavailableError';
+}
+
 /**
  * Error names that are permanent: retrying cannot help. The vSphere ones come from src/vsphere/errors.ts;
  * an InvalidState or TaskInProgress fault is transient (another task holds the VM) and is retried.
@@ -75,4 +85,8 @@ export const PERMANENT_ERROR_TYPES = [
   'InvalidArgumentError',
   'MethodNotFoundError',
   'AmbiguousNameError',
+  'GuestShutdownTimeoutError',
+  'GuestToolsUnavailableError',
+  // A question quickmig does not answer: asking again would meet it again.
+  'VmQuestionError',
 ] as const;

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { createDatastoreActivities } from './datastore';
 import type { EndpointPool } from './endpoints';
 import { createPreflightActivities } from './preflight';
+import { createSwitchoverActivities } from './switchover';
 import { createTransferActivities } from './transfer';
 import { createVmActivities } from './vm';
 
@@ -10,7 +11,7 @@ import { createVmActivities } from './vm';
 export const LIVENESS_INTERVAL_MS = 5000;
 
 /** Activities that heartbeat with their own progress details, which a bare heartbeat would overwrite. */
-const OWN_HEARTBEATS = new Set(['relocateVm', 'waitForGuestHeartbeat']);
+const OWN_HEARTBEATS = new Set(['relocateVm', 'waitForGuestHeartbeat', 'waitForService']);
 
 /**
  * Wraps each activity so it heartbeats while it waits on vSphere. A worker that dies mid-step is then
@@ -46,6 +47,7 @@ export function createControlActivities(pool: EndpointPool) {
     ...createPreflightActivities(pool),
     ...createVmActivities(pool),
     ...createDatastoreActivities(pool),
+    ...createSwitchoverActivities(pool),
   });
 }
 

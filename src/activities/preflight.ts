@@ -17,6 +17,7 @@ import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
 import type { DatastoreFacts, HostFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
 import { NotFoundError } from '../vsphere';
+import { latestCopy } from './copy-rates';
 import type { EndpointPool } from './endpoints';
 import { InvalidRequestError, PreflightBlockedError } from './errors';
 import { filesOf } from './vm';
@@ -39,6 +40,11 @@ export interface PreparedMigration {
     /** The datastore the VM runs from when it is an instant-recovery one. */
     /** The instant-recovery datastore the VM runs from, with the datastore system of every host mounting it. */
     instantRecoveryDatastore: { ref: MoRef; name: string; datastoreSystems: MoRef[] } | null;
+    /**
+     * The source's datastores as a .vmx may name them (name and `/vmfs/volumes/<id>`): ISO images on
+     * them are disconnected on the target (options.targetVm.disconnectMedia). Absent in older histories.
+     */
+    mediaDatastores?: string[];
   };
   target: {
     endpoint: string;
@@ -299,6 +305,8 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
     ? await source.facts.vms(irDatastore.vms.filter((r) => r.value !== vm.ref.value))
     : [];
 
+  const guest = await source.guest.state(vm.ref);
+  const measured = latestCopy(request.source.endpoint, request.target.endpoint);
   const facts: MigrationFacts = {
     source: {
       name: request.source.endpoint,
@@ -363,6 +371,11 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
           otherVms: otherVmsOnIr.map((v) => v.name),
         }
       : null,
+    switchover: {
+      sourceHomeType: configDs?.type ?? 'VMFS',
+      toolsRunning: guest.toolsRunning,
+      ...(measured ? { measuredCopy: measured } : {}),
+    },
   };
   const plan = planMigration(request, facts);
   // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the
@@ -417,6 +430,15 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
         irDatastore && irSystems.length > 0
           ? { ref: irDatastore.ref, name: irDatastore.name, datastoreSystems: irSystems }
           : null,
+      mediaDatastores: sourceDatastores
+        // On the same endpoint, a datastore the target uses stays reachable: its ISOs may stay.
+        .filter(
+          (d) => d === irDatastore || !(sameEndpoint && targetDatastores.some((t) => t.name === d.name)),
+        )
+        .flatMap((d) => {
+          const volume = /^ds:\/\/(\/vmfs\/volumes\/[^/]+)/.exec(d.url ?? '')?.[1];
+          return volume ? [d.name, volume] : [d.name];
+        }),
     },
     target: {
       endpoint: request.target.endpoint,

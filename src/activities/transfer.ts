@@ -13,6 +13,7 @@ import type { VSphereClient } from '../vsphere';
 import { AuthenticationError, HttpStatusError, parseDatastorePath, VSphereFaultError } from '../vsphere';
 import type { CopyFileResult, CopyFileSpec, TransferProgress, VerifyMode } from '../vsphere/transfer';
 import { copyFiles } from '../vsphere/transfer';
+import { recordCopy } from './copy-rates';
 
 export type { CopyFileResult, VerifyMode } from '../vsphere/transfer';
 
@@ -126,12 +127,14 @@ export function createTransferActivities(deps: TransferDeps) {
      */
     async copyFiles(input: CopyFilesInput): Promise<CopyFilesResult> {
       const ctx = Context.current();
-      return runCopyFiles(deps, input, {
+      const result = await runCopyFiles(deps, input, {
         heartbeat: (details) => ctx.heartbeat(details),
         heartbeatDetails: ctx.info.heartbeatDetails,
         signal: ctx.cancellationSignal,
         log: ctx.log,
       });
+      recordCopy(input.sourceEndpoint, input.targetEndpoint, result.bytesCopied, result.durationMs);
+      return result;
     },
   };
 }

@@ -83,7 +83,10 @@ describe('requestFrom (flags → request)', () => {
   it('names the field, the flag and the fix', () => {
     expect(problemsOf(() => requestFrom(undefined, { vm: 'esx-a/app01', mode: 'fast' }))).toEqual([
       { path: 'target.datastore (--datastore)', message: 'is required' },
-      { path: 'options.mode (--mode)', message: 'must be one of auto, smartswitch, cold, fastest (got "fast")' },
+      {
+        path: 'options.mode (--mode)',
+        message: 'must be one of auto, smartswitch, cold, fastest (got "fast")',
+      },
     ]);
     expect(
       problemsOf(() =>

@@ -143,10 +143,10 @@ func (l *Launcher) startVM(vmx dsPath, name, host, power string, rate int64, spe
 	ctx.WithLock(vm, func() {
 		switch {
 		case power == "poweredOn" && cur != types.VirtualMachinePowerStatePoweredOn:
-			err = l.powerOn(ctx, vm, vs)
+			err = l.powerOn(ctx, vm, vs, nil)
 		case power == "suspended" && cur != types.VirtualMachinePowerStateSuspended:
-			if err = l.powerOn(ctx, vm, vs); err == nil {
-				err = l.suspend(ctx, vm, vs)
+			if err = l.powerOn(ctx, vm, vs, nil); err == nil {
+				err = l.suspend(ctx, vm, vs, false)
 			}
 		}
 	})

@@ -34,6 +34,7 @@ type Launcher struct {
 	mu  sync.Mutex
 	vms map[string]*vmState // by moref value
 
+	rates    *rates
 	calls    *callLog
 	faults   *faultRules
 	sessions sync.Map // vmware_soap_session cookie values of logged-in sessions
@@ -60,7 +61,7 @@ func NewLauncher(spec *Spec) (*Launcher, error) {
 		spec: spec, hostRefs: map[string]types.ManagedObjectReference{},
 		dsRefs: map[string]types.ManagedObjectReference{}, dsDirs: map[string]string{},
 		vms: map[string]*vmState{}, calls: &callLog{}, faults: &faultRules{},
-		removed: map[string]bool{}, done: make(chan struct{}),
+		removed: map[string]bool{}, done: make(chan struct{}), rates: newRates(spec),
 	}
 	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
 		return nil, err

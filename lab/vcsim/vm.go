@@ -66,6 +66,8 @@ type vmxInfo struct {
 	seed    uint64
 	rate    int64
 	hasVC   bool
+	noTools        bool // quickmig.tools = "none"
+	ignoreShutdown bool // quickmig.ignoreShutdown = "TRUE"
 	// sharedBus is scsi0.sharedBus: "", "none", "virtual" or "physical", as the controller's SharedBus.
 	sharedBus string
 }
@@ -95,6 +97,8 @@ func (l *Launcher) parseVMXInfo(vmx dsPath) (*vmxInfo, types.BaseMethodFault) {
 	}
 	info.rate, _ = strconv.ParseInt(x.Get("quickmig.guestWriteBytesPerSec"), 10, 64)
 	info.sharedBus = x.Get("scsi0.sharedBus")
+	info.noTools = x.Get("quickmig.tools") == "none"
+	info.ignoreShutdown = strings.EqualFold(x.Get("quickmig.ignoreShutdown"), "TRUE")
 	for _, e := range x.entries {
 		rest, ok := strings.CutPrefix(strings.ToLower(e.k), "scsi0:")
 		if !ok || !strings.HasSuffix(rest, ".filename") {
@@ -221,7 +225,8 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 	if h, ok := ctx.Map.Get(*vm.Runtime.Host).(*simulator.HostSystem); ok {
 		hostName = h.Name
 	}
-	vs := &vmState{l: l, ref: ref, name: name, vmx: vmx, host: hostName, seed: info.seed, memoryMiB: info.memory, disks: info.disks}
+	vs := &vmState{l: l, ref: ref, name: name, vmx: vmx, host: hostName, seed: info.seed, memoryMiB: info.memory, disks: info.disks,
+		noTools: info.noTools, ignoreShutdown: info.ignoreShutdown}
 	vs.rate.Store(info.rate)
 	ctx.AutoUpdate(vm, func() {
 		vm.Name = name
@@ -237,6 +242,8 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 	l.mu.Lock()
 	l.vms[ref.Value] = vs
 	l.mu.Unlock()
+	l.syncIdentity(ctx, vm, vs)
+	l.setGuest(ctx, vm, vs, guestOff)
 	l.syncVM(ctx, vs)
 	return vs, nil
 }

@@ -51,6 +51,16 @@ type vmState struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	hbTimer *time.Timer
+
+	// guest behaviour, from the .vmx's lab keys (quickmig.tools, quickmig.ignoreShutdown)
+	noTools        bool
+	ignoreShutdown bool
+	phase          guestPhase
+	powerGen       uint64 // bumped on every power transition; stale timers compare it
+
+	question    *pendingQuestion
+	questionSeq int
+	busy        *types.ManagedObjectReference // the mutating task running on this VM
 }
 
 func (vs *vmState) home() dsPath { return vs.vmx.Dir() }

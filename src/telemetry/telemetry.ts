@@ -3,7 +3,8 @@
  * and its Prometheus endpoint, which serves the SDK's metrics and quickmig's own:
  *
  * - `quickmig_bytes_transferred` (counter, bytes): bytes uploaded by completed `copyFiles` activities;
- * - `quickmig_downtime_ms` (histogram, ms) and `quickmig_migrations` (counter): see ./workflow-metrics.
+ * - `quickmig_downtime_ms`, `quickmig_service_downtime_ms` (histograms, ms) and `quickmig_migrations`
+ *   (counter): see ./workflow-metrics.
  *
  * The runtime is process-wide and can be installed once, before the first connection.
  */
@@ -70,6 +71,9 @@ export function installTelemetry(options: TelemetryOptions): void {
                 histogramBucketOverrides: {
                   quickmig_downtime_ms: [
                     50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000,
+                  ],
+                  quickmig_service_downtime_ms: [
+                    500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000,
                   ],
                 },
               },

@@ -9,6 +9,8 @@ import { metricMeter, workflowInfo } from '@temporalio/workflow';
 
 /** Histogram of switchover downtime (source stopped → target running), in milliseconds. */
 export const DOWNTIME_METRIC = 'quickmig_downtime_ms';
+/** Histogram of service downtime (source guest's last heartbeat → target guest's heartbeat green), in milliseconds. */
+export const SERVICE_DOWNTIME_METRIC = 'quickmig_service_downtime_ms';
 /** Counter of finished migrations, tagged with outcome (completed, failed, cancelled), method and mode. */
 export const MIGRATIONS_METRIC = 'quickmig_migrations';
 
@@ -16,6 +18,7 @@ interface ResultShape {
   method?: string;
   mode?: string | null;
   downtimeMs?: number | null;
+  serviceDowntimeMs?: number | null;
 }
 
 export const interceptors: WorkflowInterceptorsFactory = () => ({
@@ -32,6 +35,16 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
             metricMeter
               .createHistogram(DOWNTIME_METRIC, 'int', 'ms', 'Switchover downtime of a migration')
               .record(result.downtimeMs, { method: tags.method, mode: tags.mode });
+          }
+          if (typeof result.serviceDowntimeMs === 'number') {
+            metricMeter
+              .createHistogram(
+                SERVICE_DOWNTIME_METRIC,
+                'int',
+                'ms',
+                'Service downtime of a migration (heartbeat to heartbeat)',
+              )
+              .record(result.serviceDowntimeMs, { method: tags.method, mode: tags.mode });
           }
           return result;
         } catch (error) {

@@ -28,6 +28,7 @@ import type { createDatastoreActivities } from '../activities/datastore';
 // A plain list of names from a module without I/O; the activities themselves are imported as types only.
 import { PERMANENT_ERROR_TYPES } from '../activities/errors';
 import type { createPreflightActivities, PreparedMigration } from '../activities/preflight';
+import type { createSwitchoverActivities } from '../activities/switchover';
 import type { createTransferActivities } from '../activities/transfer';
 import type { createVmActivities } from '../activities/vm';
 import type { FileCopyPlan } from '../planner/files';
@@ -42,16 +43,19 @@ import {
   switchoverTargetMs,
   typicalTaskMs,
 } from '../planner/precopy';
+import type { VmxEdit } from '../planner/vmx';
 import type { MigrationRequestInput } from '../request/request';
 import type { MigrationProgress, MigrationResult, Phase, PrecopyStatus, VerifiedFile } from './definitions';
 import { approveSwitchoverUpdate, progressQuery } from './definitions';
 import { METHOD_ATTRIBUTE, MODE_ATTRIBUTE, PHASE_ATTRIBUTE, VM_ATTRIBUTE } from './search-attributes';
 import type { GateDeps } from './switchover-gate';
 import { waitForSwitchover } from './switchover-gate';
+import { switchoverSteps } from './switchover-steps';
 
 type ControlActivities = ReturnType<typeof createPreflightActivities> &
   ReturnType<typeof createVmActivities> &
-  ReturnType<typeof createDatastoreActivities>;
+  ReturnType<typeof createDatastoreActivities> &
+  ReturnType<typeof createSwitchoverActivities>;
 type TransferActivities = ReturnType<typeof createTransferActivities>;
 
 /** Error names that fail an activity at once; everything else is retried. */
@@ -351,6 +355,14 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
   const verified: VerifiedFile[] = [];
   const copied = new Set<string>();
   const compensations: { what: string; undo: () => Promise<unknown> }[] = [];
+  const sw = switchoverSteps({
+    prepared,
+    progress,
+    control,
+    longControl,
+    run: step,
+    compensate: (what, undo) => compensations.push({ what, undo }),
+  });
 
   // Copy throughput over this migration's copies: what a warm switchover's projection divides by.
   const copyStats = { bytes: 0, ms: 0 };
@@ -369,7 +381,7 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
           source: c.source,
           target: c.target,
           size: c.size,
-          ...(c.rewrite ? { transform: { kind: 'replace' as const, pairs: c.rewrite } } : {}),
+          ...transformOf(c, sw.vmxFor(c)),
         })),
       },
     );
@@ -594,7 +606,10 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
 
     await ctx.awaitSwitchover(running && warm.enabled ? precopyDeps() : undefined);
     enter('switchover', running ? (plan.mode === 'smartswitch' ? 'suspend' : 'stop') : 'delta-copy');
-    if (running) {
+    if (running && sw.enabled) {
+      stoppedAt = await sw.stop();
+      progress.sourceStoppedAt = stoppedAt;
+    } else if (running) {
       // If a retry finds the source already stopped (a worker died after stopping it), the real stop
       // happened before this step was scheduled: count from then, so downtime is never under-reported.
       const stopRequestedAt = Date.now();
@@ -619,9 +634,15 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
     }
     progress.step = 'delta-copy';
     const now = await step(control.vmFiles, `List what changed on ${source.name}`, src);
-    await copy(
-      planCopies(remainingFiles(now.files, copied), now.files, now.disks, layout, target.datastoreUrls),
+    const atSwitchover = planCopies(
+      remainingFiles(now.files, copied),
+      now.files,
+      now.disks,
+      layout,
+      target.datastoreUrls,
     );
+    sw.countSwitchoverBytes(atSwitchover.reduce((sum, c) => sum + c.size, 0));
+    await copy(atSwitchover);
 
     progress.step = 'register-target';
     targetVm = await step(
@@ -645,7 +666,12 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
         }),
     });
 
-    if (running) {
+    await sw.beforeStart(targetVm);
+    if (running && sw.enabled) {
+      progress.step = plan.mode === 'smartswitch' ? 'resume' : 'start';
+      startedAt = await sw.start(targetVm);
+      progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
+    } else if (running) {
       progress.step = plan.mode === 'smartswitch' ? 'resume' : 'start';
       startedAt = (
         await step(
@@ -678,6 +704,8 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
   return CancellationScope.nonCancellable(async () => {
     enter('finalize', 'consolidate');
     const tgt = { endpoint: target.endpoint, vm: targetVm };
+    // The guest boots while finalize runs; its first heartbeat ends the service downtime.
+    const service = running && targetVm ? sw.waitForService(targetVm, ctx.heartbeatTimeoutMs) : undefined;
     await step(control.consolidateVm, `Consolidate the disks of ${target.temporaryName}`, tgt);
 
     progress.step = 'finalize-source';
@@ -736,8 +764,10 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
       ? await finalizeInstantRecovery(prepared, control)
       : null;
     const described = await step(control.describeVm, `Read ${target.finalName} for the report`, tgt);
+    await service;
     return ctx.finish({
       downtimeMs: progress.downtimeMs,
+      ...sw.finish({ downtimeMs: progress.downtimeMs, copyBytes: copyStats.bytes, copyMs: copyStats.ms }),
       bytesCopied: verified.filter((v) => !v.skipped).reduce((sum, v) => sum + v.size, 0),
       verified,
       target: {
@@ -753,6 +783,12 @@ async function quickMigrationSteps(prepared: PreparedMigration, ctx: StepContext
       instantRecovery,
     });
   });
+}
+
+/** The copy's text transform: the path replacements and, for the .vmx, the switchover's edits. */
+function transformOf(c: FileCopyPlan, vmx: VmxEdit | undefined) {
+  if (!c.rewrite && !vmx) return {};
+  return { transform: { kind: 'replace' as const, pairs: c.rewrite ?? [], ...(vmx ? { vmx } : {}) } };
 }
 
 /** The innermost useful message of an activity failure (the activity's own error, not the wrapper). */

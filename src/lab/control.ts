@@ -33,7 +33,20 @@ export type FaultRule =
   | { kind: 'http-status'; path?: string; method?: string; status: number; count?: number }
   | { kind: 'latency'; method?: string; path?: string; ms: number; count?: number }
   /** Responses (e.g. `/folder` GETs) sent no faster than `bytesPerSec`, each request on its own. */
-  | { kind: 'bandwidth'; method?: string; path?: string; bytesPerSec: number; count?: number };
+  | { kind: 'bandwidth'; method?: string; path?: string; bytesPerSec: number; count?: number }
+  /**
+   * The VM's next power-on or resume asks a question (runtime.question) and waits for AnswerVM; the
+   * choices get keys "0", "1", ...; a choice whose label contains "cancel" fails the power task.
+   */
+  | {
+      kind: 'question';
+      method?: string;
+      vm?: string;
+      messageId: string;
+      text?: string;
+      choices: string[];
+      count?: number;
+    };
 
 /** Control API of one lab endpoint. */
 export class LabControl {

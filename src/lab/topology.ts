@@ -41,6 +41,12 @@ export interface TopologyVm {
   guestWriteBytesPerSec?: number;
   seed?: number;
   scsiBusSharing?: 'none' | 'virtual' | 'physical';
+  /** VMware Tools in the guest. Default 'running'. */
+  tools?: 'running' | 'none';
+  /** The guest ignores ShutdownGuest. Default false. */
+  ignoreShutdown?: boolean;
+  /** 'cancelOnly': the moved-or-copied question offers only Cancel. Default 'normal'. */
+  uuidQuestion?: 'normal' | 'cancelOnly';
   disks: TopologyDisk[];
 }
 
@@ -80,6 +86,10 @@ export interface TopologyEndpoint {
 /** A whole lab topology file. */
 export interface Topology {
   description?: string;
+  /** The lab's times and rates. Default 'realistic'. */
+  profile?: 'realistic' | 'quick';
+  /** Guest times (seconds) overriding the profile's. */
+  guest?: { bootSec?: number; resumeSec?: number; shutdownSec?: number };
   suspendScale?: number;
   heartbeatDelaySec?: number;
   cpuModels?: Record<string, CpuModel>;
@@ -98,6 +108,8 @@ export interface EndpointSpec {
   controlToken: string;
   suspendScale: number;
   heartbeatDelaySec: number;
+  profile?: 'realistic' | 'quick';
+  guest?: { bootSec?: number; resumeSec?: number; shutdownSec?: number };
   licenseFeatures: string[];
   datacenter: string;
   datastores: {
@@ -119,9 +131,10 @@ export interface EndpointSpec {
     licenseFeatures: string[];
     datastores: string[];
   }[];
-  vms: (Required<Omit<TopologyVm, 'disks'>> & {
-    disks: (Required<Omit<TopologyDisk, 'datastore'>> & { datastore?: string })[];
-  })[];
+  vms: (Required<Omit<TopologyVm, 'disks' | 'tools' | 'ignoreShutdown' | 'uuidQuestion'>> &
+    Pick<TopologyVm, 'tools' | 'ignoreShutdown' | 'uuidQuestion'> & {
+      disks: (Required<Omit<TopologyDisk, 'datastore'>> & { datastore?: string })[];
+    })[];
 }
 
 /** Reads and validates a topology file; every problem is reported with its JSON path. */
@@ -248,6 +261,8 @@ export function endpointSpec(
     controlToken: rt.controlToken,
     suspendScale: t.suspendScale ?? 1024,
     heartbeatDelaySec: t.heartbeatDelaySec ?? 3,
+    ...(t.profile ? { profile: t.profile } : {}),
+    ...(t.guest ? { guest: t.guest } : {}),
     licenseFeatures: ep.licenseFeatures ?? [],
     datacenter: ep.datacenter ?? 'DC1',
     datastores: ep.datastores.map((d) => {
@@ -291,6 +306,9 @@ export function endpointSpec(
       guestWriteBytesPerSec: vm.guestWriteBytesPerSec ?? 0,
       seed: vm.seed ?? seedOf(ep.name, vm.name),
       scsiBusSharing: vm.scsiBusSharing ?? 'none',
+      ...(vm.tools ? { tools: vm.tools } : {}),
+      ...(vm.ignoreShutdown ? { ignoreShutdown: true } : {}),
+      ...(vm.uuidQuestion === 'cancelOnly' ? { uuidQuestion: 'cancelOnly' as const } : {}),
       disks: vm.disks.map((d) => ({
         sizeMiB: d.sizeMiB,
         fill: d.fill ?? 'pattern',

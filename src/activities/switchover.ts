@@ -42,7 +42,11 @@ export interface StopSourceResult {
    * freezes at once), a guest shutdown when poweredOff was seen, a hard power-off at its request.
    */
   stoppedAt: number;
-  /** The source guest's last green heartbeat, where `serviceDowntimeMs` starts; null when it had none. */
+  /**
+   * The source guest's last green heartbeat before the stop, where `serviceDowntimeMs` starts: the stop
+   * request when the guest had a heartbeat then (a guest shutting down still heartbeats while it stops
+   * its services, so a later heartbeat would hide the shutdown); null when it had none.
+   */
   lastHeartbeatAt: number | null;
 }
 
@@ -120,13 +124,7 @@ export function createSwitchoverActivities(pool: EndpointPool) {
         throw error;
       }
       if (outcome.stopped) {
-        return {
-          stop,
-          changed: true,
-          requestedAt,
-          stoppedAt: outcome.poweredOffAt,
-          lastHeartbeatAt: outcome.lastHeartbeatAt ?? green,
-        };
+        return { stop, changed: true, requestedAt, stoppedAt: outcome.poweredOffAt, lastHeartbeatAt: green };
       }
       if (input.onTimeout === 'abort') {
         throw new GuestShutdownTimeoutError(
@@ -140,7 +138,7 @@ export function createSwitchoverActivities(pool: EndpointPool) {
         changed: true,
         requestedAt,
         stoppedAt: hardAt,
-        lastHeartbeatAt: outcome.lastHeartbeatAt ?? green,
+        lastHeartbeatAt: green,
       };
     },
 

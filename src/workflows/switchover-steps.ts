@@ -104,13 +104,19 @@ export function switchoverSteps(deps: SwitchoverDeps) {
           : how === 'guest'
             ? `Shut down the guest of ${source.name} (up to ${shutdown.timeoutMs} ms): downtime starts at poweredOff`
             : `Power off ${source.name} (options.shutdown.mode power-off): downtime starts`;
-      stopped = await run(activity, what, {
+      const scheduledAt = Date.now();
+      const result = await run(activity, what, {
         endpoint: source.endpoint,
         vm: source.vm,
         how,
         timeoutMs: shutdown.timeoutMs,
         onTimeout: shutdown.onTimeout,
       });
+      // A retry that found the source already stopped (its worker died after stopping it): the real
+      // stop happened after this step was scheduled; count from then, so downtime is never under-reported.
+      stopped = result.changed
+        ? result
+        : { ...result, stoppedAt: scheduledAt, lastHeartbeatAt: result.lastHeartbeatAt ?? scheduledAt };
       report.stop = stopped.stop;
       return stopped.stoppedAt;
     },

@@ -255,3 +255,23 @@ export function compareDowntime(
         : Math.round((measured.downtimeMs / planned.downtimeMs) * 100) / 100,
   };
 }
+
+const secondsOf = (ms: number) =>
+  ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`;
+
+/** The projection as text lines for `quickmig plan`: per mode both downtimes, then each term and how it was computed. */
+export function explainDowntime(projection: DowntimeProjection, chosen: string | null): string[] {
+  const lines = [
+    'Downtime (projected before the start; downtime = VM stopped → target running, service = heartbeat → heartbeat):',
+  ];
+  for (const m of projection.modes) {
+    lines.push(
+      `  ${m.mode}${m.mode === chosen ? ' (chosen)' : ''}: downtime ${secondsOf(m.downtimeMs)}, service ${secondsOf(m.serviceDowntimeMs)}`,
+    );
+    for (const t of m.terms)
+      lines.push(
+        `      ${t.step.padEnd(9)} ${secondsOf(t.ms).padStart(8)}${t.vm ? '' : ' (service only)'}  ${t.how}`,
+      );
+  }
+  return lines;
+}

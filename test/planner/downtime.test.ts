@@ -8,6 +8,7 @@ import {
   projectMode,
   projectModes,
 } from '../../src/planner/downtime';
+import { explainPlan } from '../../src/planner/explain';
 import type { MigrationFacts } from '../../src/planner/facts';
 import { planMigration } from '../../src/planner/plan';
 import type { MigrationRequestInput } from '../../src/request/request';
@@ -250,5 +251,18 @@ describe('the plan', () => {
       bps: (512 * MiB * 1000) / 2000,
       source: 'measured over 512 MiB copied esx-a → esx-b',
     });
+  });
+
+  it('quickmig plan shows the projection per mode and how each term was computed', () => {
+    const p = plan({}, (f) => {
+      f.vm.memoryMiB = 4096;
+    });
+    const text = explainPlan(p).join('\n');
+    expect(text).toMatch(/^ {2}smartswitch \(chosen\): downtime [\d.]+ s, service [\d.]+ s$/m);
+    expect(text).toMatch(/^ {2}cold: downtime [\d.]+ s, service [\d.]+ s$/m);
+    expect(text).toContain('4096 MiB of memory ÷ 100 MB/s (IR-NFS, instant-recovery default)');
+    expect(text).toMatch(
+      /shutdown +20\.0 s \(service only\) +guest OS shutdown through VMware Tools \(default\)/,
+    );
   });
 });

@@ -275,3 +275,52 @@ export function explainDowntime(projection: DowntimeProjection, chosen: string |
   }
   return lines;
 }
+
+/** Rates and guest times of an environment (a lab profile, say), for {@link physicalLimit}. */
+export interface EnvironmentRates {
+  /** Source home datastore write rate (suspend), bytes/s. */
+  sourceWriteBps: number;
+  /** Source datastore read rate (copy), bytes/s. */
+  sourceReadBps: number;
+  /** Target datastore write rate (copy), bytes/s. */
+  targetWriteBps: number;
+  /** Target home datastore read rate (resume), bytes/s. */
+  targetReadBps: number;
+  /** Link between the hosts, bytes/s. */
+  linkBps: number;
+  guestShutdownMs: number;
+  bootToHeartbeatMs: number;
+  resumeToHeartbeatMs: number;
+}
+
+/**
+ * The physical floor of a switchover in an environment whose rates are known: the same sums as the
+ * projection with no fixed cost for registering or power tasks (suspend + state and changes copied at
+ * the slowest of read, write and link + resume; for Cold the guest's shutdown and boot). For the
+ * benchmark: a measured downtime beside this limit says how much is the product's own overhead.
+ */
+export function physicalLimit(
+  mode: 'smartswitch' | 'cold',
+  env: EnvironmentRates,
+  sizes: { memoryBytes: number; switchoverBytes: number; coldStop?: 'guest' | 'power-off' },
+): ModeProjection {
+  return projectMode(mode, {
+    memoryBytes: sizes.memoryBytes,
+    switchoverBytes: sizes.switchoverBytes,
+    switchoverBytesSource: 'copied at the switchover',
+    sourceHomeWrite: { bps: env.sourceWriteBps, source: 'environment' },
+    targetHomeRead: { bps: env.targetReadBps, source: 'environment' },
+    copy: {
+      bps: Math.min(env.sourceReadBps, env.targetWriteBps, env.linkBps),
+      source: 'environment: slowest of read, write and link',
+    },
+    coldStop: sizes.coldStop ?? 'guest',
+    times: {
+      guestShutdownMs: env.guestShutdownMs,
+      bootToHeartbeatMs: env.bootToHeartbeatMs,
+      resumeToHeartbeatMs: env.resumeToHeartbeatMs,
+      registerMs: 0,
+      powerTaskMs: 0,
+    },
+  });
+}

@@ -5,6 +5,7 @@ import {
   copyRate,
   datastoreKind,
   fastestMode,
+  physicalLimit,
   projectMode,
   projectModes,
 } from '../../src/planner/downtime';
@@ -98,6 +99,28 @@ describe('projectMode', () => {
     expect(p.terms[1]?.how).toBe(
       '(4096 MiB suspend state + 0 MiB of configuration) ÷ 400 MB/s (ds-a read, vmfs default)',
     );
+  });
+});
+
+describe('physicalLimit', () => {
+  it('is the sum of the transfers at the environment rates, with no fixed costs', () => {
+    const env = {
+      sourceWriteBps: 100 * MB,
+      sourceReadBps: 100 * MB,
+      targetWriteBps: 400 * MB,
+      targetReadBps: 400 * MB,
+      linkBps: 1250 * MB,
+      guestShutdownMs: 20_000,
+      bootToHeartbeatMs: 40_000,
+      resumeToHeartbeatMs: 2_000,
+    };
+    // 1 GiB written at 100 MB/s, copied at 100 MB/s (the source read), read back at 400 MB/s.
+    const smart = physicalLimit('smartswitch', env, { memoryBytes: 1024 * MiB, switchoverBytes: 0 });
+    expect(smart.downtimeMs).toBe(10_737 + 10_737 + 0 + 2_684);
+    expect(smart.serviceDowntimeMs).toBe(smart.downtimeMs + 2_000);
+    const cold = physicalLimit('cold', env, { memoryBytes: 1024 * MiB, switchoverBytes: 100 * MB });
+    expect(cold.downtimeMs).toBe(1_000);
+    expect(cold.serviceDowntimeMs).toBe(20_000 + 1_000 + 40_000);
   });
 });
 

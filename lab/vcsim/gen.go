@@ -93,6 +93,11 @@ func (l *Launcher) createSpecVMFiles(v VMSpec) (dsPath, error) {
 	if v.UUIDQuestion == "cancelOnly" {
 		set("quickmig.uuidQuestion", "cancelOnly")
 	}
+	if v.ISO != "" {
+		if err := l.addISO(v.ISO, v.Seed, set); err != nil {
+			return vmx, err
+		}
+	}
 	if err := writeNVRAM(filepath.Join(homeDir, v.Name+".nvram"), v.Seed); err != nil {
 		return vmx, err
 	}

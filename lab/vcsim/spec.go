@@ -96,6 +96,8 @@ type VMSpec struct {
 	IgnoreShutdown bool `json:"ignoreShutdown,omitempty"`
 	// UUIDQuestion "cancelOnly" makes the uuid.altered question offer only Cancel (unanswerable).
 	UUIDQuestion string `json:"uuidQuestion,omitempty"`
+	// ISO is an ISO image ("[ds] iso/image.iso") in the VM's CD/DVD drive; the lab writes the file.
+	ISO string `json:"iso,omitempty"`
 }
 
 // LoadSpec reads and validates a spec file.

@@ -316,6 +316,9 @@ func (l *Launcher) syncVM(ctx *simulator.Context, vs *vmState) {
 		}
 	}
 	files, diskLayout, snapLayout, dsSet := l.layout(vmx, disks, snaps, diskKeys)
+	for _, ds := range l.isoDatastores(vmx) {
+		dsSet[ds] = true
+	}
 	var dsList []types.ManagedObjectReference
 	for name := range dsSet {
 		if ref, ok := l.dsRefs[name]; ok {

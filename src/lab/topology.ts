@@ -47,6 +47,8 @@ export interface TopologyVm {
   ignoreShutdown?: boolean;
   /** 'cancelOnly': the moved-or-copied question offers only Cancel. Default 'normal'. */
   uuidQuestion?: 'normal' | 'cancelOnly';
+  /** An ISO image (`[ds] path`) in the VM's CD/DVD drive. Default: none. */
+  iso?: string;
   disks: TopologyDisk[];
 }
 
@@ -131,8 +133,8 @@ export interface EndpointSpec {
     licenseFeatures: string[];
     datastores: string[];
   }[];
-  vms: (Required<Omit<TopologyVm, 'disks' | 'tools' | 'ignoreShutdown' | 'uuidQuestion'>> &
-    Pick<TopologyVm, 'tools' | 'ignoreShutdown' | 'uuidQuestion'> & {
+  vms: (Required<Omit<TopologyVm, 'disks' | 'tools' | 'ignoreShutdown' | 'uuidQuestion' | 'iso'>> &
+    Pick<TopologyVm, 'tools' | 'ignoreShutdown' | 'uuidQuestion' | 'iso'> & {
       disks: (Required<Omit<TopologyDisk, 'datastore'>> & { datastore?: string })[];
     })[];
 }
@@ -309,6 +311,7 @@ export function endpointSpec(
       ...(vm.tools ? { tools: vm.tools } : {}),
       ...(vm.ignoreShutdown ? { ignoreShutdown: true } : {}),
       ...(vm.uuidQuestion === 'cancelOnly' ? { uuidQuestion: 'cancelOnly' as const } : {}),
+      ...(vm.iso ? { iso: vm.iso } : {}),
       disks: vm.disks.map((d) => ({
         sizeMiB: d.sizeMiB,
         fill: d.fill ?? 'pattern',

@@ -47,12 +47,16 @@ function topology(): string {
     profile: 'quick',
     guest: { shutdownSec: SHUTDOWN_SEC, bootSec: BOOT_SEC, resumeSec: 0.5 },
     cpuModels: (JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology).cpuModels,
+    nfsExports: [{ name: 'vpower-nfs', remoteHost: 'vbr.lab', remotePath: '/VeeamBackup_vbr' }],
     endpoints: [
       {
         name: 'esx-a',
         kind: 'esx',
-        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 50 }],
-        hosts: [{ name: 'esx-a.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
+        datastores: [
+          { name: 'datastore1', type: 'vmfs', capacityGiB: 50 },
+          { name: 'IR-NFS', type: 'nfs', export: 'vpower-nfs', capacityGiB: 50 },
+        ],
+        hosts: [{ name: 'esx-a.lab', cpu: 'intel-cascadelake', datastores: ['datastore1', 'IR-NFS'] }],
         vms: [
           vm('sw01'),
           vm('cold01'),
@@ -61,6 +65,8 @@ function topology(): string {
           vm('off02', { power: 'poweredOff' }),
           vm('susp02', { power: 'suspended' }),
           vm('ask01'),
+          // An Instant Recovery VM with the recovery ISO of its backup on the IR share.
+          vm('iso01', { datastore: 'IR-NFS', iso: '[IR-NFS] iso/recovery.iso' }),
         ],
       },
       {
@@ -256,5 +262,27 @@ describe('switchover on a real host (integration)', () => {
       expect.objectContaining({ messageIds: ['msg.uuid.altered'], choice: '1' }),
     ]);
     expect(identity(await vmNamed('esx-b', 'ask01'))).toEqual(before);
+  });
+
+  it('an Instant Recovery VM with an ISO on the IR share: the target drops the ISO and the share is unmounted', async () => {
+    const sourceVmx = join(lab.dir, 'nfs', 'vpower-nfs', 'iso01', 'iso01.vmx');
+    expect(readFileSync(sourceVmx, 'utf8')).toContain('/vmfs/volumes/IR-NFS/iso/recovery.iso');
+    // The target runs on esx-a, which mounts the share: an ISO left attached would keep it in use.
+    const result = await migrate(
+      {
+        source: { endpoint: 'esx-a', name: 'iso01' },
+        target: { endpoint: 'esx-a', datastore: 'datastore1' },
+        options: { mode: 'smartswitch', finalizeInstantRecovery: true },
+      },
+      'sw-iso01',
+    );
+    const targetVmx = readFileSync(
+      join(lab.dir, 'datastores', 'esx-a', 'datastore1', 'iso01', 'iso01.vmx'),
+      'utf8',
+    );
+    expect(targetVmx).not.toContain('IR-NFS');
+    expect(targetVmx).toMatch(/^ide1:0\.startConnected = "FALSE"$/m);
+    expect((await vmNamed('esx-a', 'iso01'))?.powerState).toBe('poweredOn');
+    expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: true, usedBy: [] });
   });
 });

@@ -3,7 +3,7 @@
  * for it (see ./tasks), so it resolves when the change is done and rejects with the typed fault.
  */
 import { ref, refLabel, str, toSoapRef } from './convert';
-import { ProtocolError, VSphereFaultError } from './errors';
+import { InvalidStateError, ProtocolError, VSphereFaultError } from './errors';
 import { retrieveObjects } from './property-collector';
 import type { Session } from './session';
 import type { Tasks, TaskWaitOptions } from './tasks';
@@ -182,6 +182,13 @@ export class Vms {
     } catch (error) {
       if (error instanceof VSphereFaultError && error.fault.type === 'AlreadyUpgraded')
         return { upgraded: false, detail: `already ${before}, the newest its host supports` };
+      // An optional upgrade the host refuses for the VM's state (some hosts say "is latest version" so)
+      // leaves the VM as it was: reported, not fatal, and not worth a retry.
+      if (error instanceof InvalidStateError)
+        return {
+          upgraded: false,
+          detail: `kept ${before}: the host refused the upgrade (${error.fault.message || error.fault.type})`,
+        };
       throw error;
     }
     const after = await version();

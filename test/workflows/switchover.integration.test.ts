@@ -160,7 +160,19 @@ describe('switchover on a real host (integration)', () => {
 
   it('Cold shuts the guest down through Tools, keeps its identity, and counts shutdown and boot in the service downtime', async () => {
     const before = identity(await vmNamed('esx-a', 'cold01'));
-    const result = await migrate(request('cold01', { mode: 'cold' }), 'sw-cold01');
+    const sourceVersion = (await vmNamed('esx-a', 'cold01'))?.hardwareVersion;
+    const result = await migrate(
+      request('cold01', { mode: 'cold', targetVm: { upgradeHardware: true } }),
+      'sw-cold01',
+    );
+    // The upgrade ran between registration and power-on (the lab's host offers a newer version).
+    const hardware = result.switchover?.hardware;
+    const targetVersion = (await vmNamed('esx-b', 'cold01'))?.hardwareVersion;
+    expect(hardware).toEqual({
+      upgraded: true,
+      detail: `upgraded from ${sourceVersion} to ${targetVersion}`,
+    });
+    expect(targetVersion).not.toBe(sourceVersion);
     expect(result.switchover?.stop).toBe('guest-shutdown');
     expect(identity(await vmNamed('esx-b', 'cold01'))).toEqual(before);
     expect(result.downtimeMs).toBeGreaterThan(0);

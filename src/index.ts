@@ -31,6 +31,16 @@ export type {
   WorkflowKind,
 } from './client/migrations';
 export { describeRequest, migrationIdOf, QuickmigClient, vmOf } from './client/migrations';
+export type {
+  DowntimeComparison,
+  DowntimeInput,
+  DowntimeProjection,
+  DowntimeTerm,
+  EnvironmentRates,
+  ModeProjection,
+  StatedRate,
+} from './planner/downtime';
+export { physicalLimit, projectMode } from './planner/downtime';
 export { explainPlan } from './planner/explain';
 export type {
   DiskPlacementPlan,
@@ -57,11 +67,13 @@ export type {
   MissPolicy,
   Mode,
   PrecopyOptions,
+  ShutdownOptions,
   SourceHandling,
   SourceSpec,
   Switchover,
   SwitchoverWindow,
   TargetSpec,
+  TargetVmOptions,
   Verify,
   VmIdentity,
 } from './request/request';
@@ -81,6 +93,7 @@ export type {
   MigrationResult,
   Phase,
   PrecopyStatus,
+  SwitchoverReport,
   VerifiedFile,
 } from './workflows/definitions';
 export { approveSwitchoverUpdate, progressQuery } from './workflows/definitions';

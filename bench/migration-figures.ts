@@ -21,19 +21,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { LabControl } from '../src/lab/control';
-import type { LabWorker } from '../src/lab/worker';
-import { startLabWorker } from '../src/lab/worker';
 import type { MigrationRequestInput } from '../src/request/request';
 import type { VSphereClient } from '../src/vsphere';
 import type { MigrationResult } from '../src/workflows/definitions';
 import { quickMigration } from '../src/workflows/quick-migration';
+import type { LabWorker } from '../test/support/lab-worker';
+import { startLabWorker } from '../test/support/lab-worker';
 import { imageRuntime } from './image-runtime';
 import type { BenchLab, DowntimeRuns } from './lab';
 import { budgetVm, downtimeVm } from './lab';
 import type { Samples } from './measure';
 import { log, round, samples } from './measure';
 
-/** The bench's worker: src/lab/worker.ts, on a queue named after the bench. */
+/** The bench's worker: test/support/lab-worker.ts, on a queue named after the bench. */
 export type BenchWorker = LabWorker;
 
 /** Starts the worker for the lab (worker logs at WARN and above). */

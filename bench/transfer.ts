@@ -19,9 +19,8 @@ import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { LabEndpoint } from '../src/lab/lab';
 import { defaultLabDir, labDown, labStatus, labUp } from '../src/lab/lab';
-import { datastoreFileUrl, parseDatastorePath, VSphereClient } from '../src/vsphere';
-import type { VerifyMode } from '../src/vsphere/transfer';
-import { copyFiles } from '../src/vsphere/transfer';
+import type { VerifyMode } from '../src/vsphere';
+import { copyFiles, datastoreFileUrl, parseDatastorePath, VSphereClient } from '../src/vsphere';
 
 const { values } = parseArgs({
   options: {

@@ -5,8 +5,10 @@
  */
 
 export type { CopyFilesHeartbeat, HeartbeatFile } from './activities/transfer';
+export type { QuickmigClientOptions } from './client/base';
+export type { BatchStartOptions, LiveBatchProgress, StartedBatch } from './client/batches';
 export type { ConnectOptions, ResolvedConnection } from './client/connection';
-export { DEFAULT_TASK_QUEUE, resolveConnection } from './client/connection';
+export { resolveConnection } from './client/connection';
 export {
   BatchAlreadyStartedError,
   MigrationAlreadyRunningError,
@@ -17,20 +19,16 @@ export {
   OperationRefusedError,
   QuickmigClientError,
 } from './client/failures';
+export { describeRequest, migrationIdOf, vmOf } from './client/ids';
 export type {
-  BatchStartOptions,
   ListFilter,
-  LiveBatchProgress,
-  LiveProgress,
   MigrationSummary,
-  QuickmigClientOptions,
-  StartedBatch,
   StartedMigration,
   StartOptions,
-  TransferProgress,
   WorkflowKind,
 } from './client/migrations';
-export { describeRequest, migrationIdOf, QuickmigClient, vmOf } from './client/migrations';
+export { QuickmigClient } from './client/migrations';
+export type { LiveProgress, TransferProgress } from './client/progress';
 export type {
   DowntimeComparison,
   DowntimeInput,
@@ -53,8 +51,15 @@ export type {
   StepId,
 } from './planner/plan';
 export type { PrecopyRound, Projection } from './planner/precopy';
-export type { BatchPlan, BatchPlanInput, PlanProblem } from './request/batch-plan';
+export type {
+  BatchLimits,
+  BatchPlan,
+  BatchPlanInput,
+  MigrationBatchInput,
+  PlanProblem,
+} from './request/batch-plan';
 export { normalizePlan, PlanSyntaxError, PlanValidationError, parsePlan } from './request/batch-plan';
+export { DEFAULT_TASK_QUEUE } from './request/contract';
 export type { RequestProblem } from './request/errors';
 export { RequestSyntaxError, RequestValidationError } from './request/errors';
 export type {
@@ -78,15 +83,7 @@ export type {
   VmIdentity,
 } from './request/request';
 export { normalizeRequest, parseRequest } from './request/request';
-export type {
-  BatchCounts,
-  BatchLimits,
-  BatchProgress,
-  BatchResult,
-  BatchVm,
-  BatchVmState,
-  MigrationBatchInput,
-} from './workflows/batch';
+export type { BatchCounts, BatchProgress, BatchResult, BatchVm, BatchVmState } from './workflows/batch';
 export { batchProgressQuery } from './workflows/batch';
 export type {
   MigrationProgress,

@@ -2,9 +2,8 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Context } from '@temporalio/activity';
-import { splitDatastorePath } from '../planner/files';
 import type { MoRef, VSphereClient } from '../vsphere';
-import { FileNotFoundError, NotFoundError } from '../vsphere';
+import { FileNotFoundError, NotFoundError, parseDatastorePath } from '../vsphere';
 import type { EndpointPool } from './endpoints';
 import { TargetFolderExistsError } from './errors';
 
@@ -74,7 +73,7 @@ export function createDatastoreActivities(pool: EndpointPool) {
         if ((await ownerOf(client, folder)) !== input.migrationId) continue;
         try {
           // FileManager needs the datacenter on a vCenter; a standalone host ignores it.
-          const ds = await client.inventory.findDatastore(splitDatastorePath(folder).datastore);
+          const ds = await client.inventory.findDatastore(parseDatastorePath(folder).datastore);
           const datacenter = (await client.inventory.datacenterOf(ds.ref)).ref;
           await client.datastores.deleteFile(folder, { datacenter }, { signal: cancellation() });
           deleted.push(folder);

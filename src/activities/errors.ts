@@ -4,10 +4,11 @@
  * else (a dropped connection, a 503, a busy object) is retried.
  */
 import type { MigrationPlan } from '../planner/plan';
+import { FAILURE_TYPES } from '../request/contract';
 
 /** Thrown when a request names an endpoint that the worker's configuration does not have. */
 export class UnknownEndpointError extends Error {
-  override readonly name = 'UnknownEndpointError';
+  override readonly name = FAILURE_TYPES.unknownEndpoint;
   constructor(
     readonly endpoint: string,
     readonly known: readonly string[],
@@ -18,20 +19,9 @@ export class UnknownEndpointError extends Error {
   }
 }
 
-/** Thrown when a migration request is not valid; `problems` name each field and the fix. */
-export class InvalidRequestError extends Error {
-  override readonly name = 'InvalidRequestError';
-  constructor(
-    message: string,
-    readonly problems: readonly { path: string; message: string }[],
-  ) {
-    super(message);
-  }
-}
-
 /** Thrown when preflight finds blocking problems; nothing was changed. */
 export class PreflightBlockedError extends Error {
-  override readonly name = 'PreflightBlockedError';
+  override readonly name = FAILURE_TYPES.preflightBlocked;
   constructor(readonly plan: MigrationPlan) {
     const errors = plan.findings.filter((f) => f.severity === 'error');
     super(
@@ -66,14 +56,20 @@ export class GuestToolsUnavailableError extends Error {
 }
 
 /**
- * Error names that are permanent: retrying cannot help. The vSphere ones come from src/vsphere/errors.ts;
- * an InvalidState or TaskInProgress fault is transient (another task holds the VM) and is retried.
+ * Error names that are permanent: retrying cannot help. The one list of the project: workflows pass it as
+ * `nonRetryableErrorTypes`, and the transfer activity raises these non-retryable itself (isPermanent in
+ * ./transfer). The vSphere ones come from src/vsphere/errors.ts and src/vsphere/transfer/errors.ts; an
+ * InvalidState or TaskInProgress fault is transient (another task holds the VM) and so is an expired
+ * session (SessionExpiredError: the session was renewed), a connection failure or a verification
+ * mismatch: those are retried. Names only, no classes: the workflow bundle imports this file.
  */
 export const PERMANENT_ERROR_TYPES = [
-  'UnknownEndpointError',
-  'InvalidRequestError',
-  'PreflightBlockedError',
+  // Raised by the activities.
+  FAILURE_TYPES.unknownEndpoint,
+  FAILURE_TYPES.requestInvalid,
+  FAILURE_TYPES.preflightBlocked,
   'TargetFolderExistsError',
+  // Raised by src/vsphere.
   'NotFoundError',
   'FileNotFoundError',
   'AlreadyExistsError',
@@ -89,4 +85,5 @@ export const PERMANENT_ERROR_TYPES = [
   'GuestToolsUnavailableError',
   // A question quickmig does not answer: asking again would meet it again.
   'VmQuestionError',
+  'TransformError',
 ] as const;

@@ -3,23 +3,18 @@
  * and plan. Reads only; bad input fails here, before anything is changed.
  */
 
-import type {
-  MigrationFacts,
-  DatastoreFacts as PlanDatastoreFacts,
-  HostFacts as PlanHostFacts,
-} from '../planner/facts';
 import type { DiskChain, VmFileRef } from '../planner/files';
 import { layoutOf, targetPathOf } from '../planner/files';
 import type { MigrationPlan } from '../planner/plan';
-import { planMigration } from '../planner/plan';
-import { RequestValidationError } from '../request/errors';
+import { decidePlan } from '../planner/plan';
 import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
-import type { DatastoreFacts, HostFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
-import { NotFoundError } from '../vsphere';
+import type { DatastoreFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
 import { latestCopy } from './copy-rates';
 import type { EndpointPool } from './endpoints';
-import { InvalidRequestError, PreflightBlockedError } from './errors';
+import { PreflightBlockedError } from './errors';
+import { isVPowerLike, migrationFacts } from './migration-facts';
+import { chooseTargetHost, findNamed, findSourceVm, refuse } from './resolve';
 import { filesOf } from './vm';
 
 /** Everything later steps need, resolved once: plain data, so it travels through workflow history. */
@@ -64,136 +59,12 @@ export interface PreparedMigration {
   };
 }
 
-const isVPowerLike = (ds: DatastoreFacts) => /vpower|veeam/i.test(`${ds.name} ${ds.url ?? ''}`);
-
-function toPlanHost(h: HostFacts): PlanHostFacts {
-  return {
-    name: h.name,
-    connectionState: (h.connectionState ?? 'connected') as PlanHostFacts['connectionState'],
-    inMaintenanceMode: h.inMaintenanceMode,
-    cpuVendor: h.cpuVendor ?? 'unknown',
-    features: Object.fromEntries(h.cpuFeatures.map((f) => [f.key, f.value])),
-    vmotion: h.vmotionSupported,
-    storageVMotion: h.storageVMotionSupported,
-  };
-}
-
-function toPlanDatastore(ds: DatastoreFacts, host: MoRef): PlanDatastoreFacts {
-  return {
-    name: ds.name,
-    freeBytes: ds.freeBytes,
-    capacityBytes: ds.capacityBytes,
-    accessible: ds.accessible,
-    type: ds.type ?? 'VMFS',
-    mountedOnTargetHost: ds.hosts.some((m) => m.host.value === host.value && m.mounted),
-  };
-}
-
-/**
- * Finds the object a request names, by name or by inventory path (`/DC1/host/Prod/Resources`). A name
- * that several objects share is refused with the paths to choose from.
- */
-async function findNamed<T extends { name: string; ref: MoRef }>(
-  list: Promise<readonly T[]>,
-  value: string,
-  what: string,
-  field: string,
-  endpoint: string,
-  client?: VSphereClient,
-): Promise<T> {
-  const items = await list;
-  const refuse = (message: string): never => {
-    throw new InvalidRequestError(`${field}: ${message}`, [{ path: field, message }]);
-  };
-  if (value.startsWith('/') && client) {
-    let ref: MoRef | undefined;
-    try {
-      ref = await client.inventory.findByInventoryPath(value.slice(1));
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-    }
-    const found = ref && items.find((i) => i.ref.value === ref.value);
-    return found ?? refuse(`no ${what} at inventory path '${value}' on ${endpoint}`);
-  }
-  const matches = items.filter((i) => i.name === value);
-  if (matches.length > 1)
-    refuse(`${matches.length} ${what}s on ${endpoint} are named '${value}'; give its inventory path instead`);
-  return (
-    matches[0] ??
-    refuse(
-      `no ${what} '${value}' on ${endpoint}; known: ${[...new Set(items.map((i) => i.name))].join(', ') || 'none'}`,
-    )
-  );
-}
-
-/** The request's VM locator in the client's terms. */
-function locatorOf(request: MigrationRequest) {
-  const s = request.source;
-  if (s.name !== undefined) return { name: s.name };
-  if (s.inventoryPath !== undefined) return { inventoryPath: s.inventoryPath };
-  if (s.moref !== undefined) return { ref: { type: 'VirtualMachine', value: s.moref } };
-  return { instanceUuid: s.instanceUuid as string };
-}
-
-async function chooseTargetHost(
-  client: VSphereClient,
-  request: MigrationRequest,
-  sameEndpoint: boolean,
-  sourceHost: MoRef,
-  datastoreName: string,
-): Promise<HostFacts> {
-  const { target } = request;
-  if (target.host) {
-    const host = await findNamed(
-      client.inventory.listHosts(),
-      target.host,
-      'host',
-      'target.host',
-      target.endpoint,
-      client,
-    );
-    return client.facts.host(host.ref);
-  }
-  if (target.cluster) {
-    const cluster = await findNamed(
-      client.inventory.listClusters(),
-      target.cluster,
-      'cluster',
-      'target.cluster',
-      target.endpoint,
-      client,
-    );
-    const hosts = await client.facts.hosts(cluster.hosts);
-    // The first usable host that mounts the target datastore; ties go to inventory order.
-    const ds = (await client.inventory.listDatastores()).find((d) => d.name === datastoreName);
-    const usable = hosts.filter((h) => h.connectionState === 'connected' && !h.inMaintenanceMode);
-    const mounting = usable.filter((h) => !ds || h.datastores.some((r) => r.value === ds.ref.value));
-    const chosen = mounting[0] ?? usable[0] ?? hosts[0];
-    if (!chosen)
-      throw new InvalidRequestError(`target.cluster: ${target.cluster} has no hosts`, [
-        { path: 'target.cluster', message: 'the cluster has no hosts; choose another cluster or a host' },
-      ]);
-    return chosen;
-  }
-  if (sameEndpoint) return client.facts.host(sourceHost);
-  const hosts = await client.inventory.listHosts();
-  if (hosts.length !== 1 || !hosts[0]) {
-    throw new InvalidRequestError('target.host: the target endpoint has several hosts', [
-      {
-        path: 'target.host',
-        message: `name the target host or cluster; ${target.endpoint} has ${hosts.map((h) => h.name).join(', ')}`,
-      },
-    ]);
-  }
-  return client.facts.host(hosts[0].ref);
-}
-
 /** Builds the preflight activity over the endpoint pool. */
 export function createPreflightActivities(pool: EndpointPool) {
   return {
     /**
      * Validates the request, resolves the VM, hosts, pool, folder and datastores, gathers the facts,
-     * and plans. Throws InvalidRequestError, UnknownEndpointError or PreflightBlockedError (all
+     * and plans. Throws RequestValidationError, UnknownEndpointError or PreflightBlockedError (all
      * permanent) before anything is changed.
      */
     async preflight(input: unknown, migrationId: string): Promise<PreparedMigration> {
@@ -214,46 +85,30 @@ export function createPreflightActivities(pool: EndpointPool) {
 
 /**
  * Validates the request, resolves every object it names, gathers the facts and plans. Throws
- * InvalidRequestError, UnknownEndpointError or PreflightBlockedError (all permanent).
+ * RequestValidationError, UnknownEndpointError or PreflightBlockedError (all permanent).
  */
 async function prepare(pool: EndpointPool, input: unknown, migrationId: string): Promise<PreparedMigration> {
-  let request: MigrationRequest;
-  try {
-    request = normalizeRequest(input);
-  } catch (error) {
-    if (error instanceof RequestValidationError) throw new InvalidRequestError(error.message, error.problems);
-    throw error;
-  }
+  const request = normalizeRequest(input);
   const sameEndpoint = request.source.endpoint === request.target.endpoint;
   const source = await connectTo(pool, request.source.endpoint);
   const target = await connectTo(pool, request.target.endpoint);
 
-  let vmRef: MoRef;
-  try {
-    vmRef = (await source.inventory.findVm(locatorOf(request))).ref;
-  } catch (error) {
-    if (error instanceof NotFoundError) {
-      const field = `source.${Object.keys(locatorOf(request))[0] === 'ref' ? 'moref' : Object.keys(locatorOf(request))[0]}`;
-      throw new InvalidRequestError(`${field}: ${error.message}; check the name or identifier`, [
-        {
-          path: field,
-          message: `no such VM on ${request.source.endpoint}; check the name or identifier`,
-        },
-      ]);
-    }
-    throw error;
-  }
+  const vmRef = await findSourceVm(source, request);
   const vm = await source.facts.vm(vmRef);
-  if (!vm.host)
-    throw new InvalidRequestError(`${vm.name} is not on a host`, [
-      { path: 'source', message: 'the VM is orphaned; register it on a host first' },
-    ]);
+  if (!vm.host) refuse('source', 'the VM is orphaned; register it on a host first');
   const [sourceHost, sourceEndpoint, targetEndpoint] = await Promise.all([
     source.facts.host(vm.host),
     source.facts.endpoint(),
     target.facts.endpoint(),
   ]);
-  const targetHost = await chooseTargetHost(target, request, sameEndpoint, vm.host, request.target.datastore);
+  const targetScope = { client: target, endpoint: request.target.endpoint };
+  const targetHost = await chooseTargetHost(
+    targetScope,
+    request,
+    sameEndpoint,
+    vm.host,
+    request.target.datastore,
+  );
 
   const wantedDatastores = [
     ...new Set([request.target.datastore, ...request.target.disks.map((d) => d.datastore)]),
@@ -269,27 +124,13 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
 
   const pools = await target.inventory.listResourcePools();
   const poolInfo = request.target.resourcePool
-    ? await findNamed(
-        Promise.resolve(pools),
-        request.target.resourcePool,
-        'resource pool',
-        'target.resourcePool',
-        request.target.endpoint,
-        target,
-      )
+    ? await findNamed(targetScope, pools, request.target.resourcePool, 'resource pool', 'target.resourcePool')
     : (pools.find((p) => p.owner?.value === targetHost.parent?.value) ?? pools[0]);
   const folders = (await target.inventory.listFolders()).filter((f) =>
     f.childTypes.includes('VirtualMachine'),
   );
   const folderInfo = request.target.folder
-    ? await findNamed(
-        Promise.resolve(folders),
-        request.target.folder,
-        'VM folder',
-        'target.folder',
-        request.target.endpoint,
-        target,
-      )
+    ? await findNamed(targetScope, folders, request.target.folder, 'VM folder', 'target.folder')
     : ((sameEndpoint && vm.parent ? folders.find((f) => f.ref.value === vm.parent?.value) : undefined) ??
       folders[0]);
 
@@ -305,79 +146,30 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
     ? await source.facts.vms(irDatastore.vms.filter((r) => r.value !== vm.ref.value))
     : [];
 
+  const facts = migrationFacts({
+    request,
+    sameEndpoint,
+    sourceEndpoint,
+    targetEndpoint,
+    vm,
+    sourceHost,
+    sourceDatastores,
+    configDatastore: configDs,
+    targetHost,
+    targetDatastores,
+    targetVms,
+    instantRecovery: irDatastore ? { datastore: irDatastore, otherVms: otherVmsOnIr } : undefined,
+  });
+  // What the switchover's projection and stop need: the source home's kind (where a suspend writes),
+  // whether Tools run (a guest shutdown needs them), and this worker's latest copy between the endpoints.
   const guest = await source.guest.state(vm.ref);
   const measured = latestCopy(request.source.endpoint, request.target.endpoint);
-  const facts: MigrationFacts = {
-    source: {
-      name: request.source.endpoint,
-      kind: sourceEndpoint.isVCenter ? 'vcenter' : 'esx',
-      instanceUuid: sourceEndpoint.about.instanceUuid ?? '',
-      licenseFeatures: [...sourceEndpoint.licenseFeatures],
-    },
-    target: {
-      name: request.target.endpoint,
-      kind: targetEndpoint.isVCenter ? 'vcenter' : 'esx',
-      instanceUuid: targetEndpoint.about.instanceUuid ?? '',
-      licenseFeatures: [...targetEndpoint.licenseFeatures],
-    },
-    sameVCenter: sameEndpoint && sourceEndpoint.isVCenter,
-    now: Date.now(),
-    vm: {
-      name: vm.name,
-      moref: vm.ref.value,
-      powerState: vm.powerState,
-      connectionState: (vm.connectionState ?? 'connected') as MigrationFacts['vm']['connectionState'],
-      memoryMiB: vm.memoryMB,
-      cpus: vm.numCpu,
-      featureRequirement: vm.cpuRequirements.map((f) => f.key),
-      guestHeartbeat: vm.guestHeartbeat === 'green',
-      disks: vm.disks.map((d) => {
-        const top = d.chain[0];
-        const dsName = top ? (/^\[([^\]]+)\]/.exec(top.fileName)?.[1] ?? '') : '';
-        const sizes = new Map(vm.files.map((f) => [f.name, f.size]));
-        return {
-          key: d.key,
-          label: d.label ?? `disk ${d.key}`,
-          capacityBytes: d.capacityBytes,
-          committedBytes: d.layoutFiles.flat().reduce((sum, f) => sum + (sizes.get(f) ?? 0), 0),
-          datastore: dsName,
-          fileName: top?.fileName ?? '',
-          diskMode: (d.chain[d.chain.length - 1]?.diskMode ??
-            'persistent') as MigrationFacts['vm']['disks'][number]['diskMode'],
-          sharing: d.sharing === 'sharingMultiWriter' ? 'sharingMultiWriter' : 'sharingNone',
-          busSharing: (d.busSharing ?? 'noSharing') as MigrationFacts['vm']['disks'][number]['busSharing'],
-        };
-      }),
-      files: vm.files.map((f) => ({ name: f.name, size: f.size, type: f.type })),
-      snapshotCount: countSnapshots(vm.snapshots),
-      consolidationNeeded: vm.consolidationNeeded,
-      host: sourceHost.name,
-      configDatastore: configDs?.name ?? '',
-      datastores: sourceDatastores.map((d) => d.name),
-    },
-    sourceHost: toPlanHost(sourceHost),
-    targetHost: toPlanHost(targetHost),
-    ...(request.target.cluster ? { targetCluster: { name: request.target.cluster } } : {}),
-    targetDatastores: targetDatastores.map((d) => toPlanDatastore(d, targetHost.ref)),
-    targetVmNames: targetVms
-      .filter((v) => !(sameEndpoint && v.ref.value === vm.ref.value))
-      .map((v) => v.name),
-    instantRecovery: irDatastore
-      ? {
-          datastore: irDatastore.name,
-          remote: irDatastore.url ?? '',
-          looksLikeVPowerNfs: isVPowerLike(irDatastore),
-          flagged: request.options.finalizeInstantRecovery,
-          otherVms: otherVmsOnIr.map((v) => v.name),
-        }
-      : null,
-    switchover: {
-      sourceHomeType: configDs?.type ?? 'VMFS',
-      toolsRunning: guest.toolsRunning,
-      ...(measured ? { measuredCopy: measured } : {}),
-    },
+  facts.switchover = {
+    sourceHomeType: configDs?.type ?? 'VMFS',
+    toolsRunning: guest.toolsRunning,
+    ...(measured ? { measuredCopy: measured } : {}),
   };
-  const plan = planMigration(request, facts);
+  const plan = decidePlan(request, facts);
   // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the
   // temporal CLI) or it was stopped without its rollback. Two migrations of one VM must never interleave.
   const foreign = snapshotNames(vm.snapshots).filter(
@@ -394,12 +186,10 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
   }
   if (plan.blocked) throw new PreflightBlockedError(plan);
   if (!poolInfo || !folderInfo)
-    throw new InvalidRequestError('target: no resource pool or VM folder', [
-      {
-        path: 'target',
-        message: 'the target has no resource pool or VM folder; name target.resourcePool and target.folder',
-      },
-    ]);
+    refuse(
+      'target',
+      'the target has no resource pool or VM folder; name target.resourcePool and target.folder',
+    );
 
   const configTarget = targetDatastores.find((d) => d.name === request.target.datastore) as DatastoreFacts;
   const diskDatastores = plan.disks
@@ -480,8 +270,4 @@ async function connectTo(pool: EndpointPool, endpoint: string): Promise<VSphereC
 
 function snapshotNames(tree: VmFacts['snapshots']): string[] {
   return tree.flatMap((s) => [s.name, ...snapshotNames(s.children)]);
-}
-
-function countSnapshots(tree: VmFacts['snapshots']): number {
-  return tree.reduce((n, s) => n + 1 + countSnapshots(s.children), 0);
 }

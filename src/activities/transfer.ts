@@ -9,13 +9,12 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { VmxEdit } from '../planner/vmx';
 import { editVmx } from '../planner/vmx';
-import type { VSphereClient } from '../vsphere';
-import { AuthenticationError, HttpStatusError, parseDatastorePath, VSphereFaultError } from '../vsphere';
-import type { CopyFileResult, CopyFileSpec, TransferProgress, VerifyMode } from '../vsphere/transfer';
-import { copyFiles } from '../vsphere/transfer';
+import type { CopyFileResult, CopyFileSpec, TransferProgress, VerifyMode, VSphereClient } from '../vsphere';
+import { copyFiles, HttpStatusError, parseDatastorePath, VSphereFaultError } from '../vsphere';
 import { recordCopy } from './copy-rates';
+import { PERMANENT_ERROR_TYPES } from './errors';
 
-export type { CopyFileResult, VerifyMode } from '../vsphere/transfer';
+export type { CopyFileResult, VerifyMode } from '../vsphere';
 
 /**
  * A text rewrite as data (activity inputs cannot carry functions): each `[from, to]` replaces every
@@ -234,45 +233,28 @@ export function resumeFrom(details: unknown): CopyFileResult[] {
   return list.filter(isResult).map((r) => ({ ...r, skipped: r.skipped === true }));
 }
 
-/**
- * Error class names that a retry cannot fix. Raised non-retryable with the class name as type. An
- * AuthenticationError is permanent only for refused credentials (InvalidLogin); an HTTP status only for a
- * 4xx other than timeout, conflict, lock and rate limit.
- */
-export const PERMANENT_TRANSFER_ERRORS: ReadonlySet<string> = new Set([
-  'FileNotFoundError',
-  'NotFoundError',
-  'InsufficientResourcesError',
-  'ThumbprintMismatchError',
-  'AmbiguousNameError',
-  'InvalidArgumentError',
-  'MethodNotFoundError',
-  'TransformError',
-  'UnknownEndpointError',
-]);
+const PERMANENT: ReadonlySet<string> = new Set(PERMANENT_ERROR_TYPES);
 
+/** HTTP statuses of the file API below 500 that a retry may get past: a lost session, timeout, conflict, lock, rate limit. */
 const TRANSIENT_4XX = new Set([401, 403, 408, 409, 423, 425, 429]);
 
-/** True when retrying cannot help (see PERMANENT_TRANSFER_ERRORS). */
+/**
+ * True when retrying cannot help: an error named in PERMANENT_ERROR_TYPES, or an HTTP status of the file
+ * API in the 4xx range other than TRANSIENT_4XX (which no name can say).
+ */
 export function isPermanent(err: unknown): boolean {
-  if (err instanceof AuthenticationError) return err.fault.type === 'InvalidLogin';
   if (err instanceof HttpStatusError)
     return err.status >= 400 && err.status < 500 && !TRANSIENT_4XX.has(err.status);
-  return err instanceof Error && PERMANENT_TRANSFER_ERRORS.has(err.name);
+  return err instanceof Error && PERMANENT.has(err.name);
 }
 
 /**
  * What the activity throws for `err`: a non-retryable ApplicationFailure typed with the class name for a
- * permanent error, the error itself otherwise (Temporal retries it, typed with its name). A lost session
- * is renamed `SessionExpiredError`: the session was renewed and a retry succeeds, while workflows list
- * `AuthenticationError` as permanent.
+ * permanent error, the error itself otherwise (Temporal retries it, typed with its name).
  */
 export function toActivityFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (!(err instanceof Error)) return err;
-  if (err instanceof AuthenticationError && !isPermanent(err)) {
-    return ApplicationFailure.create({ type: 'SessionExpiredError', message: err.message, cause: err });
-  }
   if (!isPermanent(err)) return err;
   const e = err as Error & { endpoint?: string; method?: string; object?: string };
   const fault = err instanceof VSphereFaultError ? err.fault.type : undefined;

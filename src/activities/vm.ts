@@ -37,6 +37,17 @@ function cancellation(): AbortSignal | undefined {
   }
 }
 
+/** Runs `op` on a VM: true when it ran, false when the VM is gone already (an undo step run twice). */
+async function unlessGone(op: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await op();
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
+  }
+}
+
 function heartbeat(details?: unknown): void {
   try {
     Context.current().heartbeat(details);
@@ -178,25 +189,13 @@ export function createVmActivities(pool: EndpointPool) {
     /** Removes the VM from the inventory, keeping its files; nothing to do when it is gone. */
     async unregisterVm(input: VmOnEndpoint): Promise<boolean> {
       const client = await clientFor(input.endpoint);
-      try {
-        await client.vms.unregister(input.vm);
-        return true;
-      } catch (error) {
-        if (error instanceof NotFoundError) return false;
-        throw error;
-      }
+      return unlessGone(() => client.vms.unregister(input.vm));
     },
 
     /** Deletes the VM and its files; nothing to do when it is gone. */
     async destroyVm(input: VmOnEndpoint): Promise<boolean> {
       const client = await clientFor(input.endpoint);
-      try {
-        await client.vms.destroy(input.vm, options());
-        return true;
-      } catch (error) {
-        if (error instanceof NotFoundError) return false;
-        throw error;
-      }
+      return unlessGone(() => client.vms.destroy(input.vm, options()));
     },
 
     /** Merges every snapshot and leftover delta into the base disks, so no snapshot outlives the migration. */

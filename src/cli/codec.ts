@@ -6,23 +6,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
 import type { JsonPayload } from '../codec/codec';
 import { AesGcmPayloadCodec, fromJson, loadEncryptionKey, toJson } from '../codec/codec';
 import { ENCRYPTION_KEY_FILE_ENV } from '../config/config';
+import { command, outputOf } from './command';
 import { CliError, ExitCode } from './errors';
-import type { Output } from './output';
-
-const USAGE = `Usage: quickmig codec-server [--key-file FILE] [--listen HOST:PORT] [--origin URL]
-
-Serves POST /decode and POST /encode for the Temporal Web UI, so it shows encrypted payloads in clear.
-
-  --key-file FILE     The worker's payload key (default: ${ENCRYPTION_KEY_FILE_ENV})
-  --listen HOST:PORT  Address to listen on (default 127.0.0.1:8888)
-  --origin URL        The UI's origin allowed by CORS (default http://localhost:8233)
-
-Point the UI at it: temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8888, or the UI's
-TEMPORAL_CODEC_ENDPOINT, or the "Codec Server" setting of the UI's data encoder.`;
 
 /** Builds the codec endpoint's request handler (tests use it without the CLI). */
 export function codecHandler(codec: AesGcmPayloadCodec, origin: string) {
@@ -54,41 +42,60 @@ export function codecHandler(codec: AesGcmPayloadCodec, origin: string) {
   };
 }
 
-/** Runs the codec endpoint until SIGINT or SIGTERM. */
-export async function codecServerCommand(args: string[], out: Output): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'key-file': { type: 'string' },
-      listen: { type: 'string', default: '127.0.0.1:8888' },
-      origin: { type: 'string', default: 'http://localhost:8233' },
-      help: { type: 'boolean', short: 'h', default: false },
+/** `quickmig codec-server`: runs the codec endpoint until SIGINT or SIGTERM. */
+export const codecServerCommand = command({
+  meta: {
+    name: 'codec-server',
+    description: "The Temporal UI's codec endpoint: POST /decode and /encode for encrypted payloads",
+  },
+  args: {
+    'key-file': {
+      type: 'string',
+      valueHint: 'FILE',
+      description: `The worker's payload key (default: ${ENCRYPTION_KEY_FILE_ENV})`,
     },
-  });
-  if (values.help) return out.text(USAGE);
-  const keyFile = values['key-file'] ?? process.env[ENCRYPTION_KEY_FILE_ENV];
-  if (!keyFile)
-    throw new CliError(
-      `--key-file: give the worker's key file (or set ${ENCRYPTION_KEY_FILE_ENV})`,
-      ExitCode.usage,
-    );
-  const codec = new AesGcmPayloadCodec(loadEncryptionKey(keyFile));
-  const at = values.listen.lastIndexOf(':');
-  const host = values.listen.slice(0, at);
-  const port = Number(values.listen.slice(at + 1));
-  if (at < 0 || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new CliError(`--listen: give HOST:PORT (got ${JSON.stringify(values.listen)})`, ExitCode.usage);
-  const server = createServer((req, res) => void codecHandler(codec, values.origin)(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address();
-  const bound = typeof address === 'object' && address ? `${address.address}:${address.port}` : values.listen;
-  out.progress(`codec server on http://${bound} (key ${codec.encryptionKey.id}); UI origin ${values.origin}`);
-  await new Promise<void>((resolve) => {
-    const stop = () => server.close(() => resolve());
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-}
+    listen: {
+      type: 'string',
+      valueHint: 'HOST:PORT',
+      default: '127.0.0.1:8888',
+      description: 'Address to listen on',
+    },
+    origin: {
+      type: 'string',
+      valueHint: 'URL',
+      default: 'http://localhost:8233',
+      description: "The UI's origin allowed by CORS",
+    },
+  },
+  notes: `Point the UI at it: temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8888, or the UI's
+TEMPORAL_CODEC_ENDPOINT, or the "Codec Server" setting of the UI's data encoder.`,
+  async run(context) {
+    const { args } = context;
+    const out = outputOf(context);
+    const keyFile = args['key-file'] ?? process.env[ENCRYPTION_KEY_FILE_ENV];
+    if (!keyFile)
+      throw new CliError(
+        `--key-file: give the worker's key file (or set ${ENCRYPTION_KEY_FILE_ENV})`,
+        ExitCode.usage,
+      );
+    const codec = new AesGcmPayloadCodec(loadEncryptionKey(keyFile));
+    const at = args.listen.lastIndexOf(':');
+    const host = args.listen.slice(0, at);
+    const port = Number(args.listen.slice(at + 1));
+    if (at < 0 || !Number.isInteger(port) || port < 0 || port > 65535)
+      throw new CliError(`--listen: give HOST:PORT (got ${JSON.stringify(args.listen)})`, ExitCode.usage);
+    const server = createServer((req, res) => void codecHandler(codec, args.origin)(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const address = server.address();
+    const bound = typeof address === 'object' && address ? `${address.address}:${address.port}` : args.listen;
+    out.progress(`codec server on http://${bound} (key ${codec.encryptionKey.id}); UI origin ${args.origin}`);
+    await new Promise<void>((resolve) => {
+      const stop = () => server.close(() => resolve());
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  },
+});

@@ -5,7 +5,6 @@
  * showing progress, prints the report and the Temporal UI link of the finished workflow, and stops
  * everything unless `--keep`.
  */
-import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { QuickmigClient } from '../client/migrations';
 import { loadWorkerConfig } from '../config/config';
@@ -14,8 +13,9 @@ import { defaultLabDir, labDown, labStatus, labUp } from '../lab/lab';
 import { explainPlan } from '../planner/explain';
 import type { MigrationRequestInput } from '../request/request';
 import { createWorkers } from '../worker';
+import { command, outputOf } from './command';
 import { CliError } from './errors';
-import { followAndReport } from './migrate';
+import { followAndReport } from './follow';
 import type { Output } from './output';
 
 /** The demo's migration: an instant-recovery VM to production storage on another host. */
@@ -25,69 +25,66 @@ export const DEMO_REQUEST: MigrationRequestInput = {
   options: { mode: 'smartswitch', finalizeInstantRecovery: true, verify: 'sha256' },
 };
 
-const DEMO_USAGE = `Usage: quickmig demo [--keep] [--dir DIR] [--json]
-
-Starts the lab (Temporal with its Web UI, simulated vCenter and ESXi hosts) and a worker, then
-migrates ir-app01 - an Instant Recovery VM running from the IR-NFS share of esx-a, 256 MiB of disk,
-its guest writing 256 KiB/s - to datastore1 on esx-b with SmartSwitch, and finalizes the Instant
-Recovery. Prints the plan, live progress, the report and the Temporal UI link.
-
-  --keep     Leave the lab running afterwards (quickmig lab down stops it)
-  --dir DIR  Lab folder (default .quickmig/lab)
-  --json     The report as JSON on stdout`;
-
-/** Runs the demo. */
-export async function demoCommand(args: string[], out: Output): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      keep: { type: 'boolean', default: false },
-      dir: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) return out.text(DEMO_USAGE);
-  const dir = values.dir ?? defaultLabDir();
-  if (labStatus(dir).processes.some((p) => p.running)) {
-    throw new CliError(
-      `a lab is already running in ${dir}; the demo starts a fresh one. Stop it with: quickmig lab down${values.dir ? ` --dir ${dir}` : ''} (or pass --dir)`,
-    );
-  }
-  out.progress('starting the lab (the first run builds the temporal CLI and the simulator: a few minutes)');
-  const info = await labUp({ dir, log: (line) => out.progress(line) });
-  let stopWorker: (() => Promise<void>) | undefined;
-  try {
-    out.progress(`Temporal Web UI: ${info.temporal.uiUrl}`);
-    stopWorker = await startDemoWorker(info, out);
-    const connection = await Connection.connect({ address: info.temporal.address });
-    const client = new QuickmigClient(new Client({ connection, namespace: info.temporal.namespace }), {
-      uiUrl: info.temporal.uiUrl,
-      address: info.temporal.address,
-    });
-    try {
-      out.progress('ir-app01 runs from the Instant Recovery share IR-NFS on esx-a; its guest keeps writing');
-      await client.waitForWorker(60_000);
-      const plan = await client.plan(DEMO_REQUEST);
-      for (const line of explainPlan(plan)) out.progress(line);
-      const started = await client.start(DEMO_REQUEST);
-      out.progress(`started migration ${started.id}`);
-      await followAndReport(client, started.id, out, values.json, { allowPrompt: false });
-    } finally {
-      await connection.close();
-    }
-  } finally {
-    await stopWorker?.();
-    if (values.keep) {
-      out.progress(
-        `the lab keeps running (UI ${info.temporal.uiUrl}); start a worker with 'quickmig worker' to migrate more, stop it with 'quickmig lab down${values.dir ? ` --dir ${dir}` : ''}'`,
+/** `quickmig demo [--keep] [--dir DIR]`. */
+export const demoCommand = command({
+  meta: {
+    name: 'demo',
+    description: 'Start the lab and a worker, migrate an Instant Recovery VM live with SmartSwitch, report',
+  },
+  args: {
+    keep: { type: 'boolean', description: 'Leave the lab running afterwards (quickmig lab down stops it)' },
+    dir: { type: 'string', valueHint: 'DIR', description: 'Lab folder (default .quickmig/lab)' },
+    json: { type: 'boolean', description: 'The report as JSON on stdout' },
+  },
+  notes: `The demo migrates ir-app01 - an Instant Recovery VM running from the IR-NFS share of esx-a, 256 MiB
+of disk, its guest writing 256 KiB/s - to datastore1 on esx-b with SmartSwitch, and finalizes the
+Instant Recovery. It prints the plan, live progress, the report and the Temporal UI link.`,
+  async run(context) {
+    const { args } = context;
+    const out = outputOf(context);
+    const dir = args.dir ?? defaultLabDir();
+    if (labStatus(dir).processes.some((p) => p.running)) {
+      throw new CliError(
+        `a lab is already running in ${dir}; the demo starts a fresh one. Stop it with: quickmig lab down${args.dir ? ` --dir ${dir}` : ''} (or pass --dir)`,
       );
-    } else {
-      await labDown(info.dir);
-      out.progress('lab stopped (run with --keep to leave it running)');
     }
-  }
-}
+    out.progress('starting the lab (the first run builds the temporal CLI and the simulator: a few minutes)');
+    const info = await labUp({ dir, log: (line) => out.progress(line) });
+    let stopWorker: (() => Promise<void>) | undefined;
+    try {
+      out.progress(`Temporal Web UI: ${info.temporal.uiUrl}`);
+      stopWorker = await startDemoWorker(info, out);
+      const connection = await Connection.connect({ address: info.temporal.address });
+      const client = new QuickmigClient(new Client({ connection, namespace: info.temporal.namespace }), {
+        uiUrl: info.temporal.uiUrl,
+        address: info.temporal.address,
+      });
+      try {
+        out.progress(
+          'ir-app01 runs from the Instant Recovery share IR-NFS on esx-a; its guest keeps writing',
+        );
+        await client.waitForWorker(60_000);
+        const plan = await client.plan(DEMO_REQUEST);
+        for (const line of explainPlan(plan)) out.progress(line);
+        const started = await client.start(DEMO_REQUEST);
+        out.progress(`started migration ${started.id}`);
+        await followAndReport(client, started.id, out, args.json === true, { allowPrompt: false });
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      await stopWorker?.();
+      if (args.keep) {
+        out.progress(
+          `the lab keeps running (UI ${info.temporal.uiUrl}); start a worker with 'quickmig worker' to migrate more, stop it with 'quickmig lab down${args.dir ? ` --dir ${dir}` : ''}'`,
+        );
+      } else {
+        await labDown(info.dir);
+        out.progress('lab stopped (run with --keep to leave it running)');
+      }
+    }
+  },
+});
 
 /** A worker in this process for the lab, logging warnings only so the demo's output stays readable. */
 async function startDemoWorker(info: LabInfo, out: Output): Promise<() => Promise<void>> {

@@ -11,14 +11,24 @@ export const ExitCode = {
   blocked: 4,
 } as const;
 
+/** Options of a CliError. */
+export interface CliErrorOptions {
+  cause?: unknown;
+  /** Print the command's help after the message (a command line the user should compare with it). Default false. */
+  showUsage?: boolean;
+}
+
 /** Thrown by commands for any failure the user should see; the CLI's main prints it and exits with its code. */
 export class CliError extends Error {
   override readonly name = 'CliError';
+  /** Whether the command's help follows the message. */
+  readonly showUsage: boolean;
   constructor(
     message: string,
     readonly exitCode: number = ExitCode.failed,
-    options?: { cause?: unknown },
+    options: CliErrorOptions = {},
   ) {
-    super(message, options);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.showUsage = options.showUsage ?? false;
   }
 }

@@ -1,25 +1,23 @@
-/** `quickmig lab up|status|down|restart`: the local lab of Temporal and simulated vSphere endpoints. */
-import { parseArgs } from 'node:util';
+/** `quickmig lab up|status|down|restart|fault|calls`: the local lab of Temporal and simulated vSphere endpoints. */
+import type { ArgsDef } from 'citty';
 import type { FaultRule } from '../lab/control';
 import { LabControl } from '../lab/control';
 import type { LabInfo } from '../lab/lab';
 import { defaultLabDir, labDown, labStatus, labUp, restartEndpoint } from '../lab/lab';
+import { JSON_ARG } from './args';
+import { command, outputOf } from './command';
 import { CliError, ExitCode } from './errors';
-import type { Output } from './output';
 
-const LAB_USAGE = `Usage: quickmig lab <up|status|down|restart> [options]
+/** Options of every lab command. */
+const LAB_ARGS = {
+  dir: { type: 'string', valueHint: 'DIR', description: 'Lab folder (default .quickmig/lab)' },
+  ...JSON_ARG,
+} as const satisfies ArgsDef;
 
-  up       Start Temporal (dev server, UI) and one simulator per vSphere endpoint
-           --topology FILE  lab topology (default lab/topology.json)
-  status   Show the lab's endpoints and whether its processes run
-  down     Stop every process the lab started
-  restart  NAME  Restart one vSphere endpoint on the same port (as a host reboot)
-  fault    add NAME JSON | list NAME | clear NAME
-           Inject faults into endpoint NAME, e.g.
-           quickmig lab fault add esx-b '{"kind":"soap","method":"PowerOnVM_Task","fault":"InvalidState","count":1}'
-  calls    NAME  The mutating vSphere calls endpoint NAME received
-
-Options for all: --dir DIR (default .quickmig/lab), --json`;
+/** The endpoint a lab command acts on. */
+const ENDPOINT_ARG = {
+  name: { type: 'positional', valueHint: 'NAME', description: 'An endpoint of the lab, e.g. esx-a' },
+} as const satisfies ArgsDef;
 
 /** Prints the endpoints of a lab as a person reads them. */
 export function describeLab(info: LabInfo): string {
@@ -35,9 +33,11 @@ export function describeLab(info: LabInfo): string {
   return lines.join('\n');
 }
 
-function controlFor(dir: string, name: string | undefined): LabControl {
-  const info = labStatus(dir).info;
-  if (!info) throw new CliError(`No lab in ${dir}. Start one with: quickmig lab up`);
+/** The control API of one endpoint of the lab in `dir`. */
+function controlFor(dir: string | undefined, name: string | undefined): LabControl {
+  const folder = dir ?? defaultLabDir();
+  const info = labStatus(folder).info;
+  if (!info) throw new CliError(`No lab in ${folder}. Start one with: quickmig lab up`);
   const ep = info.endpoints.find((e) => e.name === name);
   if (!ep) {
     throw new CliError(
@@ -48,107 +48,154 @@ function controlFor(dir: string, name: string | undefined): LabControl {
   return new LabControl(ep);
 }
 
-/** Runs a `lab` subcommand. */
-export async function labCommand(args: string[], out: Output): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      dir: { type: 'string' },
-      topology: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+const upCommand = command({
+  meta: { name: 'up', description: 'Start Temporal (dev server, UI) and one simulator per vSphere endpoint' },
+  args: {
+    topology: { type: 'string', valueHint: 'FILE', description: 'Lab topology (default lab/topology.json)' },
+    ...LAB_ARGS,
+  },
+  async run(context) {
+    const { args } = context;
+    const out = outputOf(context);
+    const info = await labUp({
+      dir: args.dir ?? defaultLabDir(),
+      ...(args.topology ? { topology: args.topology } : {}),
+      log: (line) => out.progress(line),
+    });
+    if (args.json) out.json(info);
+    else out.text(describeLab(info));
+  },
+});
+
+const statusCommand = command({
+  meta: {
+    name: 'status',
+    description: "The lab's endpoints and whether its processes run (exit 1 if not all)",
+  },
+  args: LAB_ARGS,
+  run(context) {
+    const { args } = context;
+    const out = outputOf(context);
+    const status = labStatus(args.dir ?? defaultLabDir());
+    if (args.json) out.json(status);
+    else if (!status.info) out.text(`No lab in ${status.dir}. Start one with: quickmig lab up`);
+    else {
+      out.text(
+        `${status.up ? 'Lab is up' : 'Lab is NOT fully running'} (${status.dir}, started ${status.startedAt})`,
+      );
+      out.text(describeLab(status.info));
+      for (const p of status.processes)
+        out.text(`  ${p.running ? 'running' : 'stopped'}  ${p.role} pid ${p.pid}`);
+    }
+    if (status.info && !status.up) throw new CliError('some lab processes are not running', ExitCode.failed);
+  },
+});
+
+const downCommand = command({
+  meta: { name: 'down', description: 'Stop every process the lab started' },
+  args: LAB_ARGS,
+  async run(context) {
+    const { args } = context;
+    const out = outputOf(context);
+    const dir = args.dir ?? defaultLabDir();
+    const stopped = await labDown(dir);
+    if (args.json) out.json({ stopped });
+    else
+      out.text(
+        stopped.length ? `Stopped ${stopped.map((p) => p.role).join(', ')}` : `No lab was running in ${dir}`,
+      );
+  },
+});
+
+const restartCommand = command({
+  meta: { name: 'restart', description: 'Restart one vSphere endpoint on the same port (as a host reboot)' },
+  args: { ...ENDPOINT_ARG, ...LAB_ARGS },
+  async run(context) {
+    const { args } = context;
+    const out = outputOf(context);
+    const name = args.name as string;
+    await restartEndpoint(name, args.dir ?? defaultLabDir());
+    if (args.json) out.json({ restarted: name });
+    else out.text(`Restarted ${name}`);
+  },
+});
+
+const faultAddCommand = command({
+  meta: { name: 'add', description: 'Inject a fault into an endpoint' },
+  args: {
+    ...ENDPOINT_ARG,
+    rule: {
+      type: 'positional',
+      valueHint: 'JSON',
+      description: `The rule (lab/vcsim/README.md), e.g. '{"kind":"soap","method":"PowerOnVM_Task","fault":"InvalidState","count":1}'`,
     },
-  });
-  const [sub, ...rest] = positionals;
-  if (values.help || !sub) {
-    out.text(LAB_USAGE);
-    if (!sub && !values.help) throw new CliError('lab: name a subcommand', ExitCode.usage);
-    return;
-  }
-  const dir = values.dir ?? defaultLabDir();
-  switch (sub) {
-    case 'up': {
-      const info = await labUp({
-        dir,
-        ...(values.topology ? { topology: values.topology } : {}),
-        log: (line) => out.progress(line),
-      });
-      if (values.json) out.json(info);
-      else out.text(describeLab(info));
-      return;
+    ...LAB_ARGS,
+  },
+  async run(context) {
+    const { args } = context;
+    const control = controlFor(args.dir, args.name);
+    let rule: FaultRule;
+    try {
+      rule = JSON.parse(args.rule as string) as FaultRule;
+    } catch (error) {
+      throw new CliError(
+        `lab fault add: the rule is not JSON: ${(error as Error).message}`,
+        ExitCode.invalidInput,
+      );
     }
-    case 'status': {
-      const status = labStatus(dir);
-      if (values.json) out.json(status);
-      else if (!status.info) out.text(`No lab in ${status.dir}. Start one with: quickmig lab up`);
-      else {
-        out.text(
-          `${status.up ? 'Lab is up' : 'Lab is NOT fully running'} (${status.dir}, started ${status.startedAt})`,
-        );
-        out.text(describeLab(status.info));
-        for (const p of status.processes)
-          out.text(`  ${p.running ? 'running' : 'stopped'}  ${p.role} pid ${p.pid}`);
-      }
-      if (status.info && !status.up)
-        throw new CliError('some lab processes are not running', ExitCode.failed);
-      return;
-    }
-    case 'down': {
-      const stopped = await labDown(dir);
-      if (values.json) out.json({ stopped });
-      else
-        out.text(
-          stopped.length
-            ? `Stopped ${stopped.map((p) => p.role).join(', ')}`
-            : `No lab was running in ${dir}`,
-        );
-      return;
-    }
-    case 'restart': {
-      const name = rest[0];
-      if (!name)
-        throw new CliError('lab restart: name the endpoint, e.g. quickmig lab restart esx-a', ExitCode.usage);
-      await restartEndpoint(name, dir);
-      if (values.json) out.json({ restarted: name });
-      else out.text(`Restarted ${name}`);
-      return;
-    }
-    case 'fault': {
-      const [action, name, rule] = rest;
-      const control = controlFor(dir, name);
-      if (action === 'add') {
-        if (!rule)
-          throw new CliError(
-            'lab fault add: give the rule as JSON (see lab/vcsim/README.md)',
-            ExitCode.usage,
-          );
-        let parsed: FaultRule;
-        try {
-          parsed = JSON.parse(rule) as FaultRule;
-        } catch (error) {
-          throw new CliError(
-            `lab fault add: the rule is not JSON: ${(error as Error).message}`,
-            ExitCode.invalidInput,
-          );
-        }
-        out.json(await control.addFault(parsed));
-      } else if (action === 'list') out.json(await control.faults());
-      else if (action === 'clear') {
-        await control.clearFaults();
-        if (!values.json) out.text(`Cleared the faults of ${name}`);
-      } else throw new CliError(`lab fault: use add, list or clear\n${LAB_USAGE}`, ExitCode.usage);
-      return;
-    }
-    case 'calls': {
-      const calls = await controlFor(dir, rest[0]).calls();
-      if (values.json) out.json(calls);
-      else
-        for (const c of calls)
-          out.text(`${c.time}  ${c.method.padEnd(28)} ${c.object}${c.ok ? '' : `  FAULT ${c.fault}`}`);
-      return;
-    }
-    default:
-      throw new CliError(`lab: unknown subcommand '${sub}'\n${LAB_USAGE}`, ExitCode.usage);
-  }
-}
+    outputOf(context).json(await control.addFault(rule));
+  },
+});
+
+const faultListCommand = command({
+  meta: { name: 'list', description: 'The faults of an endpoint, as JSON' },
+  args: { ...ENDPOINT_ARG, ...LAB_ARGS },
+  async run(context) {
+    outputOf(context).json(await controlFor(context.args.dir, context.args.name).faults());
+  },
+});
+
+const faultClearCommand = command({
+  meta: { name: 'clear', description: 'Remove the faults of an endpoint' },
+  args: { ...ENDPOINT_ARG, ...LAB_ARGS },
+  async run(context) {
+    const { args } = context;
+    await controlFor(args.dir, args.name).clearFaults();
+    if (!args.json) outputOf(context).text(`Cleared the faults of ${args.name}`);
+  },
+});
+
+const faultCommand = command({
+  meta: {
+    name: 'fault',
+    description: 'Inject faults into an endpoint: add NAME JSON | list NAME | clear NAME',
+  },
+  subCommands: { add: faultAddCommand, list: faultListCommand, clear: faultClearCommand },
+});
+
+const callsCommand = command({
+  meta: { name: 'calls', description: 'The mutating vSphere calls an endpoint received' },
+  args: { ...ENDPOINT_ARG, ...LAB_ARGS },
+  async run(context) {
+    const { args } = context;
+    const out = outputOf(context);
+    const calls = await controlFor(args.dir, args.name).calls();
+    if (args.json) out.json(calls);
+    else
+      for (const c of calls)
+        out.text(`${c.time}  ${c.method.padEnd(28)} ${c.object}${c.ok ? '' : `  FAULT ${c.fault}`}`);
+  },
+});
+
+/** `quickmig lab ...`. */
+export const labCommand = command({
+  meta: { name: 'lab', description: 'Manage the local lab (Temporal + simulated vSphere)' },
+  subCommands: {
+    up: upCommand,
+    status: statusCommand,
+    down: downCommand,
+    restart: restartCommand,
+    fault: faultCommand,
+    calls: callsCommand,
+  },
+});

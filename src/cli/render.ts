@@ -1,5 +1,6 @@
 /** How the CLI shows progress, reports, plans and lists to a person. Pure functions of their input. */
-import type { LiveProgress, MigrationSummary } from '../client/migrations';
+import type { MigrationSummary } from '../client/migrations';
+import type { LiveProgress } from '../client/progress';
 import type { MigrationPlan } from '../planner/plan';
 import type { BatchProgress, BatchVm } from '../workflows/batch';
 import type { MigrationResult } from '../workflows/definitions';

@@ -3,12 +3,11 @@
  * reach Temporal, and the worker (which alone holds the credentials) does the rest.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ConnectionOptions } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-
-/** The default task queue of the quickmig worker (src/config DEFAULT_TASK_QUEUE). */
-export const DEFAULT_TASK_QUEUE = 'quickmig';
+import { defaultLabDir, labStatePath } from '../config/lab-paths';
+import { DEFAULT_TASK_QUEUE } from '../request/contract';
 
 /** How to connect; every field is optional. */
 export interface ConnectOptions {
@@ -18,7 +17,7 @@ export interface ConnectOptions {
   namespace?: string;
   /** A `temporal` CLI profile name (its config file, TEMPORAL_CONFIG_FILE). Default `default`. */
   profile?: string;
-  /** Task queue of the quickmig worker. Default `quickmig`. */
+  /** Task queue of the quickmig worker. Default `quickmig` (DEFAULT_TASK_QUEUE). */
   taskQueue?: string;
   /** Environment to read (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...). Default `process.env`. */
   env?: Record<string, string | undefined>;
@@ -51,7 +50,7 @@ interface LabStateFile {
 
 /** The Temporal address of the lab in `cwd/.quickmig/lab`, when one was started there and not stopped. */
 export function labTemporal(cwd: string): { address: string; namespace: string; uiUrl?: string } | undefined {
-  const file = join(resolve(cwd), '.quickmig', 'lab', 'state.json');
+  const file = labStatePath(defaultLabDir(resolve(cwd)));
   if (!existsSync(file)) return undefined;
   try {
     const temporal = (JSON.parse(readFileSync(file, 'utf8')) as LabStateFile).info?.temporal;

@@ -1,7 +1,21 @@
 /**
- * Failures of the client API beyond request validation (RequestValidationError in ./errors). Each is
- * thrown with a message an operator can act on, and carries its context as readonly fields.
+ * Failures of the client API beyond request validation (RequestValidationError in src/request). Each is
+ * thrown with a message an operator can act on, and carries its context as readonly fields; a
+ * workflow's failure becomes one of them in {@link migrationFailureOf}.
  */
+import type { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/client';
+import { FAILURE_TYPES } from '../request/contract';
+
+/**
+ * Failure types that mean "the request itself is wrong". `InvalidRequestError` is what workflows ended
+ * with before the request error class was unified: their histories still map.
+ */
+const REQUEST_FAILURE_TYPES: readonly string[] = [
+  FAILURE_TYPES.requestInvalid,
+  'InvalidRequestError',
+  FAILURE_TYPES.unknownEndpoint,
+];
 
 /** Base class of the client API's failures; `instanceof QuickmigClientError` catches them all. */
 export class QuickmigClientError extends Error {
@@ -49,9 +63,10 @@ export class NoWorkerError extends QuickmigClientError {
 }
 
 /**
- * Thrown when a migration or a plan ends in failure. `type` is the root failure's type: the worker's
- * `InvalidRequestError`, `UnknownEndpointError` or `PreflightBlockedError` (nothing was changed), or
- * `MigrationFailed` (it failed after changing things and rolled back; `undone` lists what it undid).
+ * Thrown when a migration or a plan ends in failure. `type` is the root failure's type (FAILURE_TYPES
+ * in src/request/contract.ts): the worker's `RequestValidationError`, `UnknownEndpointError` or
+ * `PreflightBlockedError` (nothing was changed), or `MigrationFailed` (it failed after changing things
+ * and rolled back; `undone` lists what it undid).
  */
 export class MigrationFailedError extends QuickmigClientError {
   override readonly name: string = 'MigrationFailedError';
@@ -68,12 +83,12 @@ export class MigrationFailedError extends QuickmigClientError {
 
   /** True when the worker rejected the request itself (bad VM, endpoint or field): the fix is in the request. */
   get rejected(): boolean {
-    return this.type === 'InvalidRequestError' || this.type === 'UnknownEndpointError';
+    return REQUEST_FAILURE_TYPES.includes(this.type);
   }
 
   /** True when preflight found blocking problems; nothing was changed. */
   get blocked(): boolean {
-    return this.type === 'PreflightBlockedError';
+    return this.type === FAILURE_TYPES.preflightBlocked;
   }
 }
 
@@ -117,4 +132,45 @@ export class BatchAlreadyStartedError extends QuickmigClientError {
       options,
     );
   }
+}
+
+/**
+ * A workflow's failure as the client's error: MigrationCancelledError when it was cancelled, else
+ * MigrationFailedError with the root failure's type and message, the step that failed and what the
+ * rollback undid (the failure's details, else `undone` as the progress query last reported it).
+ */
+export function migrationFailureOf(
+  id: string,
+  error: WorkflowFailedError,
+  undone: readonly string[],
+): MigrationFailedError | MigrationCancelledError {
+  if (error.cause instanceof CancelledFailure)
+    return new MigrationCancelledError(id, undone, { cause: error });
+  const root = rootFailure(error);
+  const details =
+    root instanceof ApplicationFailure
+      ? (root.details?.[0] as { step?: string; undone?: string[] } | undefined)
+      : undefined;
+  return new MigrationFailedError(
+    id,
+    root instanceof ApplicationFailure ? (root.type ?? 'Error') : (root?.name ?? 'Error'),
+    root?.message || error.cause?.message || error.message,
+    details?.step ?? null,
+    details?.undone ?? undone,
+    { cause: error },
+  );
+}
+
+/** The innermost failure: an activity's ApplicationFailure rather than the ActivityFailure around it. */
+function rootFailure(error: WorkflowFailedError): Error | undefined {
+  let current: Error | undefined = error.cause;
+  while (current instanceof ActivityFailure) current = current.cause;
+  return current;
+}
+
+/** The message of the innermost cause: a refused update's reason rather than the SDK's wrapper. */
+export function rootMessage(error: Error): string {
+  let current: Error = error;
+  while (current.cause instanceof Error) current = current.cause;
+  return current.message;
 }

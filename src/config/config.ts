@@ -7,11 +7,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadClientConfigProfile } from '@temporalio/envconfig';
+import { DEFAULT_TASK_QUEUE } from '../request/contract';
 import { ConfigError } from './errors';
+import { LAB_DIR, labWorkerConfigPath } from './lab-paths';
 import { Secret } from './secret';
-
-/** The default task queue of migration workflows and their activities. */
-export const DEFAULT_TASK_QUEUE = 'quickmig';
+import { normalizeThumbprint } from './thumbprint';
 
 /** How a client trusts an endpoint's certificate. Default: the system's CAs. */
 export interface TlsTrust {
@@ -66,16 +66,6 @@ interface RawEndpoint {
 
 const stringOrUndefined = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
 
-const THUMBPRINT = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
-
-/** Normalizes a SHA-256 thumbprint to uppercase colon-separated hex, or returns undefined if it is not one. */
-export function normalizeThumbprint(value: string): string | undefined {
-  const hex = value.replace(/[:\s]/g, '').toUpperCase();
-  if (!/^[0-9A-F]{64}$/.test(hex)) return undefined;
-  const normalized = hex.match(/../g)?.join(':') ?? '';
-  return THUMBPRINT.test(normalized) ? normalized : undefined;
-}
-
 function parseEndpoint(
   name: string,
   raw: RawEndpoint,
@@ -124,10 +114,11 @@ function parseEndpoint(
   }
   const tls: TlsTrust = {};
   if (raw.tls?.thumbprint !== undefined) {
-    const thumbprint = normalizeThumbprint(String(raw.tls.thumbprint));
-    if (thumbprint) tls.thumbprint = thumbprint;
-    else
+    try {
+      tls.thumbprint = normalizeThumbprint(String(raw.tls.thumbprint));
+    } catch {
       problems.push(`${at}.tls.thumbprint: must be a SHA-256 thumbprint, 32 hex bytes separated by colons`);
+    }
   }
   if (raw.tls?.caFile !== undefined) {
     tls.caFile = isAbsolute(String(raw.tls.caFile))
@@ -228,7 +219,7 @@ export function parseWorkerConfig(
 }
 
 /** The lab's worker configuration, used when nothing else is given (relative to the working directory). */
-export const LAB_WORKER_CONFIG = '.quickmig/lab/worker-config.json';
+export const LAB_WORKER_CONFIG = labWorkerConfigPath(LAB_DIR);
 
 /**
  * Which configuration file a worker reads: the `--config` argument, else QUICKMIG_CONFIG, else the

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes';
+import { defaultLabDir, labStatePath, labWorkerConfigPath } from '../config/lab-paths';
+import { SEARCH_ATTRIBUTES } from '../request/contract';
 import { LabError } from './errors';
 import { probeHttpPage, probeTemporal, probeVsphere } from './probe';
 import type { LabProcess } from './processes';
@@ -62,21 +63,23 @@ export interface LabUpOptions {
   log?: (line: string) => void;
 }
 
-/** The default lab folder for a working directory. */
-export function defaultLabDir(cwd = process.cwd()): string {
-  return join(cwd, '.quickmig', 'lab');
-}
+export { defaultLabDir } from '../config/lab-paths';
 
 const MARKER = '.quickmig-lab';
-const statePath = (dir: string) => join(dir, 'state.json');
+const searchAttributes = Object.values(SEARCH_ATTRIBUTES);
+
+/** `KEYWORD_LIST` → `KeywordList`: how the `temporal` CLI spells a search attribute type. */
+function cliType(type: string): string {
+  return type.toLowerCase().replace(/(^|_)([a-z])/g, (_, _sep: string, c: string) => c.toUpperCase());
+}
 
 function readState(dir: string): LabState | undefined {
-  if (!existsSync(statePath(dir))) return undefined;
-  return JSON.parse(readFileSync(statePath(dir), 'utf8')) as LabState;
+  if (!existsSync(labStatePath(dir))) return undefined;
+  return JSON.parse(readFileSync(labStatePath(dir), 'utf8')) as LabState;
 }
 
 function writeState(dir: string, state: LabState): void {
-  writeFileSync(statePath(dir), `${JSON.stringify(state, null, 2)}\n`);
+  writeFileSync(labStatePath(dir), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 function writeSecret(file: string, value: string): void {
@@ -192,7 +195,7 @@ async function startLab(
         dbFile: join(dir, 'temporal.db'),
       },
       endpoints: [],
-      workerConfig: join(dir, 'worker-config.json'),
+      workerConfig: labWorkerConfigPath(dir),
     },
   };
   try {
@@ -219,7 +222,7 @@ async function startLab(
         namespace,
         '--log-level',
         'warn',
-        ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+        ...searchAttributes.flatMap((a) => ['--search-attribute', `${a.name}=${cliType(a.type)}`]),
       ],
       { stdout: join(dir, 'logs', 'temporal.log'), stderr: join(dir, 'logs', 'temporal.log') },
     );
@@ -262,7 +265,7 @@ async function startLab(
       });
     });
 
-    const attributes = SEARCH_ATTRIBUTE_KEYS.map((key) => key.name);
+    const attributes = searchAttributes.map((a) => a.name);
     await waitFor(
       'Temporal server',
       () => probeTemporal(state.info.temporal.address, namespace, attributes).then(() => true),
@@ -281,7 +284,7 @@ async function startLab(
     return state.info;
   } catch (error) {
     await Promise.all(state.processes.map((p) => stopProcess(p)));
-    rmSync(statePath(dir), { force: true });
+    rmSync(labStatePath(dir), { force: true });
     throw error instanceof LabError
       ? error
       : new LabError(`lab up failed: ${(error as Error).message}`, { cause: error });
@@ -351,7 +354,7 @@ export async function labDown(dir: string = defaultLabDir()): Promise<LabProcess
   const simulators = state.processes.filter((p) => p.role !== 'temporal');
   await Promise.all(simulators.map((p) => stopProcess(p)));
   await Promise.all(state.processes.filter((p) => p.role === 'temporal').map((p) => stopProcess(p)));
-  rmSync(statePath(resolve(dir)), { force: true });
+  rmSync(labStatePath(resolve(dir)), { force: true });
   return state.processes.map((p) => ({ role: p.role, pid: p.pid, running: isRunning(p), log: p.log }));
 }
 
@@ -392,7 +395,7 @@ export async function restartTemporal(dir: string = defaultLabDir(), timeoutMs =
   const proc = startDetached('temporal', old.executable, old.args, { stdout: old.log, stderr: old.log });
   state.processes[index] = proc;
   writeState(state.info.dir, state);
-  const attributes = SEARCH_ATTRIBUTE_KEYS.map((key) => key.name);
+  const attributes = searchAttributes.map((a) => a.name);
   await waitFor(
     'Temporal server',
     () =>

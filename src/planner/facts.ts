@@ -4,7 +4,7 @@ import type { MeasuredCopy } from './downtime';
 // by hand. Plain data only (no classes, no Dates), so they travel through Temporal and into a memo.
 
 /** A vCenter or standalone ESXi endpoint as the worker sees it. */
-export interface EndpointFacts {
+export interface PlannerEndpoint {
   /** Configured endpoint name, as in the request. */
   name: string;
   kind: 'vcenter' | 'esx';
@@ -15,7 +15,7 @@ export interface EndpointFacts {
 }
 
 /** One virtual disk of the source VM. */
-export interface DiskFacts {
+export interface PlannerDisk {
   /** Device key, unique within the VM. */
   key: number;
   /** Device label, e.g. `Hard disk 1`. */
@@ -44,7 +44,7 @@ export interface DiskFacts {
 }
 
 /** One file of the VM (layoutEx.file). */
-export interface VmFileFacts {
+export interface PlannerVmFile {
   /** `[datastore] dir/file`. */
   name: string;
   size: number;
@@ -53,7 +53,7 @@ export interface VmFileFacts {
 }
 
 /** The VM to migrate. */
-export interface VmFacts {
+export interface PlannerVm {
   name: string;
   moref: string;
   powerState: 'poweredOn' | 'poweredOff' | 'suspended';
@@ -65,8 +65,8 @@ export interface VmFacts {
   featureRequirement: string[];
   /** Whether VMware Tools report a guest heartbeat now; `options.source: delete` relies on it. */
   guestHeartbeat: boolean;
-  disks: DiskFacts[];
-  files: VmFileFacts[];
+  disks: PlannerDisk[];
+  files: PlannerVmFile[];
   snapshotCount: number;
   /** runtime.consolidationNeeded. */
   consolidationNeeded: boolean;
@@ -79,7 +79,7 @@ export interface VmFacts {
 }
 
 /** An ESXi host. */
-export interface HostFacts {
+export interface PlannerHost {
   name: string;
   connectionState: 'connected' | 'disconnected' | 'notResponding';
   inMaintenanceMode: boolean;
@@ -94,7 +94,7 @@ export interface HostFacts {
 }
 
 /** A datastore on the target endpoint. */
-export interface DatastoreFacts {
+export interface PlannerDatastore {
   name: string;
   freeBytes: number;
   capacityBytes: number;
@@ -106,7 +106,7 @@ export interface DatastoreFacts {
 }
 
 /** The instant-recovery datastore the VM runs from, when it does. */
-export interface InstantRecoveryFacts {
+export interface PlannerInstantRecovery {
   datastore: string;
   /** NFS server and export, for the reasons text. */
   remote: string;
@@ -130,24 +130,24 @@ export interface SwitchoverFacts {
 
 /** Everything the planner needs to know, gathered once during preflight. */
 export interface MigrationFacts {
-  source: EndpointFacts;
-  target: EndpointFacts;
+  source: PlannerEndpoint;
+  target: PlannerEndpoint;
   /** Source and target endpoint are the same vCenter (same instanceUuid, kind vcenter). */
   sameVCenter: boolean;
   /** When the facts were gathered, epoch ms; a switchover window is checked against it. Default: not checked. */
   now?: number;
-  vm: VmFacts;
-  sourceHost: HostFacts;
+  vm: PlannerVm;
+  sourceHost: PlannerHost;
   /** The host the VM will land on; for a cluster target, the host the worker picked in it. */
-  targetHost: HostFacts;
+  targetHost: PlannerHost;
   /** Set when the request named a cluster. */
   targetCluster?: { name: string };
   /** The target datastores the request names (missing ones are simply absent) and those the target host mounts. */
-  targetDatastores: DatastoreFacts[];
+  targetDatastores: PlannerDatastore[];
   /** Names of VMs on the target (in the target folder, or on a standalone host) other than the source VM. */
   targetVmNames: string[];
   /** Set when the VM runs from what looks like, or is flagged as, an instant-recovery datastore. */
-  instantRecovery: InstantRecoveryFacts | null;
+  instantRecovery: PlannerInstantRecovery | null;
   /** Default: the source home is VMFS, Tools run when the guest has a heartbeat, no measured copy. */
   switchover?: SwitchoverFacts;
 }

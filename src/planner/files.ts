@@ -3,6 +3,7 @@
  * text files that name other files (.vmx, disk descriptors) are rewritten. Pure, so the workflow can
  * call it and the tests can table it.
  */
+import { parseDatastorePath } from '../request/datastore-path';
 
 /** A VM file as layoutEx lists it. */
 export interface VmFileRef {
@@ -48,13 +49,6 @@ const NOT_COPIED_TYPES = new Set([
   'snapshotMemory',
 ]);
 
-/** Parses `[ds] dir/file` into its datastore and path; throws on anything else. */
-export function splitDatastorePath(path: string): { datastore: string; path: string } {
-  const match = /^\[([^\]]+)\] ?(.*)$/.exec(path);
-  if (!match) throw new Error(`not a datastore path: ${path}`);
-  return { datastore: match[1] as string, path: match[2] as string };
-}
-
 const dirOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 const baseOf = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
@@ -98,7 +92,7 @@ export function targetPathOf(source: string, disks: DiskChain[], layout: TargetL
     (d) => d.layoutFiles.some((level) => level.includes(source)) || d.chain.includes(source),
   );
   const datastore = (disk && layout.diskDatastores[disk.key]) ?? layout.configDatastore;
-  return `[${datastore}] ${layout.folder}/${baseOf(splitDatastorePath(source).path)}`;
+  return `[${datastore}] ${layout.folder}/${baseOf(parseDatastorePath(source).path)}`;
 }
 
 /**
@@ -113,11 +107,11 @@ export function rewritePairs(
   datastoreUrls: Record<string, string> = {},
 ): [string, string][] {
   const pairs: [string, string][] = [];
-  const home = splitDatastorePath(textFile.source);
-  const targetHome = splitDatastorePath(textFile.target);
+  const home = parseDatastorePath(textFile.source);
+  const targetHome = parseDatastorePath(textFile.target);
   for (const file of mapping) {
-    const src = splitDatastorePath(file.source);
-    const dst = splitDatastorePath(file.target);
+    const src = parseDatastorePath(file.source);
+    const dst = parseDatastorePath(file.target);
     const sameSourceFolder = src.datastore === home.datastore && dirOf(src.path) === dirOf(home.path);
     const sameTargetFolder =
       dst.datastore === targetHome.datastore && dirOf(dst.path) === dirOf(targetHome.path);

@@ -4,6 +4,8 @@
  * target VM gets (Tools for a guest shutdown, options that do not apply). Pure, like the rest of the planner.
  */
 import type { MigrationRequest } from '../request/request';
+import { cpuCompatibility } from './compat';
+import type { Context } from './context';
 import type { DowntimeInput, DowntimeProjection, ModeProjection } from './downtime';
 import { copyRate, datastoreKind, datastoreRate, fastestMode, projectModes } from './downtime';
 import type { MigrationFacts } from './facts';
@@ -114,3 +116,24 @@ export function planSwitchover(
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The switchover's part of the plan for the planner's context: records its findings and the R12 reason. */
+export function planSwitchoverOf(ctx: Context, ruleMode: 'smartswitch' | 'cold'): SwitchoverPlan {
+  const { vm, sourceHost, targetHost } = ctx.facts;
+  const { options } = ctx.request;
+  const smartSwitchAllowed =
+    cpuCompatibility(vm.featureRequirement, sourceHost, targetHost).compatible &&
+    vm.memoryMiB <= options.memoryThresholdMiB;
+  const planned = planSwitchover(ctx.request, ctx.facts, ruleMode, smartSwitchAllowed);
+  for (const f of planned.findings)
+    (f.severity === 'error' ? ctx.error : ctx.warn)(f.code, f.message, f.field);
+  if (planned.fastestDecision) {
+    ctx.reason('R12-mode-fastest', planned.fastestDecision, {
+      'options.mode': options.mode,
+      ...Object.fromEntries(
+        (planned.projection?.modes ?? []).map((m) => [`${m.mode}ServiceDowntimeMs`, m.serviceDowntimeMs]),
+      ),
+    });
+  }
+  return planned;
+}

@@ -16,6 +16,7 @@ import planSchema from '../../schema/migration-plan.schema.json' with { type: 'j
 import requestSchema from '../../schema/migration-request.schema.json' with { type: 'json' };
 import type { RequestProblem } from './errors';
 import { RequestValidationError } from './errors';
+import { jsonSyntaxError } from './json-syntax';
 import type {
   MigrationOptions,
   MigrationRequest,
@@ -23,7 +24,9 @@ import type {
   SourceSpec,
   TargetSpec,
 } from './request';
-import { article, editDistance, jsonSyntaxError, jsonType, normalizeRequest } from './request';
+import { normalizeRequest } from './request';
+import type { SchemaWording } from './schema-errors';
+import { describeSchemaErrors, unknownPropertyMessage } from './schema-errors';
 
 export interface BatchLimits {
   /** Migrations running at once. Default: no limit. */
@@ -147,11 +150,12 @@ export function normalizePlan(input: unknown, file?: string): BatchPlan {
   const problems: PlanProblem[] = [];
   if (!validatePlan(plan)) {
     // Entries are checked once merged, through normalizeRequest; their shape errors would repeat those.
-    for (const error of validatePlan.errors ?? []) {
-      if (/^\/migrations\/\d+\//.test(error.instancePath)) continue;
-      if (/^\/migrations\/\d+$/.test(error.instancePath) && error.keyword !== 'type') continue;
-      add(problems, describeError(error));
-    }
+    const errors = (validatePlan.errors ?? []).filter(
+      (error) =>
+        !/^\/migrations\/\d+\//.test(error.instancePath) &&
+        (!/^\/migrations\/\d+$/.test(error.instancePath) || error.keyword === 'type'),
+    );
+    for (const problem of describeSchemaErrors(errors, PLAN_WORDING)) add(problems, problem);
   }
   if (plan === null || plan === undefined)
     throw new PlanValidationError(
@@ -329,103 +333,47 @@ function add(problems: PlanProblem[], problem: PlanProblem): void {
   if (!problems.some((p) => p.path === problem.path && p.message === problem.message)) problems.push(problem);
 }
 
-/** `/limits/global` → `limits.global`; `/migrations/2` → `migrations[2]`. */
-function toPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce<string>(
-      (path, seg) => (/^\d+$/.test(seg) ? `${path}[${seg}]` : path ? `${path}.${seg}` : seg),
-      '',
-    );
-}
-
-/** What the plan schema's keywords mean, with the fix. */
-function describeError(error: ErrorObject): PlanProblem {
-  const at = toPath(error.instancePath);
-  const shown = at || '(plan)';
-  const params = error.params as Record<string, unknown>;
-  const join = (key: string) => (at ? `${at}.${key}` : key);
-  switch (error.keyword) {
-    case 'required':
-      return {
-        path: join(String(params.missingProperty)),
-        message:
-          at === '' && params.missingProperty === 'migrations'
-            ? 'is required: list the VMs to migrate, one migration request each'
-            : 'is required',
-      };
-    case 'additionalProperties': {
-      const name = String(params.additionalProperty);
-      const allowed = Object.keys((error.parentSchema as { properties?: Json }).properties ?? {});
-      return { path: join(name), message: unknownProperty(at, name, allowed) };
+/** A plan's wording: the plan's own limits and lists, and the mistakes people make writing one. */
+const PLAN_WORDING: SchemaWording = {
+  root: '(plan)',
+  unknownProperty,
+  special(error: ErrorObject, at: string): PlanProblem | undefined {
+    const shown = at || '(plan)';
+    const params = error.params as Record<string, unknown>;
+    switch (error.keyword) {
+      case 'required':
+        return at === '' && params.missingProperty === 'migrations'
+          ? {
+              path: 'migrations',
+              message: 'is required: list the VMs to migrate, one migration request each',
+            }
+          : undefined;
+      case 'minimum':
+        return at.startsWith('limits.')
+          ? {
+              path: shown,
+              message: `must be >= ${params.limit} (got ${JSON.stringify(error.data)}); leave it out for no limit`,
+            }
+          : undefined;
+      case 'minItems':
+        return { path: shown, message: `must list at least ${params.limit} migration` };
+      case 'maxItems':
+        return {
+          path: shown,
+          message: `must list at most ${params.limit} migrations (got ${(error.data as unknown[]).length}); split the plan into several batches`,
+        };
+      default:
+        return undefined;
     }
-    case 'type':
-      return {
-        path: shown,
-        message: `must be ${article(String(params.type))} (got ${jsonType(error.data)})`,
-      };
-    case 'enum':
-      return {
-        path: shown,
-        message: `must be one of ${(error.schema as unknown[]).join(', ')} (got ${JSON.stringify(error.data)})`,
-      };
-    case 'minimum':
-      return {
-        path: shown,
-        message: `must be >= ${params.limit} (got ${JSON.stringify(error.data)})${at.startsWith('limits.') ? '; leave it out for no limit' : ''}`,
-      };
-    case 'minItems':
-      return { path: shown, message: `must list at least ${params.limit} migration` };
-    case 'maxItems':
-      return {
-        path: shown,
-        message: `must list at most ${params.limit} migrations (got ${(error.data as unknown[]).length}); split the plan into several batches`,
-      };
-    case 'minLength':
-      return { path: shown, message: 'must not be empty' };
-    case 'maxLength':
-      return { path: shown, message: `must be at most ${params.limit} characters` };
-    case 'pattern': {
-      const example = (error.parentSchema as { examples?: unknown[] }).examples?.[0];
-      return {
-        path: shown,
-        message: `must match ${params.pattern}${example === undefined ? '' : `, e.g. ${JSON.stringify(example)}`}`,
-      };
-    }
-    case 'not':
-      return { path: shown, message: `give at most one of ${join('host')}, ${join('cluster')}` };
-    case 'oneOf':
-      return { path: shown, message: 'give exactly one of index, label' };
-    default:
-      return { path: shown, message: error.message ?? 'is invalid' };
-  }
-}
+  },
+};
 
-function unknownProperty(at: string, name: string, allowed: string[]): string {
+function unknownProperty(at: string, name: string, allowed: readonly string[]): string {
   if (at === '' && ['source', 'target', 'options'].includes(name))
     return `unknown property '${name}' here: this looks like a single request; list it under migrations (or run it with 'quickmig migrate FILE'), or put shared fields under defaults.${name}`;
   if (at === 'defaults.target' && name === 'name')
     return 'a target name cannot be a default (every VM would get it); set target.name in the entry';
   if (at === 'defaults.source')
     return `unknown property '${name}' here: only source.endpoint may be a default; name each VM in its entry`;
-  // A typo (small edit distance) or a shortening (`perHost` for `perSourceHost`).
-  const close = allowed
-    .map((candidate) => ({ candidate, distance: editDistance(name.toLowerCase(), candidate.toLowerCase()) }))
-    .filter(
-      (c) =>
-        c.distance <= Math.max(2, Math.floor(c.candidate.length / 3)) ||
-        (name.length >= 4 && isSubsequence(name.toLowerCase(), c.candidate.toLowerCase())),
-    )
-    .sort((a, b) => a.distance - b.distance)[0];
-  if (close) return `unknown property '${name}' — did you mean '${close.candidate}'?`;
-  return `unknown property '${name}'; allowed: ${allowed.join(', ')}`;
-}
-
-/** True when the letters of `short` appear in `long` in order. */
-function isSubsequence(short: string, long: string): boolean {
-  let i = 0;
-  for (const c of long) if (c === short[i]) i++;
-  return i === short.length;
+  return unknownPropertyMessage(name, allowed, { shortenings: true });
 }

@@ -32,3 +32,20 @@ export const FAILURE_TYPES = {
   /** The request names an endpoint the worker does not have. */
   unknownEndpoint: 'UnknownEndpointError',
 } as const;
+
+/**
+ * The typed search attributes every migration upserts, so `temporal workflow list --query` and the
+ * Temporal UI can filter migrations on their own. Declared here as data (name and Temporal type) because
+ * the workflows define their keys from it (src/workflows/search-attributes.ts) and the lab registers
+ * them with its server, and the lab sits beside the workflows, not above them.
+ */
+export const SEARCH_ATTRIBUTES = {
+  /** `<endpoint>/<vm name>` of the source VM. */
+  vm: { name: 'QuickmigVm', type: 'KEYWORD' },
+  /** The migration's current phase (preflight, config, bulk-copy, switchover, finalize, done, rolled-back). */
+  phase: { name: 'QuickmigPhase', type: 'KEYWORD' },
+  /** The method chosen by the planner (vmotion, quick-migration). */
+  method: { name: 'QuickmigMethod', type: 'KEYWORD' },
+  /** The Quick Migration mode (smartswitch, cold), when there is one. */
+  mode: { name: 'QuickmigMode', type: 'KEYWORD' },
+} as const;

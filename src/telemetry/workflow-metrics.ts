@@ -6,6 +6,7 @@
  */
 import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';
 import { metricMeter, workflowInfo } from '@temporalio/workflow';
+import { WORKFLOW_TYPES } from '../request/contract';
 
 /** Histogram of switchover downtime (source stopped → target running), in milliseconds. */
 export const DOWNTIME_METRIC = 'quickmig_downtime_ms';
@@ -25,7 +26,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
   inbound: [
     {
       async execute(input, next) {
-        if (workflowInfo().workflowType !== 'quickMigration') return next(input);
+        if (workflowInfo().workflowType !== WORKFLOW_TYPES.quickMigration) return next(input);
         const migrations = metricMeter.createCounter(MIGRATIONS_METRIC, 'migrations', 'Finished migrations');
         try {
           const result = (await next(input)) as ResultShape;

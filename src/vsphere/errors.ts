@@ -80,9 +80,21 @@ export class AlreadyExistsError extends VSphereFaultError {
   override name = 'AlreadyExistsError';
 }
 
-/** Thrown when the credentials are refused (fault InvalidLogin) or the session is gone and logging in again did not help (fault NotAuthenticated). */
+/**
+ * Thrown when the endpoint refuses the credentials (fault InvalidLogin). Permanent: the same
+ * credentials are refused again; the fix is in the configuration.
+ */
 export class AuthenticationError extends VSphereFaultError {
   override name = 'AuthenticationError';
+}
+
+/**
+ * Thrown when the session is gone (fault NotAuthenticated, or HTTP 401/403 from the file API) and this
+ * call could not be repeated after logging in again (an upload, whose stream is spent) or was refused
+ * again. Transient: the session has been renewed, so a retry of the operation may succeed.
+ */
+export class SessionExpiredError extends VSphereFaultError {
+  override name = 'SessionExpiredError';
 }
 
 /** Thrown when the logged-in user may not do the operation on the object (faults NoPermission, NotAuthorized). */
@@ -221,7 +233,7 @@ const FAULT_CLASSES: Readonly<Record<string, FaultClass>> = {
   AlreadyExists: AlreadyExistsError,
   DuplicateName: AlreadyExistsError,
   InvalidLogin: AuthenticationError,
-  NotAuthenticated: AuthenticationError,
+  NotAuthenticated: SessionExpiredError,
   NoPermission: PermissionDeniedError,
   NotAuthorized: PermissionDeniedError,
   NoDiskSpace: InsufficientResourcesError,

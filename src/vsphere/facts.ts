@@ -113,9 +113,7 @@ export class Facts {
 
   /** Facts of one VM. Throws NotFoundError when it does not exist. */
   async vm(vm: MoRef, options: CallOptions = {}): Promise<VmFacts> {
-    const [facts] = await this.vms([vm], options);
-    if (facts === undefined) throw notFound(this.#session, vm);
-    return facts;
+    return only(this.#session, vm, await this.vms([vm], options));
   }
 
   /** Facts of several VMs in one call. */
@@ -125,9 +123,7 @@ export class Facts {
 
   /** Facts of one host. Throws NotFoundError when it does not exist. */
   async host(host: MoRef, options: CallOptions = {}): Promise<HostFacts> {
-    const [facts] = await this.hosts([host], options);
-    if (facts === undefined) throw notFound(this.#session, host);
-    return facts;
+    return only(this.#session, host, await this.hosts([host], options));
   }
 
   /** Facts of several hosts in one call. */
@@ -137,9 +133,7 @@ export class Facts {
 
   /** Facts of one datastore. Throws NotFoundError when it does not exist. */
   async datastore(datastore: MoRef, options: CallOptions = {}): Promise<DatastoreFacts> {
-    const [facts] = await this.datastores([datastore], options);
-    if (facts === undefined) throw notFound(this.#session, datastore);
-    return facts;
+    return only(this.#session, datastore, await this.datastores([datastore], options));
   }
 
   /** Facts of several datastores in one call (plus one datacenter listing per client, cached). */
@@ -157,6 +151,13 @@ export class Facts {
     });
     return this.#datacenters;
   }
+}
+
+/** The facts of the one object `r` asked for; NotFoundError when the server returned none. */
+function only<T>(session: Session, r: MoRef, found: readonly T[]): T {
+  const [facts] = found;
+  if (facts === undefined) throw notFound(session, r);
+  return facts;
 }
 
 function notFound(session: Session, r: MoRef): NotFoundError {

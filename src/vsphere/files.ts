@@ -4,10 +4,9 @@
  * Bytes are never buffered beyond a stream's high-water mark: GET hands out the response stream,
  * PUT pipes the caller's stream into the request with back-pressure and a fixed Content-Length.
  */
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
-import type { Readable, TransformCallback } from 'node:stream';
-import { Transform, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatastorePath } from './datastore-path';
 import {
@@ -15,18 +14,13 @@ import {
   datastorePathBase,
   datastorePathDir,
   formatDatastorePath,
-  parseDatastorePath,
+  toDatastorePath,
 } from './datastore-path';
 import type { Datastores } from './datastores';
-import type { RequestContext } from './errors';
-import {
-  AuthenticationError,
-  ConnectionError,
-  FileNotFoundError,
-  HttpStatusError,
-  VSphereError,
-} from './errors';
+import type { RequestContext, VSphereError } from './errors';
+import { FileNotFoundError, HttpStatusError, SessionExpiredError } from './errors';
 import type { Facts } from './facts';
+import { LengthGuard, numberHeader, readSmall, toConnectionError, writeThrough } from './http-io';
 import type { Inventory } from './inventory';
 import type { Session } from './session';
 import { dropIdleSockets, isStaleKeepAlive } from './session';
@@ -105,7 +99,7 @@ export class DatastoreFiles {
     folder: DatastorePath | string,
     opts: { readonly pattern?: string } = {},
   ): Promise<DatastoreFileInfo[]> {
-    const p = toPath(folder);
+    const p = toDatastorePath(folder);
     const ds = await this.#resolve(p.datastore);
     if (ds.browser === undefined) throw new TypeError(`datastore ${p.datastore} has no browser`);
     return this.#datastores.search(ds.browser, p, { matchPattern: [opts.pattern ?? '*'] });
@@ -113,7 +107,7 @@ export class DatastoreFiles {
 
   /** Type, size and modification time of one file or folder. Throws FileNotFoundError when it does not exist. */
   async stat(path: DatastorePath | string): Promise<DatastoreFileInfo> {
-    const p = toPath(path);
+    const p = toDatastorePath(path);
     const name = datastorePathBase(p);
     // Glob characters in the name would be read as a pattern: match them with `?` and compare exactly.
     const pattern = name.replace(/[*?[\]\\]/g, '?');
@@ -141,14 +135,14 @@ export class DatastoreFiles {
 
   /** Creates a folder and its parents. Throws FileAlreadyExistsError when it exists. */
   async mkdir(path: DatastorePath | string): Promise<void> {
-    const p = toPath(path);
+    const p = toDatastorePath(path);
     const ds = await this.#resolve(p.datastore);
     await this.#datastores.makeDirectory(p, { datacenter: ds.datacenter, createParents: true });
   }
 
   /** Deletes a file, or a folder with everything in it. Throws FileNotFoundError when absent. */
   async delete(path: DatastorePath | string): Promise<void> {
-    const p = toPath(path);
+    const p = toDatastorePath(path);
     const ds = await this.#resolve(p.datastore);
     await this.#datastores.deleteFile(p, { datacenter: ds.datacenter });
   }
@@ -162,7 +156,7 @@ export class DatastoreFiles {
     path: DatastorePath | string,
     opts: { readonly range?: ByteRange; readonly signal?: AbortSignal } = {},
   ): Promise<Download> {
-    const p = toPath(path);
+    const p = toDatastorePath(path);
     const headers: Record<string, string> = {};
     if (opts.range !== undefined) headers.Range = `bytes=${opts.range.start}-${opts.range.end ?? ''}`;
     const res = await this.#send('GET', p, headers, opts.signal);
@@ -181,7 +175,7 @@ export class DatastoreFiles {
    * Uploads `length` bytes from `source` to `path`, replacing the file. Streams with back-pressure
    * and Content-Length (no chunked encoding, which ESXi refuses); fails if `source` yields a
    * different number of bytes. Not retried on a lost session (the stream is consumed): the error is
-   * AuthenticationError and the session is renewed for the caller's retry.
+   * SessionExpiredError and the session is renewed for the caller's retry.
    */
   async put(
     path: DatastorePath | string,
@@ -189,7 +183,7 @@ export class DatastoreFiles {
     length: number,
     opts: PutOptions = {},
   ): Promise<void> {
-    const p = toPath(path);
+    const p = toDatastorePath(path);
     const ds = await this.#resolve(p.datastore);
     const url = datastoreFileUrl(this.#session.endpoint, p, ds.datacenterPath);
     const context = this.#context('PUT /folder', p);
@@ -256,7 +250,7 @@ export class DatastoreFiles {
 
   /** @internal The URL, session cookie and TLS trust with which another thread can GET `path`. */
   async downloadTicket(path: DatastorePath | string): Promise<DownloadTicket> {
-    const p = toPath(path);
+    const p = toDatastorePath(path);
     const ds = await this.#resolve(p.datastore);
     return {
       url: datastoreFileUrl(this.#session.endpoint, p, ds.datacenterPath).toString(),
@@ -268,10 +262,10 @@ export class DatastoreFiles {
 
   /**
    * @internal The error `get` would throw for a refused GET of `path` (FileNotFoundError on 404,
-   * AuthenticationError on 401/403 after renewing the session, HttpStatusError otherwise).
+   * SessionExpiredError on 401/403 after renewing the session, HttpStatusError otherwise).
    */
   failedDownload(path: DatastorePath | string, status: number, body: string, generation: number) {
-    const p = toPath(path);
+    const p = toDatastorePath(path);
     return this.#statusError(this.#context('GET /folder', p), p, status, body, generation);
   }
 
@@ -345,7 +339,7 @@ export class DatastoreFiles {
     }
     if (status === 401 || status === 403) {
       await this.#session.relogin(generation).catch(() => undefined);
-      return new AuthenticationError(context, {
+      return new SessionExpiredError(context, {
         type: 'NotAuthenticated',
         message: `HTTP ${status}; the session was renewed, retry the transfer`,
         detail: {},
@@ -382,100 +376,4 @@ export class DatastoreFiles {
   #context(method: string, p: DatastorePath): RequestContext {
     return { endpoint: this.#session.endpoint, method, object: formatDatastorePath(p) };
   }
-}
-
-/** Counts bytes, reports progress and refuses a stream longer or shorter than announced. */
-class LengthGuard extends Transform {
-  #seen = 0;
-  /** Bytes passed on so far. */
-  get seen(): number {
-    return this.#seen;
-  }
-  readonly #expected: number;
-  readonly #onProgress: ((bytes: number) => void) | undefined;
-
-  constructor(expected: number, onProgress: ((bytes: number) => void) | undefined) {
-    super();
-    this.#expected = expected;
-    this.#onProgress = onProgress;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#seen += chunk.length;
-    if (this.#seen > this.#expected) {
-      callback(new RangeError(`source has more than the announced ${this.#expected} bytes`));
-      return;
-    }
-    this.#onProgress?.(this.#seen);
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    if (this.#seen !== this.#expected) {
-      callback(new RangeError(`source ended after ${this.#seen} of the announced ${this.#expected} bytes`));
-      return;
-    }
-    callback();
-  }
-}
-
-/**
- * The request as the last stage of a pipeline, telling `onWritten` when the socket has taken each chunk
- * (its write callback), which `pipe` into the request itself does not.
- */
-function writeThrough(req: ClientRequest, onWritten: (chunk: Buffer) => void): Writable {
-  const sink = new Writable({
-    highWaterMark: 0,
-    autoDestroy: false,
-    write(chunk: Buffer, _encoding, callback) {
-      const more = req.write(chunk, (err) => {
-        if (err === undefined || err === null) onWritten(chunk);
-      });
-      if (more) callback();
-      else req.once('drain', () => callback());
-    },
-    final(callback) {
-      req.end(() => callback());
-    },
-    destroy(err, callback) {
-      // Not after a clean finish: the request then still waits for its answer.
-      if (err !== null || !sink.writableFinished) req.destroy(err ?? undefined);
-      callback(err);
-    },
-  });
-  req.once('error', (err) => sink.destroy(err));
-  // Torn down from outside (a refused upload): the pipeline must not wait for a drain that never comes.
-  req.once('close', () => {
-    if (!sink.writableFinished) sink.destroy();
-  });
-  return sink;
-}
-
-function toPath(path: DatastorePath | string): DatastorePath {
-  return typeof path === 'string' ? parseDatastorePath(path) : path;
-}
-
-function numberHeader(v: string | string[] | undefined): number | undefined {
-  const n = Number(Array.isArray(v) ? v[0] : v);
-  return v === undefined || Number.isNaN(n) ? undefined : n;
-}
-
-async function readSmall(res: IncomingMessage): Promise<string> {
-  let text = '';
-  res.setEncoding('utf8');
-  try {
-    for await (const chunk of res) {
-      if (text.length < 4096) text += chunk as string;
-    }
-  } catch {
-    // The body of an error answer is only for the message.
-  }
-  return text;
-}
-
-function toConnectionError(context: RequestContext, err: unknown): VSphereError {
-  // Already typed (a thumbprint mismatch from the agent, a length error wrapped below): keep it.
-  if (err instanceof VSphereError) return err;
-  const e = err as Error & { code?: string };
-  return new ConnectionError(context, e.message ?? String(err), e.code, { cause: err });
 }

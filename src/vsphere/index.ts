@@ -1,14 +1,6 @@
 /** Public API of the vSphere client library. Nothing here knows about Temporal. */
 export { VSphereClient, type VSphereClientOptions } from './client';
-export {
-  type DatastorePath,
-  datastoreFileUrl,
-  datastorePathBase,
-  datastorePathDir,
-  formatDatastorePath,
-  joinDatastorePath,
-  parseDatastorePath,
-} from './datastore-path';
+export * from './datastore-path';
 export type { Datastores, SearchOptions } from './datastores';
 export * from './errors';
 export type { Facts } from './facts';
@@ -37,5 +29,26 @@ export {
   normalizeThumbprint,
   type TlsOptions,
 } from './tls';
+export {
+  type ActiveFile,
+  type CopyFileOptions,
+  type CopyFileResult,
+  type CopyFileSpec,
+  type CopyFilesOptions,
+  checkTarget,
+  copyFile,
+  copyFiles,
+  type FileLocation,
+  type FileProgress,
+  isComplete,
+  OFFLOAD_MIN_BYTES,
+  RateMeter,
+  TRANSFORM_MAX_BYTES,
+  type TransferPhase,
+  type TransferProgress,
+  TransformError,
+  VerificationError,
+  type VerifyMode,
+} from './transfer';
 export type * from './types';
 export type { MutationOptions, RegisterVmSpec, RelocateSpec, SnapshotSpec, Vms } from './vms';

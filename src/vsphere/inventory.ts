@@ -111,12 +111,7 @@ export class Inventory {
 
   /** Every cluster (none on a standalone host). */
   async listClusters(options: CallOptions = {}): Promise<ClusterInfo[]> {
-    const objects = await retrieveAll(
-      this.#session,
-      'ClusterComputeResource',
-      ['name', 'parent', 'host', 'resourcePool', 'summary'],
-      options,
-    );
+    const objects = await retrieveAll(this.#session, 'ClusterComputeResource', CLUSTER_PATHS, options);
     return objects.map((o) => ({
       ...toItem(o),
       hosts: boxed(o.props.get('host')).flatMap((h) => ref(h) ?? []),
@@ -142,12 +137,7 @@ export class Inventory {
 
   /** Every datacenter with its inventory path (the file API's dcPath). */
   async listDatacenters(options: CallOptions = {}): Promise<DatacenterInfo[]> {
-    const objects = await retrieveAll(
-      this.#session,
-      'Datacenter',
-      ['name', 'parent', 'vmFolder', 'hostFolder', 'datastore'],
-      options,
-    );
+    const objects = await retrieveAll(this.#session, 'Datacenter', DATACENTER_PATHS, options);
     const folders = objects.some((o) => !sameRef(ref(o.props.get('parent')), this.#session.refs.rootFolder))
       ? await this.listFolders(options)
       : [];
@@ -231,6 +221,8 @@ export class Inventory {
   }
 }
 
+const CLUSTER_PATHS = ['name', 'parent', 'host', 'resourcePool', 'summary'];
+const DATACENTER_PATHS = ['name', 'parent', 'vmFolder', 'hostFolder', 'datastore'];
 const VM_PATHS = ['name', 'parent', 'runtime.powerState'];
 
 function toItem(o: ObjectProps): InventoryItem {

@@ -13,11 +13,11 @@ import type { Raw } from './convert';
 import { faultDetail, obj, ref, refLabel, str, toSoapRef, xsiType } from './convert';
 import type { RequestContext } from './errors';
 import {
-  AuthenticationError,
   ConnectionError,
   faultError,
   HttpStatusError,
   ProtocolError,
+  SessionExpiredError,
   ThumbprintMismatchError,
   VSphereError,
 } from './errors';
@@ -190,7 +190,7 @@ export class Session {
     try {
       return await this.#invoke(method, thisRef, args, options);
     } catch (err) {
-      if (!(err instanceof AuthenticationError) || err.fault.type !== 'NotAuthenticated') throw err;
+      if (!(err instanceof SessionExpiredError)) throw err;
       this.logger.debug?.('session lost; logging in again', { endpoint: this.endpoint, method });
       await this.relogin(generation);
       return await this.#invoke(method, thisRef, args, options);

@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { normalizeThumbprint } from '../config/thumbprint';
 import { ConnectionError, ThumbprintMismatchError } from './errors';
+
+export { normalizeThumbprint } from '../config/thumbprint';
 
 /** How the endpoint's certificate is checked. Exactly one mode applies; precedence thumbprint > caFile > system CAs. */
 export interface TlsOptions {
@@ -39,15 +42,6 @@ export interface Logger {
 export const consoleLogger: Logger = {
   warn: (message, fields) => console.warn(`[quickmig vsphere] ${message}`, fields ?? ''),
 };
-
-/** Normalises a thumbprint to colon-separated upper-case hex; throws TypeError when it is not 32 bytes of hex. */
-export function normalizeThumbprint(thumbprint: string): string {
-  const hex = thumbprint.replace(/[:\s]/g, '').toUpperCase();
-  if (!/^[0-9A-F]{64}$/.test(hex)) {
-    throw new TypeError(`not a SHA-256 thumbprint (expected 32 colon-separated hex bytes): ${thumbprint}`);
-  }
-  return hex.match(/../g)?.join(':') ?? hex;
-}
 
 /** SHA-256 thumbprint of a PEM or DER certificate, colon hex upper case (the form vSphere shows). */
 export function certificateThumbprint(cert: string | Buffer): string {

@@ -22,24 +22,20 @@ import {
   condition,
   defineQuery,
   isCancellation,
-  proxyActivities,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-// A plain list of names from a module without I/O; the activities themselves are imported as types only.
-import { PERMANENT_ERROR_TYPES } from '../activities/errors';
-import type { createPreflightActivities } from '../activities/preflight';
+import type { MigrationPlan } from '../planner/plan';
 import type { BatchLimits, MigrationBatchInput } from '../request/batch-plan';
+import { FAILURE_TYPES, WORKFLOW_TYPES } from '../request/contract';
+import type { MigrationRequestInput } from '../request/request';
+import { planningActivities } from './activity-options';
+import type { MigrationResult, QuickMigrationOptions } from './definitions';
+import type { quickMigration } from './quick-migration';
 
 export type { BatchLimits, MigrationBatchInput };
 
-import type { MigrationPlan } from '../planner/plan';
-import type { MigrationRequestInput } from '../request/request';
-import type { MigrationResult } from './definitions';
-import type { QuickMigrationOptions, quickMigration } from './quick-migration';
-
-/** Concurrency limits of a batch; a limit left out does not limit. */
 /**
  * Where one VM of a batch is. `resolving`: its plan is being made; `queued`: resolved, waiting for a
  * slot; `running`: its child migration runs; then `succeeded`, `failed` or `cancelled` (never started,
@@ -112,8 +108,8 @@ export type BatchResult = BatchProgress;
 /** The batch's progress, any time. */
 export const batchProgressQuery = defineQuery<BatchProgress>('batchProgress');
 
-/** Workflow type name of the batch, as clients start it. */
-export const MIGRATION_BATCH = 'migrationBatch';
+/** Workflow type name of the batch, as clients start it (WORKFLOW_TYPES.migrationBatch). */
+export const MIGRATION_BATCH = WORKFLOW_TYPES.migrationBatch;
 
 /** How many VMs are resolved at once (each is a few reads on its endpoints). */
 const RESOLVE_CONCURRENCY = 4;
@@ -139,11 +135,7 @@ export function childIdOf(batchId: string, request: MigrationRequestInput): stri
 export async function migrationBatch(input: MigrationBatchInput): Promise<BatchResult> {
   const batchId = workflowInfo().workflowId;
   const limits = checkLimits(input.limits ?? {});
-  // Built here rather than at module level: clients import this module for its query and types.
-  const { planOnly } = proxyActivities<ReturnType<typeof createPreflightActivities>>({
-    startToCloseTimeout: '5m',
-    retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
-  });
+  const { planOnly } = planningActivities();
   const childOptions: QuickMigrationOptions = input.dataMoverTaskQueue
     ? { dataMoverTaskQueue: input.dataMoverTaskQueue }
     : {};
@@ -175,7 +167,7 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
     if (first === undefined) firstOf.set(vm.migrationId, vm.index);
     else
       fail(vm, {
-        type: 'InvalidRequestError',
+        type: FAILURE_TYPES.requestInvalid,
         message: `${vm.vm} is already migrated by migrations[${first}] of this batch; a VM appears once per plan`,
         step: 'preflight',
         undone: [],
@@ -252,7 +244,7 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
       if (plan.blocked) {
         const errors = plan.findings.filter((f) => f.severity === 'error');
         fail(vm, {
-          type: 'PreflightBlockedError',
+          type: FAILURE_TYPES.preflightBlocked,
           message: `preflight refused the migration: ${errors.map((f) => `${f.field ? `${f.field}: ` : ''}${f.message}`).join('; ')}`,
           step: 'preflight',
           undone: [],
@@ -280,7 +272,7 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
     vm.startedAt = Date.now();
     const run = async () => {
       try {
-        const child = await startChild<typeof quickMigration>('quickMigration', {
+        const child = await startChild<typeof quickMigration>(WORKFLOW_TYPES.quickMigration, {
           workflowId: vm.migrationId,
           args: [request, childOptions],
           // A batch run again must not migrate a VM a former run already migrated.
@@ -360,7 +352,7 @@ function checkLimits(limits: BatchLimits): BatchLimits {
     const value = limits[key];
     if (value !== undefined && !(Number.isInteger(value) && value >= 1))
       throw ApplicationFailure.create({
-        type: 'InvalidRequestError',
+        type: FAILURE_TYPES.requestInvalid,
         nonRetryable: true,
         message: `limits.${key}: must be a whole number >= 1 (got ${JSON.stringify(value)}); leave it out for no limit`,
       });
@@ -390,12 +382,12 @@ function placementOf(
 }
 
 function cancelledError(how: string): NonNullable<BatchVm['error']> {
-  return { type: 'Cancelled', message: `the batch was cancelled ${how}`, step: null, undone: [] };
+  return { type: FAILURE_TYPES.cancelled, message: `the batch was cancelled ${how}`, step: null, undone: [] };
 }
 
 /**
  * The cause of a failed resolution or child: the innermost failure's type and message, and the step
- * and rollback the child recorded in its failure's details (MigrationFailed), else the failed activity.
+ * and rollback the child recorded in its failure's details (FAILURE_TYPES.migrationFailed), else the failed activity.
  */
 function failureOf(error: unknown): NonNullable<BatchVm['error']> {
   let current: unknown = error;

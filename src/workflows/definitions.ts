@@ -2,10 +2,31 @@
  * The migration workflow's public contract: its progress query, its switchover approval update and
  * the shape of its progress and result. Clients, the CLI and the workflow share these constants.
  */
+import type { Duration } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { DowntimeComparison } from '../planner/downtime';
 import type { MigrationPlan } from '../planner/plan';
 import type { PrecopyRound, Projection } from '../planner/precopy';
+
+/** Options of the workflow beyond the request. */
+export interface QuickMigrationOptions {
+  /** Task queue of the data-mover activities, e.g. one served by workers near the storage. Default: the workflow's own. */
+  dataMoverTaskQueue?: string;
+  /** How long `source: delete` waits for the target's guest heartbeat. Default 10 minutes. */
+  heartbeatTimeoutMs?: number;
+  /**
+   * How long a copy may go without a heartbeat before Temporal retries it (on another worker, say).
+   * Default 1 minute; the copy heartbeats every 2 s while bytes move.
+   */
+  transferHeartbeatTimeout?: Duration;
+  /**
+   * How long one attempt of a control step (a vSphere call) may run before Temporal presumes its worker
+   * lost and retries it elsewhere. Default 10 minutes (a consolidation can take that long).
+   */
+  controlStepTimeout?: Duration;
+  /** How long a control step may take with all its retries before the migration fails and rolls back. Default 15 minutes. */
+  controlRetryTimeout?: Duration;
+}
 
 /** Phases in order (ARCHITECTURE.md "Quick Migration phases"); the last two are end states. */
 export type Phase =

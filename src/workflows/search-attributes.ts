@@ -1,17 +1,21 @@
 /**
  * Typed search attributes that every migration upserts, so `temporal workflow list --query` and the
- * Temporal UI can filter migrations by VM, phase and method on their own.
+ * Temporal UI can filter migrations by VM, phase and method on their own. Names and types are declared
+ * once in src/request/contract.ts (the lab registers them from there).
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { SEARCH_ATTRIBUTES } from '../request/contract';
+
+const { vm, phase, method, mode } = SEARCH_ATTRIBUTES;
 
 /** `<endpoint>/<vm name>` of the source VM. */
-export const VM_ATTRIBUTE = defineSearchAttributeKey('QuickmigVm', SearchAttributeType.KEYWORD);
+export const VM_ATTRIBUTE = defineSearchAttributeKey(vm.name, vm.type);
 /** The migration's current phase (preflight, config, bulk-copy, switchover, finalize, done, rolled-back). */
-export const PHASE_ATTRIBUTE = defineSearchAttributeKey('QuickmigPhase', SearchAttributeType.KEYWORD);
+export const PHASE_ATTRIBUTE = defineSearchAttributeKey(phase.name, phase.type);
 /** The method chosen by the planner (vmotion, quick-migration). */
-export const METHOD_ATTRIBUTE = defineSearchAttributeKey('QuickmigMethod', SearchAttributeType.KEYWORD);
+export const METHOD_ATTRIBUTE = defineSearchAttributeKey(method.name, method.type);
 /** The Quick Migration mode (smartswitch, cold), when there is one. */
-export const MODE_ATTRIBUTE = defineSearchAttributeKey('QuickmigMode', SearchAttributeType.KEYWORD);
+export const MODE_ATTRIBUTE = defineSearchAttributeKey(mode.name, mode.type);
 
 /** Every key the workflows use; the lab registers them with the Temporal server. */
 export const SEARCH_ATTRIBUTE_KEYS = [

@@ -1,7 +1,7 @@
 /** The transfer activity's logic without a server: resume input, failure classification, the replace transform, input checks. */
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { UnknownEndpointError } from '../../src/activities/errors';
+import { PERMANENT_ERROR_TYPES, UnknownEndpointError } from '../../src/activities/errors';
 import type { CopyFilesInput, TransferActivityContext } from '../../src/activities/transfer';
 import { replaceAll, resumeFrom, runCopyFiles, toActivityFailure } from '../../src/activities/transfer';
 import {
@@ -10,8 +10,10 @@ import {
   FileNotFoundError,
   HttpStatusError,
   InsufficientResourcesError,
+  SessionExpiredError,
+  TransformError,
+  VerificationError,
 } from '../../src/vsphere';
-import { TransformError, VerificationError } from '../../src/vsphere/transfer-errors';
 
 const ctx = { endpoint: 'https://esx-a.lab/sdk', method: 'GET /folder', object: '[ds] vm/vm-flat.vmdk' };
 const done = {
@@ -67,11 +69,10 @@ describe('toActivityFailure', () => {
     transient(new Error('anything else'));
   });
 
-  it('retries a lost session under a name workflows do not list as permanent', () => {
-    const failure = toActivityFailure(
-      new AuthenticationError(ctx, { type: 'NotAuthenticated', message: '', detail: {} }),
-    );
-    expect(failure).toMatchObject({ type: 'SessionExpiredError', nonRetryable: false });
+  it("retries a lost session, whose name the permanent list (the workflows' too) does not hold", () => {
+    const lost = new SessionExpiredError(ctx, { type: 'NotAuthenticated', message: '', detail: {} });
+    transient(lost);
+    expect(PERMANENT_ERROR_TYPES).not.toContain(lost.name);
   });
 });
 

@@ -1,13 +1,28 @@
-/** Unit tests of the CLI's request flags, connection resolution and rendering (no server). */
+/**
+ * Unit tests of the CLI's command line (citty commands, strict options, generated help), its request
+ * flags, connection resolution and rendering (no server: every command line here fails or ends before
+ * a command would connect).
+ */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { parseArgs } from 'citty';
 import { describe, expect, it } from 'vitest';
-import { requestFrom } from '../../src/cli/args';
+import { REQUEST_ARGS } from '../../src/cli/args';
+import { command, helpOf, runCommandLine } from '../../src/cli/command';
+import { CliError } from '../../src/cli/errors';
+import { labCommand } from '../../src/cli/lab';
+import { listCommand } from '../../src/cli/list';
+import { migrateCommand } from '../../src/cli/migrate';
+import type { Output } from '../../src/cli/output';
+import { planCommand } from '../../src/cli/plan';
 import { bar, formatBytes, listLines, progressLine } from '../../src/cli/render';
+import { requestFrom } from '../../src/cli/request';
+import { statusCommand } from '../../src/cli/status';
 import { resolveConnection } from '../../src/client/connection';
-import type { LiveProgress } from '../../src/client/migrations';
-import { migrationIdOf } from '../../src/client/migrations';
+import { migrationIdOf } from '../../src/client/ids';
+import type { LiveProgress } from '../../src/client/progress';
 import { RequestValidationError } from '../../src/request/errors';
 
 const problemsOf = (fn: () => unknown) => {
@@ -19,6 +34,193 @@ const problemsOf = (fn: () => unknown) => {
   }
   throw new Error('no error');
 };
+
+/** An Output that keeps what a command printed. */
+function captured(): Output & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    interactive: false,
+    text: (line) => lines.push(line),
+    json: (value) => lines.push(JSON.stringify(value)),
+    progress: (line) => lines.push(line),
+    live: (line) => lines.push(line),
+  };
+}
+
+const root = command({
+  meta: { name: 'quickmig', description: 'test root' },
+  subCommands: {
+    plan: planCommand,
+    migrate: migrateCommand,
+    status: statusCommand,
+    list: listCommand,
+    lab: labCommand,
+  },
+});
+
+/** The error a command line ends with (it must end with one, before connecting anywhere). */
+async function failureOf(argv: string[]): Promise<Error> {
+  try {
+    await runCommandLine(root, argv, captured());
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error(`quickmig ${argv.join(' ')} did not fail`);
+}
+
+describe('the command line (citty)', () => {
+  it('parses every documented request flag of plan and migrate into the request', () => {
+    // The README's flags, as a user types them (space or =).
+    const argv = [
+      '--vm=vcenter//DC1/vm/web01',
+      '--to',
+      'vcenter',
+      '--host',
+      'esx02.lab',
+      '--datastore',
+      'shared-ds',
+      '--pool=Resources',
+      '--folder',
+      'Prod',
+      '--name',
+      'web01-new',
+      '--method',
+      'quick-migration',
+      '--mode',
+      'cold',
+      '--switchover',
+      'manual',
+      '--source-action',
+      'delete',
+      '--disk-type',
+      'thin',
+      '--finalize-ir',
+      '--verify',
+      'size',
+      '--max-downtime',
+      '1500',
+      '--on-budget-miss',
+      'abort',
+      '--not-before',
+      '2026-11-28T22:00:00Z',
+      '--not-after',
+      '2026-11-29T02:00:00Z',
+      '--on-window-miss',
+      'wait-approval',
+    ];
+    const request = requestFrom(undefined, parseArgs<typeof REQUEST_ARGS>(argv, REQUEST_ARGS));
+    expect(request.source).toEqual({ endpoint: 'vcenter', inventoryPath: '/DC1/vm/web01' });
+    expect(request.target).toMatchObject({ endpoint: 'vcenter', host: 'esx02.lab', datastore: 'shared-ds' });
+    expect(request.target).toMatchObject({ resourcePool: 'Resources', folder: 'Prod', name: 'web01-new' });
+    expect(request.options).toMatchObject({
+      method: 'quick-migration',
+      mode: 'cold',
+      switchover: 'manual',
+      source: 'delete',
+      diskType: 'thin',
+      finalizeInstantRecovery: true,
+      verify: 'size',
+      maxDowntimeMs: 1500,
+      precopy: { onBudgetMiss: 'abort' },
+      window: {
+        notBefore: '2026-11-28T22:00:00Z',
+        notAfter: '2026-11-29T02:00:00Z',
+        onMiss: 'wait-approval',
+      },
+    });
+  });
+
+  it("generates each command's help from its option definitions", async () => {
+    const help = await helpOf(migrateCommand, ['migrate'], captured());
+    for (const flag of Object.keys(REQUEST_ARGS)) expect(help).toContain(`--${flag}`);
+    for (const flag of [
+      '--id=<ID>',
+      '--detach',
+      '--data-mover-queue=<Q>',
+      '--plan=<FILE>',
+      '--wait',
+      '--address=<HOST:PORT>',
+      '--json',
+    ])
+      expect(help).toContain(flag);
+    expect(help).toContain('--vm=<ENDPOINT/NAME>');
+    expect(help).toMatch(/USAGE quickmig migrate \[OPTIONS\] \[REQUEST\]/);
+    expect(help).toBe(stripVTControlCharacters(help)); // no colour codes outside a terminal
+
+    const out = captured();
+    await runCommandLine(root, ['lab', 'fault', '--help'], out);
+    expect(out.lines.join('\n')).toMatch(/add\s+Inject a fault/);
+    const top = captured();
+    await runCommandLine(root, ['--help'], top);
+    expect(top.lines.join('\n')).toMatch(/plan\s+Dry run: method, mode, reasons/);
+  });
+
+  it('refuses unknown options, missing values and stray arguments with exit 2 and a clear message', async () => {
+    const unknown = await failureOf(['plan', '--bogus', '--vm', 'esx-a/app01']);
+    expect(unknown).toBeInstanceOf(CliError);
+    expect((unknown as CliError).exitCode).toBe(2);
+    expect(unknown.message).toBe(
+      "unknown option '--bogus' for plan ('quickmig plan --help' lists its options)",
+    );
+    // citty alone would have taken the camelCase spelling and `--no-` negations; quickmig's options are as documented.
+    expect((await failureOf(['migrate', '--dataMoverQueue', 'q', '--vm', 'a/b'])).message).toContain(
+      "unknown option '--dataMoverQueue'",
+    );
+    expect((await failureOf(['plan', '--vm'])).message).toBe('--vm needs a value (--vm ENDPOINT/NAME)');
+    expect((await failureOf(['plan', '--vm', '--datastore', 'x'])).message).toContain('--vm needs a value');
+    expect((await failureOf(['migrate', '--detach=yes'])).message).toContain('--detach is a switch');
+    expect((await failureOf(['lab', 'up', 'extra'])).message).toMatch(
+      /^lab up takes no arguments \(got 'extra'\)/,
+    );
+    for (const argv of [
+      ['plan', '--bogus'],
+      ['bogus'],
+      [],
+      ['lab'],
+      ['lab', 'fault', 'nope'],
+      ['status'],
+      ['status', 'a', 'b'],
+    ]) {
+      const error = await failureOf(argv);
+      expect(error, argv.join(' ')).toBeInstanceOf(CliError);
+      expect((error as CliError).exitCode, argv.join(' ')).toBe(2);
+    }
+    expect((await failureOf(['bogus'])).message).toMatch(
+      /^unknown command 'bogus'\n\n.*\n\nUSAGE quickmig /s,
+    );
+    expect((await failureOf(['status'])).message).toMatch(
+      /^status: Missing required positional argument: ID/,
+    );
+    expect((await failureOf(['status', 'a', 'b'])).message).toMatch(/^give one migration id\n/);
+  });
+
+  it('keeps the messages of plan and migrate for a missing or doubled request and misplaced batch flags', async () => {
+    expect((await failureOf(['migrate'])).message).toMatch(
+      /^give a request file or flags such as --vm and --datastore\n/,
+    );
+    expect((await failureOf(['plan', 'a.json', 'b.json'])).message).toMatch(/^give one request file\n/);
+    expect((await failureOf(['migrate', '--wait', '--vm', 'a/b'])).message).toMatch(
+      /^--wait goes with --plan\n/,
+    );
+    expect((await failureOf(['migrate', '--plan', 'p.yaml', '--vm', 'a/b'])).message).toMatch(
+      /^--plan takes no request file or request flags/,
+    );
+    expect((await failureOf(['list', '--limit', '0'])).message).toBe(
+      '--limit: give a whole number of at least 1',
+    );
+    // Bad values reach the request's validation: field, flag and fix (exit 3 in main).
+    const invalid = await failureOf(['migrate', '--vm', 'esx-a/app01', '--to', 'esx-b', '--mode', 'fast']);
+    expect(invalid).toBeInstanceOf(RequestValidationError);
+    expect((invalid as RequestValidationError).problems).toEqual([
+      { path: 'target.datastore (--datastore)', message: 'is required' },
+      {
+        path: 'options.mode (--mode)',
+        message: 'must be one of auto, smartswitch, cold, fastest (got "fast")',
+      },
+    ]);
+  });
+});
 
 describe('requestFrom (flags → request)', () => {
   it('maps the README example to a request with defaults', () => {

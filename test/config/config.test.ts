@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadWorkerConfig, normalizeThumbprint, parseWorkerConfig } from '../../src/config/config';
+import { loadWorkerConfig, parseWorkerConfig } from '../../src/config/config';
 import { ConfigError } from '../../src/config/errors';
+import { normalizeThumbprint } from '../../src/config/thumbprint';
 
 const THUMB = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, '0')).join(':');
 
@@ -92,6 +93,6 @@ describe('worker configuration', () => {
 
   it('normalizes thumbprints and refuses what is not a SHA-256 one', () => {
     expect(normalizeThumbprint(THUMB.replaceAll(':', '').toLowerCase())).toBe(THUMB.toUpperCase());
-    expect(normalizeThumbprint('AB:CD')).toBeUndefined();
+    expect(() => normalizeThumbprint('AB:CD')).toThrow(/not a SHA-256 thumbprint/);
   });
 });

@@ -11,9 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { imageRuntime } from '../../bench/image-runtime';
 import { TEMPORAL_ENVIRONMENT, WORKER_ENVIRONMENT } from '../../src/cli/worker';
-import { DEFAULT_TASK_QUEUE } from '../../src/client/connection';
-import { parseWorkerConfig, DEFAULT_TASK_QUEUE as WORKER_DEFAULT_TASK_QUEUE } from '../../src/config/config';
+import { parseWorkerConfig } from '../../src/config/config';
 import { projectRoot } from '../../src/lab/tools';
+import { DEFAULT_TASK_QUEUE } from '../../src/request/contract';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 
 interface Service {
@@ -86,7 +86,6 @@ describe('docker-compose.yml', () => {
     expect(config.temporalAddress).toBe(env.TEMPORAL_ADDRESS);
     expect(config.namespace).toBe(env.TEMPORAL_NAMESPACE);
     expect(config.taskQueue).toBe(DEFAULT_TASK_QUEUE);
-    expect(WORKER_DEFAULT_TASK_QUEUE).toBe(DEFAULT_TASK_QUEUE);
   });
 
   it('exposes the metrics port the worker serves, as the Dockerfile declares', () => {

@@ -11,7 +11,7 @@ import {
 } from '../../src/planner/downtime';
 import { explainPlan } from '../../src/planner/explain';
 import type { MigrationFacts } from '../../src/planner/facts';
-import { planMigration } from '../../src/planner/plan';
+import { decidePlan } from '../../src/planner/plan';
 import type { MigrationRequestInput } from '../../src/request/request';
 import { labFacts, request, variant } from './lab';
 
@@ -195,7 +195,7 @@ describe('the plan', () => {
       target: { endpoint: 'esx-b', datastore: 'datastore1' },
       ...input,
     });
-    return planMigration(req, variant(labFacts(req), change));
+    return decidePlan(req, variant(labFacts(req), change));
   }
 
   it('projects every mode the rules allow, with the IR share rate for the suspend', () => {
@@ -259,7 +259,7 @@ describe('the plan', () => {
       source: { endpoint: 'vcenter', name: 'web01' },
       target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'shared-ds' },
     });
-    expect(planMigration(req, labFacts(req)).downtime).toBeNull();
+    expect(decidePlan(req, labFacts(req)).downtime).toBeNull();
   });
 
   it('uses a measured copy rate when the worker has one', () => {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { explainPlan } from '../../src/planner/explain';
 import type { MigrationPlan } from '../../src/planner/plan';
-import { planMigration } from '../../src/planner/plan';
+import { decidePlan } from '../../src/planner/plan';
 import { parseRequest } from '../../src/request/request';
 import { labFacts } from './lab';
 
@@ -29,12 +29,12 @@ const expected: Record<string, Pick<MigrationPlan, 'method' | 'relocation' | 'mo
     mode: 'smartswitch',
     steps: [
       'preflight',
-      'copy-config',
-      'register-target',
+      'make-folders',
       'snapshot',
       'bulk-copy',
       'suspend',
       'delta-copy',
+      'register-target',
       'resume',
       'consolidate',
       'finalize-source',
@@ -46,12 +46,12 @@ const expected: Record<string, Pick<MigrationPlan, 'method' | 'relocation' | 'mo
     mode: 'cold',
     steps: [
       'preflight',
-      'copy-config',
-      'register-target',
+      'make-folders',
       'snapshot',
       'bulk-copy',
       'stop',
       'delta-copy',
+      'register-target',
       'start',
       'consolidate',
       'finalize-source',
@@ -61,7 +61,7 @@ const expected: Record<string, Pick<MigrationPlan, 'method' | 'relocation' | 'mo
     method: 'quick-migration',
     relocation: 'host+datastore',
     mode: 'cold',
-    steps: ['preflight', 'copy-config', 'register-target', 'bulk-copy', 'finalize-source'],
+    steps: ['preflight', 'make-folders', 'bulk-copy', 'register-target', 'consolidate', 'finalize-source'],
   },
   'forced-quick-migration-vcenter.json': {
     method: 'quick-migration',
@@ -69,13 +69,13 @@ const expected: Record<string, Pick<MigrationPlan, 'method' | 'relocation' | 'mo
     mode: 'smartswitch',
     steps: [
       'preflight',
-      'copy-config',
-      'register-target',
+      'make-folders',
       'snapshot',
       'bulk-copy',
       'await-switchover',
       'suspend',
       'delta-copy',
+      'register-target',
       'resume',
       'consolidate',
       'finalize-source',
@@ -87,12 +87,12 @@ const expected: Record<string, Pick<MigrationPlan, 'method' | 'relocation' | 'mo
     mode: 'smartswitch',
     steps: [
       'preflight',
-      'copy-config',
-      'register-target',
+      'make-folders',
       'snapshot',
       'bulk-copy',
       'suspend',
       'delta-copy',
+      'register-target',
       'resume',
       'consolidate',
       'finalize-source',
@@ -105,14 +105,14 @@ const expected: Record<string, Pick<MigrationPlan, 'method' | 'relocation' | 'mo
     mode: 'smartswitch',
     steps: [
       'preflight',
-      'copy-config',
-      'register-target',
+      'make-folders',
       'snapshot',
       'bulk-copy',
       'precopy',
       'await-window',
       'suspend',
       'delta-copy',
+      'register-target',
       'resume',
       'consolidate',
       'finalize-source',
@@ -135,7 +135,7 @@ describe('examples plan as their names say, in the lab', () => {
 
   it.each(files)('%s', (file) => {
     const request = parseRequest(readFileSync(new URL(file, dir), 'utf8'));
-    const plan = planMigration(request, labFacts(request));
+    const plan = decidePlan(request, labFacts(request));
     expect(plan.findings).toEqual([]);
     expect(plan.blocked).toBe(false);
     expect({ method: plan.method, relocation: plan.relocation, mode: plan.mode, steps: plan.steps }).toEqual(
@@ -149,7 +149,7 @@ describe('explainPlan', () => {
     const request = parseRequest(readFileSync(new URL('quick-migration-cold.json', dir), 'utf8'));
     const facts = labFacts(request);
     facts.vm.snapshotCount = 1;
-    const lines = explainPlan(planMigration(request, facts));
+    const lines = explainPlan(decidePlan(request, facts));
     expect(lines[0]).toBe('Plan for big01: Quick Migration (host+datastore) mode cold — ready');
     expect(lines).toContain('  disk Hard disk 1: datastore1 → datastore1');
     expect(lines).toContain('  [R6-mode-requested] cold migration, requested by options.mode');
@@ -163,7 +163,7 @@ describe('explainPlan', () => {
     const request = parseRequest(readFileSync(new URL('vmotion.json', dir), 'utf8'));
     const facts = labFacts(request);
     facts.targetHost.inMaintenanceMode = true;
-    const lines = explainPlan(planMigration(request, facts));
+    const lines = explainPlan(decidePlan(request, facts));
     expect(lines[0]).toBe('Plan for web01: vMotion (host) — BLOCKED by 1 error(s)');
     expect(lines).toContain(
       '  error   host-maintenance (target.host): target host esx02.lab is in maintenance mode; exit it or choose another target.host',

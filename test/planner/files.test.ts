@@ -139,4 +139,15 @@ describe('where files land and how references are rewritten', () => {
       'scsi0:0.fileName = "db01-000001.vmdk"',
     );
   });
+
+  it('reads datastore names with brackets as vSphere writes them (the one datastore-path parser)', () => {
+    const layout = layoutOf({ targetName: 'db01', configDatastore: 'ds (new)', disks: [] });
+    const vmx = {
+      source: '[vPower[1]] db01/db01.vmx',
+      target: targetPathOf('[vPower[1]] db01/db01.vmx', [], layout),
+    };
+    expect(vmx.target).toBe('[ds (new)] db01/db01.vmx');
+    const disk = { source: '[vPower[1]] db01/db01.vmdk', target: '[ds (new)] db01/db01.vmdk' };
+    expect(rewritePairs(vmx, [disk])).toEqual([['"/vmfs/volumes/vPower[1]/db01/db01.vmdk"', '"db01.vmdk"']]);
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationFacts } from '../../src/planner/facts';
 import type { Finding } from '../../src/planner/plan';
-import { planMigration } from '../../src/planner/plan';
+import { decidePlan } from '../../src/planner/plan';
 import type { MigrationRequestInput } from '../../src/request/request';
 import { GiB, labFacts, request, variant } from './lab';
 
@@ -9,7 +9,7 @@ type Change = (f: MigrationFacts) => void;
 
 function plan(input: MigrationRequestInput, change: Change = () => {}) {
   const req = request(input);
-  return planMigration(req, variant(labFacts(req), change));
+  return decidePlan(req, variant(labFacts(req), change));
 }
 
 const vmotionWeb01: MigrationRequestInput = {
@@ -466,7 +466,7 @@ describe('warnings', () => {
 describe('switchover', () => {
   it('manual switchover waits for approval right before the source is suspended', () => {
     const p = plan({ ...esxToEsx, options: { switchover: 'manual' } });
-    expect(p.steps.slice(4, 7)).toEqual(['bulk-copy', 'await-switchover', 'suspend']);
+    expect(p.steps.slice(3, 6)).toEqual(['bulk-copy', 'await-switchover', 'suspend']);
   });
 
   it('manual switchover with vMotion waits before relocating', () => {

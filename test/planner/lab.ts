@@ -2,12 +2,12 @@
 // Tests start from these and change one fact at a time with `variant`.
 
 import type {
-  DatastoreFacts,
-  DiskFacts,
-  EndpointFacts,
-  HostFacts,
   MigrationFacts,
-  VmFacts,
+  PlannerDatastore,
+  PlannerDisk,
+  PlannerEndpoint,
+  PlannerHost,
+  PlannerVm,
 } from '../../src/planner/facts';
 import type { MigrationRequest, MigrationRequestInput } from '../../src/request/request';
 import { normalizeRequest } from '../../src/request/request';
@@ -23,7 +23,7 @@ const INTEL_FEATURES: Record<string, string> = {
   'cpuid.Intel': '1',
 };
 
-const ENDPOINTS: Record<string, EndpointFacts> = {
+const ENDPOINTS: Record<string, PlannerEndpoint> = {
   vcenter: {
     name: 'vcenter',
     kind: 'vcenter',
@@ -34,7 +34,7 @@ const ENDPOINTS: Record<string, EndpointFacts> = {
   'esx-b': { name: 'esx-b', kind: 'esx', instanceUuid: 'esx-bbbb', licenseFeatures: [] },
 };
 
-function host(name: string): HostFacts {
+function host(name: string): PlannerHost {
   return {
     name,
     connectionState: 'connected',
@@ -75,7 +75,7 @@ function disk(
   datastore: string,
   capacityGiB: number,
   usedGiB: number,
-): DiskFacts {
+): PlannerDisk {
   return {
     key,
     label: `Hard disk ${n}`,
@@ -94,9 +94,9 @@ function vm(
   host: string,
   datastore: string,
   memoryMiB: number,
-  powerState: VmFacts['powerState'],
-  disks: DiskFacts[],
-): VmFacts {
+  powerState: PlannerVm['powerState'],
+  disks: PlannerDisk[],
+): PlannerVm {
   const dir = `[${datastore}] ${name}`;
   const files = [
     { name: `${dir}/${name}.vmx`, size: 4096, type: 'config' },
@@ -133,7 +133,7 @@ function vm(
 }
 
 /** The lab's VMs by endpoint. */
-const VMS: Record<string, VmFacts[]> = {
+const VMS: Record<string, PlannerVm[]> = {
   vcenter: [
     vm('web01', 'esx01.lab', 'shared-ds', 4096, 'poweredOn', [disk(2000, 1, 'web01', 'shared-ds', 40, 10)]),
     vm('db01', 'esx01.lab', 'shared-ds', 6144, 'poweredOn', [
@@ -161,7 +161,7 @@ function lookup<T>(table: Record<string, T>, key: string, what: string): T {
   return value;
 }
 
-function findVm(request: MigrationRequest): VmFacts {
+function findVm(request: MigrationRequest): PlannerVm {
   const { source } = request;
   const vms = lookup(VMS, source.endpoint, 'endpoint');
   const found = vms.find(
@@ -185,7 +185,7 @@ export function labFacts(request: MigrationRequest): MigrationFacts {
     request.target.host ??
     (targetHosts.includes(v.host) && target.name === source.name ? v.host : targetHosts[0]);
   if (!targetHostName || !targetHosts.includes(targetHostName)) throw new Error(`no host ${targetHostName}`);
-  const datastores: DatastoreFacts[] = lookup(DATASTORES, target.name, 'endpoint').map((d) => ({
+  const datastores: PlannerDatastore[] = lookup(DATASTORES, target.name, 'endpoint').map((d) => ({
     name: d.name,
     freeBytes: d.free,
     capacityBytes: 2 * d.free,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationFacts } from '../../src/planner/facts';
-import { planMigration } from '../../src/planner/plan';
+import { decidePlan } from '../../src/planner/plan';
 import type { MigrationRequestInput } from '../../src/request/request';
 import { labFacts, request, variant } from './lab';
 
@@ -154,7 +154,7 @@ describe('method and relocation (R1, R2, R9)', () => {
 
   it.each(table)('$name → $method ($relocation)', ({ input, change = same, method, relocation, because }) => {
     const req = request(input);
-    const plan = planMigration(req, variant(labFacts(req), change));
+    const plan = decidePlan(req, variant(labFacts(req), change));
     expect(plan.method).toBe(method);
     expect(plan.relocation).toBe(relocation);
     expect(plan.findings).toEqual([]);
@@ -170,7 +170,7 @@ describe('method and relocation (R1, R2, R9)', () => {
 
   it('cites the facts it used for vMotion', () => {
     const req = request(web01ToLocal02);
-    const plan = planMigration(req, labFacts(req));
+    const plan = decidePlan(req, labFacts(req));
     expect(plan.reasons.find((r) => r.rule === 'R1-vmotion-available')).toEqual({
       rule: 'R1-vmotion-available',
       decision: 'vMotion + Storage vMotion: same vCenter, capable hosts, licensed',
@@ -190,7 +190,7 @@ describe('method and relocation (R1, R2, R9)', () => {
 
   it('records a forced quick-migration as R2 even though vMotion was possible', () => {
     const req = request({ ...web01ToEsx02, options: { method: 'quick-migration' } });
-    const plan = planMigration(req, labFacts(req));
+    const plan = decidePlan(req, labFacts(req));
     expect(plan.reasons).toContainEqual({
       rule: 'R2-method-requested',
       decision: 'Quick Migration, forced by options.method',
@@ -228,7 +228,7 @@ describe('method and relocation (R1, R2, R9)', () => {
     'method vmotion when impossible ($name) blocks, naming the missing fact',
     ({ input, change, missing }) => {
       const req = request({ ...input, options: { method: 'vmotion' } });
-      const plan = planMigration(req, variant(labFacts(req), change));
+      const plan = decidePlan(req, variant(labFacts(req), change));
       expect(plan.method).toBe('vmotion');
       expect(plan.blocked).toBe(true);
       expect(plan.findings).toEqual([
@@ -244,7 +244,7 @@ describe('method and relocation (R1, R2, R9)', () => {
 
   it('method vmotion when possible is planned without findings', () => {
     const req = request({ ...web01ToLocal01, options: { method: 'vmotion' } });
-    const plan = planMigration(req, labFacts(req));
+    const plan = decidePlan(req, labFacts(req));
     expect(plan).toMatchObject({ method: 'vmotion', relocation: 'datastore', blocked: false, findings: [] });
   });
 });

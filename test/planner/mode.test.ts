@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationFacts } from '../../src/planner/facts';
 import type { StepId } from '../../src/planner/plan';
-import { planMigration } from '../../src/planner/plan';
+import { decidePlan } from '../../src/planner/plan';
 import type { MigrationOptions } from '../../src/request/request';
 import { labFacts, request, variant } from './lab';
 
@@ -16,38 +16,39 @@ function plan(
     target: { endpoint: 'esx-b', datastore: 'datastore1' },
     options,
   });
-  return planMigration(req, variant(labFacts(req), change));
+  return decidePlan(req, variant(labFacts(req), change));
 }
 
 const SMARTSWITCH_STEPS: StepId[] = [
   'preflight',
-  'copy-config',
-  'register-target',
+  'make-folders',
   'snapshot',
   'bulk-copy',
   'suspend',
   'delta-copy',
+  'register-target',
   'resume',
   'consolidate',
   'finalize-source',
 ];
 const COLD_STEPS: StepId[] = [
   'preflight',
-  'copy-config',
-  'register-target',
+  'make-folders',
   'snapshot',
   'bulk-copy',
   'stop',
   'delta-copy',
+  'register-target',
   'start',
   'consolidate',
   'finalize-source',
 ];
 const NOT_RUNNING_STEPS: StepId[] = [
   'preflight',
-  'copy-config',
-  'register-target',
+  'make-folders',
   'bulk-copy',
+  'register-target',
+  'consolidate',
   'finalize-source',
 ];
 
@@ -231,9 +232,9 @@ describe('sources that are not running (R7, R8)', () => {
     );
     expect(p.steps).toEqual([
       'preflight',
-      'copy-config',
-      'register-target',
+      'make-folders',
       'bulk-copy',
+      'register-target',
       'consolidate',
       'finalize-source',
     ]);
@@ -280,7 +281,7 @@ describe('sources that are not running (R7, R8)', () => {
       source: { endpoint: 'vcenter', name: 'web01' },
       target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'shared-ds' },
     });
-    const p = planMigration(
+    const p = decidePlan(
       req,
       variant(labFacts(req), (f) => {
         f.vm.powerState = 'poweredOff';
@@ -303,7 +304,7 @@ describe('mode with vMotion', () => {
 
   it('a mode with method auto is ignored with a warning when vMotion is chosen', () => {
     const req = request({ ...web01, options: { mode: 'cold' } });
-    const p = planMigration(req, labFacts(req));
+    const p = decidePlan(req, labFacts(req));
     expect(p.method).toBe('vmotion');
     expect(p.mode).toBeNull();
     expect(p.findings).toEqual([
@@ -319,7 +320,7 @@ describe('mode with vMotion', () => {
 
   it('a mode with method vmotion contradicts and blocks', () => {
     const req = request({ ...web01, options: { method: 'vmotion', mode: 'smartswitch' } });
-    const p = planMigration(req, labFacts(req));
+    const p = decidePlan(req, labFacts(req));
     expect(p.findings.map((f) => [f.severity, f.code, f.field])).toEqual([
       ['error', 'mode-not-applicable', 'options.mode'],
     ]);
@@ -327,7 +328,7 @@ describe('mode with vMotion', () => {
 
   it('a mode with forced quick-migration on a vCenter applies', () => {
     const req = request({ ...web01, options: { method: 'quick-migration', mode: 'cold' } });
-    const p = planMigration(req, labFacts(req));
+    const p = decidePlan(req, labFacts(req));
     expect(p).toMatchObject({ method: 'quick-migration', mode: 'cold', findings: [] });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planMigration } from '../../src/planner/plan';
+import { decidePlan } from '../../src/planner/plan';
 import type { PrecopyRound, Projection } from '../../src/planner/precopy';
 import {
   fixedOverheadMs,
@@ -179,14 +179,14 @@ describe('fixedOverheadMs', () => {
   });
 });
 
-describe('planMigration: downtime budget and window', () => {
+describe('decidePlan: downtime budget and window', () => {
   const esxToEsx: MigrationRequestInput = {
     source: { endpoint: 'esx-a', name: 'ir-app01' },
     target: { endpoint: 'esx-b', datastore: 'datastore1' },
   };
   const plan = (options: MigrationRequestInput['options'], now?: number) => {
     const req = request({ ...esxToEsx, options });
-    return planMigration(
+    return decidePlan(
       req,
       variant(labFacts(req), (f) => {
         if (now !== undefined) f.now = now;
@@ -229,7 +229,7 @@ describe('planMigration: downtime budget and window', () => {
   });
 
   it('ignores a budget, with a warning, where nothing stops', () => {
-    const vmotion = planMigration(
+    const vmotion = decidePlan(
       request({
         source: { endpoint: 'vcenter', name: 'web01' },
         target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'local-esx02' },

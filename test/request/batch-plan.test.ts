@@ -1,5 +1,5 @@
 /**
- * Migration plans (src/client/plan.ts): YAML and JSON parsing, the defaults merge, and problems reported
+ * Migration plans (src/request/batch-plan.ts): YAML and JSON parsing, the defaults merge, and problems reported
  * all at once with the field path, the line and the fix, before anything starts. No server.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -206,6 +206,27 @@ migrations:
       message: expect.stringContaining('list the VMs'),
     });
     expect(problems[1]?.message).toContain('looks like a single request; list it under migrations');
+  });
+
+  it('words a default exactly as a single request words that field, once', () => {
+    const problems = problemsOf(`defaults:
+  target:
+    disks:
+      - {index: 0, label: a, datastore: x}
+      - "no"
+migrations:
+  - source: {endpoint: a, name: b}
+    target: {endpoint: c, datastore: d}
+`);
+    expect(problems).toEqual([
+      {
+        path: 'defaults.target.disks[0]',
+        line: 4,
+        message:
+          'give exactly one of defaults.target.disks[0].index, defaults.target.disks[0].label (got defaults.target.disks[0].index and defaults.target.disks[0].label)',
+      },
+      { path: 'defaults.target.disks[1]', line: 5, message: 'must be an object (got a string)' },
+    ]);
   });
 
   it('reports malformed YAML and JSON with line and column', () => {

@@ -1,11 +1,11 @@
 /**
- * A real quickmig worker for integration tests, in the test process (src/lab/worker.ts: the same wiring
+ * A real quickmig worker for integration tests, in the test process (./lab-worker.ts: the same wiring
  * as `quickmig worker`), on a task queue of the test's own.
  */
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { LabInfo } from '../../src/lab/lab';
-import type { LabWorker } from '../../src/lab/worker';
-import { labWorkflowBundle, startLabWorker } from '../../src/lab/worker';
+import type { LabWorker } from './lab-worker';
+import { labWorkflowBundle, startLabWorker } from './lab-worker';
 
 /** A running worker and a client on the same task queue. */
 export type TestWorker = LabWorker;

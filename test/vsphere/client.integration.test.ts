@@ -19,6 +19,7 @@ import {
   MethodNotFoundError,
   NotFoundError,
   parseDatastorePath,
+  SessionExpiredError,
   TaskInProgressError,
   ThumbprintMismatchError,
   VSphereFaultError,
@@ -337,7 +338,7 @@ describe.each([
       ['InvalidArgument', InvalidArgumentError],
       ['AlreadyExists', AlreadyExistsError],
       ['FileAlreadyExists', FileAlreadyExistsError],
-      ['NotAuthenticated', AuthenticationError],
+      ['NotAuthenticated', SessionExpiredError],
       ['HostConfigFault', VSphereFaultError],
     ] as const)('turns a %s fault from the server into its error class', async (fault, Class) => {
       const control = controlOf(info, name);

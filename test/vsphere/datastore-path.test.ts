@@ -6,7 +6,7 @@ import {
   formatDatastorePath,
   joinDatastorePath,
   parseDatastorePath,
-} from '../../src/vsphere/datastore-path';
+} from '../../src/vsphere';
 
 describe('datastore paths', () => {
   const cases: [string, string, string][] = [

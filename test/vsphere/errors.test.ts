@@ -11,13 +11,14 @@ import {
   InvalidStateError,
   MethodNotFoundError,
   NotFoundError,
+  normalizeThumbprint,
   PermissionDeniedError,
+  SessionExpiredError,
   TaskInProgressError,
   ThumbprintMismatchError,
   VSphereError,
   VSphereFaultError,
-} from '../../src/vsphere/errors';
-import { normalizeThumbprint } from '../../src/vsphere/tls';
+} from '../../src/vsphere';
 
 const context = { endpoint: 'https://vc/sdk', method: 'PowerOnVM_Task', object: 'VirtualMachine:vm-42' };
 
@@ -30,7 +31,7 @@ describe('fault errors', () => {
     ['AlreadyExists', AlreadyExistsError],
     ['DuplicateName', AlreadyExistsError],
     ['InvalidLogin', AuthenticationError],
-    ['NotAuthenticated', AuthenticationError],
+    ['NotAuthenticated', SessionExpiredError],
     ['NoPermission', PermissionDeniedError],
     ['NotAuthorized', PermissionDeniedError],
     ['NoDiskSpace', InsufficientResourcesError],

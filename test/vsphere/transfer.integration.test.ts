@@ -10,15 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabControl } from '../../src/lab/control';
 import type { LabInfo } from '../../src/lab/lab';
 import { projectRoot } from '../../src/lab/tools';
-import { ConnectionError, FileNotFoundError, parseDatastorePath, VSphereClient } from '../../src/vsphere';
-import type {
-  CopyFileResult,
-  CopyFileSpec,
-  FileProgress,
-  TransferProgress,
-} from '../../src/vsphere/transfer';
-import { copyFile, copyFiles } from '../../src/vsphere/transfer';
-import { TransformError } from '../../src/vsphere/transfer-errors';
+import type { CopyFileResult, CopyFileSpec, FileProgress, TransferProgress } from '../../src/vsphere';
+import {
+  ConnectionError,
+  copyFile,
+  copyFiles,
+  FileNotFoundError,
+  parseDatastorePath,
+  TransformError,
+  VSphereClient,
+} from '../../src/vsphere';
 import { controlOf, endpoint, passwordOf, startLab } from '../support/lab';
 
 const MiB = 1024 * 1024;

@@ -1,9 +1,7 @@
 /** The transfer's pure parts (no server): the target check, the resume rule and the rate meter. */
 import { describe, expect, it } from 'vitest';
-import { VSphereError } from '../../src/vsphere';
-import type { CopyFileResult } from '../../src/vsphere/transfer';
-import { checkTarget, isComplete, RateMeter } from '../../src/vsphere/transfer';
-import { VerificationError } from '../../src/vsphere/transfer-errors';
+import type { CopyFileResult } from '../../src/vsphere';
+import { checkTarget, isComplete, RateMeter, VerificationError, VSphereError } from '../../src/vsphere';
 
 const context = {
   endpoint: 'https://esx-b.lab/sdk',

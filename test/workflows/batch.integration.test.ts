@@ -14,8 +14,8 @@ import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LiveBatchProgress } from '../../src/client/batches';
 import { MigrationCancelledError } from '../../src/client/failures';
-import type { LiveBatchProgress } from '../../src/client/migrations';
 import { QuickmigClient } from '../../src/client/migrations';
 import type { LabInfo } from '../../src/lab/lab';
 import { labDown } from '../../src/lab/lab';
@@ -23,7 +23,9 @@ import { projectRoot } from '../../src/lab/tools';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { BatchVm } from '../../src/workflows/batch';
 import { progressQuery } from '../../src/workflows/definitions';
+import type { planMigration } from '../../src/workflows/plan-migration';
 import { labEnv, runCli } from '../cli/support';
+import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker, workflowBundle } from '../support/worker';
@@ -39,6 +41,7 @@ const HOST_OF: Record<string, string> = Object.fromEntries([
 
 let lab: LabInfo;
 let worker: TestWorker;
+const histories = new HistoryRecorder();
 let quickmig: QuickmigClient;
 const clients: Record<string, VSphereClient> = {};
 const client = (name: string) => clients[name] as VSphereClient;
@@ -51,6 +54,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (worker) await histories.record();
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
   if (lab) await labDown(lab.dir);
@@ -100,6 +104,35 @@ function maxOverlap(intervals: { keys: string[]; start: number; end: number }[])
 }
 
 describe('migrationBatch (integration)', () => {
+  it('planMigration plans a batch VM as a dry run: the plan names the method, and the VM stays where it is', async () => {
+    const handle = await worker.client.workflow.start<typeof planMigration>('planMigration', {
+      taskQueue: worker.taskQueue,
+      workflowId: `plan-b01-${Date.now()}`,
+      args: [{ source: { endpoint: 'src-a', name: 'b01' }, target: { endpoint: 'dst', datastore: 'ds1' } }],
+    });
+    histories.add('plan-b01', handle);
+    const plan = await handle.result();
+    expect(plan.blocked).toBe(false);
+    expect(plan.method).toBe('quick-migration');
+    expect(plan.mode).toBe('smartswitch');
+    expect(plan.disks.map((d) => d.to)).toEqual(['ds1']);
+    expect(plan.steps).toEqual([
+      'preflight',
+      'make-folders',
+      'snapshot',
+      'bulk-copy',
+      'suspend',
+      'delta-copy',
+      'register-target',
+      'resume',
+      'consolidate',
+      'finalize-source',
+    ]);
+    const b01 = await vmNamed('src-a', 'b01');
+    expect(b01?.powerState).toBe('poweredOn');
+    expect((await client('dst').inventory.listVms()).map((v) => v.name)).not.toContain('b01');
+  });
+
   it('migrates 12 planned VMs within global 3 / per host 2 / per datastore 2; three failures stop nothing else', async () => {
     const t0 = Date.now();
     // b02 fails mid-migration (its snapshot is refused, permanently) and rolls back.
@@ -181,7 +214,7 @@ migrations:
     const byName = new Map(result.vms.map((v) => [v.vm.split('/')[1] as string, v]));
     const vm = (n: string) => byName.get(n) as BatchVm;
     expect(vm('nope99')).toMatchObject({ state: 'failed', startedAt: null });
-    expect(vm('nope99').error).toMatchObject({ type: 'InvalidRequestError', step: 'preflight' });
+    expect(vm('nope99').error).toMatchObject({ type: 'RequestValidationError', step: 'preflight' });
     expect(vm('nope99').error?.message).toMatch(/source\.name: .*nope99.*check the name or identifier/);
     expect(vm('b06')).toMatchObject({ state: 'failed', startedAt: null });
     expect(vm('b06').error).toMatchObject({ type: 'PreflightBlockedError', step: 'preflight' });
@@ -270,6 +303,7 @@ migrations:
     expect(intervals.filter((i) => i.vm !== 'b02' && i.start > b02End).length).toBeGreaterThan(0);
 
     // The batch's history replays against the workflow code (determinism under real interleavings).
+    histories.add('batch-limits', worker.client.workflow.getHandle(batchId));
     const history = await worker.client.workflow.getHandle(batchId).fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, batchId);
 
@@ -302,6 +336,7 @@ migrations:
         { source: { endpoint: 'src-b', name: 'c04' } },
       ],
     });
+    histories.add('batch-cancel', worker.client.workflow.getHandle(started.id));
     // Two migrations run (waiting for their switchover approval, their snapshots taken); two wait for a slot.
     let progress = await quickmig.batchProgress(started.id);
     const deadline = Date.now() + 60_000;

@@ -432,7 +432,7 @@ describe('quickMigration (integration)', () => {
   // A failure at each step of a Quick Migration: the fault a real host or network would produce there.
   const failures = [
     {
-      step: 'copy-config',
+      step: 'make-folders',
       endpoint: 'esx-b',
       rule: { kind: 'soap', method: 'MakeDirectory', fault: 'NoPermission', count: 1 },
     },
@@ -473,19 +473,20 @@ describe('quickMigration (integration)', () => {
       const before = await vmNamed('esx-a', 'app03');
       await controlOf(lab, endpoint).addFault(rule);
       try {
-        const failure = await (
-          await start(
-            {
-              source: { endpoint: 'esx-a', name: 'app03' },
-              target: { endpoint: 'esx-b', datastore: 'datastore1' },
-            },
-            `fail-${step}`,
-          )
-        )
-          .result()
-          .catch((e: unknown) => e);
+        const handle = await start(
+          {
+            source: { endpoint: 'esx-a', name: 'app03' },
+            target: { endpoint: 'esx-b', datastore: 'datastore1' },
+          },
+          `fail-${step}`,
+        );
+        const failure = await handle.result().catch((e: unknown) => e);
         expect(failure).toBeInstanceOf(WorkflowFailedError);
         expect(String((failure as WorkflowFailedError).cause?.message)).toContain(`failed at step ${step}:`);
+        // The step is the plan's, and the steps this table fails at come in the plan's order.
+        const planned = (await handle.query(progressQuery)).plan?.steps ?? [];
+        const table = failures.map((f) => f.step as string);
+        expect(planned.filter((s) => table.includes(s))).toEqual(table);
       } finally {
         await controlOf(lab, endpoint).clearFaults();
       }

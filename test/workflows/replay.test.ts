@@ -1,9 +1,10 @@
 /**
  * Every stored history (test/fixtures/histories, recorded from the integration tests with
- * QUICKMIG_RECORD_HISTORIES=1) replays against today's workflow code without non-determinism: a change
+ * QUICKMIG_RECORD_HISTORIES=1: quickMigration from quick-migration and warm, migrationBatch and
+ * planMigration from batch) replays against today's workflow code without non-determinism: a change
  * that would break running migrations fails here, and must go through patched().
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
@@ -15,7 +16,7 @@ const dir = join(projectRoot, 'test', 'fixtures', 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('stored workflow histories', () => {
-  it('cover vMotion, Storage vMotion, SmartSwitch, Cold, rollback, the forced transport and warm migration', () => {
+  it('cover vMotion, Storage vMotion, SmartSwitch, Cold, rollback, the forced transport, warm migration, batches and plans', () => {
     const names = files.join(' ');
     for (const kind of [
       'vmotion',
@@ -32,12 +33,19 @@ describe('stored workflow histories', () => {
       'pre-headroom-warm-outrun',
       // Recorded before further rounds tightened a fitting projection (patch 'precopy-tighten').
       'pre-tighten-warm-converge',
+      // migrationBatch (limits, failures, cancellation) and planMigration, from batch.integration.test.ts.
+      'batch-limits',
+      'batch-cancel',
+      'plan-',
     ])
       expect(names).toContain(kind);
   });
 
   it.each(files)('%s replays without non-determinism', async (file) => {
     const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+    // The recorded workflow id where one was stored (a batch names its children by it), else the file's.
+    const idFile = join(dir, file.replace(/\.json$/, '.id'));
+    const workflowId = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : file;
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
   });
 });

@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { loadWorkerConfig } from '../config/config';
-import type { QuickmigWorkers } from '../worker';
-import { bundleWorkflows, createWorkers } from '../worker';
-import type { LabInfo } from './lab';
+import { loadWorkerConfig } from '../../src/config/config';
+import type { LabInfo } from '../../src/lab/lab';
+import type { QuickmigWorkers } from '../../src/worker';
+import { bundleWorkflows, createWorkers } from '../../src/worker';
 
 /** A running worker and a client on the same task queue. */
 export interface LabWorker {

@@ -1,5 +1,5 @@
 /**
- * @internal Downloads on worker threads (./download-thread.mjs) for the file copy (./transfer): the
+ * @internal Downloads on worker threads (./download-thread.mjs) for the file copy (./index): the
  * thread GETs the source, hashes it and hands over its bytes in blocks, this thread uploads them and
  * hands each block back once the socket has taken it. A copy then runs on two threads, like `curl |
  * curl` on two processes, and its memory is a fixed set of blocks (bench/TUNING.md).
@@ -11,19 +11,19 @@ import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { packagePath } from '../package-root';
-import type { DatastorePath } from './datastore-path';
-import type { RequestContext, VSphereError } from './errors';
-import { ConnectionError, ThumbprintMismatchError } from './errors';
-import type { DatastoreFiles } from './files';
-import type { Trust } from './tls';
+import { packagePath } from '../../package-root';
+import type { DatastorePath } from '../datastore-path';
+import type { RequestContext, VSphereError } from '../errors';
+import { ConnectionError, ThumbprintMismatchError } from '../errors';
+import type { DatastoreFiles } from '../files';
+import type { Trust } from '../tls';
 
 /** Bytes per block handed between the threads: the upload's write size (bench/TUNING.md, fourth round). */
 const BLOCK_BYTES = 512 * 1024;
 /** Blocks per download: its read-ahead, and all the memory it uses (2 MiB). */
 const BLOCKS_PER_DOWNLOAD = 4;
 
-const THREAD_URL = pathToFileURL(packagePath('src', 'vsphere', 'download-thread.mjs'));
+const THREAD_URL = pathToFileURL(packagePath('src', 'vsphere', 'transfer', 'download-thread.mjs'));
 
 type FromThread =
   | { type: 'head'; id: number; status: number; length: number | undefined; body: string | undefined }

@@ -1,5 +1,5 @@
 /**
- * The switchover as it works on a real host (patch `switchover-truth`): the target's .vmx keeps the
+ * The switchover as it works on a real host (patch SWITCHOVER_TRUTH in ../patches.ts): the target's .vmx keeps the
  * VM's identity and drops ISO media that would tie it to the source; the source stops the way the
  * request says (suspend, guest shutdown with a deadline, hard stop); the target starts answering
  * "moved"; both downtimes are measured and put beside the plan's projection.
@@ -7,17 +7,18 @@
  * Workflows that started before this patch keep their old steps (hard power-off, plain power-on) so
  * their histories replay; `enabled` says which one runs.
  */
-import type { ActivityOptions } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import { patched } from '@temporalio/workflow';
-import type { PreparedMigration } from '../activities/preflight';
-import type { createSwitchoverActivities, StopSourceResult } from '../activities/switchover';
-import type { ModeProjection } from '../planner/downtime';
-import { compareDowntime, projectMode } from '../planner/downtime';
-import type { FileCopyPlan } from '../planner/files';
-import type { VmxEdit } from '../planner/vmx';
-import { KEEP_IDENTITY } from '../planner/vmx';
-import type { MigrationProgress, SwitchoverReport } from './definitions';
+import type { PreparedMigration } from '../../activities/preflight';
+import type { createSwitchoverActivities, StopSourceResult } from '../../activities/switchover';
+import type { ModeProjection } from '../../planner/downtime';
+import { compareDowntime, projectMode } from '../../planner/downtime';
+import type { FileCopyPlan } from '../../planner/files';
+import type { VmxEdit } from '../../planner/vmx';
+import { KEEP_IDENTITY } from '../../planner/vmx';
+import { step as run } from '../activity-options';
+import type { MigrationProgress, SwitchoverReport } from '../definitions';
+import { SWITCHOVER_TRUTH } from '../patches';
 
 type SwitchoverActivities = ActivityInterfaceFor<ReturnType<typeof createSwitchoverActivities>>;
 type MoRef = PreparedMigration['source']['vm'];
@@ -35,21 +36,15 @@ export interface SwitchoverDeps {
   control: SwitchoverActivities;
   /** Steps that wait on the guest (shutdown, heartbeat): long start-to-close, heartbeating. */
   longControl: SwitchoverActivities;
-  /** Runs an activity with a summary for the Temporal UI. */
-  run<A extends unknown[], R>(
-    activity: { executeWithOptions(options: ActivityOptions, args: A): Promise<R> },
-    summary: string,
-    ...args: A
-  ): Promise<R>;
   /** Pushes a compensation (rollback runs them in reverse). */
   compensate(what: string, undo: () => Promise<unknown>): void;
 }
 
 /** Builds the switchover steps of one migration; see the module comment. */
 export function switchoverSteps(deps: SwitchoverDeps) {
-  const { prepared, progress, control, longControl, run } = deps;
+  const { prepared, progress, control, longControl } = deps;
   const { plan, source, target, request } = prepared;
-  const enabled = patched('switchover-truth');
+  const enabled = patched(SWITCHOVER_TRUTH);
   // Absent from requests normalized before these options existed: their defaults apply.
   const shutdown = request.options.shutdown ?? SHUTDOWN_DEFAULTS;
   const targetVm = request.options.targetVm ?? TARGET_VM_DEFAULTS;
@@ -195,3 +190,6 @@ export function switchoverSteps(deps: SwitchoverDeps) {
     },
   };
 }
+
+/** What `switchoverSteps` returns. */
+export type SwitchoverSteps = ReturnType<typeof switchoverSteps>;

@@ -1,0 +1,41 @@
+/** How commands reach Temporal: a client from the connection flags, and an error naming the address when it is unreachable. */
+import { resolveConnection } from '../client/connection';
+import { QuickmigClient } from '../client/migrations';
+import type { ConnectionValues } from './args';
+import { connectOptionsOf } from './args';
+import { CliError, ExitCode } from './errors';
+
+/** Connects with the command's flags; an unreachable server becomes a CliError naming the address. */
+export async function connectCli(values: ConnectionValues): Promise<QuickmigClient> {
+  const options = connectOptionsOf(values);
+  const resolved = resolveConnection(options);
+  const from: Record<typeof resolved.source, string> = {
+    option: '--address',
+    environment: 'TEMPORAL_ADDRESS',
+    profile: 'the temporal CLI profile',
+    lab: 'the lab in ./.quickmig/lab',
+    default: 'the default; no lab is up here and TEMPORAL_ADDRESS is not set',
+  };
+  try {
+    return await QuickmigClient.connect(options);
+  } catch (error) {
+    throw new CliError(
+      `cannot reach Temporal at ${resolved.address} (${from[resolved.source]}): ${(error as Error).message}. Start the lab (quickmig lab up) or set --address / TEMPORAL_ADDRESS`,
+      ExitCode.failed,
+      { cause: error },
+    );
+  }
+}
+
+/** Runs `fn` with a connected client and closes it afterwards. */
+export async function withClient<T>(
+  values: ConnectionValues,
+  fn: (client: QuickmigClient) => Promise<T>,
+): Promise<T> {
+  const client = await connectCli(values);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * What every quickmig operation shares: the Temporal client and the worker's task queue, whether a
+ * worker polls it, finding a workflow by id, and turning a workflow's failure into the client's
+ * errors. QuickmigClient builds on it (./batches, then ./migrations).
+ */
+import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { DEFAULT_TASK_QUEUE } from '../request/contract';
+import { progressQuery } from '../workflows/definitions';
+import { MigrationNotFoundError, migrationFailureOf, NoWorkerError, OperationRefusedError } from './failures';
+
+/** Options of the client. */
+export interface QuickmigClientOptions {
+  /** Task queue of the quickmig worker. Default `quickmig` (DEFAULT_TASK_QUEUE). */
+  taskQueue?: string;
+  /** Temporal Web UI base URL, for links. Default: none (the lab's when connected through the lab). */
+  uiUrl?: string;
+  /** Shown in messages; default: the connection's address. */
+  address?: string;
+}
+
+/** The shared part of the client API; use {@link QuickmigClient}. */
+export class ClientBase {
+  readonly taskQueue: string;
+  readonly uiUrl: string | undefined;
+  readonly address: string;
+
+  constructor(
+    /** The underlying Temporal client, for anything the API does not cover. */
+    readonly temporal: Client,
+    options: QuickmigClientOptions = {},
+  ) {
+    this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    this.uiUrl = options.uiUrl;
+    this.address = options.address ?? 'Temporal';
+  }
+
+  get namespace(): string {
+    return this.temporal.options.namespace;
+  }
+
+  /** How many workers poll the task queue for workflow tasks (0: nothing would run a request). */
+  async workerCount(): Promise<number> {
+    const response = await this.temporal.workflowService.describeTaskQueue({
+      namespace: this.namespace,
+      taskQueue: { name: this.taskQueue },
+      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+    });
+    return response.pollers?.length ?? 0;
+  }
+
+  /**
+   * Waits until a worker polls the task queue; throws NoWorkerError after `timeoutMs` (default 5 s: a
+   * worker that just started polls within a second).
+   */
+  async waitForWorker(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.workerCount()) === 0) {
+      if (Date.now() >= deadline) throw new NoWorkerError(this.taskQueue, this.address);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** The Temporal Web UI page of a migration, when the UI's address is known. */
+  uiLink(id: string, runId?: string): string | undefined {
+    if (!this.uiUrl) return undefined;
+    const base = `${this.uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(this.namespace)}/workflows/${encodeURIComponent(id)}`;
+    return runId ? `${base}/${encodeURIComponent(runId)}/history` : base;
+  }
+
+  /** A workflow's description; MigrationNotFoundError when no workflow has the id. */
+  protected async describe(id: string): Promise<WorkflowExecutionDescription> {
+    try {
+      return await this.temporal.workflow.getHandle(id).describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new MigrationNotFoundError(id, this.namespace);
+      throw error;
+    }
+  }
+
+  /** The description of a running workflow; OperationRefusedError naming its state when it has ended. */
+  protected async running(
+    id: string,
+    operation: 'approve' | 'cancel',
+    what: 'migration' | 'batch',
+  ): Promise<WorkflowExecutionDescription> {
+    const description = await this.describe(id);
+    if (description.status.name !== 'RUNNING')
+      throw new OperationRefusedError(
+        id,
+        operation,
+        `the ${what} is already ${description.status.name.toLowerCase()}`,
+      );
+    return description;
+  }
+
+  /** Turns a workflow's failure into MigrationFailedError or MigrationCancelledError; other errors pass. */
+  protected async failureOf(id: string, error: unknown): Promise<unknown> {
+    if (!(error instanceof WorkflowFailedError)) return error;
+    let undone: string[] = [];
+    try {
+      undone = (await this.temporal.workflow.getHandle(id).query(progressQuery)).undone;
+    } catch {
+      // No worker to answer (or a plan): the failure's details still say what was undone.
+    }
+    return migrationFailureOf(id, error, undone);
+  }
+}

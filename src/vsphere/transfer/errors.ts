@@ -1,0 +1,109 @@
+/**
+ * Errors of the datastore file transfer (./index). They extend the library's base `VSphereError`,
+ * so callers that handle "anything from src/vsphere" keep working, and carry the file they concern.
+ * Failures of the underlying requests keep their own classes (ConnectionError, FileNotFoundError...);
+ * the internal helpers below build those the copy raises itself (idle timeout, full target).
+ */
+import type { VSphereClient } from '../client';
+import type { DatastorePath } from '../datastore-path';
+import { formatDatastorePath } from '../datastore-path';
+import type { RequestContext } from '../errors';
+import { ConnectionError, HttpStatusError, InsufficientResourcesError, VSphereError } from '../errors';
+import { TRANSFORM_MAX_BYTES } from './types';
+
+/**
+ * Thrown when the file on the target does not hold what was sent: a different size (verify 'size' or
+ * 'sha256') or different bytes (verify 'sha256'). Transient: copying the file again may succeed.
+ */
+export class VerificationError extends VSphereError {
+  override name = 'VerificationError';
+  /** The source datastore path. */
+  readonly source: string;
+  /** The target datastore path that failed the check. */
+  readonly target: string;
+  /** Which comparison failed. */
+  readonly check: 'size' | 'sha256';
+  /** What was sent: the byte count (check 'size') or the SHA-256 hex of the bytes sent. */
+  readonly expected: string;
+  /** What the target holds: its size or the SHA-256 hex of its bytes read back. */
+  readonly actual: string;
+
+  constructor(
+    context: RequestContext,
+    source: string,
+    target: string,
+    check: 'size' | 'sha256',
+    expected: string,
+    actual: string,
+  ) {
+    super(
+      context,
+      check === 'size'
+        ? `${target} holds ${actual} bytes, ${expected} were sent (copied from ${source})`
+        : `${target} has SHA-256 ${actual}, the bytes sent had ${expected} (copied from ${source})`,
+    );
+    this.source = source;
+    this.target = target;
+    this.check = check;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/**
+ * Thrown when a text transform cannot be applied: the source is larger than the transform limit, or the
+ * transform function threw. Permanent: the same input fails the same way.
+ */
+export class TransformError extends VSphereError {
+  override name = 'TransformError';
+  /** The source datastore path. */
+  readonly source: string;
+
+  constructor(context: RequestContext, source: string, message: string, options?: { cause?: unknown }) {
+    super(context, message, options);
+    this.source = source;
+  }
+}
+
+/**
+ * @internal The file API answers a PUT that does not fit with HTTP 507; src/vsphere reports that as a plain
+ * HttpStatusError, while the product acts on InsufficientResourcesError (a full datastore is permanent).
+ */
+export function targetError(err: unknown): unknown {
+  if (err instanceof HttpStatusError && err.status === 507) {
+    return new InsufficientResourcesError(
+      { endpoint: err.endpoint, method: err.method, object: err.object },
+      {
+        type: 'NoDiskSpace',
+        message: 'the target datastore has not enough free space (HTTP 507)',
+        detail: {},
+      },
+      { cause: err },
+    );
+  }
+  return err;
+}
+
+/** @internal The error of a phase in which no byte moved for `ms`. */
+export function idleError(ctx: RequestContext, what: string, ms: number): ConnectionError {
+  return new ConnectionError(ctx, `${what}: no byte moved for ${Math.round(ms / 1000)} s`, 'ETIMEDOUT');
+}
+
+/** @internal The error of a transform whose source is over TRANSFORM_MAX_BYTES. */
+export function tooLarge(ctx: RequestContext, source: string, size: number): TransformError {
+  return new TransformError(
+    ctx,
+    source,
+    `the file has ${size} bytes or more; a transform takes at most ${TRANSFORM_MAX_BYTES}`,
+  );
+}
+
+/** @internal The request context of an operation on `p` through `client`. */
+export function context(client: VSphereClient, method: string, p: DatastorePath): RequestContext {
+  return { endpoint: client.endpoint, method, object: formatDatastorePath(p) };
+}
+
+/** @internal The message of anything thrown. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

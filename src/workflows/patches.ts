@@ -1,0 +1,34 @@
+/**
+ * Every `patched()` id of the workflows, in one place. A patch keeps a workflow that started before a
+ * change on its old path when it replays, and takes the new path in workflows started after it.
+ *
+ * Retiring one: once no workflow started before the patch's commit is still running (and its stored
+ * histories under test/fixtures/histories are dropped or re-recorded), replace `patched(ID)` by
+ * `deprecatePatch(ID)` and keep only the new path; after no workflow from before the deprecation runs
+ * either, remove the call and the id. Never reuse an id for another change.
+ */
+
+/**
+ * Warm migration keeps `options.precopy.headroom` (default 20 %) under `maxDowntimeMs` and counts the
+ * delta the guest still writes until the stop (quick-migration/warm.ts). Added in commit 2a172e8
+ * (2026-11-26); may be deprecated once no warm migration started before that commit is running.
+ * Histories recorded before it: pre-headroom-warm-*.json.
+ */
+export const PRECOPY_HEADROOM = 'precopy-headroom';
+
+/**
+ * Once the projection fits the budget, pre-copy rounds go on while each cuts it by a tenth
+ * (quick-migration/warm.ts). Added in commit 4228602 (2026-11-26); may be deprecated once no warm
+ * migration started before that commit is running. History recorded before it:
+ * pre-tighten-warm-converge01.json.
+ */
+export const PRECOPY_TIGHTEN = 'precopy-tighten';
+
+/**
+ * The switchover as on a real host (quick-migration/switchover.ts): the target's .vmx keeps the VM's
+ * identity and drops ISO media on the source's datastores, a Cold source stops through a guest shutdown
+ * (or as options.shutdown says), the target starts answering the moved-or-copied question, and the
+ * target's guest heartbeat is awaited for the service downtime. Added on branch switchover (2026-12-02);
+ * may be deprecated once no Quick Migration started before it is running.
+ */
+export const SWITCHOVER_TRUTH = 'switchover-truth';

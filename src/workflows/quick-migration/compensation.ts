@@ -1,0 +1,55 @@
+/**
+ * Compensations: each step that changes something pushes its undo right after it succeeds; a failure or
+ * a cancellation before the target runs undoes them in reverse, in a non-cancellable scope, and the
+ * workflow fails with FAILURE_TYPES.migrationFailed naming the step and what was undone.
+ */
+import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import { FAILURE_TYPES } from '../../request/contract';
+import type { MigrationProgress, Phase } from '../definitions';
+
+/** One undo: what it restores, in words for the progress and the failure, and how. */
+export interface Compensation {
+  what: string;
+  undo: () => Promise<unknown>;
+}
+
+/** Runs the compensations in reverse, even when the workflow is being cancelled. */
+export async function rollback(
+  compensations: readonly Compensation[],
+  progress: MigrationProgress,
+  enter: (phase: Phase, step?: string) => void,
+): Promise<void> {
+  progress.awaitingApproval = false;
+  enter('rolling-back', 'rollback');
+  await CancellationScope.nonCancellable(async () => {
+    for (const { what, undo } of [...compensations].reverse()) {
+      await undo();
+      progress.undone.push(what);
+    }
+  });
+  enter('rolled-back', 'rollback');
+}
+
+/** The innermost useful message of an activity failure (the activity's own error, not the wrapper). */
+export function causeOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? error.cause.message : error.message;
+}
+
+/**
+ * The workflow's failure after a failed step: non-retryable, its message says what failed and what the
+ * source is now; its details carry the step and what was undone (a batch reports them per VM).
+ */
+export function migrationFailed(
+  message: string,
+  details: { step: string; undone: string[] },
+  error: unknown,
+): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FAILURE_TYPES.migrationFailed,
+    nonRetryable: true,
+    message,
+    details: [details],
+    cause: error instanceof Error ? error : undefined,
+  });
+}

@@ -1,0 +1,191 @@
+/**
+ * The Quick Migration path: target folders, snapshot and bulk copy while the VM runs, the switchover
+ * gate (with warm pre-copy), then stop, delta copy, register and start: the steps of the plan, in its
+ * order (src/planner/steps.ts). Every step pushes its compensation right after it succeeds; a failure
+ * or cancellation before the target runs rolls them back. Finalize follows (finalize.ts).
+ */
+import { isCancellation } from '@temporalio/workflow';
+import type { PreparedMigration } from '../../activities/preflight';
+import { frozenDiskFiles, layoutFolders, layoutOf, planCopies, remainingFiles } from '../../planner/files';
+import { step } from '../activity-options';
+import type { MigrationResult } from '../definitions';
+import type { Compensation } from './compensation';
+import { causeOf, migrationFailed, rollback } from './compensation';
+import type { MigrationContext } from './context';
+import { snapshotName } from './context';
+import { finalizeMigration } from './finalize';
+import { copier } from './progress';
+import { switchoverSteps } from './switchover';
+import { warmMigration } from './warm';
+
+/** Copies the VM to the target and switches over; see the file comment. */
+export async function copySteps(
+  prepared: PreparedMigration,
+  ctx: MigrationContext,
+): Promise<MigrationResult> {
+  const { plan, source, target } = prepared;
+  const { progress, enter, migrationId, control } = ctx;
+  const src = { endpoint: source.endpoint, vm: source.vm };
+  const layout = layoutOf(plan);
+  const folders = layoutFolders(layout);
+  const running = source.powerState === 'poweredOn';
+  const compensations: Compensation[] = [];
+  const sw = switchoverSteps({
+    prepared,
+    progress,
+    control,
+    longControl: ctx.longControl,
+    compensate: (what, undo) => compensations.push({ what, undo }),
+  });
+  const copies = copier(prepared, progress, ctx.transfer, sw.vmxFor);
+  const { copy, copied } = copies;
+  const warm = warmMigration(prepared, ctx, copies, compensations, layout);
+
+  let targetVm: PreparedMigration['source']['vm'] | undefined;
+  let stoppedAt: number | null = null;
+  let startedAt: number | null = null;
+  try {
+    enter('config', 'make-folders');
+    await step(control.makeFolders, `Create ${folders.join(', ')} on ${target.endpoint}`, {
+      endpoint: target.endpoint,
+      folders,
+      migrationId,
+    });
+    compensations.push({
+      what: `deleted the target folders ${folders.join(', ')}`,
+      undo: () =>
+        step(control.deleteFolders, `Rollback: delete ${folders.join(', ')} on ${target.endpoint}`, {
+          endpoint: target.endpoint,
+          folders,
+          migrationId,
+        }),
+    });
+
+    enter('bulk-copy', running ? 'snapshot' : 'bulk-copy');
+    if (running) {
+      const snapshotStart = Date.now();
+      await step(control.snapshotVm, `Snapshot ${source.name} to freeze its disks`, {
+        ...src,
+        name: snapshotName(migrationId),
+      });
+      warm.state.snapshotAt = Date.now();
+      warm.state.samples.taskMs.push(warm.state.snapshotAt - snapshotStart);
+      compensations.push({
+        what: 'removed the migration snapshot from the source',
+        undo: () =>
+          step(control.removeSnapshot, `Rollback: remove the migration snapshot of ${source.name}`, {
+            ...src,
+            name: snapshotName(migrationId),
+          }),
+      });
+      const frozen = await step(control.vmFiles, `List the frozen files of ${source.name}`, src);
+      warm.state.samples.listMs.push(Date.now() - warm.state.snapshotAt);
+      progress.step = 'bulk-copy';
+      await copy(
+        planCopies(
+          frozenDiskFiles(frozen.files, frozen.disks),
+          frozen.files,
+          frozen.disks,
+          layout,
+          target.datastoreUrls,
+        ),
+      );
+    }
+
+    await ctx.awaitSwitchover(running && warm.state.enabled ? warm.precopyDeps() : undefined);
+    // A VM that is not running is copied whole here, in one copy: its plan calls that the bulk copy.
+    const copyStep = running ? 'delta-copy' : 'bulk-copy';
+    enter('switchover', running ? (plan.mode === 'smartswitch' ? 'suspend' : 'stop') : copyStep);
+    if (running && sw.enabled) {
+      stoppedAt = await sw.stop();
+      progress.sourceStoppedAt = stoppedAt;
+    } else if (running) {
+      // If a retry finds the source already stopped (a worker died after stopping it), the real stop
+      // happened before this step was scheduled: count from then, so downtime is never under-reported.
+      const stopRequestedAt = Date.now();
+      const stopped = await step(
+        control.setPowerState,
+        `${plan.mode === 'smartswitch' ? 'Suspend' : 'Power off'} ${source.name}: downtime starts`,
+        {
+          ...src,
+          state: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
+        },
+      );
+      stoppedAt = stopped.changed ? stopped.at : stopRequestedAt;
+      progress.sourceStoppedAt = stoppedAt;
+      compensations.push({
+        what: 'restored the source to poweredOn',
+        undo: () =>
+          step(control.setPowerState, `Rollback: power ${source.name} on again`, {
+            ...src,
+            state: 'poweredOn',
+          }),
+      });
+    }
+    progress.step = copyStep;
+    const now = await step(control.vmFiles, `List what changed on ${source.name}`, src);
+    const atSwitchover = planCopies(
+      remainingFiles(now.files, copied),
+      now.files,
+      now.disks,
+      layout,
+      target.datastoreUrls,
+    );
+    sw.countSwitchoverBytes(atSwitchover.reduce((sum, c) => sum + c.size, 0));
+    await copy(atSwitchover);
+
+    progress.step = 'register-target';
+    targetVm = await step(
+      control.registerVm,
+      `Register ${target.vmxPath} on ${target.hostName} as ${target.temporaryName}`,
+      {
+        endpoint: target.endpoint,
+        vmxPath: target.vmxPath,
+        name: target.temporaryName,
+        folder: target.folder,
+        pool: target.pool,
+        host: target.host,
+      },
+    );
+    compensations.push({
+      what: `unregistered the target VM ${target.temporaryName}`,
+      undo: () =>
+        step(control.unregisterVmx, `Rollback: unregister ${target.temporaryName}`, {
+          endpoint: target.endpoint,
+          vmxPath: target.vmxPath,
+        }),
+    });
+
+    await sw.beforeStart(targetVm);
+    if (running && sw.enabled) {
+      progress.step = plan.mode === 'smartswitch' ? 'resume' : 'start';
+      startedAt = await sw.start(targetVm);
+      progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
+    } else if (running) {
+      progress.step = plan.mode === 'smartswitch' ? 'resume' : 'start';
+      startedAt = (
+        await step(
+          control.setPowerState,
+          `${plan.mode === 'smartswitch' ? 'Resume' : 'Start'} ${target.temporaryName} on ${target.hostName}: downtime ends`,
+          { endpoint: target.endpoint, vm: targetVm, state: 'poweredOn' },
+        )
+      ).at;
+      progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
+    }
+  } catch (error) {
+    const failedStep = progress.step;
+    await rollback(compensations, progress, enter);
+    const cancelled = isCancellation(error);
+    const cause = causeOf(error);
+    progress.error = cause;
+    if (cancelled) throw error;
+    throw migrationFailed(
+      `${plan.method} of ${source.name} failed at step ${failedStep}: ${cause}. Rolled back: ${progress.undone.join('; ') || 'nothing to undo'}. The source is ${source.powerState} as before.`,
+      { step: failedStep, undone: progress.undone },
+      error,
+    );
+  }
+
+  // The target runs (or holds the VM, for a powered-off or suspended source): from here on, no rollback.
+  return finalizeMigration(prepared, ctx, targetVm, copies.verified, { sw, copyStats: copies.stats });
+}

@@ -1,0 +1,182 @@
+/**
+ * The migration's progress as the `progress` query shows it: phases and their durations, the
+ * approval update, the bytes of the copies and their verification, and the result built from them.
+ * Workflow code: Temporal's clock only.
+ */
+import type { ActivityInterfaceFor } from '@temporalio/workflow';
+import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { PreparedMigration } from '../../activities/preflight';
+import type { FileCopyPlan } from '../../planner/files';
+import type { MigrationPlan } from '../../planner/plan';
+import type { VmxEdit } from '../../planner/vmx';
+import type { MigrationRequestInput } from '../../request/request';
+import type { TransferActivities } from '../activity-options';
+import { step } from '../activity-options';
+import type { MigrationProgress, MigrationResult, Phase, VerifiedFile } from '../definitions';
+import { approveSwitchoverUpdate, progressQuery } from '../definitions';
+import { PHASE_ATTRIBUTE } from '../search-attributes';
+import type { ResultFields } from './context';
+
+/** The progress of a migration that has not started: phase preflight, nothing copied. */
+export function initialProgress(migrationId: string, request: MigrationRequestInput): MigrationProgress {
+  return {
+    migrationId,
+    vm: `${request.source?.endpoint}/${request.source?.name ?? request.source?.moref ?? request.source?.inventoryPath ?? request.source?.instanceUuid}`,
+    phase: 'preflight',
+    step: 'preflight',
+    plan: null,
+    bytesDone: 0,
+    bytesTotal: 0,
+    sourceStoppedAt: null,
+    downtimeMs: null,
+    awaitingApproval: false,
+    waitingFor: null,
+    precopy: null,
+    undone: [],
+    error: null,
+  };
+}
+
+/**
+ * Tracks the phases: `enter` moves the progress to a phase and step, adds the time spent in the phase
+ * it leaves to `phases`, and upserts the phase search attribute.
+ */
+export function phaseTracker(progress: MigrationProgress) {
+  const phases: Partial<Record<Phase, number>> = {};
+  let phaseStart = Date.now();
+  const enter = (phase: Phase, step: string = phase) => {
+    phases[progress.phase] = (phases[progress.phase] ?? 0) + (Date.now() - phaseStart);
+    phaseStart = Date.now();
+    progress.phase = phase;
+    progress.step = step;
+    upsertSearchAttributes([{ key: PHASE_ATTRIBUTE, value: phase }]);
+  };
+  return { phases, enter };
+}
+
+/**
+ * Answers the progress query and the switchover approval, which is refused unless the migration waits
+ * for one (or will), and once the switchover has begun.
+ */
+export function handleQueries(progress: MigrationProgress): { isApproved: () => boolean } {
+  let approved = false;
+  setHandler(progressQuery, () => progress);
+  setHandler(
+    approveSwitchoverUpdate,
+    () => {
+      approved = true;
+      return { approvedAt: Date.now() };
+    },
+    {
+      validator: () => {
+        const steps = progress.plan?.steps ?? [];
+        // A policy that holds the switchover (onBudgetMiss / window.onMiss wait-approval) asks as it waits.
+        if (!progress.awaitingApproval && !steps.includes('await-switchover'))
+          throw new Error('this migration switches over automatically; nothing to approve');
+        if (approved) throw new Error('the switchover is already approved');
+        if (['switchover', 'finalize', 'done', 'rolling-back', 'rolled-back'].includes(progress.phase))
+          throw new Error(`too late to approve: the migration is in phase ${progress.phase}`);
+      },
+    },
+  );
+  return { isApproved: () => approved };
+}
+
+/**
+ * Builds the result: the plan's decisions, its warnings and the policies' (`policyWarnings`, filled as
+ * the migration goes), the phases, and whether pre-copy met its budget.
+ */
+export function resultBuilder(
+  migrationId: string,
+  plan: MigrationPlan,
+  progress: MigrationProgress,
+  tracker: ReturnType<typeof phaseTracker>,
+  policyWarnings: readonly string[],
+): (result: ResultFields) => MigrationResult {
+  const warnings = plan.findings.filter((f) => f.severity === 'warning').map((f) => f.message);
+  return (result) => {
+    tracker.enter('done');
+    const { precopy } = progress;
+    return {
+      migrationId,
+      method: plan.method,
+      mode: plan.mode,
+      relocation: plan.relocation,
+      reasons: plan.reasons,
+      warnings: [...warnings, ...policyWarnings],
+      phases: tracker.phases,
+      ...result,
+      precopy: precopy && {
+        ...precopy,
+        budgetMet:
+          precopy.budgetMs === null || result.downtimeMs === null
+            ? null
+            : result.downtimeMs <= precopy.budgetMs,
+      },
+    };
+  };
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * Copy accounting: runs copies, records each verified file and the bytes in the progress, remembers
+ * which source files are on the target (`copied`), and measures the copy throughput over this
+ * migration's copies (`stats`: what a warm switchover's projection divides by).
+ */
+export function copier(
+  prepared: PreparedMigration,
+  progress: MigrationProgress,
+  transfer: ActivityInterfaceFor<TransferActivities>,
+  /** The switchover's .vmx edit for a copy (identity, media); default none. */
+  vmxFor: (copy: FileCopyPlan) => VmxEdit | undefined = () => undefined,
+) {
+  const { source, target, request } = prepared;
+  const verified: VerifiedFile[] = [];
+  const copied = new Set<string>();
+  const stats = { bytes: 0, ms: 0 };
+  const copy = async (copies: FileCopyPlan[]) => {
+    const copyStart = Date.now();
+    progress.bytesTotal += copies.reduce((sum, c) => sum + c.size, 0);
+    const result = await step(
+      transfer.copyFiles,
+      `Copy ${copies.length} file(s), ${mib(copies.reduce((n, c) => n + c.size, 0))} to ${target.endpoint}`,
+      {
+        sourceEndpoint: source.endpoint,
+        targetEndpoint: target.endpoint,
+        verify: request.options.verify,
+        // The listed sizes: the copy need not search the datastore for each file.
+        files: copies.map((c) => ({
+          source: c.source,
+          target: c.target,
+          size: c.size,
+          ...transformOf(c, vmxFor(c)),
+        })),
+      },
+    );
+    for (const f of result.files) {
+      verified.push({
+        source: f.source,
+        target: f.target,
+        size: f.size,
+        sha256Source: f.sha256Source,
+        sha256Target: f.sha256Target,
+        skipped: f.skipped,
+      });
+      copied.add(f.source);
+      progress.bytesDone += f.size;
+    }
+    stats.bytes += result.files.reduce((sum, f) => sum + (f.skipped ? 0 : f.size), 0);
+    stats.ms += Date.now() - copyStart;
+  };
+  return { verified, copied, stats, copy };
+}
+
+/** The copy's text transform: the path replacements and, for the .vmx, the switchover's edits. */
+function transformOf(c: FileCopyPlan, vmx: VmxEdit | undefined) {
+  if (!c.rewrite && !vmx) return {};
+  return { transform: { kind: 'replace' as const, pairs: c.rewrite ?? [], ...(vmx ? { vmx } : {}) } };
+}
+
+/** What `copier` returns. */
+export type Copier = ReturnType<typeof copier>;

@@ -18,6 +18,7 @@ import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationResult } from '../../src/workflows/definitions';
 import { planMigration } from '../../src/workflows/plan-migration';
 import { quickMigration } from '../../src/workflows/quick-migration';
+import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
@@ -88,7 +89,10 @@ beforeAll(async () => {
   for (const name of ['esx-a', 'esx-b']) clients[name] = await connect(lab, name);
 });
 
+const histories = new HistoryRecorder();
+
 afterAll(async () => {
+  await histories.record();
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
   if (lab) await labDown(lab.dir);
@@ -110,12 +114,15 @@ const request = (name: string, options: MigrationRequestInput['options'] = {}): 
   options,
 });
 
-function migrate(input: MigrationRequestInput, id: string): Promise<MigrationResult> {
-  return worker.client.workflow.execute(quickMigration, {
+/** Runs a migration to its end; its history is stored as `switchover-<id>` when recording. */
+async function migrate(input: MigrationRequestInput, id: string): Promise<MigrationResult> {
+  const handle = await worker.client.workflow.start(quickMigration, {
     taskQueue: worker.taskQueue,
     workflowId: `${id}-${Date.now()}`,
     args: [input],
   });
+  histories.add(`switchover-${id.replace(/^sw-/, '')}`, handle);
+  return handle.result();
 }
 
 /** The failure's innermost message (the workflow's MigrationFailed text). */

@@ -243,6 +243,10 @@ func (l *Launcher) mergeLevel(vs *vmState, d *diskState, level int) error {
 	if err != nil {
 		return err
 	}
+	// merging reads the delta and writes its data into the parent: time at the datastores' rates
+	if st, err := os.Stat(cext); err == nil {
+		paceBytes(st.Size(), l.rates.dsRead[child.DS], l.rates.dsWrite[parent.DS])
+	}
 	if err := mergeDelta(pext, cext); err != nil {
 		return err
 	}

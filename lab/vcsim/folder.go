@@ -112,9 +112,8 @@ func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodGet, http.MethodHead:
 		// No VM lock is held while a file streams: a slow reader must never stall the guest, a
-		// suspend or other requests (a pending writer would queue every later reader behind it). A
-		// file the running guest writes into is therefore read as it is at each moment, like any
-		// crash-consistent read; migrations read only frozen files or those of a stopped VM.
+		// suspend or other requests (a pending writer would queue every later reader behind it).
+		// The file a running guest writes into was refused above (locked), checked at the start.
 		fi, err := os.Stat(local)
 		if err != nil || fi.IsDir() {
 			http.Error(w, "not found", http.StatusNotFound)

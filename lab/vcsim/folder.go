@@ -157,22 +157,11 @@ func (l *Launcher) folderHost(ds string) string {
 // of a VM that is powered on (its vmx process holds it open exclusively).
 func (l *Launcher) lockedByRunningVM(p dsPath) bool {
 	for _, vs := range l.allVMs() {
-		vs.mu.RLock()
-		running := vs.running
-		var tops []dsPath
-		for _, d := range vs.disks {
-			tops = append(tops, d.top())
-		}
-		vs.mu.RUnlock()
-		if !running {
-			continue
-		}
-		for _, top := range tops {
-			if top == p {
-				return true
-			}
-			if ext, _, err := l.extentOf(top); err == nil && top.Dir().Join(filepath.Base(ext)) == p {
-				return true
+		if files := vs.locked.Load(); files != nil {
+			for _, f := range *files {
+				if f == p {
+					return true
+				}
 			}
 		}
 	}

@@ -307,7 +307,19 @@ func (l *Launcher) syncVM(ctx *simulator.Context, vs *vmState) {
 	}
 	snaps := append([]snapRec(nil), vs.snaps...)
 	vmx := vs.vmx
+	running := vs.running
 	vs.mu.RUnlock()
+	var locked []dsPath
+	if running {
+		for _, d := range disks {
+			top := d.top()
+			locked = append(locked, top)
+			if ext, _, err := l.extentOf(top); err == nil {
+				locked = append(locked, top.Dir().Join(filepath.Base(ext)))
+			}
+		}
+	}
+	vs.locked.Store(&locked)
 
 	// layoutEx names disks by their VirtualDisk device key, as a real host does; the launcher's
 	// disks are in device order.

@@ -80,6 +80,7 @@ func (l *Launcher) spaceLoop() {
 				// stopped through a method the lab does not override (RebootGuest, ...)
 				vs.stopRunning()
 				l.setGuest(l.bgCtx(), vm, vs, guestOff)
+				l.syncVM(l.bgCtx(), vs) // its files are no longer locked
 			}
 		}
 	}

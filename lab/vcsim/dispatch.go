@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -108,9 +110,10 @@ func (l *Launcher) vmTask(ctx *simulator.Context, vmRef types.ManagedObjectRefer
 		}()
 		return run(vs, t)
 	})
-	// Task.Run locks the task's entity for the duration of the work: point it at a lock of its
-	// own for this VM's lab tasks, then show the VM as the entity again.
-	lockRef := types.ManagedObjectReference{Type: vmRef.Type, Value: vmRef.Value + "#lab-task"}
+	// Task.Run locks the task's entity for the duration of the work: point it at a lock of this
+	// task's own (a shared one would invert lock order with a request that holds the VM lock), then
+	// show the VM as the entity again. Serialisation per VM is the busy flag's job.
+	lockRef := types.ManagedObjectReference{Type: vmRef.Type, Value: fmt.Sprintf("%s#lab-task-%d", vmRef.Value, l.taskSeq.Add(1))}
 	t.Info.Entity = &lockRef
 	ref := t.Run(ctx)
 	ctx.Map.WithLock(ctx, t, func() {

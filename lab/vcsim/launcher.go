@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -35,6 +36,7 @@ type Launcher struct {
 	vms map[string]*vmState // by moref value
 
 	rates    *rates
+	taskSeq  atomic.Int64
 	calls    *callLog
 	faults   *faultRules
 	sessions sync.Map // vmware_soap_session cookie values of logged-in sessions

@@ -150,16 +150,22 @@ func (l *Launcher) suspend(ctx *simulator.Context, vm *simulator.VirtualMachine,
 	vs.mu.Lock()
 	vs.powerGen++
 	name := fmt.Sprintf("%s-%08x.vmss", vs.name, uint32(mix(vs.seed, vs.counter, 0x55)))
+	seed := mix(vs.seed, vs.counter)
 	size := (vs.memoryMiB << 20) / l.spec.SuspendScale
+	home := vs.home()
+	vs.mu.Unlock()
 	var ps []*pacer
 	if paced {
-		ps = append(ps, l.rates.dsWrite[vs.home().DS])
+		ps = append(ps, l.rates.dsWrite[home.DS])
 	}
-	err := writeStateFile(filepath.Join(l.mustLocal(vs.home()), name), size, mix(vs.seed, vs.counter), ps...)
+	// written without vs.mu: the guest is stopped and nothing else touches a new .vmss, and a
+	// minutes-long write must not stall readers of the VM's state
+	err := writeStateFile(filepath.Join(l.mustLocal(home), name), size, seed, ps...)
 	if err == nil {
+		vs.mu.Lock()
 		err = l.rewriteVMX(vs, func(x *VMX) { x.Set("checkpoint.vmState", name) })
+		vs.mu.Unlock()
 	}
-	vs.mu.Unlock()
 	if err != nil {
 		return &types.CannotCreateFile{FileFault: types.FileFault{File: name}}
 	}
@@ -242,6 +248,10 @@ func (l *Launcher) mergeLevel(vs *vmState, d *diskState, level int) error {
 	cext, _, err := l.extentOf(child)
 	if err != nil {
 		return err
+	}
+	// merging reads the delta and writes its data into the parent: time at the datastores' rates
+	if st, err := os.Stat(cext); err == nil {
+		paceBytes(st.Size(), l.rates.dsRead[child.DS], l.rates.dsWrite[parent.DS])
 	}
 	if err := mergeDelta(pext, cext); err != nil {
 		return err

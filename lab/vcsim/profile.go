@@ -1,6 +1,10 @@
 package main
 
-import "fmt"
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+)
 
 // GuestTimes are how long a guest takes; nil fields take the profile's default.
 type GuestTimes struct {
@@ -14,20 +18,31 @@ type GuestTimes struct {
 
 // profileDefaults are the values a profile gives every field the spec leaves out.
 type profileDefaults struct {
-	suspendScale                    int64
-	bootSec, resumeSec, shutdownSec float64
-	vmfsMBps, nfsMBps               float64 // read = write; 0 = unpaced
-	linkGbps                        float64
-	maxStreams                      int
+	SuspendScale     int64   `json:"suspendScale"`
+	BootSec          float64 `json:"bootSec"`
+	ResumeSec        float64 `json:"resumeSec"`
+	ShutdownSec      float64 `json:"shutdownSec"`
+	VMFSMBps         float64 `json:"vmfsMBps"` // read = write; 0 = unpaced
+	NFSMBps          float64 `json:"nfsMBps"`
+	LinkGbps         float64 `json:"linkGbps"`
+	MaxFolderStreams int     `json:"maxFolderStreams"`
 }
 
-// The realistic profile is the default: every figure measured on the lab is a product figure only
-// with it. Sources are listed in README.md ("Real-host behaviours and their defaults").
-var profiles = map[string]profileDefaults{
-	"realistic": {suspendScale: 1, bootSec: 40, resumeSec: 2, shutdownSec: 20, vmfsMBps: 400, nfsMBps: 150, linkGbps: 10, maxStreams: 8},
-	// quick is for unit-level tests whose behaviour does not depend on time: nothing is paced.
-	"quick": {suspendScale: 1024, bootSec: 1, resumeSec: 0.5, shutdownSec: 1, vmfsMBps: 0, nfsMBps: 0, linkGbps: 0, maxStreams: 8},
-}
+// profiles.json is the one definition of the profiles: the TypeScript lab module reads the same
+// file to report the profile a lab runs with. "realistic" is the default: a figure measured on the
+// lab is a product figure only with it (sources of each value: README.md). "quick" is for
+// unit-level tests whose behaviour does not depend on time: nothing is paced.
+//
+//go:embed profiles.json
+var profilesJSON []byte
+
+var profiles = func() map[string]profileDefaults {
+	m := map[string]profileDefaults{}
+	if err := json.Unmarshal(profilesJSON, &m); err != nil {
+		panic("profiles.json: " + err.Error())
+	}
+	return m
+}()
 
 func f64(v float64) *float64 { return &v }
 
@@ -44,7 +59,7 @@ func (s *Spec) applyProfile() error {
 		return fmt.Errorf("spec: suspendScale must be at least 1, got %d", s.SuspendScale)
 	}
 	if s.SuspendScale == 0 {
-		s.SuspendScale = p.suspendScale
+		s.SuspendScale = p.SuspendScale
 	}
 	fill := func(v **float64, def float64, field string) error {
 		if *v == nil {
@@ -55,20 +70,20 @@ func (s *Spec) applyProfile() error {
 		}
 		return nil
 	}
-	if err := fill(&s.Guest.BootSec, p.bootSec, "guest.bootSec"); err != nil {
+	if err := fill(&s.Guest.BootSec, p.BootSec, "guest.bootSec"); err != nil {
 		return err
 	}
-	if err := fill(&s.Guest.ResumeSec, p.resumeSec, "guest.resumeSec"); err != nil {
+	if err := fill(&s.Guest.ResumeSec, p.ResumeSec, "guest.resumeSec"); err != nil {
 		return err
 	}
-	if err := fill(&s.Guest.ShutdownSec, p.shutdownSec, "guest.shutdownSec"); err != nil {
+	if err := fill(&s.Guest.ShutdownSec, p.ShutdownSec, "guest.shutdownSec"); err != nil {
 		return err
 	}
 	for i := range s.Datastores {
 		d := &s.Datastores[i]
-		def := p.vmfsMBps
+		def := p.VMFSMBps
 		if d.Type == "nfs" {
-			def = p.nfsMBps
+			def = p.NFSMBps
 		}
 		if err := fill(&d.ReadMBps, def, "datastores."+d.Name+".readMBps"); err != nil {
 			return err
@@ -79,14 +94,14 @@ func (s *Spec) applyProfile() error {
 	}
 	for i := range s.Hosts {
 		h := &s.Hosts[i]
-		if err := fill(&h.LinkGbps, p.linkGbps, "hosts."+h.Name+".linkGbps"); err != nil {
+		if err := fill(&h.LinkGbps, p.LinkGbps, "hosts."+h.Name+".linkGbps"); err != nil {
 			return err
 		}
 		if h.MaxFolderStreams < 0 {
 			return fmt.Errorf("spec: hosts.%s.maxFolderStreams must be at least 1, got %d", h.Name, h.MaxFolderStreams)
 		}
 		if h.MaxFolderStreams == 0 {
-			h.MaxFolderStreams = p.maxStreams
+			h.MaxFolderStreams = p.MaxFolderStreams
 		}
 	}
 	return nil

@@ -61,6 +61,10 @@ type vmState struct {
 	question    *pendingQuestion
 	questionSeq int
 	busy        *types.ManagedObjectReference // the mutating task running on this VM
+
+	// locked lists the files a running VM holds (descriptor and extent of each chain's top), kept
+	// by syncVM and read without vs.mu, so a /folder GET never waits for a long file operation.
+	locked atomic.Pointer[[]dsPath]
 }
 
 func (vs *vmState) home() dsPath { return vs.vmx.Dir() }

@@ -161,8 +161,8 @@ func TestSuspendStateAtDatastoreRates(t *testing.T) {
 	if !errors.As(err2, &te) {
 		t.Fatalf("second task while resuming: %v", err2)
 	}
-	if _, ok := te.Fault().(*types.TaskInProgress); !ok {
-		t.Fatalf("second task fault %T", te.Fault())
+	if _, ok := te.Fault().(*types.TaskInProgress); !ok || te.LocalizedMessage != "Another task is already in progress." {
+		t.Fatalf("second task fault %T %q", te.Fault(), te.LocalizedMessage)
 	}
 	if _, err := lb.wait(tk, nil); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,16 @@ export type {
 } from './client/migrations';
 export { QuickmigClient } from './client/migrations';
 export type { LiveProgress, TransferProgress } from './client/progress';
+export type {
+  DowntimeComparison,
+  DowntimeInput,
+  DowntimeProjection,
+  DowntimeTerm,
+  EnvironmentRates,
+  ModeProjection,
+  StatedRate,
+} from './planner/downtime';
+export { physicalLimit, projectMode } from './planner/downtime';
 export { explainPlan } from './planner/explain';
 export type {
   DiskPlacementPlan,
@@ -63,11 +73,13 @@ export type {
   MissPolicy,
   Mode,
   PrecopyOptions,
+  ShutdownOptions,
   SourceHandling,
   SourceSpec,
   Switchover,
   SwitchoverWindow,
   TargetSpec,
+  TargetVmOptions,
   Verify,
   VmIdentity,
 } from './request/request';
@@ -79,6 +91,7 @@ export type {
   MigrationResult,
   Phase,
   PrecopyStatus,
+  SwitchoverReport,
   VerifiedFile,
 } from './workflows/definitions';
 export { approveSwitchoverUpdate, progressQuery } from './workflows/definitions';

@@ -91,8 +91,15 @@ type faultRule struct {
 	Status      int     `json:"status,omitempty"`
 	MS          int     `json:"ms,omitempty"`
 	BytesPerSec int64   `json:"bytesPerSec,omitempty"`
-	Fired       int     `json:"fired"`
-	rng         *rand.Rand
+	// question rules: the VM (name or moref; empty = any) whose next power-on/resume asks
+	// messageId/text with the given choice labels (keys "0", "1", …; a label containing
+	// "cancel" fails the power task when chosen, any other lets it go on).
+	VM        string   `json:"vm,omitempty"`
+	MessageID string   `json:"messageId,omitempty"`
+	Text      string   `json:"text,omitempty"`
+	Choices   []string `json:"choices,omitempty"`
+	Fired     int      `json:"fired"`
+	rng       *rand.Rand
 }
 
 type faultRules struct {
@@ -155,6 +162,23 @@ func newFault(name string, this types.ManagedObjectReference) types.BaseMethodFa
 		}
 	}
 	return &types.SystemError{Reason: "injected fault " + name}
+}
+
+// questionInfo is the VM question a question rule raises.
+func (r *faultRule) questionInfo(id string) types.VirtualMachineQuestionInfo {
+	var choices []types.BaseElementDescription
+	for i, c := range r.Choices {
+		choices = append(choices, &types.ElementDescription{Description: types.Description{Label: c, Summary: c}, Key: strconv.Itoa(i)})
+	}
+	text := r.Text
+	if text == "" {
+		text = r.MessageID
+	}
+	return types.VirtualMachineQuestionInfo{
+		Id: id, Text: r.MessageID + ":" + text,
+		Choice:  types.ChoiceOption{OptionType: types.OptionType{ValueIsReadonly: types.NewBool(false)}, ChoiceInfo: choices},
+		Message: []types.VirtualMachineMessage{{Id: r.MessageID, Text: text}},
+	}
 }
 
 func (f *faultRules) list() []*faultRule {
@@ -406,6 +430,8 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 	switch route {
 	case "GET /health":
 		writeJSON(w, 200, map[string]bool{"ok": true})
+	case "GET /profile":
+		writeJSON(w, 200, l.spec.effective())
 	case "GET /calls":
 		since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
 		writeJSON(w, 200, map[string]any{"calls": l.calls.since(since)})
@@ -422,6 +448,11 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		switch fr.Kind {
 		case "soap", "http-reset", "http-status", "latency", "bandwidth":
+		case "question":
+			if fr.MessageID == "" || len(fr.Choices) == 0 {
+				writeJSON(w, 400, map[string]string{"error": "a question rule needs messageId and choices"})
+				return
+			}
 		default:
 			writeJSON(w, 400, map[string]string{"error": "unknown kind " + fr.Kind})
 			return

@@ -58,7 +58,7 @@ func (l *Launcher) freeSpace(name string) int64 {
 }
 
 // spaceLoop keeps freeSpace current while guest writers grow files, and stops writers
-// of VMs that stopped running through a path the lab does not override (e.g. ShutdownGuest).
+// of VMs that stopped running through a path the lab does not override.
 func (l *Launcher) spaceLoop() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -77,9 +77,10 @@ func (l *Launcher) spaceLoop() {
 			var state types.VirtualMachinePowerState
 			l.reg.WithLock(l.bgCtx(), vm, func() { state = vm.Runtime.PowerState })
 			if state != types.VirtualMachinePowerStatePoweredOn {
-				// stopped through a method the lab does not override (ShutdownGuest, ...)
+				// stopped through a method the lab does not override (RebootGuest, ...)
 				vs.stopRunning()
-				l.setHeartbeat(l.bgCtx(), vm, false)
+				l.setGuest(l.bgCtx(), vm, vs, guestOff)
+				l.syncVM(l.bgCtx(), vs) // its files are no longer locked
 			}
 		}
 	}

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+	"time"
+
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -46,7 +50,8 @@ func (l *Launcher) override(ctx *simulator.Context, m *simulator.Method) mo.Refe
 	case *simulator.VirtualMachine:
 		switch m.Name {
 		case "PowerOnVM_Task", "PowerOffVM_Task", "SuspendVM_Task", "CreateSnapshot_Task", "RemoveAllSnapshots_Task",
-			"ConsolidateVMDisks_Task", "RelocateVM_Task", "UnregisterVM", "Destroy_Task", "RevertToCurrentSnapshot_Task":
+			"ConsolidateVMDisks_Task", "RelocateVM_Task", "UnregisterVM", "Destroy_Task", "RevertToCurrentSnapshot_Task",
+			"AnswerVM", "ShutdownGuest", "ReconfigVM_Task":
 			return &labVM{VirtualMachine: o, l: l}
 		}
 	case *simulator.VirtualMachineSnapshot:
@@ -74,64 +79,144 @@ type labVM struct {
 	l *Launcher
 }
 
-// task runs a lab operation as a vSphere task; a VM the launcher does not know is gone.
-func (v *labVM) task(ctx *simulator.Context, name string, run func(vs *vmState) (types.AnyType, types.BaseMethodFault)) types.ManagedObjectReference {
-	return simulator.CreateTask(v.VirtualMachine, name, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		vs := v.l.vmByRef(v.Self.Value)
-		if vs == nil || ctx.Map.Get(v.Self) == nil {
-			return nil, &types.ManagedObjectNotFound{Obj: v.Self}
+// task runs a lab operation as a vSphere task on this VM.
+func (v *labVM) task(ctx *simulator.Context, name string, run func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault)) types.ManagedObjectReference {
+	return v.l.vmTask(ctx, v.Self, name, run)
+}
+
+// vmTask runs a mutating task on a VM. One task at a time per VM: while one runs, the next fails
+// with TaskInProgress, as on a real host. The work runs without holding the simulator's lock on
+// the VM (a suspend or a question may take minutes, and property reads must go on meanwhile).
+func (l *Launcher) vmTask(ctx *simulator.Context, vmRef types.ManagedObjectReference, name string, run func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault)) types.ManagedObjectReference {
+	vs := l.vmByRef(vmRef.Value)
+	var busy *types.ManagedObjectReference
+	if vs != nil {
+		vs.mu.Lock()
+		busy = vs.busy
+		if busy == nil {
+			vs.busy = &types.ManagedObjectReference{Type: "Task"} // claimed; the task's ref follows
 		}
-		return run(vs)
-	}).Run(ctx)
+		vs.mu.Unlock()
+	}
+	// The lab runs its own task lifecycle rather than Task.Run: Task.Run holds the simulator's
+	// lock on the VM for the whole work (a suspend or a question may take minutes, and property
+	// reads must go on meanwhile) and reports a fault's Go type as its message.
+	t := simulator.CreateTask(vmRef, name, nil)
+	t.Self = types.ManagedObjectReference{Type: "Task", Value: fmt.Sprintf("task-lab-%d", l.taskSeq.Add(1))}
+	t.Info.Key, t.Info.Task = t.Self.Value, t.Self
+	ctx.Map.Put(t)
+	ctx.Map.AtomicUpdate(ctx, t, []types.PropertyChange{
+		{Name: "info.startTime", Val: time.Now()},
+		{Name: "info.state", Val: types.TaskInfoStateRunning},
+	})
+	if vs != nil && busy == nil {
+		vs.mu.Lock()
+		vs.busy = &t.Self
+		vs.mu.Unlock()
+	}
+	go func() {
+		res, fault := func() (types.AnyType, types.BaseMethodFault) {
+			if busy != nil {
+				return nil, &types.TaskInProgress{Task: *busy}
+			}
+			if vs == nil || ctx.Map.Get(vmRef) == nil {
+				return nil, &types.ManagedObjectNotFound{Obj: vmRef}
+			}
+			defer func() {
+				vs.mu.Lock()
+				vs.busy = nil
+				vs.mu.Unlock()
+			}()
+			return run(vs, t)
+		}()
+		state := types.TaskInfoStateSuccess
+		var taskErr any
+		if fault != nil {
+			state = types.TaskInfoStateError
+			taskErr = types.LocalizedMethodFault{Fault: fault, LocalizedMessage: faultMessage(fault)}
+		}
+		ctx.Map.AtomicUpdate(ctx, t, []types.PropertyChange{
+			{Name: "info.completeTime", Val: time.Now()},
+			{Name: "info.state", Val: state},
+			{Name: "info.result", Val: res},
+			{Name: "info.error", Val: taskErr},
+		})
+	}()
+	return t.Self
+}
+
+// faultMessage is a task error's localizedMessage, worded as vSphere words the common ones.
+func faultMessage(f types.BaseMethodFault) string {
+	switch x := f.(type) {
+	case *types.TaskInProgress:
+		return "Another task is already in progress."
+	case *types.GenericVmConfigFault:
+		return x.Reason
+	case *types.InvalidPowerState:
+		return fmt.Sprintf("The attempted operation cannot be performed in the current state (%s).", x.ExistingState)
+	case *types.SystemError:
+		return x.Reason
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", f), "*types.")
 }
 
 func (v *labVM) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Task) soap.HasFault {
-	ref := v.task(ctx, "powerOn", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
-		return nil, v.l.powerOn(ctx, v.VirtualMachine, vs)
+	ref := v.task(ctx, "powerOn", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		return nil, v.l.powerOn(ctx, v.VirtualMachine, vs, t)
 	})
 	return &methods.PowerOnVM_TaskBody{Res: &types.PowerOnVM_TaskResponse{Returnval: ref}}
 }
 
 func (v *labVM) PowerOffVMTask(ctx *simulator.Context, req *types.PowerOffVM_Task) soap.HasFault {
-	ref := v.task(ctx, "powerOff", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+	ref := v.task(ctx, "powerOff", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		return nil, v.l.powerOff(ctx, v.VirtualMachine, vs)
 	})
 	return &methods.PowerOffVM_TaskBody{Res: &types.PowerOffVM_TaskResponse{Returnval: ref}}
 }
 
 func (v *labVM) SuspendVMTask(ctx *simulator.Context, req *types.SuspendVM_Task) soap.HasFault {
-	ref := v.task(ctx, "suspend", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
-		return nil, v.l.suspend(ctx, v.VirtualMachine, vs)
+	ref := v.task(ctx, "suspend", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		return nil, v.l.suspend(ctx, v.VirtualMachine, vs, true)
 	})
 	return &methods.SuspendVM_TaskBody{Res: &types.SuspendVM_TaskResponse{Returnval: ref}}
 }
 
 func (v *labVM) CreateSnapshotTask(ctx *simulator.Context, req *types.CreateSnapshot_Task) soap.HasFault {
-	ref := v.task(ctx, "createSnapshot", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+	ref := v.task(ctx, "createSnapshot", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		return v.l.createSnapshot(ctx, v.VirtualMachine, vs, req)
 	})
 	return &methods.CreateSnapshot_TaskBody{Res: &types.CreateSnapshot_TaskResponse{Returnval: ref}}
 }
 
 func (v *labVM) RemoveAllSnapshotsTask(ctx *simulator.Context, req *types.RemoveAllSnapshots_Task) soap.HasFault {
-	ref := v.task(ctx, "removeAllSnapshots", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+	ref := v.task(ctx, "removeAllSnapshots", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		return nil, v.l.removeAllSnapshots(ctx, v.VirtualMachine, vs, req)
 	})
 	return &methods.RemoveAllSnapshots_TaskBody{Res: &types.RemoveAllSnapshots_TaskResponse{Returnval: ref}}
 }
 
 func (v *labVM) ConsolidateVMDisksTask(ctx *simulator.Context, req *types.ConsolidateVMDisks_Task) soap.HasFault {
-	ref := v.task(ctx, "consolidateDisks", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+	ref := v.task(ctx, "consolidateDisks", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		return nil, v.l.consolidate(ctx, vs)
 	})
 	return &methods.ConsolidateVMDisks_TaskBody{Res: &types.ConsolidateVMDisks_TaskResponse{Returnval: ref}}
 }
 
 func (v *labVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_Task) soap.HasFault {
-	ref := v.task(ctx, "relocate", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+	ref := v.task(ctx, "relocate", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		return nil, v.l.relocate(ctx, v.VirtualMachine, vs, req)
 	})
 	return &methods.RelocateVM_TaskBody{Res: &types.RelocateVM_TaskResponse{Returnval: ref}}
+}
+
+// ReconfigVM_Task is the stock one, but counts as a mutating task (TaskInProgress while another runs).
+func (v *labVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
+	ref := v.task(ctx, "reconfigVm", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		var body soap.HasFault
+		ctx.WithLock(v.VirtualMachine, func() { body = v.VirtualMachine.ReconfigVMTask(ctx, req) })
+		return runStock(ctx, body)
+	})
+	return &methods.ReconfigVM_TaskBody{Res: &types.ReconfigVM_TaskResponse{Returnval: ref}}
 }
 
 func (v *labVM) UnregisterVM(ctx *simulator.Context, req *types.UnregisterVM) soap.HasFault {
@@ -147,7 +232,7 @@ func (v *labVM) UnregisterVM(ctx *simulator.Context, req *types.UnregisterVM) so
 }
 
 func (v *labVM) DestroyTask(ctx *simulator.Context, req *types.Destroy_Task) soap.HasFault {
-	ref := v.task(ctx, "destroy", func(vs *vmState) (types.AnyType, types.BaseMethodFault) {
+	ref := v.task(ctx, "destroy", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		if v.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
 			return nil, &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOff, ExistingState: v.Runtime.PowerState}
 		}
@@ -179,12 +264,12 @@ type labSnapshot struct {
 }
 
 func (s *labSnapshot) RemoveSnapshotTask(ctx *simulator.Context, req *types.RemoveSnapshot_Task) soap.HasFault {
-	ref := simulator.CreateTask(s.Vm, "removeSnapshot", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		if s.l.vmByRef(s.Vm.Value) == nil || ctx.Map.Get(s.Self) == nil {
+	ref := s.l.vmTask(ctx, s.Vm, "removeSnapshot", func(_ *vmState, _ *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		if ctx.Map.Get(s.Self) == nil {
 			return nil, &types.ManagedObjectNotFound{Obj: s.Self}
 		}
 		return nil, s.l.removeSnapshot(ctx, s.VirtualMachineSnapshot, req)
-	}).Run(ctx)
+	})
 	return &methods.RemoveSnapshot_TaskBody{Res: &types.RemoveSnapshot_TaskResponse{Returnval: ref}}
 }
 

@@ -388,10 +388,26 @@ func TestFolderAuthPutDeleteRange(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), "displayName") {
 		t.Fatalf("cookie GET %d", res.StatusCode)
 	}
+	// locked: the running VM writes into its flat extent
+	res, body = lb.folder("GET", "IR-NFS", "ir-app01/ir-app01-flat.vmdk", nil, "basic", nil)
+	if res.StatusCode != 500 || !strings.Contains(string(body), "locked") {
+		t.Fatalf("GET of a running VM's writable extent: %d %s", res.StatusCode, body)
+	}
+	// after a snapshot the base is read-only (readable) and the new delta is locked
+	ctx := context.Background()
+	vm := lb.vm("ir-app01")
+	lb.must(vm.CreateSnapshot(ctx, "s1", "", false, false))
 	res, body = lb.folder("GET", "IR-NFS", "ir-app01/ir-app01-flat.vmdk", nil, "basic", map[string]string{"Range": "bytes=4096-8191"})
 	flat, _ := os.ReadFile(lb.local("IR-NFS", "ir-app01/ir-app01-flat.vmdk"))
 	if res.StatusCode != 206 || !bytes.Equal(body, flat[4096:8192]) {
 		t.Fatalf("range GET %d", res.StatusCode)
+	}
+	if res, _ := lb.folder("GET", "IR-NFS", "ir-app01/ir-app01-000001-delta.vmdk", nil, "basic", nil); res.StatusCode != 500 {
+		t.Fatalf("GET of the running delta: %d", res.StatusCode)
+	}
+	lb.must(vm.PowerOff(ctx))
+	if res, _ := lb.folder("GET", "IR-NFS", "ir-app01/ir-app01-000001-delta.vmdk", nil, "basic", nil); res.StatusCode != 200 {
+		t.Fatalf("GET of a stopped VM's delta: %d", res.StatusCode)
 	}
 	if res, _ := lb.folder("PUT", "datastore1", "up/a.bin", []byte("one"), "cookie", nil); res.StatusCode != 201 {
 		t.Fatalf("PUT new %d", res.StatusCode)

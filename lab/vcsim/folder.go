@@ -47,6 +47,28 @@ func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http
 	}
 	local := filepath.Join(dir, filepath.FromSlash(rel))
 	dsp := dsPath{dsName, rel}
+	if r.Method == http.MethodGet || r.Method == http.MethodPut || r.Method == http.MethodHead {
+		if r.Method == http.MethodGet && l.lockedByRunningVM(dsp) {
+			// ESXi refuses a file a running VM holds open for writing ("Failed to lock the file",
+			// error 16392, FileLocked); the read-only base of a snapshotted disk stays readable.
+			http.Error(w, "Unable to access file "+dsp.String()+" since it is locked (Failed to lock the file)", http.StatusInternalServerError)
+			return
+		}
+		// NFC-like limits: at most maxFolderStreams streams per host (the next waits), and every
+		// byte paced by the host link and the datastore.
+		host := l.folderHost(dsName)
+		if sem, ok := l.rates.streams[host]; ok {
+			if err := sem.acquire(r.Context()); err != nil {
+				return
+			}
+			defer sem.release()
+		}
+		if r.Method == http.MethodPut {
+			r.Body = io.NopCloser(&pacedReader{r: r.Body, ctx: r.Context(), ps: []*pacer{l.rates.link[host], l.rates.dsWrite[dsName]}})
+		} else {
+			w = &pacedResponse{ResponseWriter: w, pw: &pacedWriter{w: w, ctx: r.Context(), ps: []*pacer{l.rates.link[host], l.rates.dsRead[dsName]}}}
+		}
+	}
 	switch r.Method {
 	case http.MethodPut:
 		_, statErr := os.Stat(local)
@@ -90,9 +112,8 @@ func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodGet, http.MethodHead:
 		// No VM lock is held while a file streams: a slow reader must never stall the guest, a
-		// suspend or other requests (a pending writer would queue every later reader behind it). A
-		// file the running guest writes into is therefore read as it is at each moment, like any
-		// crash-consistent read; migrations read only frozen files or those of a stopped VM.
+		// suspend or other requests (a pending writer would queue every later reader behind it).
+		// The file a running guest writes into was refused above (locked), checked at the start.
 		fi, err := os.Stat(local)
 		if err != nil || fi.IsDir() {
 			http.Error(w, "not found", http.StatusNotFound)
@@ -109,4 +130,40 @@ func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http
 	default:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
+}
+
+// pacedResponse paces a response body.
+type pacedResponse struct {
+	http.ResponseWriter
+	pw *pacedWriter
+}
+
+func (p *pacedResponse) Write(b []byte) (int, error) { return p.pw.Write(b) }
+
+// folderHost is the host whose link carries /folder traffic for a datastore: the first host that
+// mounts it (an ESXi endpoint has one; a vCenter hands the transfer to a host).
+func (l *Launcher) folderHost(ds string) string {
+	for _, h := range l.spec.Hosts {
+		for _, d := range h.Datastores {
+			if d == ds {
+				return h.Name
+			}
+		}
+	}
+	return ""
+}
+
+// lockedByRunningVM: the file is the descriptor or extent of the writable top of a disk chain
+// of a VM that is powered on (its vmx process holds it open exclusively).
+func (l *Launcher) lockedByRunningVM(p dsPath) bool {
+	for _, vs := range l.allVMs() {
+		if files := vs.locked.Load(); files != nil {
+			for _, f := range *files {
+				if f == p {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -37,8 +37,9 @@ func (l *Launcher) createSpecVMFiles(v VMSpec) (dsPath, error) {
 	set("memSize", strconv.FormatInt(v.MemoryMiB, 10))
 	set("numvcpus", strconv.Itoa(int(v.CPUs)))
 	set("guestOS", v.GuestOS)
-	set("uuid.bios", uuidBytes(mix(v.Seed, 21), mix(v.Seed, 22), " "))
-	set("uuid.location", uuidBytes(mix(v.Seed, 23), mix(v.Seed, 24), " "))
+	bios := uuidBytes(mix(v.Seed, 21), mix(v.Seed, 22), " ")
+	set("uuid.bios", bios)
+	set("uuid.location", l.locationUUID(v.Host, vmx))
 	if l.spec.Kind == "vcenter" {
 		set("vc.uuid", uuidBytes(mix(v.Seed, 25), mix(v.Seed, 26), " "))
 	}
@@ -79,10 +80,24 @@ func (l *Launcher) createSpecVMFiles(v VMSpec) (dsPath, error) {
 	set("ethernet0.virtualDev", "vmxnet3")
 	set("ethernet0.networkName", "VM Network")
 	set("ethernet0.addressType", "generated")
-	set("ethernet0.generatedAddress", fmt.Sprintf("00:0c:29:%02x:%02x:%02x", byte(v.Seed>>16), byte(v.Seed>>8), byte(v.Seed)))
+	set("ethernet0.generatedAddress", generatedMAC(bios))
 	set("floppy0.present", "FALSE")
 	set("quickmig.seed", strconv.FormatUint(v.Seed, 10))
 	set("quickmig.guestWriteBytesPerSec", strconv.FormatInt(v.GuestWriteBytesPerSec, 10))
+	if v.Tools == "none" {
+		set("quickmig.tools", "none")
+	}
+	if v.IgnoreShutdown {
+		set("quickmig.ignoreShutdown", "TRUE")
+	}
+	if v.UUIDQuestion == "cancelOnly" {
+		set("quickmig.uuidQuestion", "cancelOnly")
+	}
+	if v.ISO != "" {
+		if err := l.addISO(v.ISO, v.Seed, set); err != nil {
+			return vmx, err
+		}
+	}
 	if err := writeNVRAM(filepath.Join(homeDir, v.Name+".nvram"), v.Seed); err != nil {
 		return vmx, err
 	}

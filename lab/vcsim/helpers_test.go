@@ -38,7 +38,7 @@ type lab struct {
 func baseSpec(dir, kind string) *Spec {
 	s := &Spec{
 		Name: "esx-a", Kind: kind, Listen: "127.0.0.1:0", Username: "root", Password: "s3cret!",
-		StateDir: filepath.Join(dir, "state"), ControlToken: "tok123", SuspendScale: 1024, HeartbeatDelaySec: 0.5,
+		StateDir: filepath.Join(dir, "state"), ControlToken: "tok123", Profile: "quick", Guest: GuestTimes{BootSec: f64(0.5), ResumeSec: f64(0.5), ShutdownSec: f64(0.2)},
 		Datastores: []DatastoreSpec{
 			{Name: "datastore1", Type: "vmfs", Path: filepath.Join(dir, "ds", "datastore1"), CapacityMiB: 512},
 			{Name: "IR-NFS", Type: "nfs", Path: filepath.Join(dir, "nfs"), RemoteHost: "vpower.lab", RemotePath: "/VeeamBackup_vpower", CapacityMiB: 512},

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -34,6 +35,8 @@ type Launcher struct {
 	mu  sync.Mutex
 	vms map[string]*vmState // by moref value
 
+	rates    *rates
+	taskSeq  atomic.Int64
 	calls    *callLog
 	faults   *faultRules
 	sessions sync.Map // vmware_soap_session cookie values of logged-in sessions
@@ -60,7 +63,7 @@ func NewLauncher(spec *Spec) (*Launcher, error) {
 		spec: spec, hostRefs: map[string]types.ManagedObjectReference{},
 		dsRefs: map[string]types.ManagedObjectReference{}, dsDirs: map[string]string{},
 		vms: map[string]*vmState{}, calls: &callLog{}, faults: &faultRules{},
-		removed: map[string]bool{}, done: make(chan struct{}),
+		removed: map[string]bool{}, done: make(chan struct{}), rates: newRates(spec),
 	}
 	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
 		return nil, err

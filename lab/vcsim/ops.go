@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -29,33 +32,31 @@ func (l *Launcher) rewriteVMX(vs *vmState, mutate func(*VMX)) error {
 	return writeFileAtomic(local, []byte(x.String()))
 }
 
-func (l *Launcher) setHeartbeat(ctx *simulator.Context, vm *simulator.VirtualMachine, green bool) {
-	ctx.AutoUpdate(vm, func() {
-		if green && vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
-			return
-		}
-		status, tools, toolsStatus := types.ManagedEntityStatusGray, string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning), types.VirtualMachineToolsStatusToolsNotRunning
-		if green {
-			status, tools, toolsStatus = types.ManagedEntityStatusGreen, string(types.VirtualMachineToolsRunningStatusGuestToolsRunning), types.VirtualMachineToolsStatusToolsOk
-		}
-		vm.GuestHeartbeatStatus = status
-		vm.Summary.QuickStats.GuestHeartbeatStatus = status
-		if vm.Guest == nil {
-			vm.Guest = &types.GuestInfo{}
-		}
-		vm.Guest.ToolsRunningStatus = tools
-		vm.Guest.ToolsStatus = toolsStatus
-		vm.Guest.ToolsVersionStatus2 = string(types.VirtualMachineToolsVersionStatusGuestToolsCurrent)
-		if vm.Summary.Guest != nil {
-			vm.Summary.Guest.ToolsRunningStatus = tools
-			vm.Summary.Guest.ToolsStatus = toolsStatus
-		}
-	})
+// powerState reads a VM's power state under its lock.
+func powerState(ctx *simulator.Context, vm *simulator.VirtualMachine) types.VirtualMachinePowerState {
+	var p types.VirtualMachinePowerState
+	ctx.WithLock(vm, func() { p = vm.Runtime.PowerState })
+	return p
 }
 
-// powerOn powers a VM on (or resumes it), consuming the .vmss, starting the guest writer and heartbeat.
-func (l *Launcher) powerOn(ctx *simulator.Context, vm *simulator.VirtualMachine, vs *vmState) types.BaseMethodFault {
-	wasSuspended := vm.Runtime.PowerState == types.VirtualMachinePowerStateSuspended
+// powerOn powers a VM on or resumes it. A power task (t != nil) first meets the questions a real
+// host asks (see question.go) and reads the .vmss back at the home datastore's read rate; the
+// launcher's own start-up (t == nil) restores power states without either. The guest heartbeat
+// turns green guest.bootSec after a power-on, guest.resumeSec after a resume.
+func (l *Launcher) powerOn(ctx *simulator.Context, vm *simulator.VirtualMachine, vs *vmState, t *simulator.Task) types.BaseMethodFault {
+	state := powerState(ctx, vm)
+	if state == types.VirtualMachinePowerStatePoweredOn {
+		return &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOn, ExistingState: state}
+	}
+	wasSuspended := state == types.VirtualMachinePowerStateSuspended
+	if t != nil {
+		if f := l.checkQuestions(ctx, vm, vs, t, "PowerOnVM_Task"); f != nil {
+			return f
+		}
+		if wasSuspended {
+			l.readSuspendState(vs)
+		}
+	}
 	if _, f := runStock(ctx, vm.PowerOnVMTask(ctx, &types.PowerOnVM_Task{This: vm.Self})); f != nil {
 		return f
 	}
@@ -63,25 +64,50 @@ func (l *Launcher) powerOn(ctx *simulator.Context, vm *simulator.VirtualMachine,
 		l.dropSuspendState(vs)
 	}
 	var req []types.VirtualMachineFeatureRequirement
-	if h, ok := ctx.Map.Get(*vm.Runtime.Host).(*simulator.HostSystem); ok && h.Config != nil {
-		for _, f := range h.Config.FeatureCapability {
-			req = append(req, types.VirtualMachineFeatureRequirement{Key: f.Key, FeatureName: f.FeatureName, Value: "Bool:Min:" + f.Value})
-		}
-	}
-	ctx.AutoUpdate(vm, func() { vm.Runtime.FeatureRequirement = req })
-	l.setHeartbeat(ctx, vm, false)
-	vs.startRunning()
-	delay := time.Duration(l.spec.HeartbeatDelaySec * float64(time.Second))
-	vs.mu.Lock()
-	vs.hbTimer = time.AfterFunc(delay, func() {
-		if vs.isRunning() {
-			l.setHeartbeat(l.bgCtx(), vm, true)
+	ctx.WithLock(vm, func() {
+		if h, ok := ctx.Map.Get(*vm.Runtime.Host).(*simulator.HostSystem); ok && h.Config != nil {
+			for _, f := range h.Config.FeatureCapability {
+				req = append(req, types.VirtualMachineFeatureRequirement{Key: f.Key, FeatureName: f.FeatureName, Value: "Bool:Min:" + f.Value})
+			}
 		}
 	})
+	ctx.AutoUpdate(vm, func() { vm.Runtime.FeatureRequirement = req })
+	vs.mu.Lock()
+	vs.powerGen++
 	vs.mu.Unlock()
+	l.setGuest(ctx, vm, vs, guestBooting)
+	vs.startRunning()
+	delay := secs(l.spec.Guest.BootSec)
+	if wasSuspended {
+		delay = secs(l.spec.Guest.ResumeSec)
+	}
+	if t == nil {
+		// the launcher restoring a VM that was running before: its guest is up (set here, not by
+		// a timer, so it never races the registration of the next VM at start-up)
+		l.setGuest(ctx, vm, vs, guestRunning)
+	} else {
+		l.startGuest(vm, vs, delay)
+	}
 	l.syncVM(ctx, vs)
 	go l.saveJournal()
 	return nil
+}
+
+// readSuspendState reads the .vmss back at the home datastore's read rate, as a resume does.
+func (l *Launcher) readSuspendState(vs *vmState) {
+	vs.mu.RLock()
+	home := vs.home()
+	vs.mu.RUnlock()
+	x, err := readVMX(l.mustLocal(vs.vmx))
+	if err != nil || x.Get("checkpoint.vmState") == "" {
+		return
+	}
+	f, err := os.Open(filepath.Join(l.mustLocal(home), x.Get("checkpoint.vmState")))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(io.Discard, &pacedReader{r: f, ctx: context.Background(), ps: []*pacer{l.rates.dsRead[home.DS]}})
 }
 
 // dropSuspendState deletes the .vmss and clears checkpoint.vmState.
@@ -98,45 +124,83 @@ func (l *Launcher) dropSuspendState(vs *vmState) {
 	_ = l.rewriteVMX(vs, func(x *VMX) { x.Delete("checkpoint.vmState") })
 }
 
+// powerOff is a hard power-off: instant; the guest writer stops after its current 4 KiB write.
 func (l *Launcher) powerOff(ctx *simulator.Context, vm *simulator.VirtualMachine, vs *vmState) types.BaseMethodFault {
-	wasSuspended := vm.Runtime.PowerState == types.VirtualMachinePowerStateSuspended
+	wasSuspended := powerState(ctx, vm) == types.VirtualMachinePowerStateSuspended
 	if _, f := runStock(ctx, vm.PowerOffVMTask(ctx, &types.PowerOffVM_Task{This: vm.Self})); f != nil {
 		return f
 	}
+	vs.mu.Lock()
+	vs.powerGen++
+	vs.mu.Unlock()
 	vs.stopRunning()
 	if wasSuspended {
 		l.dropSuspendState(vs)
 	}
-	l.setHeartbeat(ctx, vm, false)
+	l.setGuest(ctx, vm, vs, guestOff)
 	l.syncVM(ctx, vs)
 	go l.saveJournal()
 	return nil
 }
 
-// suspend stops the guest, writes <name>-<hex>.vmss and records it in the .vmx.
-func (l *Launcher) suspend(ctx *simulator.Context, vm *simulator.VirtualMachine, vs *vmState) types.BaseMethodFault {
-	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
-		return &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStateSuspended, ExistingState: vm.Runtime.PowerState}
+// suspend stops the guest and writes <name>-<hex>.vmss (memory / suspendScale bytes) at the home
+// datastore's write rate (unpaced during the launcher's own start-up, paced = false).
+func (l *Launcher) suspend(ctx *simulator.Context, vm *simulator.VirtualMachine, vs *vmState, paced bool) types.BaseMethodFault {
+	if st := powerState(ctx, vm); st != types.VirtualMachinePowerStatePoweredOn {
+		return &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStateSuspended, ExistingState: st}
 	}
 	vs.stopRunning()
 	vs.mu.Lock()
+	vs.powerGen++
 	name := fmt.Sprintf("%s-%08x.vmss", vs.name, uint32(mix(vs.seed, vs.counter, 0x55)))
+	seed := mix(vs.seed, vs.counter)
 	size := (vs.memoryMiB << 20) / l.spec.SuspendScale
-	err := writeFlatExtent(filepath.Join(l.mustLocal(vs.home()), name), size, "pattern", mix(vs.seed, vs.counter), 0x55)
-	if err == nil {
-		err = l.rewriteVMX(vs, func(x *VMX) { x.Set("checkpoint.vmState", name) })
-	}
+	home := vs.home()
 	vs.mu.Unlock()
+	var ps []*pacer
+	if paced {
+		ps = append(ps, l.rates.dsWrite[home.DS])
+	}
+	// written without vs.mu: the guest is stopped and nothing else touches a new .vmss, and a
+	// minutes-long write must not stall readers of the VM's state
+	err := writeStateFile(filepath.Join(l.mustLocal(home), name), size, seed, ps...)
+	if err == nil {
+		vs.mu.Lock()
+		err = l.rewriteVMX(vs, func(x *VMX) { x.Set("checkpoint.vmState", name) })
+		vs.mu.Unlock()
+	}
 	if err != nil {
 		return &types.CannotCreateFile{FileFault: types.FileFault{File: name}}
 	}
 	if _, f := runStock(ctx, vm.SuspendVMTask(ctx, &types.SuspendVM_Task{This: vm.Self})); f != nil {
 		return f
 	}
-	l.setHeartbeat(ctx, vm, false)
+	l.setGuest(ctx, vm, vs, guestOff)
 	l.syncVM(ctx, vs)
 	go l.saveJournal()
 	return nil
+}
+
+// writeStateFile writes size deterministic bytes (a stand-in for the guest's memory) through the pacers.
+func writeStateFile(file string, size int64, seed uint64, ps ...*pacer) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(&pacedWriter{w: f, ctx: context.Background(), ps: ps}, 1<<20)
+	blk := make([]byte, blockSize)
+	for b := int64(0); b*blockSize < size; b++ {
+		n := min(int64(blockSize), size-b*blockSize)
+		fillPRNG(blk, mix(seed, 0x55, uint64(b)))
+		if _, err := w.Write(blk[:n]); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // --- snapshots and consolidation -------------------------------------------------
@@ -187,6 +251,10 @@ func (l *Launcher) mergeLevel(vs *vmState, d *diskState, level int) error {
 	cext, _, err := l.extentOf(child)
 	if err != nil {
 		return err
+	}
+	// merging reads the delta and writes its data into the parent: time at the datastores' rates
+	if st, err := os.Stat(cext); err == nil {
+		paceBytes(st.Size(), l.rates.dsRead[child.DS], l.rates.dsWrite[parent.DS])
 	}
 	if err := mergeDelta(pext, cext); err != nil {
 		return err

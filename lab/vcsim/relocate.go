@@ -132,6 +132,13 @@ func (l *Launcher) relocate(ctx *simulator.Context, vm *simulator.VirtualMachine
 		vs.host = dstHost.Name
 		vs.mu.Unlock()
 	}
+	if storageChange || hostChange {
+		// vCenter moved the VM itself: the host records the new location, nothing is asked
+		vs.mu.Lock()
+		loc := l.locationUUID(vs.host, vs.vmx)
+		_ = l.rewriteVMX(vs, func(x *VMX) { x.Set("uuid.location", loc) })
+		vs.mu.Unlock()
+	}
 	if pool != nil && vm.ResourcePool != nil && *vm.ResourcePool != pool.Reference() {
 		if old, ok := ctx.Map.Get(*vm.ResourcePool).(*simulator.ResourcePool); ok {
 			ctx.AutoUpdate(old, func() { old.Vm = removeRef(old.Vm, vm.Self) })
@@ -175,6 +182,13 @@ func (l *Launcher) moveFiles(vs *vmState, homeDS string, diskDS []string) types.
 		}
 		if err := os.MkdirAll(filepath.Dir(l.mustLocal(to)), 0o755); err != nil {
 			return err
+		}
+		if from.DS != to.DS {
+			// another datastore: the bytes are copied at the source's read and target's write rate
+			if err := l.copyFilePaced(l.mustLocal(from), l.mustLocal(to), from.DS, to.DS); err != nil {
+				return err
+			}
+			return os.Remove(l.mustLocal(from))
 		}
 		return moveFile(l.mustLocal(from), l.mustLocal(to))
 	}

@@ -9,21 +9,25 @@ import (
 
 // Spec is the endpoint spec written by the TypeScript lab module.
 type Spec struct {
-	Name              string          `json:"name"`
-	Kind              string          `json:"kind"` // "esx" | "vcenter"
-	Listen            string          `json:"listen"`
-	Username          string          `json:"username"`
-	Password          string          `json:"password"`
-	StateDir          string          `json:"stateDir"`
-	ControlToken      string          `json:"controlToken"`
-	SuspendScale      int64           `json:"suspendScale"`
-	HeartbeatDelaySec float64         `json:"heartbeatDelaySec"`
-	LicenseFeatures   []string        `json:"licenseFeatures"`
-	Datacenter        string          `json:"datacenter"`
-	Datastores        []DatastoreSpec `json:"datastores"`
-	Clusters          []ClusterSpec   `json:"clusters"`
-	Hosts             []HostSpec      `json:"hosts"`
-	VMs               []VMSpec        `json:"vms"`
+	Name         string `json:"name"`
+	Kind         string `json:"kind"` // "esx" | "vcenter"
+	Listen       string `json:"listen"`
+	Username     string `json:"username"`
+	Password     string `json:"password"`
+	StateDir     string `json:"stateDir"`
+	ControlToken string `json:"controlToken"`
+	// Profile names the defaults of every time and rate below: "realistic" (default) or "quick".
+	Profile string `json:"profile,omitempty"`
+	// SuspendScale divides a suspended VM's memory to give its .vmss size (default 1; quick 1024).
+	SuspendScale int64 `json:"suspendScale,omitempty"`
+	// Guest holds the guest's times (defaults per profile, see profile.go).
+	Guest           GuestTimes      `json:"guest"`
+	LicenseFeatures []string        `json:"licenseFeatures"`
+	Datacenter      string          `json:"datacenter"`
+	Datastores      []DatastoreSpec `json:"datastores"`
+	Clusters        []ClusterSpec   `json:"clusters"`
+	Hosts           []HostSpec      `json:"hosts"`
+	VMs             []VMSpec        `json:"vms"`
 }
 
 type DatastoreSpec struct {
@@ -33,6 +37,10 @@ type DatastoreSpec struct {
 	RemoteHost  string `json:"remoteHost,omitempty"`
 	RemotePath  string `json:"remotePath,omitempty"`
 	CapacityMiB int64  `json:"capacityMiB"`
+	// ReadMBps and WriteMBps pace every byte the lab reads or writes on this datastore
+	// (MB = 10^6 bytes; defaults per type and profile, see profile.go; 0 = unpaced).
+	ReadMBps  *float64 `json:"readMBps,omitempty"`
+	WriteMBps *float64 `json:"writeMBps,omitempty"`
 }
 
 type ClusterSpec struct {
@@ -57,6 +65,10 @@ type HostSpec struct {
 	StorageVMotion  bool     `json:"storageVMotion"`
 	LicenseFeatures []string `json:"licenseFeatures"`
 	Datastores      []string `json:"datastores"`
+	// LinkGbps paces /folder traffic through this host (default 10; 0 = unpaced).
+	LinkGbps *float64 `json:"linkGbps,omitempty"`
+	// MaxFolderStreams caps concurrent /folder GET/PUT streams through this host; the next waits (default 8).
+	MaxFolderStreams int `json:"maxFolderStreams,omitempty"`
 }
 
 type DiskSpec struct {
@@ -78,6 +90,14 @@ type VMSpec struct {
 	Seed                  uint64     `json:"seed"`
 	// ScsiBusSharing is the .vmx's scsi0.sharedBus: none (default), virtual or physical (a clustered VM).
 	ScsiBusSharing string `json:"scsiBusSharing,omitempty"`
+	// Tools is "running" (default: VMware Tools start with the guest) or "none" (not installed).
+	Tools string `json:"tools,omitempty"`
+	// IgnoreShutdown makes the guest ignore ShutdownGuest (it keeps running, as a hung guest).
+	IgnoreShutdown bool `json:"ignoreShutdown,omitempty"`
+	// UUIDQuestion "cancelOnly" makes the uuid.altered question offer only Cancel (unanswerable).
+	UUIDQuestion string `json:"uuidQuestion,omitempty"`
+	// ISO is an ISO image ("[ds] iso/image.iso") in the VM's CD/DVD drive; the lab writes the file.
+	ISO string `json:"iso,omitempty"`
 }
 
 // LoadSpec reads and validates a spec file.
@@ -108,8 +128,8 @@ func (s *Spec) validate() error {
 	if !filepath.IsAbs(s.StateDir) {
 		return fmt.Errorf("spec: stateDir must be absolute")
 	}
-	if s.SuspendScale <= 0 {
-		s.SuspendScale = 1024
+	if err := s.applyProfile(); err != nil {
+		return err
 	}
 	if s.Kind == "esx" && len(s.Hosts) != 1 {
 		return fmt.Errorf("spec: esx kind needs exactly one host, got %d", len(s.Hosts))
@@ -152,6 +172,16 @@ func (s *Spec) validate() error {
 		}
 		if v.Power == "" {
 			v.Power = "poweredOff"
+		}
+		switch v.Tools {
+		case "", "running", "none":
+		default:
+			return fmt.Errorf("spec: vm %s tools must be running or none, got %q", v.Name, v.Tools)
+		}
+		switch v.UUIDQuestion {
+		case "", "default", "cancelOnly":
+		default:
+			return fmt.Errorf("spec: vm %s uuidQuestion must be default or cancelOnly, got %q", v.Name, v.UUIDQuestion)
 		}
 		for _, d := range v.Disks {
 			if d.Datastore != "" && !ds[d.Datastore] {

@@ -56,16 +56,18 @@ func (l *Launcher) readChain(top dsPath) ([]dsPath, int64, error) {
 }
 
 type vmxInfo struct {
-	name    string
-	memory  int64
-	cpus    int32
-	guestOS string
-	disks   []*diskState
-	vmState string // checkpoint.vmState
-	nvram   string
-	seed    uint64
-	rate    int64
-	hasVC   bool
+	name           string
+	memory         int64
+	cpus           int32
+	guestOS        string
+	disks          []*diskState
+	vmState        string // checkpoint.vmState
+	nvram          string
+	seed           uint64
+	rate           int64
+	hasVC          bool
+	noTools        bool // quickmig.tools = "none"
+	ignoreShutdown bool // quickmig.ignoreShutdown = "TRUE"
 	// sharedBus is scsi0.sharedBus: "", "none", "virtual" or "physical", as the controller's SharedBus.
 	sharedBus string
 }
@@ -95,6 +97,8 @@ func (l *Launcher) parseVMXInfo(vmx dsPath) (*vmxInfo, types.BaseMethodFault) {
 	}
 	info.rate, _ = strconv.ParseInt(x.Get("quickmig.guestWriteBytesPerSec"), 10, 64)
 	info.sharedBus = x.Get("scsi0.sharedBus")
+	info.noTools = x.Get("quickmig.tools") == "none"
+	info.ignoreShutdown = strings.EqualFold(x.Get("quickmig.ignoreShutdown"), "TRUE")
 	for _, e := range x.entries {
 		rest, ok := strings.CutPrefix(strings.ToLower(e.k), "scsi0:")
 		if !ok || !strings.HasSuffix(rest, ".filename") {
@@ -217,11 +221,14 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 		return nil, fault
 	}
 
+	renameDevices(ctx, vm)
+
 	hostName := ""
 	if h, ok := ctx.Map.Get(*vm.Runtime.Host).(*simulator.HostSystem); ok {
 		hostName = h.Name
 	}
-	vs := &vmState{l: l, ref: ref, name: name, vmx: vmx, host: hostName, seed: info.seed, memoryMiB: info.memory, disks: info.disks}
+	vs := &vmState{l: l, ref: ref, name: name, vmx: vmx, host: hostName, seed: info.seed, memoryMiB: info.memory, disks: info.disks,
+		noTools: info.noTools, ignoreShutdown: info.ignoreShutdown}
 	vs.rate.Store(info.rate)
 	ctx.AutoUpdate(vm, func() {
 		vm.Name = name
@@ -237,6 +244,8 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 	l.mu.Lock()
 	l.vms[ref.Value] = vs
 	l.mu.Unlock()
+	l.syncIdentity(ctx, vm, vs)
+	l.setGuest(ctx, vm, vs, guestOff)
 	l.syncVM(ctx, vs)
 	return vs, nil
 }
@@ -298,7 +307,19 @@ func (l *Launcher) syncVM(ctx *simulator.Context, vs *vmState) {
 	}
 	snaps := append([]snapRec(nil), vs.snaps...)
 	vmx := vs.vmx
+	running := vs.running
 	vs.mu.RUnlock()
+	var locked []dsPath
+	if running {
+		for _, d := range disks {
+			top := d.top()
+			locked = append(locked, top)
+			if ext, _, err := l.extentOf(top); err == nil {
+				locked = append(locked, top.Dir().Join(filepath.Base(ext)))
+			}
+		}
+	}
+	vs.locked.Store(&locked)
 
 	// layoutEx names disks by their VirtualDisk device key, as a real host does; the launcher's
 	// disks are in device order.
@@ -309,6 +330,9 @@ func (l *Launcher) syncVM(ctx *simulator.Context, vs *vmState) {
 		}
 	}
 	files, diskLayout, snapLayout, dsSet := l.layout(vmx, disks, snaps, diskKeys)
+	for _, ds := range l.isoDatastores(vmx) {
+		dsSet[ds] = true
+	}
 	var dsList []types.ManagedObjectReference
 	for name := range dsSet {
 		if ref, ok := l.dsRefs[name]; ok {
@@ -498,4 +522,80 @@ func fileType(name string) string {
 		return string(types.VirtualMachineFileLayoutExFileTypeSwap)
 	}
 	return ""
+}
+
+// renameDevices gives the SCSI controller, disks and NICs the keys and labels a real host reports:
+// "SCSI controller N" key 1000+N, "Hard disk N" key 2000 + 16·bus + unit, "Network adapter N"
+// key 4000+N-1 (vSphere API VirtualDevice.key; the labels are those of the vSphere Client).
+func renameDevices(ctx *simulator.Context, vm *simulator.VirtualMachine) {
+	ctx.AutoUpdate(vm, func() {
+		devices := vm.Config.Hardware.Device
+		newKey := map[int32]int32{}
+		bus := map[int32]int32{}
+		for _, d := range devices {
+			if c, ok := d.(types.BaseVirtualSCSIController); ok {
+				sc := c.GetVirtualSCSIController()
+				newKey[sc.Key] = 1000 + sc.BusNumber
+				bus[sc.Key] = sc.BusNumber
+			}
+		}
+		disks, nics := 0, 0
+		for _, d := range devices {
+			v := d.GetVirtualDevice()
+			switch d.(type) {
+			case *types.VirtualDisk:
+				disks++
+				unit := int32(0)
+				if v.UnitNumber != nil {
+					unit = *v.UnitNumber
+				}
+				newKey[v.Key] = 2000 + 16*bus[v.ControllerKey] + unit
+			case types.BaseVirtualEthernetCard:
+				nics++
+				newKey[v.Key] = 4000 + int32(nics-1)
+			}
+		}
+		disks, nics = 0, 0
+		for _, d := range devices {
+			v := d.GetVirtualDevice()
+			if k, ok := newKey[v.Key]; ok {
+				v.Key = k
+			}
+			if k, ok := newKey[v.ControllerKey]; ok {
+				v.ControllerKey = k
+			}
+			label, summary := "", ""
+			switch x := d.(type) {
+			case types.BaseVirtualSCSIController:
+				sc := x.GetVirtualSCSIController()
+				for i, k := range sc.Device {
+					if nk, ok := newKey[k]; ok {
+						sc.Device[i] = nk
+					}
+				}
+				label, summary = fmt.Sprintf("SCSI controller %d", sc.BusNumber), "VMware paravirtual SCSI"
+				if v.ControllerKey == 0 {
+					v.ControllerKey = 100 // on the PCI bus, as a host reports it
+				}
+			case *types.VirtualDisk:
+				disks++
+				label, summary = fmt.Sprintf("Hard disk %d", disks), fmt.Sprintf("%s KB", groupThousands(x.CapacityInKB))
+			case types.BaseVirtualEthernetCard:
+				nics++
+				label, summary = fmt.Sprintf("Network adapter %d", nics), "VM Network"
+			}
+			if label != "" {
+				v.DeviceInfo = &types.Description{Label: label, Summary: summary}
+			}
+		}
+	})
+}
+
+// groupThousands writes 4194304 as "4,194,304", as the vSphere Client's device summaries do.
+func groupThousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

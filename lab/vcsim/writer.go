@@ -51,6 +51,20 @@ type vmState struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	hbTimer *time.Timer
+
+	// guest behaviour, from the .vmx's lab keys (quickmig.tools, quickmig.ignoreShutdown)
+	noTools        bool
+	ignoreShutdown bool
+	phase          guestPhase
+	powerGen       uint64 // bumped on every power transition; stale timers compare it
+
+	question    *pendingQuestion
+	questionSeq int
+	busy        *types.ManagedObjectReference // the mutating task running on this VM
+
+	// locked lists the files a running VM holds (descriptor and extent of each chain's top), kept
+	// by syncVM and read without vs.mu, so a /folder GET never waits for a long file operation.
+	locked atomic.Pointer[[]dsPath]
 }
 
 func (vs *vmState) home() dsPath { return vs.vmx.Dir() }

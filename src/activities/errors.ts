@@ -45,6 +45,16 @@ export class HeartbeatTimeoutError extends Error {
   override readonly name = 'HeartbeatTimeoutError';
 }
 
+/** Thrown when a guest shutdown does not power the VM off within options.shutdown.timeoutMs and the request says abort. */
+export class GuestShutdownTimeoutError extends Error {
+  override readonly name = 'GuestShutdownTimeoutError';
+}
+
+/** Thrown when a guest shutdown is asked of a VM whose VMware Tools are not running (fault ToolsUnavailable). */
+export class GuestToolsUnavailableError extends Error {
+  override readonly name = 'GuestToolsUnavailableError';
+}
+
 /**
  * Error names that are permanent: retrying cannot help. The one list of the project: workflows pass it as
  * `nonRetryableErrorTypes`, and the transfer activity raises these non-retryable itself (isPermanent in
@@ -71,5 +81,9 @@ export const PERMANENT_ERROR_TYPES = [
   'InvalidArgumentError',
   'MethodNotFoundError',
   'AmbiguousNameError',
+  'GuestShutdownTimeoutError',
+  'GuestToolsUnavailableError',
+  // A question quickmig does not answer: asking again would meet it again.
+  'VmQuestionError',
   'TransformError',
 ] as const;

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { createDatastoreActivities } from './datastore';
 import type { EndpointPool } from './endpoints';
 import { createPreflightActivities } from './preflight';
+import { createSwitchoverActivities } from './switchover';
 import type { TransferDeps } from './transfer';
 import { createTransferActivities, toActivityFailure } from './transfer';
 import { createVmActivities } from './vm';
@@ -11,7 +12,7 @@ import { createVmActivities } from './vm';
 export const LIVENESS_INTERVAL_MS = 5000;
 
 /** Activities that heartbeat with their own progress details, which a bare heartbeat would overwrite. */
-const OWN_HEARTBEATS = new Set(['relocateVm', 'waitForGuestHeartbeat']);
+const OWN_HEARTBEATS = new Set(['relocateVm', 'waitForGuestHeartbeat', 'waitForService']);
 
 /**
  * A permanent error (PERMANENT_ERROR_TYPES: a refused request, a missing VM, a wrong password) leaves the
@@ -63,6 +64,7 @@ export function createControlActivities(pool: EndpointPool) {
     ...createPreflightActivities(pool),
     ...createVmActivities(pool),
     ...createDatastoreActivities(pool),
+    ...createSwitchoverActivities(pool),
   });
 }
 

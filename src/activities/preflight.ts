@@ -10,6 +10,7 @@ import { decidePlan } from '../planner/plan';
 import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
 import type { DatastoreFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
+import { latestCopy } from './copy-rates';
 import type { EndpointPool } from './endpoints';
 import { PreflightBlockedError } from './errors';
 import { isVPowerLike, migrationFacts } from './migration-facts';
@@ -34,6 +35,11 @@ export interface PreparedMigration {
     /** The datastore the VM runs from when it is an instant-recovery one. */
     /** The instant-recovery datastore the VM runs from, with the datastore system of every host mounting it. */
     instantRecoveryDatastore: { ref: MoRef; name: string; datastoreSystems: MoRef[] } | null;
+    /**
+     * The source's datastores as a .vmx may name them (name and `/vmfs/volumes/<id>`): ISO images on
+     * them are disconnected on the target (options.targetVm.disconnectMedia). Absent in older histories.
+     */
+    mediaDatastores?: string[];
   };
   target: {
     endpoint: string;
@@ -154,6 +160,16 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
     targetVms,
     instantRecovery: irDatastore ? { datastore: irDatastore, otherVms: otherVmsOnIr } : undefined,
   });
+  // What the switchover's projection and stop need: the source home's kind (where a suspend writes),
+  // whether Tools run (a guest shutdown needs them), and this worker's latest copy between the endpoints.
+  const guest = await source.guest.state(vm.ref);
+  const measured = latestCopy(request.source.endpoint, request.target.endpoint);
+  facts.switchover = {
+    sourceHomeType: configDs?.type ?? 'VMFS',
+    toolsRunning: guest.toolsRunning,
+    toolsInstalled: guest.toolsInstalled,
+    ...(measured ? { measuredCopy: measured } : {}),
+  };
   const plan = decidePlan(request, facts);
   // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the
   // temporal CLI) or it was stopped without its rollback. Two migrations of one VM must never interleave.
@@ -205,6 +221,15 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
         irDatastore && irSystems.length > 0
           ? { ref: irDatastore.ref, name: irDatastore.name, datastoreSystems: irSystems }
           : null,
+      mediaDatastores: sourceDatastores
+        // On the same endpoint, a datastore the target uses stays reachable: its ISOs may stay.
+        .filter(
+          (d) => d === irDatastore || !(sameEndpoint && targetDatastores.some((t) => t.name === d.name)),
+        )
+        .flatMap((d) => {
+          const volume = /^ds:\/\/(\/vmfs\/volumes\/[^/]+)/.exec(d.url ?? '')?.[1];
+          return volume ? [d.name, volume] : [d.name];
+        }),
     },
     target: {
       endpoint: request.target.endpoint,

@@ -7,16 +7,24 @@
  * takes a small context (heartbeat, last heartbeat, cancellation signal) so it can be tested alone.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { VmxEdit } from '../planner/vmx';
+import { editVmx } from '../planner/vmx';
 import type { CopyFileResult, CopyFileSpec, TransferProgress, VerifyMode, VSphereClient } from '../vsphere';
 import { copyFiles, HttpStatusError, parseDatastorePath, VSphereFaultError } from '../vsphere';
+import { recordCopy } from './copy-rates';
 import { PERMANENT_ERROR_TYPES } from './errors';
 
 export type { CopyFileResult, VerifyMode } from '../vsphere';
 
-/** A text rewrite as data (activity inputs cannot carry functions): each `[from, to]` replaces every occurrence of `from`, in order. */
+/**
+ * A text rewrite as data (activity inputs cannot carry functions): each `[from, to]` replaces every
+ * occurrence of `from`, in order; then, for a .vmx, the settings of `vmx` (src/planner/vmx.ts).
+ */
 export interface ReplaceTransform {
   readonly kind: 'replace';
   readonly pairs: readonly (readonly [string, string])[];
+  /** .vmx edits after the replacements: keys set, ISO-backed drives disconnected. Default: none. */
+  readonly vmx?: VmxEdit | undefined;
 }
 
 /** One file to copy. Paths are `[datastore] folder/file` on the input's source and target endpoints. */
@@ -142,13 +150,15 @@ export function createTransferActivities(deps: TransferDeps) {
         taskQueue: ctx.info.taskQueue,
       };
       const { bytesMoved } = deps;
-      return runCopyFiles(deps, input, {
+      const result = await runCopyFiles(deps, input, {
         heartbeat: (details) => ctx.heartbeat(details),
         heartbeatDetails: ctx.info.heartbeatDetails,
         signal: ctx.cancellationSignal,
         log: ctx.log,
         bytesMoved: bytesMoved && ((bytes) => bytesMoved(bytes, route)),
       });
+      recordCopy(input.sourceEndpoint, input.targetEndpoint, result.bytesCopied, result.durationMs);
+      return result;
     },
   };
 }
@@ -293,7 +303,11 @@ export function toActivityFailure(err: unknown): unknown {
 
 /** Builds the text function of a ReplaceTransform. */
 export function replaceAll(transform: ReplaceTransform): (text: string) => string {
-  return (text) => transform.pairs.reduce((out, [from, to]) => out.split(from).join(to), text);
+  const { vmx } = transform;
+  return (text) => {
+    const replaced = transform.pairs.reduce((out, [from, to]) => out.split(from).join(to), text);
+    return vmx ? editVmx(replaced, vmx).text : replaced;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -319,6 +333,17 @@ function isResult(v: unknown): v is CopyFileResult {
 function isPair(p: unknown): boolean {
   return (
     Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[0] !== '' && typeof p[1] === 'string'
+  );
+}
+
+function isVmxEdit(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as Record<string, unknown>;
+  return (
+    Array.isArray(e.set) &&
+    e.set.every(isPair) &&
+    Array.isArray(e.disconnectIsoOn) &&
+    e.disconnectIsoOn.every((d) => typeof d === 'string')
   );
 }
 
@@ -350,10 +375,15 @@ function validateInput(input: CopyFilesInput): void {
     const t = f.transform;
     if (t !== undefined) {
       const pairs: unknown = t.pairs;
-      const ok = t.kind === 'replace' && Array.isArray(pairs) && pairs.every(isPair);
+      const vmx: unknown = t.vmx;
+      const ok =
+        t.kind === 'replace' &&
+        Array.isArray(pairs) &&
+        pairs.every(isPair) &&
+        (vmx === undefined || isVmxEdit(vmx));
       if (!ok)
         problems.push(
-          `files[${i}].transform must be {kind: 'replace', pairs: [[from, to], ...]} with non-empty "from" strings`,
+          `files[${i}].transform must be {kind: 'replace', pairs: [[from, to], ...], vmx?: {set: [[key, value], ...], disconnectIsoOn: [datastore, ...]}} with non-empty "from" strings and keys`,
         );
     }
   }

@@ -86,7 +86,11 @@ export const REQUEST_ARGS = {
   folder: { type: 'string', valueHint: 'NAME', description: 'Target VM folder' },
   name: { type: 'string', valueHint: 'NAME', description: "The VM's name on the target" },
   method: { type: 'string', valueHint: 'auto|vmotion|quick-migration', description: 'Default auto' },
-  mode: { type: 'string', valueHint: 'auto|smartswitch|cold', description: 'Default auto' },
+  mode: {
+    type: 'string',
+    valueHint: 'auto|smartswitch|cold|fastest',
+    description: 'Default auto; fastest: the eligible mode with the lower projected downtime',
+  },
   switchover: {
     type: 'string',
     valueHint: 'auto|manual',

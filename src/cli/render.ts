@@ -114,6 +114,7 @@ export function reportLines(
     `  method        ${METHOD_NAMES[result.method] ?? result.method}${result.mode ? `, mode ${result.mode}` : ''}${result.relocation ? ` (${result.relocation})` : ''}`,
     `  target        ${result.target.name} on ${result.target.endpoint} host ${result.target.host}, datastore ${result.target.datastores.join(', ')}; ${result.target.powerState}, ${result.target.snapshots} snapshot(s)`,
     `  downtime      ${downtime}`,
+    ...serviceLines(result),
     `  bytes         ${formatBytes(result.bytesCopied)} copied (${result.bytesCopied} bytes)`,
     `  verification  ${verification}`,
     `  source        ${result.source.action}: ${result.source.detail}`,
@@ -137,6 +138,38 @@ export function reportLines(
   if (phases) lines.push(`  phases        ${phases}`);
   for (const w of result.warnings) lines.push(`  warning       ${w}`);
   if (extra.uiLink) lines.push(`  Temporal UI   ${extra.uiLink}`);
+  return lines;
+}
+
+/** The service downtime, how the source stopped, the questions answered and the projection, when measured. */
+function serviceLines(result: MigrationResult): string[] {
+  const sw = result.switchover;
+  if (!sw) return [];
+  const lines: string[] = [];
+  if (sw.stop !== null) {
+    const service =
+      result.serviceDowntimeMs == null
+        ? 'not measured (no guest heartbeat on the source or the target)'
+        : `${formatDuration(result.serviceDowntimeMs)} (source guest's last heartbeat → target guest's heartbeat)`;
+    lines.push(`  service       ${service}`);
+    const stops = {
+      suspend: 'suspended',
+      'guest-shutdown': 'guest shut down through VMware Tools',
+      'power-off': 'powered off hard (options.shutdown.mode power-off)',
+      'power-off-after-timeout': 'powered off hard: the guest did not stop within options.shutdown.timeoutMs',
+    } as const;
+    lines.push(`  stop          ${stops[sw.stop]}`);
+  }
+  const p = sw.projection;
+  if (p) {
+    const again = p.atSwitchover ? `; at the switchover ${formatDuration(p.atSwitchover.downtimeMs)}` : '';
+    lines.push(
+      `  projection    downtime ${formatDuration(p.projectedDowntimeMs)}, service ${formatDuration(p.projectedServiceDowntimeMs)}${again}${p.ratio === null ? '' : `; measured ÷ projected ${p.ratio.toFixed(2)}`}`,
+    );
+  }
+  for (const a of sw.answered)
+    lines.push(`  question      answered ${a.choice} to ${a.messageIds.join(', ') || a.text}`);
+  if (sw.hardware) lines.push(`  hardware      ${sw.hardware.detail}`);
   return lines;
 }
 

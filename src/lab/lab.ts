@@ -15,8 +15,8 @@ import type { LabProcess } from './processes';
 import { freePorts, isRunning, startDetached, stopProcess, waitFor } from './processes';
 import type { LabTools } from './tools';
 import { ensureTools } from './tools';
-import type { EndpointSpec, Topology } from './topology';
-import { DEFAULT_TOPOLOGY, endpointSpec, loadTopology } from './topology';
+import type { EffectiveProfile, EndpointSpec, Topology } from './topology';
+import { DEFAULT_TOPOLOGY, effectiveProfile, endpointSpec, loadTopology } from './topology';
 
 /** A started simulated vSphere endpoint, as `lab up --json` prints it. */
 export interface LabEndpoint {
@@ -31,6 +31,8 @@ export interface LabEndpoint {
   certFile: string;
   /** The lab's control API (fault injection, call log, guest writes). */
   control: { url: string; tokenFile: string };
+  /** The times and rates this endpoint runs with (lab/vcsim/profiles.json), for every figure to name. */
+  profile: EffectiveProfile;
 }
 
 /** What `lab up --json` prints and `lab status` reads. */
@@ -262,6 +264,7 @@ async function startLab(
         thumbprint: ready.thumbprint,
         certFile: ready.certFile,
         control: { url: new URL('/quickmig', ready.url).href, tokenFile },
+        profile: effectiveProfile(spec),
       });
     });
 

@@ -58,7 +58,13 @@ function versionOf(binary: string): string {
 export function launcherVersion(): string {
   const hash = createHash('sha256');
   const files = readdirSync(launcherSource)
-    .filter((f) => f === 'go.mod' || f === 'go.sum' || (f.endsWith('.go') && !f.endsWith('_test.go')))
+    .filter(
+      (f) =>
+        f === 'go.mod' ||
+        f === 'go.sum' ||
+        f === 'profiles.json' ||
+        (f.endsWith('.go') && !f.endsWith('_test.go')),
+    )
     .sort();
   for (const file of files) {
     hash

@@ -41,6 +41,14 @@ export interface TopologyVm {
   guestWriteBytesPerSec?: number;
   seed?: number;
   scsiBusSharing?: 'none' | 'virtual' | 'physical';
+  /** VMware Tools in the guest; default `running`. */
+  tools?: 'running' | 'none';
+  /** The guest ignores ShutdownGuest; default false. */
+  ignoreShutdown?: boolean;
+  /** `cancelOnly`: the moved-or-copied question offers only Cancel; default `default`. */
+  uuidQuestion?: 'default' | 'cancelOnly';
+  /** An ISO image (`[ds] path`) in the VM's CD/DVD drive, written by the lab; default none. */
+  iso?: string;
   disks: TopologyDisk[];
 }
 
@@ -54,6 +62,10 @@ export interface TopologyHost {
   storageVMotion?: boolean;
   licenseFeatures?: string[];
   datastores: string[];
+  /** Link rate for /folder traffic in Gb/s; default: the profile's. */
+  linkGbps?: number;
+  /** Concurrent /folder streams; default: the profile's. */
+  maxFolderStreams?: number;
 }
 
 /** A datastore in the topology. */
@@ -62,6 +74,9 @@ export interface TopologyDatastore {
   type: 'vmfs' | 'nfs';
   export?: string;
   capacityGiB: number;
+  /** Read and write rates in MB/s (10^6 bytes); default: the profile's for the type. */
+  readMBps?: number;
+  writeMBps?: number;
 }
 
 /** One simulated vSphere endpoint. */
@@ -80,11 +95,82 @@ export interface TopologyEndpoint {
 /** A whole lab topology file. */
 export interface Topology {
   description?: string;
+  /** The defaults of every time and rate; default `realistic` (lab/vcsim/profiles.json). */
+  profile?: LabProfileName;
   suspendScale?: number;
+  guest?: GuestTimes;
+  /** Deprecated: sets guest.bootSec and guest.resumeSec when `guest` does not. */
   heartbeatDelaySec?: number;
   cpuModels?: Record<string, CpuModel>;
   nfsExports?: { name: string; remoteHost: string; remotePath: string }[];
   endpoints: TopologyEndpoint[];
+}
+
+/** The lab profiles (lab/vcsim/profiles.json): `realistic` (a real host's times and rates, the
+ * default) and `quick` (nothing paced; for unit-level tests whose behaviour does not depend on time). */
+export type LabProfileName = 'realistic' | 'quick';
+
+/** How long guests take, in seconds. */
+export interface GuestTimes {
+  /** Power-on until the guest heartbeat is green. */
+  bootSec?: number;
+  /** Resume until the guest heartbeat is green. */
+  resumeSec?: number;
+  /** ShutdownGuest until the VM is poweredOff. */
+  shutdownSec?: number;
+}
+
+interface ProfileDefaults {
+  suspendScale: number;
+  bootSec: number;
+  resumeSec: number;
+  shutdownSec: number;
+  vmfsMBps: number;
+  nfsMBps: number;
+  linkGbps: number;
+  maxFolderStreams: number;
+}
+
+/** The one definition of the profiles, shared with the simulator (which embeds the same file). */
+const PROFILES = join(projectRoot, 'lab', 'vcsim', 'profiles.json');
+
+function profileDefaults(name: LabProfileName): ProfileDefaults {
+  const all = JSON.parse(readFileSync(PROFILES, 'utf8')) as Record<string, ProfileDefaults>;
+  const p = all[name];
+  if (!p) throw new LabError(`Unknown lab profile '${name}' (known: ${Object.keys(all).join(', ')})`);
+  return p;
+}
+
+/** Every time and rate an endpoint of the lab runs with, so each figure can name its conditions. */
+export interface EffectiveProfile {
+  profile: LabProfileName;
+  suspendScale: number;
+  bootSec: number;
+  resumeSec: number;
+  shutdownSec: number;
+  datastores: { name: string; type: 'vmfs' | 'nfs'; readMBps: number; writeMBps: number }[];
+  hosts: { name: string; linkGbps: number; maxFolderStreams: number }[];
+}
+
+/** The effective profile of an endpoint spec: its own values, the profile's defaults for the rest. */
+export function effectiveProfile(spec: EndpointSpec): EffectiveProfile {
+  const d = profileDefaults(spec.profile);
+  return {
+    profile: spec.profile,
+    suspendScale: spec.suspendScale ?? d.suspendScale,
+    bootSec: spec.guest.bootSec ?? d.bootSec,
+    resumeSec: spec.guest.resumeSec ?? d.resumeSec,
+    shutdownSec: spec.guest.shutdownSec ?? d.shutdownSec,
+    datastores: spec.datastores.map((ds) => {
+      const def = ds.type === 'nfs' ? d.nfsMBps : d.vmfsMBps;
+      return { name: ds.name, type: ds.type, readMBps: ds.readMBps ?? def, writeMBps: ds.writeMBps ?? def };
+    }),
+    hosts: spec.hosts.map((h) => ({
+      name: h.name,
+      linkGbps: h.linkGbps ?? d.linkGbps,
+      maxFolderStreams: h.maxFolderStreams ?? d.maxFolderStreams,
+    })),
+  };
 }
 
 /** What the launcher (lab/vcsim) reads: one endpoint with absolute paths, credentials and port. */
@@ -96,8 +182,11 @@ export interface EndpointSpec {
   password: string;
   stateDir: string;
   controlToken: string;
-  suspendScale: number;
-  heartbeatDelaySec: number;
+  profile: LabProfileName;
+  /** Unset: the profile's. */
+  suspendScale?: number;
+  /** Unset fields: the profile's. */
+  guest: GuestTimes;
   licenseFeatures: string[];
   datacenter: string;
   datastores: {
@@ -107,6 +196,8 @@ export interface EndpointSpec {
     capacityMiB: number;
     remoteHost?: string;
     remotePath?: string;
+    readMBps?: number;
+    writeMBps?: number;
   }[];
   clusters: { name: string; hosts: string[] }[];
   hosts: {
@@ -118,10 +209,13 @@ export interface EndpointSpec {
     storageVMotion: boolean;
     licenseFeatures: string[];
     datastores: string[];
+    linkGbps?: number;
+    maxFolderStreams?: number;
   }[];
-  vms: (Required<Omit<TopologyVm, 'disks'>> & {
-    disks: (Required<Omit<TopologyDisk, 'datastore'>> & { datastore?: string })[];
-  })[];
+  vms: (Required<Omit<TopologyVm, 'disks' | 'iso'>> &
+    Pick<TopologyVm, 'iso'> & {
+      disks: (Required<Omit<TopologyDisk, 'datastore'>> & { datastore?: string })[];
+    })[];
 }
 
 /** Reads and validates a topology file; every problem is reported with its JSON path. */
@@ -218,6 +312,16 @@ function seedOf(endpoint: string, vm: string): number {
   return createHash('sha256').update(`${endpoint}/${vm}`).digest().readUInt32BE(0);
 }
 
+/** The topology's guest times; the deprecated heartbeatDelaySec fills boot and resume when unset. */
+function guestTimes(t: Topology): GuestTimes {
+  const g: GuestTimes = { ...(t.guest ?? {}) };
+  if (t.heartbeatDelaySec !== undefined) {
+    g.bootSec ??= t.heartbeatDelaySec;
+    g.resumeSec ??= t.heartbeatDelaySec;
+  }
+  return g;
+}
+
 /** Per-endpoint secrets and addresses that `lab up` generates. */
 export interface EndpointRuntime {
   port: number;
@@ -246,8 +350,9 @@ export function endpointSpec(
     password: rt.password,
     stateDir: join(labDir, 'endpoints', ep.name),
     controlToken: rt.controlToken,
-    suspendScale: t.suspendScale ?? 1024,
-    heartbeatDelaySec: t.heartbeatDelaySec ?? 3,
+    profile: t.profile ?? 'realistic',
+    ...(t.suspendScale !== undefined ? { suspendScale: t.suspendScale } : {}),
+    guest: guestTimes(t),
     licenseFeatures: ep.licenseFeatures ?? [],
     datacenter: ep.datacenter ?? 'DC1',
     datastores: ep.datastores.map((d) => {
@@ -258,6 +363,8 @@ export function endpointSpec(
         path: nfs ? join(labDir, 'nfs', nfs.name) : join(labDir, 'datastores', ep.name, d.name),
         capacityMiB: Math.round(d.capacityGiB * 1024),
         ...(nfs ? { remoteHost: nfs.remoteHost, remotePath: nfs.remotePath } : {}),
+        ...(d.readMBps !== undefined ? { readMBps: d.readMBps } : {}),
+        ...(d.writeMBps !== undefined ? { writeMBps: d.writeMBps } : {}),
       };
     }),
     clusters: (ep.clusters ?? []).map((c) => ({ name: c.name, hosts: clusterHosts(c.name) })),
@@ -278,6 +385,8 @@ export function endpointSpec(
         storageVMotion: h.storageVMotion ?? true,
         licenseFeatures: h.licenseFeatures ?? [],
         datastores: h.datastores,
+        ...(h.linkGbps !== undefined ? { linkGbps: h.linkGbps } : {}),
+        ...(h.maxFolderStreams !== undefined ? { maxFolderStreams: h.maxFolderStreams } : {}),
       };
     }),
     vms: (ep.vms ?? []).map((vm) => ({
@@ -291,6 +400,10 @@ export function endpointSpec(
       guestWriteBytesPerSec: vm.guestWriteBytesPerSec ?? 0,
       seed: vm.seed ?? seedOf(ep.name, vm.name),
       scsiBusSharing: vm.scsiBusSharing ?? 'none',
+      tools: vm.tools ?? 'running',
+      ignoreShutdown: vm.ignoreShutdown ?? false,
+      uuidQuestion: vm.uuidQuestion ?? 'default',
+      ...(vm.iso ? { iso: vm.iso } : {}),
       disks: vm.disks.map((d) => ({
         sizeMiB: d.sizeMiB,
         fill: d.fill ?? 'pattern',

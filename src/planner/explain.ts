@@ -1,3 +1,4 @@
+import { explainDowntime } from './downtime';
 import type { FactValue, MigrationPlan } from './plan';
 
 const METHOD_NAMES: Record<MigrationPlan['method'], string> = {
@@ -30,6 +31,7 @@ export function explainPlan(plan: MigrationPlan): string[] {
     lines.push(`  [${r.rule}] ${r.decision}`);
     if (used.length > 0) lines.push(`      facts: ${used.join(', ')}`);
   }
+  if (plan.downtime) lines.push(...explainDowntime(plan.downtime, plan.mode));
   if (plan.findings.length > 0) {
     lines.push('Findings:');
     for (const f of plan.findings) {

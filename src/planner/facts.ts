@@ -1,3 +1,5 @@
+import type { MeasuredCopy } from './downtime';
+
 // The facts the planner decides on. A preflight activity gathers them from vSphere; tests write them
 // by hand. Plain data only (no classes, no Dates), so they travel through Temporal and into a memo.
 
@@ -116,6 +118,18 @@ export interface PlannerInstantRecovery {
   otherVms: string[];
 }
 
+/** What the switchover's projection and stop need beyond the VM's own facts. */
+export interface SwitchoverFacts {
+  /** summary.type of the datastore holding the .vmx (where a suspend writes its state): VMFS, NFS, ... */
+  sourceHomeType: string;
+  /** guest.toolsRunningStatus is guestToolsRunning: a guest shutdown is possible now. */
+  toolsRunning: boolean;
+  /** VMware Tools are installed (a booting guest's are, before they run); default: as toolsRunning. */
+  toolsInstalled?: boolean;
+  /** The latest copy this worker measured between the same endpoints, if any. */
+  measuredCopy?: MeasuredCopy;
+}
+
 /** Everything the planner needs to know, gathered once during preflight. */
 export interface MigrationFacts {
   source: PlannerEndpoint;
@@ -136,4 +150,6 @@ export interface MigrationFacts {
   targetVmNames: string[];
   /** Set when the VM runs from what looks like, or is flagged as, an instant-recovery datastore. */
   instantRecovery: PlannerInstantRecovery | null;
+  /** Default: the source home is VMFS, Tools run when the guest has a heartbeat, no measured copy. */
+  switchover?: SwitchoverFacts;
 }

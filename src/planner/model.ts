@@ -2,6 +2,7 @@
  * The plan's public shape: what `decidePlan` returns, the steps, rules, reasons and findings it speaks of.
  * Plain data, so a plan travels through Temporal, into a memo and to the CLI.
  */
+import type { DowntimeProjection } from './downtime';
 
 /** What a vMotion relocates (for Quick Migration it only describes what changes). */
 export type Relocation = 'host' | 'datastore' | 'host+datastore';
@@ -54,7 +55,8 @@ export type RuleId =
   | 'R8-suspended'
   | 'R9-relocation'
   | 'R10-source-handling'
-  | 'R11-instant-recovery';
+  | 'R11-instant-recovery'
+  | 'R12-mode-fastest';
 
 /** A fact value as a reason quotes it. */
 export type FactValue = string | number | boolean | null | string[];
@@ -106,4 +108,9 @@ export interface MigrationPlan {
   findings: Finding[];
   /** True when any finding is an error: the workflow must not start. */
   blocked: boolean;
+  /**
+   * Projected downtimes of each mode the rules allow, and how each was computed (./downtime.ts); null
+   * for vMotion and for a VM that is not running. Absent in plans made before projections existed.
+   */
+  downtime?: DowntimeProjection | null;
 }

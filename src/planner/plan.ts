@@ -24,6 +24,7 @@ import {
   ignoreMode,
 } from './rules';
 import { buildSteps } from './steps';
+import { planSwitchoverOf } from './switchover';
 
 // The plan's types, for the importers of the planner's entry point.
 export type * from './model';
@@ -50,7 +51,10 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
   const where = decideRelocation(ctx);
   const method = decideMethod(ctx, where);
   const quick = method === 'quick-migration';
-  const mode = quick ? decideMode(ctx) : ignoreMode(ctx);
+  const ruleMode = quick ? decideMode(ctx) : ignoreMode(ctx);
+  // The projection per mode, the findings on how the source stops, and mode: fastest (./switchover.ts).
+  const switchover = ruleMode === null ? null : planSwitchoverOf(ctx, ruleMode);
+  const mode = switchover?.mode ?? ruleMode;
   checkHostsAndVm(ctx);
   checkDisks(ctx, quick);
   checkDatastores(ctx, where, quick);
@@ -74,5 +78,6 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
     reasons,
     findings,
     blocked: findings.some((f) => f.severity === 'error'),
+    downtime: switchover?.projection ?? null,
   };
 }

@@ -50,8 +50,8 @@ export type TargetSpec = HostOrCluster & {
 
 /** Migration method. `quick-migration` forces quickmig's own transport. */
 export type Method = 'auto' | 'vmotion' | 'quick-migration';
-/** Quick Migration switchover mode. */
-export type Mode = 'auto' | 'smartswitch' | 'cold';
+/** Quick Migration switchover mode; `fastest` picks the eligible mode with the lower projected downtime. */
+export type Mode = 'auto' | 'smartswitch' | 'cold' | 'fastest';
 /** Provisioning of the target disks. */
 export type DiskType = 'same' | 'thin' | 'thick';
 /** Fate of the source VM after a Quick Migration. */
@@ -83,6 +83,24 @@ export interface SwitchoverWindow {
   onMiss: MissPolicy;
 }
 
+/** How a Cold switchover stops a running source. */
+export interface ShutdownOptions {
+  /** Default 'guest': ShutdownGuest through VMware Tools; 'power-off' stops it hard. */
+  mode: 'guest' | 'power-off';
+  /** Default 300000 (5 min): how long a guest shutdown may take. */
+  timeoutMs: number;
+  /** Default 'abort': roll back when the guest has not stopped in time; 'power-off' stops it hard. */
+  onTimeout: 'abort' | 'power-off';
+}
+
+/** What the switchover changes on the target VM before it starts. */
+export interface TargetVmOptions {
+  /** Default true: ISO-backed CD/DVD drives on the source's or the IR datastore become disconnected client devices. */
+  disconnectMedia: boolean;
+  /** Default false: upgrade the virtual hardware before the power-on (not for a suspended VM). */
+  upgradeHardware: boolean;
+}
+
 /** Migration options, with defaults applied (see the schema for the full meaning of each). */
 export interface MigrationOptions {
   /** Default 'auto': vMotion when possible, else Quick Migration. */
@@ -107,6 +125,10 @@ export interface MigrationOptions {
   precopy: PrecopyOptions;
   /** Default: unset (any time). */
   window?: SwitchoverWindow;
+  /** Defaults as in ShutdownOptions. */
+  shutdown: ShutdownOptions;
+  /** Defaults as in TargetVmOptions. */
+  targetVm: TargetVmOptions;
 }
 
 /** A migration request as a person writes it: options may be left out. */
@@ -115,9 +137,11 @@ export interface MigrationRequestInput {
   $schema?: string;
   source: SourceSpec;
   target: TargetSpec;
-  options?: Partial<Omit<MigrationOptions, 'precopy' | 'window'>> & {
+  options?: Partial<Omit<MigrationOptions, 'precopy' | 'window' | 'shutdown' | 'targetVm'>> & {
     precopy?: Partial<PrecopyOptions>;
     window?: Partial<SwitchoverWindow>;
+    shutdown?: Partial<ShutdownOptions>;
+    targetVm?: Partial<TargetVmOptions>;
   };
 }
 

@@ -67,6 +67,19 @@ export const DOWNTIME = {
   labels: [...WORKFLOW_CONTEXT, 'method', 'mode'],
 } as const satisfies MetricDefinition;
 
+/**
+ * Service downtime of completed migrations: the source guest's last heartbeat before the stop to the
+ * target guest's heartbeat green (a Cold migration's guest shutdown and boot included).
+ */
+export const SERVICE_DOWNTIME = {
+  meterName: 'quickmig_service_downtime',
+  name: 'quickmig_service_downtime_seconds',
+  type: 'histogram',
+  unit: 'seconds',
+  help: "Service downtime of a migration: source guest's last heartbeat to target guest's heartbeat",
+  labels: [...WORKFLOW_CONTEXT, 'method', 'mode'],
+} as const satisfies MetricDefinition;
+
 /** Completed migrations whose measured downtime exceeded the budget the request set (maxDowntimeMs). */
 export const DOWNTIME_OVER_BUDGET = {
   meterName: 'quickmig_downtime_over_budget',
@@ -86,6 +99,7 @@ export const QUICKMIG_METRICS: readonly MetricDefinition[] = [
   COPIES_IN_PROGRESS,
   MIGRATIONS,
   DOWNTIME,
+  SERVICE_DOWNTIME,
   DOWNTIME_OVER_BUDGET,
 ];
 

@@ -19,6 +19,7 @@ import {
   DOWNTIME_BUCKETS_SECONDS,
   DOWNTIME_OVER_BUDGET,
   MIGRATIONS,
+  SERVICE_DOWNTIME,
 } from './metrics';
 import type { MigrationMetricsSinks } from './workflow-metrics';
 
@@ -101,7 +102,10 @@ export function installTelemetry(options: TelemetryOptions): void {
                 countersTotalSuffix: true,
                 useSecondsForDurations: true,
                 unitSuffix: true,
-                histogramBucketOverrides: { [DOWNTIME.meterName]: [...DOWNTIME_BUCKETS_SECONDS] },
+                histogramBucketOverrides: {
+                  [DOWNTIME.meterName]: [...DOWNTIME_BUCKETS_SECONDS],
+                  [SERVICE_DOWNTIME.meterName]: [...DOWNTIME_BUCKETS_SECONDS],
+                },
               },
             },
           },
@@ -197,6 +201,15 @@ export function migrationMetricsSinks(): InjectedSinks<MigrationMetricsSinks> {
             meter
               .createHistogram(DOWNTIME.meterName, 'float', DOWNTIME.unit, DOWNTIME.help)
               .record(event.downtimeSeconds, labels);
+          if (event.serviceDowntimeSeconds !== null)
+            meter
+              .createHistogram(
+                SERVICE_DOWNTIME.meterName,
+                'float',
+                SERVICE_DOWNTIME.unit,
+                SERVICE_DOWNTIME.help,
+              )
+              .record(event.serviceDowntimeSeconds, labels);
           if (event.overBudget)
             meter
               .createCounter(

@@ -27,6 +27,8 @@ export interface MigrationFinished {
   mode: string;
   /** Source stopped to target running, in seconds; null without a switchover (or on failure). */
   downtimeSeconds: number | null;
+  /** Source guest's last heartbeat to target guest's heartbeat, in seconds; null when not measured. */
+  serviceDowntimeSeconds: number | null;
   /** The measured downtime exceeded the budget the request set. */
   overBudget: boolean;
 }
@@ -42,6 +44,7 @@ interface ResultShape {
   method?: string;
   mode?: string | null;
   downtimeMs?: number | null;
+  serviceDowntimeMs?: number | null;
   bytesCopied?: number;
   precopy?: { budgetMs?: number | null; budgetMet?: boolean | null } | null;
 }
@@ -99,6 +102,8 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
             outcome: 'completed',
             ...labels,
             downtimeSeconds: typeof result.downtimeMs === 'number' ? result.downtimeMs / 1000 : null,
+            serviceDowntimeSeconds:
+              typeof result.serviceDowntimeMs === 'number' ? result.serviceDowntimeMs / 1000 : null,
             overBudget: result.precopy?.budgetMet === false,
           });
           log.info(
@@ -109,6 +114,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
               event: 'migration-completed',
               ...labels,
               downtimeMs: result.downtimeMs ?? null,
+              serviceDowntimeMs: result.serviceDowntimeMs ?? null,
               bytesCopied: result.bytesCopied ?? 0,
               ...(result.precopy?.budgetMs != null
                 ? { downtimeBudgetMs: result.precopy.budgetMs, budgetMet: result.precopy.budgetMet ?? null }
@@ -123,6 +129,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
             outcome: cancelled ? 'cancelled' : 'failed',
             ...labels,
             downtimeSeconds: null,
+            serviceDowntimeSeconds: null,
             overBudget: false,
           });
           const failure = describeFailure(error);

@@ -2,6 +2,7 @@
 import { Datastores } from './datastores';
 import { Facts } from './facts';
 import { DatastoreFiles } from './files';
+import { Guest } from './guest';
 import { Inventory } from './inventory';
 import type { SessionOptions } from './session';
 import { Session } from './session';
@@ -32,6 +33,8 @@ export class VSphereClient {
   readonly tasks: Tasks;
   /** VM mutations. */
   readonly vms: Vms;
+  /** Guest shutdown and heartbeat, the VM's pending question, power-on that answers it. */
+  readonly guest: Guest;
   /** SOAP datastore operations (FileManager, browser, datastore system). */
   readonly datastores: Datastores;
   /** Datastore files by path: streaming GET/PUT, list, stat, mkdir, delete. */
@@ -45,6 +48,7 @@ export class VSphereClient {
     this.facts = new Facts(session, this.inventory);
     this.tasks = new Tasks(session);
     this.vms = new Vms(session, this.tasks);
+    this.guest = new Guest(session, this.tasks);
     this.datastores = new Datastores(session, this.tasks);
     this.files = new DatastoreFiles(session, this.inventory, this.facts, this.datastores);
   }

@@ -215,6 +215,15 @@ function toVmFacts(o: ObjectProps): VmFacts {
         layoutFiles: layoutDisks.get(key) ?? [],
       };
     });
+  // Network adapters are the devices with a MAC address (VirtualEthernetCard and its subtypes).
+  const nics = devices
+    .filter((d) => str(at(d, 'macAddress')) !== undefined)
+    .map((d) => ({
+      key: num(at(d, 'key')) ?? -1,
+      label: str(at(d, 'deviceInfo.label')),
+      macAddress: str(at(d, 'macAddress')) ?? '',
+      addressType: str(at(d, 'addressType')),
+    }));
   const snapshotInfo = p('snapshot');
   const heartbeat = str(p('summary.quickStats.guestHeartbeatStatus'));
   return {
@@ -240,6 +249,7 @@ function toVmFacts(o: ObjectProps): VmFacts {
     currentSnapshot: ref(at(snapshotInfo, 'currentSnapshot')),
     cpuRequirements: cpuFeatures(p('runtime.featureRequirement')),
     guestHeartbeat: heartbeat as HeartbeatStatus | undefined,
+    nics,
     consolidationNeeded: bool(p('runtime.consolidationNeeded')) ?? false,
   };
 }

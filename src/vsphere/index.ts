@@ -5,6 +5,19 @@ export type { Datastores, SearchOptions } from './datastores';
 export * from './errors';
 export type { Facts } from './facts';
 export type { ByteRange, DatastoreFiles, Download, PutOptions } from './files';
+export {
+  cancelChoice,
+  type Guest,
+  type GuestState,
+  type GuestWaitOptions,
+  isUuidQuestion,
+  movedChoice,
+  parseQuestion,
+  type QuestionAnswerer,
+  type ShutdownOutcome,
+  type VmQuestion,
+  VmQuestionError,
+} from './guest';
 export type { Inventory, VmItem, VmLocator } from './inventory';
 export { sameRef } from './inventory';
 export type { CallOptions, SessionOptions } from './session';

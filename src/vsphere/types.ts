@@ -218,6 +218,18 @@ export interface VmFacts extends InventoryItem {
   readonly cpuRequirements: readonly CpuFeature[];
   readonly guestHeartbeat: HeartbeatStatus | undefined;
   readonly consolidationNeeded: boolean;
+  /** Network adapters with their MAC addresses: with the BIOS UUID, the VM's identity on the network. */
+  readonly nics: readonly VmNic[];
+}
+
+/** A network adapter of a VM. */
+export interface VmNic {
+  readonly key: number;
+  /** E.g. `Network adapter 1`. */
+  readonly label: string | undefined;
+  readonly macAddress: string;
+  /** generated, manual or assigned. */
+  readonly addressType: string | undefined;
 }
 
 /** Task state as vSphere names it. */

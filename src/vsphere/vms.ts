@@ -2,8 +2,9 @@
  * VM mutations used by the migration workflow. Every task-backed method starts the task and waits
  * for it (see ./tasks), so it resolves when the change is done and rejects with the typed fault.
  */
-import { ref, refLabel, toSoapRef } from './convert';
-import { ProtocolError } from './errors';
+import { ref, refLabel, str, toSoapRef } from './convert';
+import { InvalidStateError, ProtocolError, VSphereFaultError } from './errors';
+import { retrieveObjects } from './property-collector';
 import type { Session } from './session';
 import type { Tasks, TaskWaitOptions } from './tasks';
 import type { MoRef } from './types';
@@ -161,6 +162,39 @@ export class Vms {
   /** Asks VMware Tools to shut the guest down; returns at once (ShutdownGuest has no task): watch the power state. */
   async shutdownGuest(vm: MoRef): Promise<void> {
     await this.#session.call('ShutdownGuest', vm);
+  }
+
+  /**
+   * Upgrades the VM's virtual hardware to the newest version its host supports (UpgradeVM_Task); the
+   * VM must be powered off. Says whether anything changed, with the versions before and after.
+   */
+  async upgradeHardware(
+    vm: MoRef,
+    options: MutationOptions = {},
+  ): Promise<{ upgraded: boolean; detail: string }> {
+    const version = async () => {
+      const [o] = await retrieveObjects(this.#session, 'VirtualMachine', [vm], ['config.version']);
+      return str(o?.props.get('config.version')) ?? 'unknown';
+    };
+    const before = await version();
+    try {
+      await this.#run('UpgradeVM_Task', vm, {}, options);
+    } catch (error) {
+      if (error instanceof VSphereFaultError && error.fault.type === 'AlreadyUpgraded')
+        return { upgraded: false, detail: `already ${before}, the newest its host supports` };
+      // An optional upgrade the host refuses for the VM's state (some hosts say "is latest version" so)
+      // leaves the VM as it was: reported, not fatal, and not worth a retry.
+      if (error instanceof InvalidStateError)
+        return {
+          upgraded: false,
+          detail: `kept ${before}: the host refused the upgrade (${error.fault.message || error.fault.type})`,
+        };
+      throw error;
+    }
+    const after = await version();
+    return after === before
+      ? { upgraded: false, detail: `already ${before}, the newest its host supports` }
+      : { upgraded: true, detail: `upgraded from ${before} to ${after}` };
   }
 
   /** Moves a VM to another host, pool, folder and/or datastore (RelocateVM_Task). */

@@ -11,14 +11,16 @@ import type { createDatastoreActivities } from '../activities/datastore';
 // A plain list of names from a module without I/O; the activities themselves are imported as types only.
 import { PERMANENT_ERROR_TYPES } from '../activities/errors';
 import type { createPreflightActivities } from '../activities/preflight';
+import type { createSwitchoverActivities } from '../activities/switchover';
 import type { createTransferActivities } from '../activities/transfer';
 import type { createVmActivities } from '../activities/vm';
 import type { QuickMigrationOptions } from './definitions';
 
-/** The control-plane activities: preflight, VM and datastore calls. */
+/** The control-plane activities: preflight, VM, datastore and switchover calls. */
 export type ControlActivities = ReturnType<typeof createPreflightActivities> &
   ReturnType<typeof createVmActivities> &
-  ReturnType<typeof createDatastoreActivities>;
+  ReturnType<typeof createDatastoreActivities> &
+  ReturnType<typeof createSwitchoverActivities>;
 /** The data movers: file copies between datastores. */
 export type TransferActivities = ReturnType<typeof createTransferActivities>;
 

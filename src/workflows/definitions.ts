@@ -4,6 +4,7 @@
  */
 import type { Duration } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { DowntimeComparison } from '../planner/downtime';
 import type { MigrationPlan } from '../planner/plan';
 import type { PrecopyRound, Projection } from '../planner/precopy';
 
@@ -91,7 +92,13 @@ export interface MigrationProgress {
   bytesTotal: number;
   /** Epoch ms when the source stopped running (suspend or power-off); null before. */
   sourceStoppedAt: number | null;
+  /** The VM's downtime: source stopped or suspended → target running; null until the target runs. */
   downtimeMs: number | null;
+  /**
+   * The service's downtime: the source guest's last heartbeat → the target guest's heartbeat green;
+   * null until that heartbeat (and when either guest has none). Absent in older workflows.
+   */
+  serviceDowntimeMs?: number | null;
   awaitingApproval: boolean;
   /** What the migration waits for (a window, an approval and why); null when it does not wait. */
   waitingFor: string | null;
@@ -102,6 +109,22 @@ export interface MigrationProgress {
   error: string | null;
 }
 
+/** How the switchover went: the stop, the questions answered, the hardware, the downtime against its projection. */
+export interface SwitchoverReport {
+  /**
+   * How the source stopped: suspend (SmartSwitch), guest-shutdown (through VMware Tools), power-off
+   * (hard, as options.shutdown.mode asked) or power-off-after-timeout (the guest did not stop within
+   * options.shutdown.timeoutMs and onTimeout said power-off); null when it was not running.
+   */
+  stop: 'suspend' | 'guest-shutdown' | 'power-off' | 'power-off-after-timeout' | null;
+  /** Questions vSphere asked when the target started, and the answer given. */
+  answered: { text: string; messageIds: string[]; choice: string }[];
+  /** options.targetVm.upgradeHardware: what happened; null when not asked (or not possible). */
+  hardware: { upgraded: boolean; detail: string } | null;
+  /** The measured downtimes beside the plan's projection and the same sums at the switchover; null without a projection. */
+  projection: DowntimeComparison | null;
+}
+
 /** The workflow's result. */
 export interface MigrationResult {
   migrationId: string;
@@ -110,8 +133,20 @@ export interface MigrationResult {
   relocation: MigrationPlan['relocation'];
   reasons: MigrationPlan['reasons'];
   warnings: string[];
-  /** From the source stopping until the target ran; null when the VM never stopped (powered-off, suspended, vMotion). */
+  /**
+   * The VM's downtime, from the source stopping (a suspend's start, a hard power-off, or the guest
+   * reaching poweredOff after its shutdown) until the target VM ran; null when the VM never stopped
+   * (powered-off, suspended, vMotion). options.maxDowntimeMs bounds this one.
+   */
   downtimeMs: number | null;
+  /**
+   * The service's downtime, from the source guest's last green heartbeat until the target guest's first;
+   * includes a Cold migration's guest shutdown and boot. Null when not measured (no heartbeat on either
+   * side, or from a workflow older than this field).
+   */
+  serviceDowntimeMs?: number | null;
+  /** How the switchover went; null for vMotion and in older workflows. */
+  switchover?: SwitchoverReport | null;
   bytesCopied: number;
   verified: VerifiedFile[];
   target: {

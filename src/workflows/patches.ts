@@ -32,3 +32,12 @@ export const PRECOPY_TIGHTEN = 'precopy-tighten';
  * ops-b (2026-12-02); may be deprecated once no migration started before it is running.
  */
 export const PREFLIGHT_REFUSAL = 'preflight-refusal';
+
+/**
+ * The switchover as on a real host (quick-migration/switchover.ts): the target's .vmx keeps the VM's
+ * identity and drops ISO media on the source's datastores, a Cold source stops through a guest shutdown
+ * (or as options.shutdown says), the target starts answering the moved-or-copied question, and the
+ * target's guest heartbeat is awaited for the service downtime. Added on branch switchover (2026-12-02);
+ * may be deprecated once no Quick Migration started before it is running.
+ */
+export const SWITCHOVER_TRUTH = 'switchover-truth';

@@ -214,7 +214,10 @@ describe('the command line (citty)', () => {
     expect(invalid).toBeInstanceOf(RequestValidationError);
     expect((invalid as RequestValidationError).problems).toEqual([
       { path: 'target.datastore (--datastore)', message: 'is required' },
-      { path: 'options.mode (--mode)', message: 'must be one of auto, smartswitch, cold (got "fast")' },
+      {
+        path: 'options.mode (--mode)',
+        message: 'must be one of auto, smartswitch, cold, fastest (got "fast")',
+      },
     ]);
   });
 });
@@ -282,7 +285,10 @@ describe('requestFrom (flags → request)', () => {
   it('names the field, the flag and the fix', () => {
     expect(problemsOf(() => requestFrom(undefined, { vm: 'esx-a/app01', mode: 'fast' }))).toEqual([
       { path: 'target.datastore (--datastore)', message: 'is required' },
-      { path: 'options.mode (--mode)', message: 'must be one of auto, smartswitch, cold (got "fast")' },
+      {
+        path: 'options.mode (--mode)',
+        message: 'must be one of auto, smartswitch, cold, fastest (got "fast")',
+      },
     ]);
     expect(
       problemsOf(() =>

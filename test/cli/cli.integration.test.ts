@@ -66,7 +66,7 @@ describe('quickmig CLI (integration)', () => {
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('target.datastore (--datastore): is required');
     expect(missing.stderr).toContain(
-      'options.mode (--mode): must be one of auto, smartswitch, cold (got "fast")',
+      'options.mode (--mode): must be one of auto, smartswitch, cold, fastest (got "fast")',
     );
 
     const typo = await runCli(['plan', 'test/cli/fixtures/typo-request.json'], env);

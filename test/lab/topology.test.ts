@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LabError } from '../../src/lab/errors';
 import type { Topology } from '../../src/lab/topology';
-import { endpointSpec, loadTopology, validateTopology } from '../../src/lab/topology';
+import { effectiveProfile, endpointSpec, loadTopology, validateTopology } from '../../src/lab/topology';
 
 /** The first element, or a failed test. */
 function first<T>(items: T[] | undefined): T {
@@ -105,8 +105,8 @@ describe('lab topology', () => {
     expect(spec).toMatchObject({
       listen: '127.0.0.1:40000',
       username: 'root',
-      suspendScale: 1024,
-      heartbeatDelaySec: 3,
+      profile: 'realistic',
+      guest: {},
       hosts: [
         {
           name: 'h1',
@@ -122,11 +122,57 @@ describe('lab topology', () => {
           cpus: 1,
           power: 'poweredOn',
           guestWriteBytesPerSec: 0,
+          tools: 'running',
+          ignoreShutdown: false,
+          uuidQuestion: 'default',
           disks: [{ sizeMiB: 4, fill: 'pattern' }],
         },
       ],
     });
     // the content seed is stable for a VM name, so disk bytes are reproducible between runs
     expect(endpointSpec(t, first(t.endpoints), '/x', runtime).vms[0]?.seed).toBe(spec.vms[0]?.seed);
+  });
+
+  it("reports the realistic profile by default: a real host's times and rates, IR-NFS at 100 MB/s", () => {
+    const t = loadTopology();
+    const esxA = t.endpoints.find((ep) => ep.name === 'esx-a');
+    if (!esxA) throw new Error('default topology has no esx-a');
+    const profile = effectiveProfile(endpointSpec(t, esxA, '/lab', runtime));
+    expect(profile).toEqual({
+      profile: 'realistic',
+      suspendScale: 1,
+      bootSec: 40,
+      resumeSec: 2,
+      shutdownSec: 20,
+      datastores: [
+        { name: 'datastore1', type: 'vmfs', readMBps: 400, writeMBps: 400 },
+        { name: 'IR-NFS', type: 'nfs', readMBps: 100, writeMBps: 100 },
+      ],
+      hosts: [{ name: 'esx-a.lab', linkGbps: 10, maxFolderStreams: 8 }],
+    });
+  });
+
+  it('passes per-field overrides through and lets the quick profile fill the rest', () => {
+    const t = minimal();
+    t.profile = 'quick';
+    t.guest = { shutdownSec: 5 };
+    t.heartbeatDelaySec = 2;
+    const ep = first(t.endpoints);
+    first(ep.datastores).writeMBps = 50;
+    first(ep.hosts).linkGbps = 1;
+    first(ep.vms).tools = 'none';
+    first(ep.vms).ignoreShutdown = true;
+    const spec = endpointSpec(t, ep, '/lab', runtime);
+    expect(spec.guest).toEqual({ shutdownSec: 5, bootSec: 2, resumeSec: 2 });
+    expect(spec.vms[0]).toMatchObject({ tools: 'none', ignoreShutdown: true });
+    const p = effectiveProfile(spec);
+    expect(p).toMatchObject({ profile: 'quick', suspendScale: 1024, bootSec: 2, shutdownSec: 5 });
+    expect(p.datastores[0]).toMatchObject({ readMBps: 0, writeMBps: 50 });
+    expect(p.hosts[0]).toEqual({ name: 'h1', linkGbps: 1, maxFolderStreams: 8 });
+  });
+
+  it('refuses an unknown profile, naming the field', () => {
+    const t: Record<string, unknown> = { ...minimal(), profile: 'fast' };
+    expect(problemsOf(t)).toContain('profile: must be equal to one of the allowed values: realistic, quick');
   });
 });

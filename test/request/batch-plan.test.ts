@@ -133,7 +133,7 @@ migrations:
         {
           path: 'defaults.options.mode',
           line: 3,
-          message: 'must be one of auto, smartswitch, cold (got "fast")',
+          message: 'must be one of auto, smartswitch, cold, fastest (got "fast")',
         },
         { path: 'limits.global', line: 4, message: 'must be >= 1 (got 0); leave it out for no limit' },
         { path: 'limits.perHost', line: 4, message: expect.stringContaining("did you mean 'perSourceHost'") },

@@ -34,6 +34,8 @@ describe('normalizeRequest', () => {
         switchover: 'auto',
         memoryThresholdMiB: 8192,
         precopy: { maxRounds: 8, onBudgetMiss: 'wait-approval', refreshIntervalMs: 30_000, headroom: 0.2 },
+        shutdown: { mode: 'guest', timeoutMs: 300_000, onTimeout: 'abort' },
+        targetVm: { disconnectMedia: true, upgradeHardware: false },
       },
     } satisfies MigrationRequest);
   });
@@ -97,7 +99,7 @@ describe('normalizeRequest', () => {
         options: { mode: 'hot', diskType: 'eager', verify: 'md5', switchover: 'now', source: 'drop' },
       },
       problems: [
-        { path: 'options.mode', message: 'must be one of auto, smartswitch, cold (got "hot")' },
+        { path: 'options.mode', message: 'must be one of auto, smartswitch, cold, fastest (got "hot")' },
         { path: 'options.diskType', message: 'must be one of same, thin, thick (got "eager")' },
         { path: 'options.source', message: 'must be one of keep, delete (got "drop")' },
         { path: 'options.verify', message: 'must be one of none, size, sha256 (got "md5")' },
@@ -123,7 +125,7 @@ describe('normalizeRequest', () => {
         {
           path: 'options.foo',
           message:
-            "unknown property 'foo'; allowed: method, mode, diskType, source, finalizeInstantRecovery, verify, switchover, memoryThresholdMiB, maxDowntimeMs, precopy, window",
+            "unknown property 'foo'; allowed: method, mode, diskType, source, finalizeInstantRecovery, verify, switchover, memoryThresholdMiB, maxDowntimeMs, precopy, window, shutdown, targetVm",
         },
       ],
     },

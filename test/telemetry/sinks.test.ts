@@ -7,7 +7,7 @@
 import type { WorkflowInfo } from '@temporalio/workflow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../../src/lab/processes';
-import { DOWNTIME, DOWNTIME_OVER_BUDGET, MIGRATIONS } from '../../src/telemetry/metrics';
+import { DOWNTIME, DOWNTIME_OVER_BUDGET, MIGRATIONS, SERVICE_DOWNTIME } from '../../src/telemetry/metrics';
 import { installTelemetry, migrationMetricsSinks } from '../../src/telemetry/telemetry';
 
 let metricsUrl: string;
@@ -33,12 +33,19 @@ describe('migration metrics sink', () => {
   it('counts outcomes with their method, records downtime in seconds, counts a missed budget', async () => {
     const { fn } = migrationMetricsSinks().quickmigMetrics.migrationFinished;
     const planned = { method: 'quick-migration', mode: 'cold' };
-    fn(info, { outcome: 'completed', ...planned, downtimeSeconds: 2.4, overBudget: true });
+    fn(info, {
+      outcome: 'completed',
+      ...planned,
+      downtimeSeconds: 2.4,
+      serviceDowntimeSeconds: 63.5,
+      overBudget: true,
+    });
     fn(info, {
       outcome: 'failed',
       method: 'unplanned',
       mode: 'unplanned',
       downtimeSeconds: null,
+      serviceDowntimeSeconds: null,
       overBudget: false,
     });
 
@@ -59,5 +66,10 @@ describe('migration metrics sink', () => {
     expect(buckets).toContainEqual(expect.stringMatching(/le="1".*\} 0$|^\{.*le="1"\} 0$/));
     expect(buckets).toContainEqual(expect.stringMatching(/le="2\.5".*\} 1$/));
     expect(buckets.every((b) => b.includes(labels))).toBe(true);
+    // The service downtime (heartbeat to heartbeat) beside it: 63.5 s lands in the 120 s bucket.
+    expect(await samples(`${SERVICE_DOWNTIME.name}_sum`)).toEqual([expect.stringMatching(/\} 63\.5$/)]);
+    const service = await samples(`${SERVICE_DOWNTIME.name}_bucket`);
+    expect(service).toContainEqual(expect.stringMatching(/le="60".*\} 0$/));
+    expect(service).toContainEqual(expect.stringMatching(/le="120".*\} 1$/));
   });
 });

@@ -15,6 +15,7 @@ import type { MigrationContext } from './context';
 import { snapshotName } from './context';
 import { finalizeMigration } from './finalize';
 import { copier } from './progress';
+import { switchoverSteps } from './switchover';
 import { warmMigration } from './warm';
 
 /** Copies the VM to the target and switches over; see the file comment. */
@@ -29,7 +30,14 @@ export async function copySteps(
   const folders = layoutFolders(layout);
   const running = source.powerState === 'poweredOn';
   const compensations: Compensation[] = [];
-  const copies = copier(prepared, progress, ctx.transfer);
+  const sw = switchoverSteps({
+    prepared,
+    progress,
+    control,
+    longControl: ctx.longControl,
+    compensate: (what, undo) => compensations.push({ what, undo }),
+  });
+  const copies = copier(prepared, progress, ctx.transfer, sw.vmxFor);
   const { copy, copied } = copies;
   const warm = warmMigration(prepared, ctx, copies, compensations, layout);
 
@@ -88,7 +96,10 @@ export async function copySteps(
     // A VM that is not running is copied whole here, in one copy: its plan calls that the bulk copy.
     const copyStep = running ? 'delta-copy' : 'bulk-copy';
     enter('switchover', running ? (plan.mode === 'smartswitch' ? 'suspend' : 'stop') : copyStep);
-    if (running) {
+    if (running && sw.enabled) {
+      stoppedAt = await sw.stop();
+      progress.sourceStoppedAt = stoppedAt;
+    } else if (running) {
       // If a retry finds the source already stopped (a worker died after stopping it), the real stop
       // happened before this step was scheduled: count from then, so downtime is never under-reported.
       const stopRequestedAt = Date.now();
@@ -121,9 +132,15 @@ export async function copySteps(
     }
     progress.step = copyStep;
     const now = await step(control.vmFiles, `List what changed on ${source.name}`, src);
-    await copy(
-      planCopies(remainingFiles(now.files, copied), now.files, now.disks, layout, target.datastoreUrls),
+    const atSwitchover = planCopies(
+      remainingFiles(now.files, copied),
+      now.files,
+      now.disks,
+      layout,
+      target.datastoreUrls,
     );
+    sw.countSwitchoverBytes(atSwitchover.reduce((sum, c) => sum + c.size, 0));
+    await copy(atSwitchover);
 
     progress.step = 'register-target';
     targetVm = await step(
@@ -147,7 +164,12 @@ export async function copySteps(
         }),
     });
 
-    if (running) {
+    await sw.beforeStart(targetVm);
+    if (running && sw.enabled) {
+      progress.step = plan.mode === 'smartswitch' ? 'resume' : 'start';
+      startedAt = await sw.start(targetVm);
+      progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
+    } else if (running) {
       progress.step = plan.mode === 'smartswitch' ? 'resume' : 'start';
       startedAt = (
         await step(
@@ -179,5 +201,5 @@ export async function copySteps(
   }
 
   // The target runs (or holds the VM, for a powered-off or suspended source): from here on, no rollback.
-  return finalizeMigration(prepared, ctx, targetVm, copies.verified);
+  return finalizeMigration(prepared, ctx, targetVm, copies.verified, { sw, copyStats: copies.stats });
 }

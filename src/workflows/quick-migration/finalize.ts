@@ -11,6 +11,7 @@ import { step } from '../activity-options';
 import type { MigrationResult, VerifiedFile } from '../definitions';
 import type { MigrationContext } from './context';
 import { snapshotName } from './context';
+import type { SwitchoverSteps } from './switchover';
 
 /**
  * Runs finalize to its end, even when the workflow is cancelled meanwhile: a cancellation now would
@@ -22,6 +23,8 @@ export function finalizeMigration(
   ctx: MigrationContext,
   targetVm: PreparedMigration['source']['vm'] | undefined,
   verified: readonly VerifiedFile[],
+  /** The switchover's steps (service downtime, report) and the copies' throughput; absent for vMotion. */
+  switchover?: { sw: SwitchoverSteps; copyStats: { bytes: number; ms: number } },
 ): Promise<MigrationResult> {
   const { plan, source, target, request } = prepared;
   const { progress, enter, migrationId, control } = ctx;
@@ -29,6 +32,11 @@ export function finalizeMigration(
   return CancellationScope.nonCancellable(async () => {
     enter('finalize', 'consolidate');
     const tgt = { endpoint: target.endpoint, vm: targetVm };
+    // The guest boots while finalize runs; its first heartbeat ends the service downtime.
+    const service =
+      switchover && targetVm && source.powerState === 'poweredOn'
+        ? switchover.sw.waitForService(targetVm, ctx.heartbeatTimeoutMs)
+        : undefined;
     await step(control.consolidateVm, `Consolidate the disks of ${target.temporaryName}`, tgt);
 
     progress.step = 'finalize-source';
@@ -87,8 +95,16 @@ export function finalizeMigration(
       ? await finalizeInstantRecovery(prepared, control)
       : null;
     const described = await step(control.describeVm, `Read ${target.finalName} for the report`, tgt);
+    await service;
     return ctx.finish({
       downtimeMs: progress.downtimeMs,
+      ...(switchover
+        ? switchover.sw.finish({
+            downtimeMs: progress.downtimeMs,
+            copyBytes: switchover.copyStats.bytes,
+            copyMs: switchover.copyStats.ms,
+          })
+        : {}),
       bytesCopied: verified.filter((v) => !v.skipped).reduce((sum, v) => sum + v.size, 0),
       verified: [...verified],
       target: {

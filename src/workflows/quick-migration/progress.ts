@@ -8,6 +8,7 @@ import { ApplicationFailure, log, setHandler, upsertSearchAttributes } from '@te
 import type { PreparedMigration } from '../../activities/preflight';
 import type { FileCopyPlan } from '../../planner/files';
 import type { MigrationPlan } from '../../planner/plan';
+import type { VmxEdit } from '../../planner/vmx';
 import { FAILURE_TYPES } from '../../request/contract';
 import type { MigrationRequestInput } from '../../request/request';
 import type { TransferActivities } from '../activity-options';
@@ -151,6 +152,8 @@ export function copier(
   prepared: PreparedMigration,
   progress: MigrationProgress,
   transfer: ActivityInterfaceFor<TransferActivities>,
+  /** The switchover's .vmx edit for a copy (identity, media); default none. */
+  vmxFor: (copy: FileCopyPlan) => VmxEdit | undefined = () => undefined,
 ) {
   const { source, target, request } = prepared;
   const verified: VerifiedFile[] = [];
@@ -171,7 +174,7 @@ export function copier(
           source: c.source,
           target: c.target,
           size: c.size,
-          ...(c.rewrite ? { transform: { kind: 'replace' as const, pairs: c.rewrite } } : {}),
+          ...transformOf(c, vmxFor(c)),
         })),
       },
     );
@@ -191,6 +194,12 @@ export function copier(
     stats.ms += Date.now() - copyStart;
   };
   return { verified, copied, stats, copy };
+}
+
+/** The copy's text transform: the path replacements and, for the .vmx, the switchover's edits. */
+function transformOf(c: FileCopyPlan, vmx: VmxEdit | undefined) {
+  if (!c.rewrite && !vmx) return {};
+  return { transform: { kind: 'replace' as const, pairs: c.rewrite ?? [], ...(vmx ? { vmx } : {}) } };
 }
 
 /** What `copier` returns. */

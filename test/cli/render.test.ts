@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { reportLines } from '../../src/cli/render';
+import type { MigrationResult } from '../../src/workflows/definitions';
+
+const base: MigrationResult = {
+  migrationId: 'quickmig-esx-a-app01',
+  method: 'quick-migration',
+  mode: 'cold',
+  relocation: 'host+datastore',
+  reasons: [],
+  warnings: [],
+  downtimeMs: 1800,
+  bytesCopied: 0,
+  verified: [],
+  target: {
+    endpoint: 'esx-b',
+    moref: 'vm-9',
+    name: 'app01',
+    host: 'esx-b.lab',
+    datastores: ['datastore1'],
+    powerState: 'poweredOn',
+    snapshots: 0,
+  },
+  source: { endpoint: 'esx-a', name: 'app01_migrated', action: 'kept', detail: 'kept' },
+  instantRecovery: null,
+  phases: {},
+  precopy: null,
+};
+
+describe('reportLines', () => {
+  it('shows both downtimes, how the source stopped and the projection beside the measurement', () => {
+    const lines = reportLines(
+      {
+        ...base,
+        serviceDowntimeMs: 63_500,
+        switchover: {
+          stop: 'power-off-after-timeout',
+          answered: [{ text: 'moved or copied?', messageIds: ['msg.uuid.altered'], choice: '1' }],
+          hardware: { upgraded: true, detail: 'upgraded from vmx-13 to vmx-19' },
+          projection: {
+            mode: 'cold',
+            projectedDowntimeMs: 2000,
+            projectedServiceDowntimeMs: 62_000,
+            atSwitchover: null,
+            measuredDowntimeMs: 1800,
+            measuredServiceDowntimeMs: 63_500,
+            ratio: 0.9,
+          },
+        },
+      },
+      { id: 'quickmig-esx-a-app01', durationMs: null },
+    );
+    expect(lines).toContain(
+      "  service       1m04s (source guest's last heartbeat → target guest's heartbeat)",
+    );
+    expect(lines).toContain(
+      '  stop          powered off hard: the guest did not stop within options.shutdown.timeoutMs',
+    );
+    expect(lines).toContain('  projection    downtime 2.00 s, service 1m02s; measured ÷ projected 0.90');
+    expect(lines).toContain('  question      answered 1 to msg.uuid.altered');
+    expect(lines).toContain('  hardware      upgraded from vmx-13 to vmx-19');
+  });
+
+  it('says when the service downtime could not be measured, and shows nothing extra for older results', () => {
+    const lines = reportLines(
+      {
+        ...base,
+        serviceDowntimeMs: null,
+        switchover: { stop: 'power-off', answered: [], hardware: null, projection: null },
+      },
+      { id: 'x', durationMs: null },
+    );
+    expect(lines).toContain('  service       not measured (no guest heartbeat on the source or the target)');
+    expect(reportLines(base, { id: 'x', durationMs: null }).some((l) => l.startsWith('  service'))).toBe(
+      false,
+    );
+  });
+});

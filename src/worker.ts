@@ -18,12 +18,12 @@ import type { WorkerConfig } from './config/config';
 import { packagePath } from './package-root';
 import { ENDPOINT_DIRECTORY_MEMO, endpointDirectoryId, WORKFLOW_TYPES } from './request/contract';
 import type { TelemetryOptions } from './telemetry/telemetry';
-import type { EndpointDirectory } from './workflows/operator';
 import {
   bytesTransferredInterceptor,
   installTelemetry,
   WORKFLOW_METRICS_MODULE,
 } from './telemetry/telemetry';
+import type { EndpointDirectory } from './workflows/operator';
 
 /** Path of the workflow bundle's entry point (the bundler needs a file with its extension). */
 export const WORKFLOWS_PATH = packagePath('src', 'workflows', 'index.ts');

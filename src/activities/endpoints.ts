@@ -186,9 +186,7 @@ export function checkEndpoints(
  * endpoint may come back, so the worker runs and retries it on first use.
  */
 export function unusableConfiguration(states: readonly EndpointState[]): boolean {
-  return (
-    states.length > 0 && states.every((s) => s.problem !== null) && states.every((s) => s.reachable)
-  );
+  return states.length > 0 && states.every((s) => s.problem !== null) && states.every((s) => s.reachable);
 }
 
 /** Builds the endpoint check activity over the pool. */

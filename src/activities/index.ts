@@ -50,6 +50,8 @@ export function createControlActivities(pool: EndpointPool) {
     ...createVmActivities(pool),
     ...createDatastoreActivities(pool),
     ...createSwitchoverActivities(pool),
+    ...createEndpointActivities(pool),
+    ...createInventoryActivities(pool),
   });
 }
 

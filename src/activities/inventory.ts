@@ -2,8 +2,9 @@
  * Discovery: what an endpoint holds (VMs, hosts, datastores, networks) with sizes and states, read on the
  * worker (which alone holds the credentials) for `quickmig inventory`. Reads only.
  */
-import type { EndpointPool } from './endpoints';
+
 import type { MoRef, VSphereClient } from '../vsphere';
+import type { EndpointPool } from './endpoints';
 
 /** What `inventory` lists. */
 export type InventoryKind = 'vms' | 'hosts' | 'datastores' | 'networks';
@@ -112,7 +113,10 @@ export type InventoryListing = {
 
 /** A glob (`*`, `?`) as an anchored regular expression. */
 export function globRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
@@ -233,11 +237,7 @@ async function listNetworks(endpoint: string, client: VSphereClient): Promise<In
 }
 
 /** Applies the filters that need the rows (the name glob is applied before the facts are read, for VMs). */
-function filterRows<T extends { name: string }>(
-  kind: InventoryKind,
-  rows: T[],
-  q: InventoryQuery,
-): T[] {
+function filterRows<T extends { name: string }>(kind: InventoryKind, rows: T[], q: InventoryQuery): T[] {
   const match = q.name ? globRegExp(q.name) : undefined;
   const power = q.power ? powerStateOf(q.power) : undefined;
   return rows.filter((row) => {
@@ -248,7 +248,11 @@ function filterRows<T extends { name: string }>(
       if (q.datastore && !vm.datastores.includes(q.datastore)) return false;
       if (q.host && vm.host !== q.host) return false;
     }
-    if (kind === 'hosts' && q.datastore && !(row as unknown as InventoryHost).datastores.includes(q.datastore))
+    if (
+      kind === 'hosts' &&
+      q.datastore &&
+      !(row as unknown as InventoryHost).datastores.includes(q.datastore)
+    )
       return false;
     if (kind === 'datastores' && q.host && !(row as unknown as InventoryDatastore).hosts.includes(q.host))
       return false;

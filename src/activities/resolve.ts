@@ -89,7 +89,12 @@ export async function findSourceVm(client: VSphereClient, request: MigrationRequ
     if (!(error instanceof NotFoundError)) throw error;
     // A name is likely a typo of one that exists: say which (the worker alone can list the VMs).
     const close =
-      'name' in locator ? closestName(value, (await client.inventory.listVms()).map((v) => v.name)) : undefined;
+      'name' in locator
+        ? closestName(
+            value,
+            (await client.inventory.listVms()).map((v) => v.name),
+          )
+        : undefined;
     const message = `no VM '${value}' on ${request.source.endpoint}; ${close ? `did you mean '${close}'? ` : ''}check the name or identifier ('quickmig inventory ${request.source.endpoint} vms' lists them)`;
     return refuse(field, message, { cause: error });
   }

@@ -99,7 +99,8 @@ override the file's temporal section.`,
       else out.progress(level === 'WARN' ? `warning: ${message}` : message);
     };
     const states = await checkEndpoints(config.endpoints);
-    for (const state of states) log(state.problem ? 'WARN' : 'INFO', endpointLine(state), { endpoint: state });
+    for (const state of states)
+      log(state.problem ? 'WARN' : 'INFO', endpointLine(state), { endpoint: state });
     if (unusableConfiguration(states))
       throw new ConfigError(
         `no endpoint of ${config.source ?? 'the worker configuration'} can be used:\n  ${states.map((s) => `${s.name}: ${s.problem}`).join('\n  ')}`,

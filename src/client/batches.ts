@@ -14,9 +14,9 @@ import { batchIdOf, normalizePlan } from '../request/batch-plan';
 import { WORKFLOW_TYPES } from '../request/contract';
 import type { BatchProgress, BatchResult, migrationBatch } from '../workflows/batch';
 import { batchProgressQuery } from '../workflows/batch';
-import { OperatorClient } from './operator';
 import { BatchAlreadyStartedError, MigrationCancelledError } from './failures';
 import { describeBatch } from './ids';
+import { OperatorClient } from './operator';
 
 /** Options of `startBatch`. */
 export interface BatchStartOptions {

@@ -43,11 +43,11 @@ import {
   VM_ATTRIBUTE,
 } from '../workflows/search-attributes';
 import { BatchClient } from './batches';
-import type { EndpointField } from './operator';
 import type { ConnectOptions } from './connection';
 import { resolveConnection } from './connection';
 import { MigrationAlreadyRunningError, OperationRefusedError, rootMessage } from './failures';
 import { describeRequest, migrationIdOf, planIdOf, vmOf } from './ids';
+import type { EndpointField } from './operator';
 import type { LiveProgress } from './progress';
 import { fallbackProgress, liveProgressOf, transferOf } from './progress';
 

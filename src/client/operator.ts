@@ -89,21 +89,17 @@ export class OperatorClient extends ClientBase {
    * states, filtered on the worker. Throws RequestValidationError for an unknown endpoint.
    */
   async inventory(query: InventoryQuery = {}): Promise<InventoryListing> {
-    if (query.endpoint)
-      await this.checkEndpointNames([{ path: 'endpoint', endpoint: query.endpoint }]);
+    if (query.endpoint) await this.checkEndpointNames([{ path: 'endpoint', endpoint: query.endpoint }]);
     await this.waitForWorker();
     const id = `quickmig-inventory-${randomUUID().slice(0, 8)}`;
     try {
-      return await this.temporal.workflow.execute<typeof inventoryListing>(
-        WORKFLOW_TYPES.inventoryListing,
-        {
-          taskQueue: this.taskQueue,
-          workflowId: id,
-          args: [query],
-          workflowExecutionTimeout: '5m',
-          staticSummary: `Inventory: ${query.kind ?? 'vms'} of ${query.endpoint ?? 'every endpoint'}`,
-        },
-      );
+      return await this.temporal.workflow.execute<typeof inventoryListing>(WORKFLOW_TYPES.inventoryListing, {
+        taskQueue: this.taskQueue,
+        workflowId: id,
+        args: [query],
+        workflowExecutionTimeout: '5m',
+        staticSummary: `Inventory: ${query.kind ?? 'vms'} of ${query.endpoint ?? 'every endpoint'}`,
+      });
     } catch (error) {
       throw await this.failureOf(id, error);
     }

@@ -8,9 +8,9 @@
 import type { ActivityOptions } from '@temporalio/common';
 import { proxyActivities } from '@temporalio/workflow';
 import type { createDatastoreActivities } from '../activities/datastore';
+import type { createEndpointActivities } from '../activities/endpoints';
 // A plain list of names from a module without I/O; the activities themselves are imported as types only.
 import { PERMANENT_ERROR_TYPES } from '../activities/errors';
-import type { createEndpointActivities } from '../activities/endpoints';
 import type { createInventoryActivities } from '../activities/inventory';
 import type { createPreflightActivities } from '../activities/preflight';
 import type { createSwitchoverActivities } from '../activities/switchover';

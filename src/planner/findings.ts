@@ -248,3 +248,27 @@ export function checkDisks(ctx: Context, quick: boolean): void {
     }
   }
 }
+
+/**
+ * The target folders a Quick Migration creates must be free: one that holds files and was not made by
+ * this migration (an earlier migration's source kept with `source: keep`, another VM) fails make-folders,
+ * so the plan reports it now. An empty folder is adopted; one this migration made (a retry) is its own.
+ */
+export function checkTargetFolders(ctx: Context, quick: boolean, folders: readonly string[]): void {
+  const known = ctx.facts.targetFolders;
+  if (!quick || !known) return;
+  for (const path of folders) {
+    const folder = known.folders.find((f) => f.path === path);
+    if (!folder?.exists || folder.owner === known.migrationId) continue;
+    if (folder.owner === null && folder.entries === 0) continue;
+    const whose =
+      folder.owner === null
+        ? `holds ${folder.entries} file(s) of another VM`
+        : `belongs to migration ${folder.owner}`;
+    ctx.error(
+      'target-folder-exists',
+      `${path} already exists on ${ctx.request.target.endpoint} and ${whose}; quickmig never writes into it: set target.name to another name, choose another target.datastore, or remove the folder`,
+      ctx.request.target.name === undefined ? 'target.datastore' : 'target.name',
+    );
+  }
+}

@@ -63,7 +63,7 @@ export interface EndpointState {
   name: string;
   /** The SDK URL. */
   url: string;
-  /** The endpoint answered over TLS; null when the check did not get that far (not run). */
+  /** The endpoint answered over TLS (false: refused, timed out, no route). */
   reachable: boolean;
   /**
    * The certificate against the configured trust: `pin-match` / `pin-mismatch` (tls.thumbprint),

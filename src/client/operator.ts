@@ -60,7 +60,11 @@ export class OperatorClient extends ClientBase {
     const unique = problems.filter(
       (p, i) => problems.findIndex((q) => q.path === p.path && q.message === p.message) === i,
     );
-    if (unique.length > 0) throw new RequestValidationError(unique);
+    if (unique.length === 0) return;
+    const error = new RequestValidationError(unique);
+    // An endpoint named on a command line (inventory, endpoints) is no request: say just what is wrong.
+    if (unique.every((p) => p.path === 'endpoint')) error.message = unique.map((p) => p.message).join('; ');
+    throw error;
   }
 
   /**

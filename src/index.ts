@@ -61,6 +61,7 @@ export type {
   Reason,
   Relocation,
   RuleId,
+  SpaceNeed,
   StepId,
 } from './planner/plan';
 export type { PrecopyRound, Projection } from './planner/precopy';

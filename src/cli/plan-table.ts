@@ -28,6 +28,11 @@ export interface PlanTotals {
   bytes: number;
   /** Sum of the copies at their stated rates, ms: the copies one after the other. */
   copyMs: number;
+  /**
+   * Target datastores the VMs together need more of than is free, though each VM alone fits: the later
+   * migrations of the batch would fail for space.
+   */
+  overcommitted: { datastore: string; neededBytes: number; freeBytes: number; vms: string[] }[];
 }
 
 const MODES = ['smartswitch', 'cold'] as const;
@@ -65,6 +70,22 @@ const COLUMNS: readonly Column<PlannedVm>[] = [
 /** The totals of planned VMs. */
 export function planTotals(rows: readonly PlannedVm[]): PlanTotals {
   const plans = rows.flatMap((r) => (r.plan ? [r.plan] : []));
+  // Space per target datastore over every VM (endpoint and name: two endpoints may share a name).
+  const byDatastore = new Map<string, { neededBytes: number; freeBytes: number; vms: string[] }>();
+  for (const row of rows) {
+    const endpoint = row.target.split(' ')[0];
+    for (const need of row.plan?.estimate?.space ?? []) {
+      if (need.freeBytes === null || need.neededBytes === 0) continue;
+      const key = `${endpoint} ${need.datastore}`;
+      const entry = byDatastore.get(key) ?? { neededBytes: 0, freeBytes: need.freeBytes, vms: [] };
+      entry.neededBytes += need.neededBytes;
+      entry.vms.push(row.vm);
+      byDatastore.set(key, entry);
+    }
+  }
+  const overcommitted = [...byDatastore]
+    .filter(([, e]) => e.vms.length > 1 && e.neededBytes > e.freeBytes)
+    .map(([datastore, e]) => ({ datastore, ...e }));
   return {
     vms: rows.length,
     ready: plans.filter((p) => !p.blocked).length,
@@ -72,6 +93,7 @@ export function planTotals(rows: readonly PlannedVm[]): PlanTotals {
     refused: rows.length - plans.length,
     bytes: plans.reduce((sum, p) => sum + (p.estimate?.bytes ?? 0), 0),
     copyMs: plans.reduce((sum, p) => sum + (p.estimate?.copyMs ?? 0), 0),
+    overcommitted,
   };
 }
 
@@ -92,7 +114,7 @@ export function planTableLines(rows: readonly PlannedVm[], format: TableFormat, 
           formatDuration(t.copyMs),
           '',
           '',
-          `${t.ready} ready, ${t.blocked} blocked, ${t.refused} refused`,
+          `${t.ready} ready, ${t.blocked} blocked, ${t.refused} refused${t.overcommitted.length > 0 ? `; ${t.overcommitted.length} datastore(s) short of space` : ''}`,
         ],
       ]
     : [];
@@ -122,6 +144,10 @@ export function planTableLines(rows: readonly PlannedVm[], format: TableFormat, 
       (f) => `${bullet}${r.vm}: ${f.severity} ${f.code}${f.field ? ` (${f.field})` : ''}: ${f.message}`,
     ),
   ]);
+  for (const o of t.overcommitted)
+    findings.push(
+      `${bullet}batch: error datastore-space: ${o.datastore} has ${formatBytes(o.freeBytes)} free but ${o.vms.join(', ')} need ${formatBytes(o.neededBytes)} together; move some to another datastore or free space`,
+    );
   if (findings.length > 0) notes.push('', 'Findings:', ...findings);
   return [...lines, ...notes];
 }

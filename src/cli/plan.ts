@@ -116,6 +116,12 @@ table for a change request. Exits 4 when a finding blocks a migration, 3 when a 
         ExitCode.invalidInput,
       );
     const blocked = rows.filter((r) => r.plan?.blocked);
+    const short = planTotals(rows).overcommitted;
+    if (blocked.length === 0 && short.length > 0)
+      throw new CliError(
+        `the batch needs more space than is free on ${short.map((o) => o.datastore).join(', ')}`,
+        ExitCode.blocked,
+      );
     if (blocked.length > 0) {
       const errors = blocked.flatMap((r) =>
         (r.plan?.findings ?? []).filter((f) => f.severity === 'error').map((f) => `${r.vm}: ${f.message}`),

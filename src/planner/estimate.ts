@@ -6,7 +6,7 @@
 import type { MigrationRequest } from '../request/request';
 import type { MigrationFacts } from './facts';
 import { isCopiedType } from './files';
-import type { CopyEstimate } from './model';
+import type { CopyEstimate, SpaceNeed } from './model';
 import { downtimeInput } from './switchover';
 
 /** The disks a vMotion moves to another datastore, and whether the host (and so the memory) changes. */
@@ -26,6 +26,7 @@ export function estimateCopy(
   method: 'vmotion' | 'quick-migration',
   mode: 'smartswitch' | 'cold' | null,
   vmotion: VMotionMoves,
+  space: SpaceNeed[],
 ): CopyEstimate {
   const { vm } = facts;
   const memory = vm.memoryMiB * 2 ** 20;
@@ -50,5 +51,6 @@ export function estimateCopy(
     }
   }
   const rate = downtimeInput(request, facts).copy;
-  return { bytes, basis, rate, copyMs: rate.bps > 0 ? Math.round((bytes * 1000) / rate.bps) : 0 };
+  const copyMs = rate.bps > 0 ? Math.round((bytes * 1000) / rate.bps) : 0;
+  return { bytes, basis, rate, copyMs, space };
 }

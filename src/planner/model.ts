@@ -87,6 +87,14 @@ export interface DiskPlacementPlan {
   to: string;
 }
 
+/** What a migration needs on one target datastore: disks (by options.diskType), configuration, swap. */
+export interface SpaceNeed {
+  datastore: string;
+  neededBytes: number;
+  /** The datastore's free space when planned; null when the target has no such datastore. */
+  freeBytes: number | null;
+}
+
 /** What a migration will copy and how long the copy takes at a stated rate (./estimate.ts). */
 export interface CopyEstimate {
   /** Bytes the migration copies (Quick Migration) or vSphere moves (vMotion). */
@@ -97,6 +105,8 @@ export interface CopyEstimate {
   rate: StatedRate;
   /** bytes ÷ rate, ms: the copy alone (the switchover's downtime is projected per mode apart). */
   copyMs: number;
+  /** Space needed per target datastore (a batch's dry run adds them up). */
+  space: SpaceNeed[];
 }
 
 /** The outcome of planning: a dry run that changes nothing. */

@@ -60,7 +60,7 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
   const mode = switchover?.mode ?? ruleMode;
   checkHostsAndVm(ctx);
   checkDisks(ctx, quick);
-  checkDatastores(ctx, where, quick);
+  const space = checkDatastores(ctx, where, quick);
   const targetName = checkNames(ctx, quick);
   checkLeftovers(ctx, where, quick);
   decideSource(ctx, quick);
@@ -72,10 +72,17 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
     quick,
     layoutFolders(layoutOf({ targetName, configDatastore: request.target.datastore, disks })),
   );
-  const estimate = estimateCopy(request, facts, method, mode, {
-    diskKeys: where.changedDisks.map((d) => d.key),
-    hostChanges: where.hostChanges,
-  });
+  const estimate = estimateCopy(
+    request,
+    facts,
+    method,
+    mode,
+    {
+      diskKeys: where.changedDisks.map((d) => d.key),
+      hostChanges: where.hostChanges,
+    },
+    space,
+  );
 
   return {
     vm: facts.vm.name,

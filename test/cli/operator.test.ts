@@ -99,4 +99,35 @@ describe('the dry-run table', () => {
     expect(csv).toHaveLength(5);
     expect(csv[4]).toMatch(/^TOTAL,3 VM\(s\),/);
   });
+
+  it('flags a target datastore the VMs of a batch need more of together than is free', () => {
+    const req = request({
+      source: { endpoint: 'esx-a', name: 'ir-app01' },
+      target: { endpoint: 'esx-b', datastore: 'datastore1' },
+    });
+    const base = decidePlan(req, labFacts(req));
+    const needing = (gib: number) => ({
+      ...base,
+      estimate: {
+        ...(base.estimate as NonNullable<typeof base.estimate>),
+        space: [{ datastore: 'datastore1', neededBytes: gib * 2 ** 30, freeBytes: 100 * 2 ** 30 }],
+      },
+    });
+    const planned: PlannedVm[] = [
+      { vm: 'esx-a/a', target: 'esx-b datastore1', plan: needing(60), error: null },
+      { vm: 'esx-a/b', target: 'esx-b datastore1', plan: needing(60), error: null },
+    ];
+    expect(planTotals(planned).overcommitted).toEqual([
+      {
+        datastore: 'esx-b datastore1',
+        neededBytes: 120 * 2 ** 30,
+        freeBytes: 100 * 2 ** 30,
+        vms: ['esx-a/a', 'esx-a/b'],
+      },
+    ]);
+    expect(planTableLines(planned, 'text', true).join('\n')).toContain(
+      'batch: error datastore-space: esx-b datastore1 has 100.0 GiB free but esx-a/a, esx-a/b need 120.0 GiB together',
+    );
+    expect(planTotals(planned.slice(0, 1)).overcommitted).toEqual([]);
+  });
 });

@@ -73,6 +73,7 @@ export interface InventoryHost {
   cpuCores: number | null;
   memoryBytes: number | null;
   version: string | null;
+  /** capability.vmotionSupported, as the planner reads it. */
   vmotion: boolean;
   datastores: string[];
 }
@@ -197,7 +198,7 @@ async function listHosts(endpoint: string, client: VSphereClient): Promise<Inven
     cpuCores: h.numCpuCores ?? null,
     memoryBytes: h.memoryBytes ?? null,
     version: h.productVersion ?? null,
-    vmotion: h.vmotionSupported && h.vmotionEnabled,
+    vmotion: h.vmotionSupported,
     datastores: names(h.datastores, datastores),
   }));
 }

@@ -132,11 +132,17 @@ export const inventoryCommand = command({
     description: 'List VMs, hosts, datastores or networks of an endpoint, with sizes and states',
   },
   args: {
-    where: {
+    endpoint: {
       type: 'positional',
       required: false,
-      valueHint: '[ENDPOINT] [vms|hosts|datastores|networks]',
-      description: 'The endpoint (default: every endpoint of the worker) and what to list (default vms)',
+      valueHint: 'ENDPOINT',
+      description: 'The endpoint (default: every endpoint of the worker)',
+    },
+    kind: {
+      type: 'positional',
+      required: false,
+      valueHint: 'vms|hosts|datastores|networks',
+      description: 'What to list (default vms); a lone kind lists it on every endpoint',
     },
     name: {
       type: 'string',

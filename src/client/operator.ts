@@ -54,7 +54,7 @@ export class OperatorClient extends ClientBase {
         const close = closestName(f.endpoint, known);
         return {
           path: f.path,
-          message: `unknown endpoint '${f.endpoint}'${close ? ` — did you mean '${close}'?` : ''} The workers on task queue ${this.taskQueue} have ${known.join(', ') || 'no endpoints'}`,
+          message: `unknown endpoint '${f.endpoint}'${close ? ` — did you mean '${close}'?` : ''} The workers on task queue ${this.taskQueue} have ${known.join(', ') || 'no endpoints'}: fix the request's endpoint name or add the endpoint to the worker configuration`,
         };
       });
     const unique = problems.filter(

@@ -4,6 +4,17 @@
  * types. Everything else in src/ is internal.
  */
 
+export type { EndpointState } from './activities/endpoints';
+export type {
+  InventoryDatastore,
+  InventoryDisk,
+  InventoryHost,
+  InventoryKind,
+  InventoryListing,
+  InventoryNetwork,
+  InventoryQuery,
+  InventoryVm,
+} from './activities/inventory';
 export type { CopyFilesHeartbeat, HeartbeatFile } from './activities/transfer';
 export type { QuickmigClientOptions } from './client/base';
 export type { BatchStartOptions, LiveBatchProgress, StartedBatch } from './client/batches';
@@ -29,6 +40,7 @@ export type {
   WorkflowKind,
 } from './client/migrations';
 export { QuickmigClient } from './client/migrations';
+export type { EndpointField } from './client/operator';
 export type { LiveProgress, TransferProgress } from './client/progress';
 export type {
   DowntimeComparison,
@@ -42,6 +54,7 @@ export type {
 export { physicalLimit, projectMode } from './planner/downtime';
 export { explainPlan } from './planner/explain';
 export type {
+  CopyEstimate,
   DiskPlacementPlan,
   FactValue,
   Finding,
@@ -49,6 +62,7 @@ export type {
   Reason,
   Relocation,
   RuleId,
+  SpaceNeed,
   StepId,
 } from './planner/plan';
 export type { PrecopyRound, Projection } from './planner/precopy';

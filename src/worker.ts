@@ -7,14 +7,16 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Client } from '@temporalio/client';
 import type { Logger, WorkerOptions, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { createControlActivities, createDataMoverActivities } from './activities';
-import type { EndpointPool } from './activities/endpoints';
+import type { EndpointPool, EndpointState } from './activities/endpoints';
 import { createEndpointPool } from './activities/endpoints';
 import { dataConverterFor } from './codec/codec';
 import type { WorkerConfig } from './config/config';
 import { packagePath } from './package-root';
+import { ENDPOINT_DIRECTORY_MEMO, endpointDirectoryId, WORKFLOW_TYPES } from './request/contract';
 import type { TelemetryOptions } from './telemetry/telemetry';
 import {
   copiesInProgressInterceptor,
@@ -23,6 +25,7 @@ import {
   migrationMetricsSinks,
   WORKFLOW_METRICS_MODULE,
 } from './telemetry/telemetry';
+import type { EndpointDirectory } from './workflows/operator';
 
 /** Path of the workflow bundle's entry point (the bundler needs a file with its extension). */
 export const WORKFLOWS_PATH = packagePath('src', 'workflows', 'index.ts');
@@ -169,4 +172,38 @@ export async function createWorkers(
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     },
   };
+}
+
+/**
+ * Publishes the endpoint names this worker serves (and their states at start) in the memo of its task
+ * queue's directory workflow, replacing the run a previous worker started. Clients read the memo with
+ * DescribeWorkflowExecution (no worker, no credentials) and refuse an unknown endpoint before starting
+ * anything. Workers of one task queue share one configuration, so the last one started speaks for all.
+ */
+export async function publishEndpointDirectory(
+  workers: QuickmigWorkers,
+  config: WorkerConfig,
+  states: EndpointState[] | null,
+): Promise<void> {
+  const dataConverter = dataConverterFor(config.encryption?.keyFile);
+  const client = new Client({
+    connection: workers.connection,
+    namespace: config.namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+  });
+  const directory: EndpointDirectory = {
+    endpoints: [...config.endpoints.keys()],
+    states,
+    worker: client.options.identity,
+    publishedAt: new Date().toISOString(),
+  };
+  await client.workflow.start(WORKFLOW_TYPES.endpointDirectory, {
+    taskQueue: config.taskQueue,
+    workflowId: endpointDirectoryId(config.taskQueue),
+    args: [directory],
+    memo: { [ENDPOINT_DIRECTORY_MEMO]: directory },
+    workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    staticSummary: `Endpoints of the quickmig workers on task queue ${config.taskQueue}: ${directory.endpoints.join(', ')}`,
+  });
 }

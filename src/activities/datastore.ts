@@ -18,7 +18,8 @@ function cancellation(): AbortSignal | undefined {
 /** Marks a target folder as made by one migration, so rollback removes only what it made. */
 export const OWNER_FILE = '.quickmig-migration';
 
-async function ownerOf(client: VSphereClient, folder: string): Promise<string | undefined> {
+/** The migration id in a folder's marker; undefined when the folder has none. */
+export async function ownerOf(client: VSphereClient, folder: string): Promise<string | undefined> {
   try {
     const download = await client.files.get(`${folder}/${OWNER_FILE}`);
     if (download.status !== 200) {
@@ -114,4 +115,24 @@ export function createDatastoreActivities(pool: EndpointPool) {
       return { unmounted: true, usedBy: [] };
     },
   };
+}
+
+/**
+ * What preflight needs to know of a folder a migration would make: whether it exists, how many entries
+ * it holds besides the marker, and the migration that made it (the marker), if any.
+ */
+export async function folderState(
+  client: VSphereClient,
+  folder: string,
+): Promise<{ path: string; exists: boolean; entries: number; owner: string | null }> {
+  let names: string[];
+  try {
+    names = (await client.files.list(folder)).map((f) => f.name);
+  } catch (error) {
+    if (error instanceof FileNotFoundError || error instanceof NotFoundError)
+      return { path: folder, exists: false, entries: 0, owner: null };
+    throw error;
+  }
+  const owner = names.includes(OWNER_FILE) ? ((await ownerOf(client, folder)) ?? null) : null;
+  return { path: folder, exists: true, entries: names.filter((n) => n !== OWNER_FILE).length, owner };
 }

@@ -13,6 +13,8 @@ export interface EndpointPool {
   clientFor(name: string): Promise<VSphereClient>;
   /** Names of the configured endpoints. */
   names(): string[];
+  /** Checks the named endpoints (default all) with a fresh login each: see {@link checkEndpoint}. */
+  check(names?: readonly string[]): Promise<EndpointState[]>;
   /** Logs out of every endpoint. */
   close(): Promise<void>;
 }
@@ -43,10 +45,156 @@ export function createEndpointPool(
       return client;
     },
     names: () => [...endpoints.keys()],
+    check: (names) => checkEndpoints(endpoints, names, logger),
     async close() {
       const all = [...clients.values()];
       clients.clear();
       await Promise.allSettled(all.map(async (c) => (await c).close()));
+    },
+  };
+}
+
+/**
+ * What a check of one endpoint found: whether it answers, whether its certificate is the trusted one,
+ * whether the configured login works, and what it runs. Plain data, free of credentials.
+ */
+export interface EndpointState {
+  /** The configured name, as requests use it. */
+  name: string;
+  /** The SDK URL. */
+  url: string;
+  /** The endpoint answered over TLS (false: refused, timed out, no route). */
+  reachable: boolean;
+  /**
+   * The certificate against the configured trust: `pin-match` / `pin-mismatch` (tls.thumbprint),
+   * `trusted` / `untrusted` (tls.caFile or the system CAs), `not-verified` (tls.insecure); null when
+   * the endpoint did not answer.
+   */
+  certificate: 'pin-match' | 'pin-mismatch' | 'trusted' | 'untrusted' | 'not-verified' | null;
+  /** The certificate's SHA-256 thumbprint when it failed the pin (what to pin once verified). */
+  presentedThumbprint: string | null;
+  /** `ok`, `refused` (user name or password wrong), or `not-tried` (the connection failed first). */
+  login: 'ok' | 'refused' | 'not-tried';
+  /** The vim25 API version in use after login. */
+  apiVersion: string | null;
+  /** about.fullName, e.g. `VMware ESXi 8.0.2 build-...`. */
+  product: string | null;
+  /** vCenter or standalone ESXi, after login. */
+  kind: 'vcenter' | 'esx' | null;
+  /** Privileges the login lacks for migrations; null: not checked. */
+  missingPrivileges: string[] | null;
+  /** What failed, with the fix in the worker configuration; null when the endpoint is usable. */
+  problem: string | null;
+}
+
+/** Node TLS error codes that mean "the certificate is not trusted" (the endpoint did answer). */
+const UNTRUSTED_CODES =
+  /^(CERT_|UNABLE_TO_(GET|VERIFY)|SELF_SIGNED|DEPTH_ZERO|ERR_TLS_CERT|HOSTNAME_MISMATCH)/;
+
+/**
+ * Checks one endpoint with a fresh login (never a cached session: the password may have changed since),
+ * then logs out. Never throws for the endpoint's own failures: they are the state.
+ */
+export async function checkEndpoint(config: EndpointConfig, logger?: Logger): Promise<EndpointState> {
+  const pinned = config.tls.thumbprint !== undefined;
+  const verified = pinned ? 'pin-match' : config.tls.insecure ? 'not-verified' : 'trusted';
+  const base: EndpointState = {
+    name: config.name,
+    url: config.url,
+    reachable: true,
+    certificate: verified,
+    presentedThumbprint: null,
+    login: 'not-tried',
+    apiVersion: null,
+    product: null,
+    kind: null,
+    missingPrivileges: null,
+    problem: null,
+  };
+  const at = `endpoints.${config.name}`;
+  let client: VSphereClient;
+  try {
+    client = await VSphereClient.connect({
+      url: config.url,
+      username: config.username,
+      password: config.password.reveal(),
+      tls: config.tls,
+      // A check answers within seconds; a black-holed address must not hold `quickmig endpoints` for minutes.
+      requestTimeoutMs: 15_000,
+      ...(logger ? { logger } : {}),
+    });
+  } catch (error) {
+    const e = error as Error & { code?: string; actual?: string };
+    if (e.name === 'ThumbprintMismatchError')
+      return {
+        ...base,
+        certificate: 'pin-mismatch',
+        presentedThumbprint: e.actual ?? null,
+        problem: `the certificate is not the pinned one (${e.message}); verify the endpoint's certificate, then fix ${at}.tls.thumbprint`,
+      };
+    if (e.name === 'AuthenticationError')
+      return {
+        ...base,
+        login: 'refused',
+        problem: `login refused (${e.message}); fix ${at}.username and its password (password, passwordFile or passwordEnv)`,
+      };
+    if (e.name === 'ConnectionError' && UNTRUSTED_CODES.test(e.code ?? ''))
+      return {
+        ...base,
+        certificate: 'untrusted',
+        problem: `the certificate is not trusted (${e.message}); pin it with ${at}.tls.thumbprint or trust its CA with ${at}.tls.caFile`,
+      };
+    return {
+      ...base,
+      reachable: false,
+      certificate: null,
+      problem: `cannot reach ${config.url} (${e.message}); check ${at}.url and the network path from the worker`,
+    };
+  }
+  try {
+    return {
+      ...base,
+      login: 'ok',
+      apiVersion: client.apiVersion,
+      product: client.about.fullName || null,
+      kind: client.isVCenter ? 'vcenter' : 'esx',
+    };
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** Checks every configured endpoint (or the named ones) at once; UnknownEndpointError for a name not configured. */
+export function checkEndpoints(
+  endpoints: ReadonlyMap<string, EndpointConfig>,
+  names?: readonly string[],
+  logger?: Logger,
+): Promise<EndpointState[]> {
+  const wanted = names && names.length > 0 ? names : [...endpoints.keys()];
+  return Promise.all(
+    wanted.map((name) => {
+      const config = endpoints.get(name);
+      if (!config) throw new UnknownEndpointError(name, [...endpoints.keys()]);
+      return checkEndpoint(config, logger);
+    }),
+  );
+}
+
+/**
+ * Whether a worker should refuse to start: every endpoint failed, and each for a reason of the
+ * configuration (login refused, certificate pin or trust), which waiting will not fix. An unreachable
+ * endpoint may come back, so the worker runs and retries it on first use.
+ */
+export function unusableConfiguration(states: readonly EndpointState[]): boolean {
+  return states.length > 0 && states.every((s) => s.problem !== null) && states.every((s) => s.reachable);
+}
+
+/** Builds the endpoint check activity over the pool. */
+export function createEndpointActivities(pool: EndpointPool) {
+  return {
+    /** Checks the named endpoints (default all) with a fresh login each; the states, never the credentials. */
+    async checkEndpoints(input: { endpoints?: string[] }): Promise<EndpointState[]> {
+      return pool.check(input.endpoints);
     },
   };
 }

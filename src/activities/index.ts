@@ -2,6 +2,8 @@
 import { Context } from '@temporalio/activity';
 import { createDatastoreActivities } from './datastore';
 import type { EndpointPool } from './endpoints';
+import { createEndpointActivities } from './endpoints';
+import { createInventoryActivities } from './inventory';
 import { createPreflightActivities } from './preflight';
 import { createSwitchoverActivities } from './switchover';
 import type { TransferDeps } from './transfer';
@@ -65,6 +67,8 @@ export function createControlActivities(pool: EndpointPool) {
     ...createVmActivities(pool),
     ...createDatastoreActivities(pool),
     ...createSwitchoverActivities(pool),
+    ...createEndpointActivities(pool),
+    ...createInventoryActivities(pool),
   });
 }
 

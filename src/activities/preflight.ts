@@ -11,6 +11,7 @@ import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
 import type { DatastoreFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
 import { latestCopy } from './copy-rates';
+import { folderState } from './datastore';
 import type { EndpointPool } from './endpoints';
 import { PreflightBlockedError } from './errors';
 import { isVPowerLike, migrationFacts } from './migration-facts';
@@ -169,6 +170,16 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
     toolsRunning: guest.toolsRunning,
     toolsInstalled: guest.toolsInstalled,
     ...(measured ? { measuredCopy: measured } : {}),
+  };
+  // The folders a Quick Migration would make: one that holds another VM's files would fail make-folders.
+  const folderName = request.target.name ?? vm.name;
+  facts.targetFolders = {
+    migrationId,
+    folders: await Promise.all(
+      wantedDatastores
+        .filter((name) => targetDatastores.some((d) => d.name === name))
+        .map((name) => folderState(target, `[${name}] ${folderName}`)),
+    ),
   };
   const plan = decidePlan(request, facts);
   // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the

@@ -6,6 +6,7 @@
 
 import { RequestValidationError } from '../request/errors';
 import type { MigrationRequest } from '../request/request';
+import { closestName } from '../request/schema-errors';
 import type { HostFacts, MoRef, VmLocator, VSphereClient } from '../vsphere';
 import { NotFoundError } from '../vsphere';
 
@@ -86,7 +87,15 @@ export async function findSourceVm(client: VSphereClient, request: MigrationRequ
     return (await client.inventory.findVm(locator)).ref;
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
-    const message = `no VM '${value}' on ${request.source.endpoint}; check the name or identifier`;
+    // A name is likely a typo of one that exists: say which (the worker alone can list the VMs).
+    const close =
+      'name' in locator
+        ? closestName(
+            value,
+            (await client.inventory.listVms()).map((v) => v.name),
+          )
+        : undefined;
+    const message = `no VM '${value}' on ${request.source.endpoint}; ${close ? `did you mean '${close}'? ` : ''}check the name or identifier ('quickmig inventory ${request.source.endpoint} vms' lists them)`;
     return refuse(field, message, { cause: error });
   }
 }

@@ -18,6 +18,8 @@ const quickmig = command({
   subCommands: {
     demo: () => import('./demo').then((m) => m.demoCommand),
     plan: () => import('./plan').then((m) => m.planCommand),
+    inventory: () => import('./inventory').then((m) => m.inventoryCommand),
+    endpoints: () => import('./endpoints').then((m) => m.endpointsCommand),
     migrate: () => import('./migrate').then((m) => m.migrateCommand),
     watch: () => import('./watch').then((m) => m.watchCommand),
     status: () => import('./status').then((m) => m.statusCommand),
@@ -28,7 +30,7 @@ const quickmig = command({
     'codec-server': () => import('./codec').then((m) => m.codecServerCommand),
     lab: () => import('./lab').then((m) => m.labCommand),
   },
-  notes: `The CLI holds no vSphere credentials: plan and migrate run on a worker. It finds Temporal through
+  notes: `The CLI holds no vSphere credentials: plan, migrate, inventory and endpoints run on a worker. It finds Temporal through
 --address/--namespace, --lab DIR, TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE or a temporal CLI profile, else
 the lab in QUICKMIG_LAB or ./.quickmig/lab, else localhost:7233.
 

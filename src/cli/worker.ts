@@ -2,9 +2,12 @@
  * `quickmig worker`: runs the worker until Ctrl-C or SIGTERM. The only quickmig process that holds
  * vSphere credentials (from its configuration file).
  */
+import type { EndpointState } from '../activities/endpoints';
+import { checkEndpoints, unusableConfiguration } from '../activities/endpoints';
 import { loadWorkerConfig, workerConfigPath } from '../config/config';
+import { ConfigError } from '../config/errors';
 import { LAB_ENVIRONMENT } from '../config/lab-paths';
-import { createWorkers } from '../worker';
+import { createWorkers, publishEndpointDirectory } from '../worker';
 import { command, outputOf } from './command';
 import { CliError, ExitCode } from './errors';
 
@@ -72,7 +75,10 @@ export const workerCommand = command({
     'log-level': { type: 'string', valueHint: 'LEVEL', description: `${LEVELS.join(', ')} (default INFO)` },
   },
   notes: `The worker holds the credentials of its configuration; it stops on Ctrl-C or SIGTERM after the
-running activities are cancelled. TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE (or a temporal CLI profile)
+running activities are cancelled. At start it logs in to every endpoint and logs each one's state; it
+refuses to start (exit 3) when every endpoint fails for a reason of the configuration (login refused,
+certificate pin or trust), and runs with a warning when an endpoint is only unreachable (it may come
+back). It publishes its endpoint names for clients (the endpoint directory, README "The CLI"). TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE (or a temporal CLI profile)
 override the file's temporal section.`,
   async run(context) {
     const { args } = context;
@@ -91,6 +97,20 @@ override the file's temporal section.`,
         ExitCode.usage,
       );
     const config = loadWorkerConfig(workerConfigPath(args.config, process.env, args.lab));
+    const log = (level: 'INFO' | 'WARN', message: string, fields: Record<string, unknown> = {}) => {
+      if (logFormat === 'json')
+        process.stderr.write(
+          `${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`,
+        );
+      else out.progress(level === 'WARN' ? `warning: ${message}` : message);
+    };
+    const states = await checkEndpoints(config.endpoints);
+    for (const state of states)
+      log(state.problem ? 'WARN' : 'INFO', endpointLine(state), { endpoint: state });
+    if (unusableConfiguration(states))
+      throw new ConfigError(
+        `no endpoint of ${config.source ?? 'the worker configuration'} can be used:\n  ${states.map((s) => `${s.name}: ${s.problem}`).join('\n  ')}`,
+      );
     const workers = await createWorkers(config, {
       ...(args['data-mover-queue'] ? { dataMoverTaskQueue: args['data-mover-queue'] } : {}),
       dataMoverOnly,
@@ -107,11 +127,20 @@ override the file's temporal section.`,
       ? `data movers only, task queue ${args['data-mover-queue']}`
       : `task queue ${config.taskQueue}${args['data-mover-queue'] ? ` (+ data movers on ${args['data-mover-queue']})` : ''}`;
     const where = `worker on ${config.temporalAddress} namespace ${config.namespace}, ${queues}; endpoints ${[...config.endpoints.keys()].join(', ')}${metrics ? `; metrics on http://${metricsBindAddress(metrics)}/metrics` : ''}`;
-    if (logFormat === 'json')
-      process.stderr.write(
-        `${JSON.stringify({ time: new Date().toISOString(), level: 'INFO', message: where })}\n`,
+    log('INFO', where);
+    if (!dataMoverOnly)
+      await publishEndpointDirectory(workers, config, states).catch((error: unknown) =>
+        log(
+          'WARN',
+          `could not publish the endpoint names (clients then learn of an unknown endpoint from the worker): ${(error as Error).message}`,
+        ),
       );
-    else out.progress(where);
     await workers.run();
   },
 });
+
+/** One endpoint's state at start, as the worker logs it. */
+export function endpointLine(state: EndpointState): string {
+  if (state.problem) return `endpoint ${state.name} (${state.url}): ${state.problem}`;
+  return `endpoint ${state.name} (${state.url}): login ok, certificate ${state.certificate}, ${state.product ?? state.kind}, API ${state.apiVersion}`;
+}

@@ -14,9 +14,9 @@ import { batchIdOf, normalizePlan } from '../request/batch-plan';
 import { WORKFLOW_TYPES } from '../request/contract';
 import type { BatchProgress, BatchResult, migrationBatch } from '../workflows/batch';
 import { batchProgressQuery } from '../workflows/batch';
-import { ClientBase } from './base';
 import { BatchAlreadyStartedError, MigrationCancelledError } from './failures';
 import { describeBatch } from './ids';
+import { OperatorClient } from './operator';
 
 /** Options of `startBatch`. */
 export interface BatchStartOptions {
@@ -47,7 +47,7 @@ export interface LiveBatchProgress extends BatchProgress {
 }
 
 /** The batch operations of {@link QuickmigClient}. */
-export class BatchClient extends ClientBase {
+export class BatchClient extends OperatorClient {
   /**
    * Starts a batch of migrations from a plan (parsed YAML/JSON, or a BatchPlan from parsePlan) and
    * returns its id at once. The plan is validated first: PlanValidationError lists every problem.
@@ -55,6 +55,12 @@ export class BatchClient extends ClientBase {
    */
   async startBatch(plan: BatchPlanInput | BatchPlan, options: BatchStartOptions = {}): Promise<StartedBatch> {
     const normalized = normalizePlan(plan);
+    await this.checkEndpointNames(
+      normalized.migrations.flatMap((m, i) => [
+        { path: `migrations[${i}].source.endpoint`, endpoint: m.source.endpoint },
+        { path: `migrations[${i}].target.endpoint`, endpoint: m.target.endpoint },
+      ]),
+    );
     if (options.requireWorker) await this.waitForWorker();
     const id = options.id ?? batchIdOf(normalized, new Date(), randomUUID().slice(0, 6));
     const input: MigrationBatchInput = {

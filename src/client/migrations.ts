@@ -50,6 +50,7 @@ import type { ConnectOptions } from './connection';
 import { resolveConnection } from './connection';
 import { MigrationAlreadyRunningError, OperationRefusedError, rootMessage } from './failures';
 import { describeRequest, migrationIdOf, planIdOf, vmOf } from './ids';
+import type { EndpointField } from './operator';
 import type { LiveProgress } from './progress';
 import { fallbackProgress, liveProgressOf, transferOf } from './progress';
 
@@ -148,6 +149,7 @@ export class QuickmigClient extends BatchClient {
     options: { pickupTimeoutMs?: number } = {},
   ): Promise<MigrationPlan> {
     const normalized = normalizeRequest(request);
+    await this.checkEndpointNames(endpointFieldsOf(normalized));
     await this.waitForWorker();
     const id = planIdOf(normalized, randomUUID().slice(0, 8));
     const startOptions = {
@@ -198,6 +200,7 @@ export class QuickmigClient extends BatchClient {
    */
   async start(request: MigrationRequestInput, options: StartOptions = {}): Promise<StartedMigration> {
     const normalized = normalizeRequest(request);
+    await this.checkEndpointNames(endpointFieldsOf(normalized));
     if (options.requireWorker) await this.waitForWorker();
     const id = options.id ?? migrationIdOf(normalized);
     try {
@@ -366,6 +369,17 @@ export class QuickmigClient extends BatchClient {
     if (type === WORKFLOW_TYPES.planMigration) return 'plan';
     return 'other';
   }
+}
+
+/** The endpoint fields of a request, for the directory check; `prefix` places them in a batch. */
+export function endpointFieldsOf(
+  request: { source: { endpoint: string }; target: { endpoint: string } },
+  prefix = '',
+): EndpointField[] {
+  return [
+    { path: `${prefix}source.endpoint`, endpoint: request.source.endpoint },
+    { path: `${prefix}target.endpoint`, endpoint: request.target.endpoint },
+  ];
 }
 
 function summaryOf(wf: WorkflowExecutionInfo | WorkflowExecutionDescription): MigrationSummary {

@@ -8,7 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import Ajv2020 from 'ajv/dist/2020.js';
+import schema from '../../schema/worker-config.schema.json' with { type: 'json' };
 import { DEFAULT_TASK_QUEUE } from '../request/contract';
+import { describeSchemaErrors, unknownPropertyMessage } from '../request/schema-errors';
 import { ConfigError } from './errors';
 import { LAB_DIR, labDirOf, labWorkerConfigPath } from './lab-paths';
 import { Secret } from './secret';
@@ -203,6 +206,12 @@ export function parseWorkerConfig(
   if (raw.taskQueue !== undefined && (typeof raw.taskQueue !== 'string' || raw.taskQueue === '')) {
     problems.push('taskQueue: must be a non-empty string (default quickmig)');
   }
+  // The schema catches what the checks above do not look for: unknown keys (a misspelled `usernme`
+  // would otherwise be ignored) and values of the wrong type. A field already reported keeps its message.
+  for (const p of schemaProblems(raw)) {
+    if (!problems.some((q) => q.startsWith(`${p.path}: `) || q.startsWith(`${p.path}.`)))
+      problems.push(`${p.path}: ${p.message}`);
+  }
   if (problems.length > 0) {
     throw new ConfigError(
       `Invalid worker configuration${options.source ? ` ${options.source}` : ''}:\n  ${problems.join('\n  ')}`,
@@ -230,6 +239,17 @@ export function parseWorkerConfig(
     endpoints,
     ...(keyFile ? { encryption: { keyFile } } : {}),
   };
+}
+
+const validate = new Ajv2020({ allErrors: true, verbose: true, strict: false }).compile(schema);
+
+/** Problems of a configuration against schema/worker-config.schema.json, each with its field path. */
+function schemaProblems(raw: unknown): { path: string; message: string }[] {
+  if (validate(raw)) return [];
+  return describeSchemaErrors(validate.errors ?? [], {
+    root: '(worker configuration)',
+    unknownProperty: (_at, name, allowed) => unknownPropertyMessage(name, allowed),
+  });
 }
 
 /** The lab's worker configuration, used when nothing else is given (relative to the working directory). */

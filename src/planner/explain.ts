@@ -11,6 +11,10 @@ function fact(value: FactValue): string {
   return String(value);
 }
 
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const seconds = (ms: number) =>
+  ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`;
+
 /** Renders a plan as text lines for `quickmig plan` and the workflow memo; no trailing newlines. */
 export function explainPlan(plan: MigrationPlan): string[] {
   const errors = plan.findings.filter((f) => f.severity === 'error').length;
@@ -25,6 +29,12 @@ export function explainPlan(plan: MigrationPlan): string[] {
   ];
   for (const d of plan.disks) lines.push(`  disk ${d.label}: ${d.from} → ${d.to}`);
   lines.push(`  steps: ${plan.steps.join(' → ')}`);
+  if (plan.estimate) {
+    const e = plan.estimate;
+    lines.push(
+      `  copy: ${mib(e.bytes)} (${e.basis}) at ${Math.round(e.rate.bps / 1e6)} MB/s (${e.rate.source}) ≈ ${seconds(e.copyMs)}`,
+    );
+  }
   lines.push('Why:');
   for (const r of plan.reasons) {
     const used = Object.entries(r.facts).map(([k, v]) => `${k}=${fact(v)}`);

@@ -130,6 +130,21 @@ export interface SwitchoverFacts {
   measuredCopy?: MeasuredCopy;
 }
 
+/**
+ * A folder the migration would create on a target datastore (`[ds] <target name>`), as preflight found
+ * it. Quick Migration never writes into a folder it did not make (TargetFolderExistsError at make-folders).
+ */
+export interface TargetFolderFacts {
+  /** `[datastore] folder`. */
+  path: string;
+  /** Whether it exists. */
+  exists: boolean;
+  /** Entries in it (0 for an empty folder, which make-folders adopts). */
+  entries: number;
+  /** The migration id in its `.quickmig-migration` marker, when a migration made it; null otherwise. */
+  owner: string | null;
+}
+
 /** Everything the planner needs to know, gathered once during preflight. */
 export interface MigrationFacts {
   source: PlannerEndpoint;
@@ -152,4 +167,9 @@ export interface MigrationFacts {
   instantRecovery: PlannerInstantRecovery | null;
   /** Default: the source home is VMFS, Tools run when the guest has a heartbeat, no measured copy. */
   switchover?: SwitchoverFacts;
+  /**
+   * The folders a Quick Migration would create, on every datastore the request names, and the migration
+   * id asking (a folder it made itself, on a retry, is no conflict). Default: not checked.
+   */
+  targetFolders?: { migrationId: string; folders: TargetFolderFacts[] };
 }

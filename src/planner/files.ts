@@ -49,6 +49,11 @@ const NOT_COPIED_TYPES = new Set([
   'snapshotMemory',
 ]);
 
+/** Whether Quick Migration copies a file of this layoutEx type (swap, snapshot metadata and the like it does not). */
+export function isCopiedType(type: string): boolean {
+  return !NOT_COPIED_TYPES.has(type);
+}
+
 const dirOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 const baseOf = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 

@@ -4,6 +4,7 @@
  */
 import type { Context, Where } from './context';
 import { gib, list, MiB } from './context';
+import type { SpaceNeed } from './model';
 
 /** The VM and both hosts must be connected, and the target host usable. */
 export function checkHostsAndVm(ctx: Context): void {
@@ -32,8 +33,11 @@ export function checkHostsAndVm(ctx: Context): void {
   }
 }
 
-/** Existence, accessibility, mount and free space of every target datastore the plan writes to. */
-export function checkDatastores(ctx: Context, where: Where, quick: boolean): void {
+/**
+ * Existence, accessibility, mount and free space of every target datastore the plan writes to; returns
+ * what each needs (a batch's dry run adds them up per datastore).
+ */
+export function checkDatastores(ctx: Context, where: Where, quick: boolean): SpaceNeed[] {
   const { request, facts, sameEndpoint } = ctx;
   const { vm } = facts;
   const { target, options } = request;
@@ -59,8 +63,14 @@ export function checkDatastores(ctx: Context, where: Where, quick: boolean): voi
     if (disk) add(p.to, options.diskType === 'thick' ? disk.capacityBytes : disk.committedBytes, p.field);
   }
 
+  const disks =
+    options.diskType === 'thick'
+      ? 'every disk at its full capacity, options.diskType thick'
+      : `the disks as allocated now, options.diskType ${options.diskType}`;
+  const space: SpaceNeed[] = [];
   for (const [name, need] of needs) {
     const ds = facts.targetDatastores.find((d) => d.name === name);
+    space.push({ datastore: name, neededBytes: need.bytes, freeBytes: ds ? ds.freeBytes : null });
     if (!ds) {
       const known = list(facts.targetDatastores.map((d) => d.name));
       ctx.error(
@@ -87,11 +97,12 @@ export function checkDatastores(ctx: Context, where: Where, quick: boolean): voi
     if (need.bytes > ds.freeBytes) {
       ctx.error(
         'datastore-space',
-        `datastore '${name}' needs ${gib(need.bytes)} but has ${gib(ds.freeBytes)} free; free space or choose another datastore`,
+        `datastore '${name}' needs ${gib(need.bytes)} (${disks}) but has ${gib(ds.freeBytes)} free; free space or choose another datastore`,
         need.field,
       );
     }
   }
+  return space;
 }
 
 /** The final name on the target: Quick Migration may rename and must not collide; vMotion keeps it. */
@@ -246,5 +257,29 @@ export function checkDisks(ctx: Context, quick: boolean): void {
         `${d.label} is ${d.diskMode} and cannot be snapshotted, so Quick Migration cannot copy it; make it dependent or use vMotion`,
       );
     }
+  }
+}
+
+/**
+ * The target folders a Quick Migration creates must be free: one that holds files and was not made by
+ * this migration (an earlier migration's source kept with `source: keep`, another VM) fails make-folders,
+ * so the plan reports it now. An empty folder is adopted; one this migration made (a retry) is its own.
+ */
+export function checkTargetFolders(ctx: Context, quick: boolean, folders: readonly string[]): void {
+  const known = ctx.facts.targetFolders;
+  if (!quick || !known) return;
+  for (const path of folders) {
+    const folder = known.folders.find((f) => f.path === path);
+    if (!folder?.exists || folder.owner === known.migrationId) continue;
+    if (folder.owner === null && folder.entries === 0) continue;
+    const whose =
+      folder.owner === null
+        ? `holds ${folder.entries} file(s) of another VM`
+        : `belongs to migration ${folder.owner}`;
+    ctx.error(
+      'target-folder-exists',
+      `${path} already exists on ${ctx.request.target.endpoint} and ${whose}; quickmig never writes into it: set target.name to another name, choose another target.datastore, or remove the folder`,
+      ctx.request.target.name === undefined ? 'target.datastore' : 'target.name',
+    );
   }
 }

@@ -2,7 +2,7 @@
  * The plan's public shape: what `decidePlan` returns, the steps, rules, reasons and findings it speaks of.
  * Plain data, so a plan travels through Temporal, into a memo and to the CLI.
  */
-import type { DowntimeProjection } from './downtime';
+import type { DowntimeProjection, StatedRate } from './downtime';
 
 /** What a vMotion relocates (for Quick Migration it only describes what changes). */
 export type Relocation = 'host' | 'datastore' | 'host+datastore';
@@ -87,6 +87,28 @@ export interface DiskPlacementPlan {
   to: string;
 }
 
+/** What a migration needs on one target datastore: disks (by options.diskType), configuration, swap. */
+export interface SpaceNeed {
+  datastore: string;
+  neededBytes: number;
+  /** The datastore's free space when planned; null when the target has no such datastore. */
+  freeBytes: number | null;
+}
+
+/** What a migration will copy and how long the copy takes at a stated rate (./estimate.ts). */
+export interface CopyEstimate {
+  /** Bytes the migration copies (Quick Migration) or vSphere moves (vMotion). */
+  bytes: number;
+  /** What the bytes are, in words. */
+  basis: string;
+  /** The rate the duration assumes, and where it comes from. */
+  rate: StatedRate;
+  /** bytes ÷ rate, ms: the copy alone (the switchover's downtime is projected per mode apart). */
+  copyMs: number;
+  /** Space needed per target datastore (a batch's dry run adds them up). */
+  space: SpaceNeed[];
+}
+
 /** The outcome of planning: a dry run that changes nothing. */
 export interface MigrationPlan {
   vm: string;
@@ -113,4 +135,6 @@ export interface MigrationPlan {
    * for vMotion and for a VM that is not running. Absent in plans made before projections existed.
    */
   downtime?: DowntimeProjection | null;
+  /** Bytes to copy and the copy's duration at a stated rate (./estimate.ts). Absent in plans made before estimates existed. */
+  estimate?: CopyEstimate;
 }

@@ -5,13 +5,16 @@
  */
 import type { MigrationRequest } from '../request/request';
 import type { Context } from './context';
+import { estimateCopy } from './estimate';
 import type { MigrationFacts } from './facts';
+import { layoutFolders, layoutOf } from './files';
 import {
   checkDatastores,
   checkDisks,
   checkHostsAndVm,
   checkLeftovers,
   checkNames,
+  checkTargetFolders,
   checkWarmOptions,
 } from './findings';
 import type { Finding, MigrationPlan, Reason } from './model';
@@ -57,12 +60,29 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
   const mode = switchover?.mode ?? ruleMode;
   checkHostsAndVm(ctx);
   checkDisks(ctx, quick);
-  checkDatastores(ctx, where, quick);
+  const space = checkDatastores(ctx, where, quick);
   const targetName = checkNames(ctx, quick);
   checkLeftovers(ctx, where, quick);
   decideSource(ctx, quick);
   checkWarmOptions(ctx, quick);
   const finalizeIr = decideInstantRecovery(ctx, where);
+  const disks = where.placements.map(({ key, label, from, to }) => ({ key, label, from, to }));
+  checkTargetFolders(
+    ctx,
+    quick,
+    layoutFolders(layoutOf({ targetName, configDatastore: request.target.datastore, disks })),
+  );
+  const estimate = estimateCopy(
+    request,
+    facts,
+    method,
+    mode,
+    {
+      diskKeys: where.changedDisks.map((d) => d.key),
+      hostChanges: where.hostChanges,
+    },
+    space,
+  );
 
   return {
     vm: facts.vm.name,
@@ -73,11 +93,12 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
     targetPowerState: facts.vm.powerState,
     targetName,
     configDatastore: request.target.datastore,
-    disks: where.placements.map(({ key, label, from, to }) => ({ key, label, from, to })),
+    disks,
     steps: buildSteps(ctx, quick, mode, finalizeIr),
     reasons,
     findings,
     blocked: findings.some((f) => f.severity === 'error'),
     downtime: switchover?.projection ?? null,
+    estimate,
   };
 }

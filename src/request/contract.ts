@@ -14,7 +14,24 @@ export const WORKFLOW_TYPES = {
   planMigration: 'planMigration',
   /** Many migrations from one plan file, with limits. */
   migrationBatch: 'migrationBatch',
+  /** `quickmig endpoints`: each endpoint's reachability, certificate, login and API version. */
+  endpointsCheck: 'endpointsCheck',
+  /** `quickmig inventory`: VMs, hosts, datastores or networks with sizes and states. */
+  inventoryListing: 'inventoryListing',
+  /** Holds, in its memo, the endpoint names the workers of a task queue serve (endpointDirectoryId). */
+  endpointDirectory: 'endpointDirectory',
 } as const;
+
+/**
+ * The workflow id of a task queue's endpoint directory: the worker starts it (replacing the previous
+ * run) with its endpoint names in the memo, and clients describe it to refuse an unknown endpoint.
+ */
+export function endpointDirectoryId(taskQueue: string): string {
+  return `quickmig-endpoints-${taskQueue}`;
+}
+
+/** The memo key of the directory's contents. */
+export const ENDPOINT_DIRECTORY_MEMO = 'directory';
 
 /**
  * Failure types a workflow ends with (the `type` of its ApplicationFailure), which the client turns

@@ -137,6 +137,14 @@ export function unknownPropertyMessage(
   return `unknown property '${name}'; allowed: ${allowed.join(', ')}`;
 }
 
+/** The name of `known` that `name` is most likely a typo of (case aside), for "did you mean"; undefined when none is close. */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  return known
+    .map((k) => ({ k, d: editDistance(name.toLowerCase(), k.toLowerCase()) }))
+    .filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3)))
+    .sort((a, b) => a.d - b.d)[0]?.k;
+}
+
 /** True when the letters of `short` appear in `long` in order. */
 function isSubsequence(short: string, long: string): boolean {
   let i = 0;

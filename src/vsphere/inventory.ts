@@ -11,6 +11,7 @@ import type {
   FolderInfo,
   InventoryItem,
   MoRef,
+  NetworkInfo,
   PowerState,
   ResourcePoolInfo,
 } from './types';
@@ -107,6 +108,16 @@ export class Inventory {
   /** Every datastore. */
   async listDatastores(options: CallOptions = {}): Promise<InventoryItem[]> {
     return (await retrieveAll(this.#session, 'Datastore', ['name', 'parent'], options)).map(toItem);
+  }
+
+  /** Every network: standard port groups (`Network`) and distributed ones, with the hosts and VMs on each. */
+  async listNetworks(options: CallOptions = {}): Promise<NetworkInfo[]> {
+    const objects = await retrieveAll(this.#session, 'Network', ['name', 'parent', 'host', 'vm'], options);
+    return objects.map((o) => ({
+      ...toItem(o),
+      hosts: boxed(o.props.get('host')).flatMap((h) => ref(h) ?? []),
+      vms: boxed(o.props.get('vm')).flatMap((v) => ref(v) ?? []),
+    }));
   }
 
   /** Every cluster (none on a standalone host). */

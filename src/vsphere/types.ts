@@ -72,6 +72,12 @@ export interface ClusterInfo extends InventoryItem {
   readonly evcModeKey: string | undefined;
 }
 
+/** A network (a standard port group, type `Network`, or a `DistributedVirtualPortgroup`). */
+export interface NetworkInfo extends InventoryItem {
+  readonly hosts: readonly MoRef[];
+  readonly vms: readonly MoRef[];
+}
+
 /** A resource pool. */
 export interface ResourcePoolInfo extends InventoryItem {
   /** The cluster or standalone compute resource that owns the pool. */

@@ -8,8 +8,10 @@
 import type { ActivityOptions } from '@temporalio/common';
 import { proxyActivities } from '@temporalio/workflow';
 import type { createDatastoreActivities } from '../activities/datastore';
+import type { createEndpointActivities } from '../activities/endpoints';
 // A plain list of names from a module without I/O; the activities themselves are imported as types only.
 import { PERMANENT_ERROR_TYPES } from '../activities/errors';
+import type { createInventoryActivities } from '../activities/inventory';
 import type { createPreflightActivities } from '../activities/preflight';
 import type { createSwitchoverActivities } from '../activities/switchover';
 import type { createTransferActivities } from '../activities/transfer';
@@ -78,6 +80,16 @@ export function transferActivities(options: QuickMigrationOptions, ownTaskQueue:
 /** Planning reads (`planOnly`): a dry run of preflight, 5 minutes, 3 attempts. */
 export function planningActivities() {
   return proxyActivities<ReturnType<typeof createPreflightActivities>>({
+    startToCloseTimeout: '5m',
+    retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+  });
+}
+
+/** The operator's reads (`checkEndpoints`, `listInventory`): 5 minutes, 3 attempts, like planning. */
+export function operatorActivities() {
+  return proxyActivities<
+    ReturnType<typeof createEndpointActivities> & ReturnType<typeof createInventoryActivities>
+  >({
     startToCloseTimeout: '5m',
     retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
   });

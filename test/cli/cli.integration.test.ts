@@ -190,6 +190,24 @@ describe('quickmig CLI (integration)', () => {
     expect(again.stderr).toContain('refused: the migration is already completed');
   });
 
+  it('plan: the way back meets the source kept on esx-b (source: keep leaves its folder), before anything changes', async () => {
+    // util01 came from esx-b above; its kept source still holds [datastore1] util01 there.
+    const back = await runCli(
+      ['plan', '--vm', 'esx-a/util01', '--to', 'esx-b', '--datastore', 'datastore1'],
+      env,
+    );
+    expect(back.code).toBe(4);
+    expect(back.stdout).toMatch(
+      /error\s+target-folder-exists \(target\.datastore\): \[datastore1\] util01 already exists on esx-b and holds \d+ file\(s\) of another VM/,
+    );
+    // Renamed, it fits: the folder of the new name is free.
+    const renamed = await runCli(
+      ['plan', '--vm', 'esx-a/util01', '--to', 'esx-b', '--datastore', 'datastore1', '--name', 'util01-back'],
+      env,
+    );
+    expect(renamed.stdout).not.toContain('target-folder-exists');
+  });
+
   it('Ctrl-C detaches; a second start for the VM names the running migration; cancel rolls back', async () => {
     const migrate = startCli(
       [

@@ -130,6 +130,58 @@ describe('worker configuration', () => {
     expect(message).toContain('taskQueue: must be a non-empty string');
   });
 
+  it('refuses unknown keys with their path and the key meant, and values of the wrong type (the schema)', () => {
+    let message = '';
+    try {
+      parseWorkerConfig(
+        {
+          taskQueue: 'q',
+          temporl: { address: 'x:1' },
+          endpoints: {
+            'esx-a': {
+              url: 'https://esx-a.example/sdk',
+              usernme: 'root',
+              password: 'p',
+              tls: { thumbprnt: THUMB },
+            },
+            'esx-b': { url: 'https://esx-b.example/sdk', username: 'root', password: 7 },
+          },
+        } as never,
+        { baseDir: '/', env: {} },
+      );
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      message = (error as Error).message;
+    }
+    expect(message).toContain(
+      "endpoints.esx-a.usernme: unknown property 'usernme' — did you mean 'username'?",
+    );
+    expect(message).toContain(
+      "endpoints.esx-a.tls.thumbprnt: unknown property 'thumbprnt' — did you mean 'thumbprint'?",
+    );
+    expect(message).toContain("temporl: unknown property 'temporl' — did you mean 'temporal'?");
+    expect(message).toContain('endpoints.esx-a.username: give the login user name');
+    expect(message).toContain('endpoints.esx-b.password: must be a string');
+    // One message per field: the schema's "is required" does not repeat the check's.
+    expect(message.match(/endpoints\.esx-a\.username:/g)).toHaveLength(1);
+  });
+
+  it('accepts the deployment example and the lab format as they are', () => {
+    const config = parseWorkerConfig(
+      {
+        $schema: '../schema/worker-config.schema.json',
+        taskQueue: 'quickmig',
+        temporal: { address: 'temporal:7233', namespace: 'default' },
+        encryption: {},
+        endpoints: {
+          vc: { url: 'https://vc.example/sdk', username: 'u', password: 'p', tls: { insecure: false } },
+        },
+      } as never,
+      { baseDir: '/', env: {} },
+    );
+    expect([...config.endpoints.keys()]).toEqual(['vc']);
+  });
+
   it('normalizes thumbprints and refuses what is not a SHA-256 one', () => {
     expect(normalizeThumbprint(THUMB.replaceAll(':', '').toLowerCase())).toBe(THUMB.toUpperCase());
     expect(() => normalizeThumbprint('AB:CD')).toThrow(/not a SHA-256 thumbprint/);

@@ -50,7 +50,7 @@ describe('blocking findings', () => {
         code: 'datastore-space',
         field: 'target.datastore',
         message:
-          "datastore 'datastore1' needs 8.0 GiB but has 5.0 GiB free; free space or choose another datastore",
+          "datastore 'datastore1' needs 8.0 GiB (the disks as allocated now, options.diskType same) but has 5.0 GiB free; free space or choose another datastore",
       },
     },
     {
@@ -322,7 +322,7 @@ describe('blocking findings', () => {
         code: 'datastore-space',
         field: 'target.disks[0].datastore',
         message:
-          "datastore 'local-esx02' needs 30.0 GiB but has 20.0 GiB free; free space or choose another datastore",
+          "datastore 'local-esx02' needs 30.0 GiB (the disks as allocated now, options.diskType same) but has 20.0 GiB free; free space or choose another datastore",
       },
     ]);
     // thick provisioning needs the full 60 GiB capacity
@@ -331,7 +331,7 @@ describe('blocking findings', () => {
       if (ds) ds.freeBytes = 50 * GiB;
     });
     expect(thick.findings.map((f) => f.message)).toEqual([
-      "datastore 'local-esx02' needs 60.0 GiB but has 50.0 GiB free; free space or choose another datastore",
+      "datastore 'local-esx02' needs 60.0 GiB (every disk at its full capacity, options.diskType thick) but has 50.0 GiB free; free space or choose another datastore",
     ]);
   });
 

@@ -57,7 +57,8 @@ const CASES: Case[] = [
   {
     name: 'unknown source endpoint',
     request: { source: { endpoint: 'esx-z', name: 'off01' }, target: esxB },
-    type: 'UnknownEndpointError',
+    // Refused by the client before any workflow starts: the workers publish their endpoint names.
+    type: 'RequestValidationError',
     field: 'esx-z',
     fix: /fix the request's endpoint name or add the endpoint/,
   },
@@ -67,7 +68,7 @@ const CASES: Case[] = [
       source: { endpoint: 'esx-a', name: 'off01' },
       target: { endpoint: 'esx-q', datastore: 'datastore1' },
     },
-    type: 'UnknownEndpointError',
+    type: 'RequestValidationError',
     field: 'esx-q',
     fix: /fix the request's endpoint name/,
   },

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { LabError } from './errors';
 import type { LabEndpoint } from './lab';
+import type { EffectiveProfile } from './topology';
 
 /** A mutating vSphere call the simulator received. */
 export interface LabCall {
@@ -92,6 +93,11 @@ export class LabControl {
       req.on('error', reject);
       req.end(body === undefined ? undefined : JSON.stringify(body));
     });
+  }
+
+  /** The times and rates the simulator runs with now (GET /quickmig/profile). */
+  profile(): Promise<EffectiveProfile> {
+    return this.call('GET', '/profile');
   }
 
   /** Mutating calls received after `since` (a sequence number). */

@@ -75,8 +75,9 @@ export const demoCommand = command({
 share of esx-a, 256 MiB of disk, its guest writing 256 KiB/s - to datastore1 on esx-b with SmartSwitch,
 and finalizes the Instant Recovery. The lab runs its realistic profile (lab/vcsim/profiles.json): IR-NFS
 serves 100 MB/s, so suspending writes the 512 MiB of memory for about 5 s and the copy reads it back
-for as long; the downtime is about 15 s, the whole run about a minute. It prints the plan, live
-progress, the report with the lab profile read from the simulators, and the Temporal UI link.`,
+for as long: the plan projects 13.6 s of downtime (more where the copy is CPU-bound on a busy machine).
+It prints the plan, live progress, the report with the lab profile read from the simulators, and the
+Temporal UI link.`,
   async run(context) {
     const { args } = context;
     const out = outputOf(context);

@@ -9,8 +9,11 @@
  * ir-app01 running from IR-NFS, so three of them get a lab of their own, each holding only the endpoints
  * it uses, copied from the default topology. web01's three examples run in turn on the first lab, each
  * vMotion example moved back (one more relocation) so the next starts where the topology puts web01.
- * The longest parts are the batch's and the Cold example's big01 (12 GiB: a 20 s guest shutdown and a
- * 40 s boot) and the forced SmartSwitch of web01 (4 GiB of memory written, copied and read back).
+ * The longest parts are the forced SmartSwitch of web01 (4 GiB of memory: the .vmss written at 400 MB/s,
+ * copied and read back; with the two vMotions before it, 184 s on 2 busy cores), the batch (148 s: big01's
+ * 20 s guest shutdown and 40 s boot, susp01's 1 GiB suspend state) and the 512 MiB SmartSwitches of
+ * ir-app01 from the 100 MB/s IR-NFS (121-135 s each, run side by side); the whole file took 209 s with
+ * the machine's load average about 10.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';

@@ -35,14 +35,11 @@ export type FaultRule =
   | { kind: 'latency'; method?: string; path?: string; ms: number; count?: number }
   /** Responses (e.g. `/folder` GETs) sent no faster than `bytesPerSec`, each request on its own. */
   | { kind: 'bandwidth'; method?: string; path?: string; bytesPerSec: number; count?: number }
-  /**
-   * The VM's next power-on or resume asks a question (runtime.question) and waits for AnswerVM; the
-   * choices get keys "0", "1", ...; a choice whose label contains "cancel" fails the power task.
-   */
+  /** The VM's next power-on/resume blocks on this question (choice keys "0", "1", … in order). */
   | {
       kind: 'question';
-      method?: string;
       vm?: string;
+      method?: string;
       messageId: string;
       text?: string;
       choices: string[];
@@ -95,7 +92,7 @@ export class LabControl {
     });
   }
 
-  /** The times and rates the simulator runs with now (GET /quickmig/profile). */
+  /** The times and rates the endpoint runs with (its effective lab profile). */
   profile(): Promise<EffectiveProfile> {
     return this.call('GET', '/profile');
   }

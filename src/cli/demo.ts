@@ -1,16 +1,20 @@
 /**
  * `quickmig demo`: the README's first command. On a fresh machine it builds the lab's tools, starts the
- * lab and a worker in this process, shows the plan, migrates the instant-recovery VM `ir-app01` (a
- * 256 MiB disk with real data, its guest writing all along) from esx-a to esx-b with SmartSwitch while
- * showing progress, prints the report and the Temporal UI link of the finished workflow, and stops
- * everything unless `--keep`.
+ * lab (default topology, realistic profile) and a worker in this process, shows the plan, migrates the
+ * instant-recovery VM `ir-app01` (512 MiB of memory, a 256 MiB disk with real data, its guest writing all
+ * along) from esx-a to esx-b with SmartSwitch while showing progress, prints the report with the lab
+ * profile it ran on and the Temporal UI link of the finished workflow, and stops everything unless
+ * `--keep`. The run is short because the VM is small, not because the lab is fast: every rate and guest
+ * time is the realistic profile's.
  */
 import { Client, Connection } from '@temporalio/client';
 import { QuickmigClient } from '../client/migrations';
 import { loadWorkerConfig } from '../config/config';
 import { labDirOf } from '../config/lab-paths';
+import { LabControl } from '../lab/control';
 import type { LabInfo } from '../lab/lab';
 import { labDown, labStatus, labUp } from '../lab/lab';
+import type { EffectiveProfile } from '../lab/topology';
 import { explainPlan } from '../planner/explain';
 import type { MigrationRequestInput } from '../request/request';
 import { createWorkers } from '../worker';
@@ -25,6 +29,37 @@ export const DEMO_REQUEST: MigrationRequestInput = {
   target: { endpoint: 'esx-b', datastore: 'datastore1' },
   options: { mode: 'smartswitch', finalizeInstantRecovery: true, verify: 'sha256' },
 };
+
+/** The endpoints the demo's migration touches: their profiles go into the report. */
+const DEMO_ENDPOINTS = ['esx-a', 'esx-b'] as const;
+
+/** The report's lines about the lab's times and rates, as each endpoint's simulator reports them. */
+export function labProfileLines(
+  profiles: readonly { endpoint: string; profile: EffectiveProfile }[],
+): string[] {
+  const names = [...new Set(profiles.map((p) => p.profile.profile))].join(', ');
+  const guest = (p: EffectiveProfile) =>
+    `guest boot ${p.bootSec} s, resume ${p.resumeSec} s, shutdown ${p.shutdownSec} s; suspend state = memory${p.suspendScale === 1 ? '' : ` ÷ ${p.suspendScale}`}`;
+  const guests = [...new Set(profiles.map((p) => guest(p.profile)))];
+  const lines = [`  lab profile   ${names} (lab/vcsim/profiles.json), as the simulators report it`];
+  for (const { endpoint, profile } of profiles) {
+    const datastores = profile.datastores
+      .map((d) => `${d.name} ${rate(d.readMBps)}/${rate(d.writeMBps)}`)
+      .join(', ');
+    const hosts = profile.hosts
+      .map((h) => `link ${h.linkGbps > 0 ? `${h.linkGbps} Gb/s` : 'unpaced'}, ${h.maxFolderStreams} streams`)
+      .join('; ');
+    lines.push(`                ${endpoint}: ${datastores} MB/s read/write; ${hosts}`);
+    if (guests.length > 1) lines.push(`                ${endpoint}: ${guest(profile)}`);
+  }
+  if (guests.length === 1) lines.push(`                ${guests[0]}`);
+  return lines;
+}
+
+/** A datastore rate: 0 means the profile does not pace it. */
+function rate(mbps: number): string {
+  return mbps > 0 ? String(mbps) : 'unpaced';
+}
 
 /** `quickmig demo [--keep] [--dir DIR]`. */
 export const demoCommand = command({
@@ -42,9 +77,13 @@ export const demoCommand = command({
     },
     json: { type: 'boolean', description: 'The report as JSON on stdout' },
   },
-  notes: `The demo migrates ir-app01 - an Instant Recovery VM running from the IR-NFS share of esx-a, 256 MiB
-of disk, its guest writing 256 KiB/s - to datastore1 on esx-b with SmartSwitch, and finalizes the
-Instant Recovery. It prints the plan, live progress, the report and the Temporal UI link.`,
+  notes: `The demo migrates ir-app01 - an Instant Recovery VM with 512 MiB of memory running from the IR-NFS
+share of esx-a, 256 MiB of disk, its guest writing 256 KiB/s - to datastore1 on esx-b with SmartSwitch,
+and finalizes the Instant Recovery. The lab runs its realistic profile (lab/vcsim/profiles.json): IR-NFS
+serves 100 MB/s, so suspending writes the 512 MiB of memory for about 5 s and the copy reads it back
+for as long: the plan projects 13.6 s of downtime (more where the copy is CPU-bound on a busy machine).
+It prints the plan, live progress, the report with the lab profile read from the simulators, and the
+Temporal UI link.`,
   async run(context) {
     const { args } = context;
     const out = outputOf(context);
@@ -67,14 +106,25 @@ Instant Recovery. It prints the plan, live progress, the report and the Temporal
       });
       try {
         out.progress(
-          'ir-app01 runs from the Instant Recovery share IR-NFS on esx-a; its guest keeps writing',
+          'ir-app01 (512 MiB of memory) runs from the Instant Recovery share IR-NFS on esx-a; its guest keeps writing',
         );
         await client.waitForWorker(60_000);
+        const profiles = await Promise.all(
+          DEMO_ENDPOINTS.map(async (name) => {
+            const ep = info.endpoints.find((e) => e.name === name);
+            if (!ep)
+              throw new CliError(`the lab has no endpoint ${name}; the demo needs the default topology`);
+            return { endpoint: name, profile: await new LabControl(ep).profile() };
+          }),
+        );
         const plan = await client.plan(DEMO_REQUEST);
         for (const line of explainPlan(plan)) out.progress(line);
         const started = await client.start(DEMO_REQUEST);
         out.progress(`started migration ${started.id}`);
-        await followAndReport(client, started.id, out, args.json === true, { allowPrompt: false });
+        await followAndReport(client, started.id, out, args.json === true, {
+          allowPrompt: false,
+          appendix: { lines: labProfileLines(profiles), json: { labProfile: profiles } },
+        });
       } finally {
         await connection.close();
       }

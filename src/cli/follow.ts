@@ -25,7 +25,11 @@ export async function followAndReport(
   id: string,
   out: Output,
   json: boolean,
-  options: { allowPrompt?: boolean } = {},
+  options: {
+    allowPrompt?: boolean;
+    /** Said after the report: text lines, and the same as fields of the JSON report. */
+    appendix?: { lines: readonly string[]; json: Record<string, unknown> };
+  } = {},
 ): Promise<void> {
   const outcome = await follow(client, id, out, options);
   if (outcome === 'detached') {
@@ -47,8 +51,14 @@ export async function followAndReport(
       durationMs,
       uiLink: uiLink ?? null,
       result,
+      ...options.appendix?.json,
     });
-  else for (const line of reportLines(result, { id, durationMs, uiLink })) out.text(line);
+  else
+    for (const line of [
+      ...reportLines(result, { id, durationMs, uiLink }),
+      ...(options.appendix?.lines ?? []),
+    ])
+      out.text(line);
 }
 
 /**

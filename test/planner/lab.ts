@@ -136,9 +136,10 @@ function vm(
 const VMS: Record<string, PlannerVm[]> = {
   vcenter: [
     vm('web01', 'esx01.lab', 'shared-ds', 4096, 'poweredOn', [disk(2000, 1, 'web01', 'shared-ds', 40, 10)]),
-    vm('db01', 'esx01.lab', 'shared-ds', 6144, 'poweredOn', [
-      disk(2000, 1, 'db01', 'shared-ds', 40, 12),
-      disk(2001, 2, 'db01', 'local-esx01', 60, 30),
+    // As lab/topology.json has it: home and first disk on esx02's local datastore, second disk on shared-ds.
+    vm('db01', 'esx02.lab', 'local-esx02', 8192, 'poweredOn', [
+      disk(2000, 1, 'db01', 'local-esx02', 40, 12),
+      disk(2001, 2, 'db01', 'shared-ds', 60, 30),
     ]),
     vm('ir-vc01', 'esx02.lab', 'IR-NFS', 2048, 'poweredOn', [disk(2000, 1, 'ir-vc01', 'IR-NFS', 20, 5)]),
   ],

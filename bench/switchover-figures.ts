@@ -205,7 +205,14 @@ async function switchoverOf(handle: WorkflowHandle): Promise<{ steps: Switchover
       `${handle.workflowId}: no stopSource/startTarget in its history (a switchover before SWITCHOVER_TRUTH?)`,
     );
   }
-  const inside = spans.filter((s) => s.scheduledMs >= stop.scheduledMs && s.endedMs <= end.endedMs);
+  const startTarget = spans.find((s) => s.name === 'startTarget' && s.scheduledMs >= stop.scheduledMs);
+  // The heartbeat wait runs beside finalize's steps, which are not part of the switchover.
+  const inside = spans.filter(
+    (s) =>
+      s.scheduledMs >= stop.scheduledMs &&
+      s.endedMs <= end.endedMs &&
+      (s.name === 'waitForService' || startTarget === undefined || s.scheduledMs <= startTarget.scheduledMs),
+  );
   // The bytes: the results of the copyFiles activities between the stop and the start.
   const history = await handle.fetchHistory();
   const scheduled = new Map<string, string>();
@@ -213,7 +220,6 @@ async function switchoverOf(handle: WorkflowHandle): Promise<{ steps: Switchover
     const s = e.activityTaskScheduledEventAttributes;
     if (s) scheduled.set(String(e.eventId), s.activityType?.name ?? '');
   }
-  const startTarget = spans.find((s) => s.name === 'startTarget' && s.scheduledMs >= stop.scheduledMs);
   let bytes = 0;
   for (const e of history.events ?? []) {
     const done = e.activityTaskCompletedEventAttributes;

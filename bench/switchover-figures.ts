@@ -18,7 +18,7 @@ import { LabControl } from '../src/lab/control';
 import type { EffectiveProfile } from '../src/lab/topology';
 import type { EnvironmentRates, ModeProjection } from '../src/planner/downtime';
 import { physicalLimit } from '../src/planner/downtime';
-import type { MigrationRequestInput } from '../src/request/request';
+import type { MigrationRequestInput, Verify } from '../src/request/request';
 import type { VSphereClient } from '../src/vsphere';
 import type { MigrationResult } from '../src/workflows/definitions';
 import { quickMigration } from '../src/workflows/quick-migration';
@@ -251,6 +251,10 @@ async function cleanUp(a: VSphereClient, b: VSphereClient, vm: string): Promise<
 /** Options of {@link switchoverFigures}. */
 export interface SwitchoverSweep {
   memoryGiB: number[];
+  /** Modes measured; default both. */
+  modes?: SwitchoverMode[];
+  /** options.verify of every migration; default the request's default (sha256: a read-back of every file). */
+  verify?: Verify;
   runs: number;
   /** The guest's write rate during each migration, bytes/s (switched on right before it). */
   guestBytesPerSec: number;
@@ -276,7 +280,7 @@ export async function switchoverFigures(
   );
   const suspendScale =
     sweep.profile.endpoints.find((e) => e.name === 'esx-a')?.profile.suspendScale ?? Number.NaN;
-  const modes: SwitchoverMode[] = ['smartswitch', 'cold'];
+  const modes: SwitchoverMode[] = sweep.modes ?? ['smartswitch', 'cold'];
   const figures: SwitchoverFigure[] = sweep.memoryGiB.flatMap((memoryGiB) =>
     modes.map((mode) => ({ mode, memoryGiB, runs: [] as SwitchoverRun[] })),
   );
@@ -289,7 +293,7 @@ export async function switchoverFigures(
           const request: MigrationRequestInput = {
             source: { endpoint: 'esx-a', name: vm },
             target: { endpoint: 'esx-b', datastore: 'datastore1' },
-            options: { method: 'quick-migration', mode },
+            options: { method: 'quick-migration', mode, ...(sweep.verify ? { verify: sweep.verify } : {}) },
           };
           const started = performance.now();
           const handle = await client.workflow.start(quickMigration, {
@@ -353,7 +357,11 @@ export async function switchoverFigures(
   }
   return {
     setting:
-      'one pass (no downtime budget), mode forced per figure, default options (Cold: guest shutdown through VMware Tools)',
+      'one pass (no downtime budget), mode forced per figure, default options (Cold: guest shutdown through VMware Tools' +
+      (sweep.verify
+        ? `; options.verify ${sweep.verify}`
+        : '; verify sha256, a read-back of every copied file') +
+      ')',
     guestWriteBytesPerSec: sweep.guestBytesPerSec,
     diskMiB: SWITCHOVER_DISK_MIB,
     runsPerFigure: sweep.runs,

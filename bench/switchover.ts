@@ -1,5 +1,6 @@
 /**
- * `npm run bench:switchover [-- --quick] [-- --runs N] [-- --out DIR] [-- --lab-dir DIR] [-- --keep-lab]`:
+ * `npm run bench:switchover [-- --quick] [-- --runs N] [-- --memory 1,4,8] [-- --modes smartswitch,cold]
+ * [-- --verify none|size|sha256] [-- --out DIR] [-- --lab-dir DIR] [-- --keep-lab]`:
  * the downtime-by-memory figures alone (bench/switchover-figures.ts), on a bench lab holding only their
  * VMs, with the migrations in a `quickmig worker` process as deployed. Writes `switchover-latest.json`
  * and puts its section into `summary.md` (the rest of the summary stays the last full run's).
@@ -13,9 +14,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { projectRoot } from '../src/lab/tools';
+import type { Verify } from '../src/request/request';
 import { startBenchLab } from './lab';
 import { log, round } from './measure';
 import { startWorkerProcess } from './migration-figures';
+import type { SwitchoverMode } from './switchover-figures';
 import {
   readLabProfile,
   switchoverFigures,
@@ -27,6 +30,9 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     runs: { type: 'string', default: '1' },
+    memory: { type: 'string' },
+    modes: { type: 'string', default: 'smartswitch,cold' },
+    verify: { type: 'string' },
     out: { type: 'string', default: join(projectRoot, 'bench', 'results') },
     'lab-dir': { type: 'string', default: join(projectRoot, '.quickmig', 'bench-switchover-lab') },
     'keep-lab': { type: 'boolean', default: false },
@@ -37,7 +43,18 @@ const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   throw new Error(`--runs must be a whole number of at least 1, got '${values.runs}'`);
 }
-const memoryGiB = quick ? [1] : [1, 4, 8];
+const memoryGiB = (values.memory ?? (quick ? '1' : '1,4,8')).split(',').map(Number);
+if (memoryGiB.some((g) => !Number.isInteger(g) || g < 1)) {
+  throw new Error(`--memory must list whole GiB (e.g. 1,4,8), got '${values.memory}'`);
+}
+const modes = values.modes.split(',') as SwitchoverMode[];
+if (modes.some((m) => m !== 'smartswitch' && m !== 'cold')) {
+  throw new Error(`--modes must list smartswitch and/or cold, got '${values.modes}'`);
+}
+const verify = values.verify as Verify | undefined;
+if (verify !== undefined && !['none', 'size', 'sha256'].includes(verify)) {
+  throw new Error(`--verify must be none, size or sha256, got '${verify}'`);
+}
 /** The guest write rate during each migration, as the other downtime figures use: 1 MiB/s. */
 const GUEST_WRITE_BYTES_PER_SEC = 1024 * 1024;
 const SECTION = '## Downtime by memory size';
@@ -93,7 +110,14 @@ async function main(): Promise<void> {
         lab,
         client,
         { taskQueue: proc.taskQueue },
-        { memoryGiB, runs, guestBytesPerSec: GUEST_WRITE_BYTES_PER_SEC, profile },
+        {
+          memoryGiB,
+          modes,
+          ...(verify ? { verify } : {}),
+          runs,
+          guestBytesPerSec: GUEST_WRITE_BYTES_PER_SEC,
+          profile,
+        },
       );
     } finally {
       await proc.stop();

@@ -4,8 +4,12 @@
  * of its own (bench/lab.ts). Writes `latest.json`, `summary.md` and `chart.svg` to bench/results/ (or
  * --out). See bench/README.md for what each figure means and the tuning log.
  *
- * Full run: about 31 minutes on 2 cores, about 25 GiB of free disk at its peak. `--quick`: smaller
- * sizes and fewer VMs, about 4 minutes; the figures it cannot produce (4 GiB, 8 GiB) are null.
+ * The lab runs the realistic profile (guests that take 20 s to shut down and 40 s to boot, suspend
+ * state the size of memory, datastore and link rates): every Cold migration waits for its guest, so a
+ * full run takes well over the 31 minutes it took on the old instant lab (estimated 1.5 hours on 2 cores,
+ * not yet measured), about 25 GiB of free disk at its peak. `--quick`: smaller sizes and fewer VMs,
+ * 1 GiB only for the downtime by memory (estimated 15 minutes); the figures it cannot produce (4 GiB,
+ * 8 GiB) are null. `npm run bench:switchover` runs the downtime by memory alone (bench/switchover.ts).
  */
 import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';

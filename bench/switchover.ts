@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       `Run alone (\`npm run bench:switchover${quick ? ' -- --quick' : ''}\`, ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC, ` +
       `${round(durationSeconds / 60, 1)} min) on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, ` +
       `shared with other work: load average ${machine.loadAverage.start} at the start, ${machine.loadAverage.end} at the end; ` +
-      'figures in `switchover-latest.json`.';
+      "figures in `switchover-latest.json`; the rest of this summary is the last full run's.";
     const section = switchoverMarkdown(figures, profile, conditions);
     intoSummary(join(out, 'summary.md'), section);
     process.stdout.write(section);

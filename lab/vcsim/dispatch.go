@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -92,42 +94,70 @@ func (l *Launcher) vmTask(ctx *simulator.Context, vmRef types.ManagedObjectRefer
 		vs.mu.Lock()
 		busy = vs.busy
 		if busy == nil {
-			vs.busy = &types.ManagedObjectReference{Type: "Task"}
+			vs.busy = &types.ManagedObjectReference{Type: "Task"} // claimed; the task's ref follows
 		}
 		vs.mu.Unlock()
 	}
-	t := simulator.CreateTask(vmRef, name, func(t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		if busy != nil {
-			return nil, &types.TaskInProgress{Task: *busy}
-		}
-		if vs == nil || ctx.Map.Get(vmRef) == nil {
-			return nil, &types.ManagedObjectNotFound{Obj: vmRef}
-		}
-		defer func() {
-			vs.mu.Lock()
-			vs.busy = nil
-			vs.mu.Unlock()
-		}()
-		return run(vs, t)
-	})
-	// Task.Run locks the task's entity for the duration of the work: point it at a lock of this
-	// task's own (a shared one would invert lock order with a request that holds the VM lock), then
-	// show the VM as the entity again. Serialisation per VM is the busy flag's job.
-	lockRef := types.ManagedObjectReference{Type: vmRef.Type, Value: fmt.Sprintf("%s#lab-task-%d", vmRef.Value, l.taskSeq.Add(1))}
-	t.Info.Entity = &lockRef
-	ref := t.Run(ctx)
-	ctx.Map.WithLock(ctx, t, func() {
-		e := vmRef
-		t.Info.Entity = &e
+	// The lab runs its own task lifecycle rather than Task.Run: Task.Run holds the simulator's
+	// lock on the VM for the whole work (a suspend or a question may take minutes, and property
+	// reads must go on meanwhile) and reports a fault's Go type as its message.
+	t := simulator.CreateTask(vmRef, name, nil)
+	t.Self = types.ManagedObjectReference{Type: "Task", Value: fmt.Sprintf("task-lab-%d", l.taskSeq.Add(1))}
+	t.Info.Key, t.Info.Task = t.Self.Value, t.Self
+	ctx.Map.Put(t)
+	ctx.Map.AtomicUpdate(ctx, t, []types.PropertyChange{
+		{Name: "info.startTime", Val: time.Now()},
+		{Name: "info.state", Val: types.TaskInfoStateRunning},
 	})
 	if vs != nil && busy == nil {
 		vs.mu.Lock()
-		if vs.busy != nil && vs.busy.Value == "" {
-			vs.busy.Value = ref.Value
-		}
+		vs.busy = &t.Self
 		vs.mu.Unlock()
 	}
-	return ref
+	go func() {
+		res, fault := func() (types.AnyType, types.BaseMethodFault) {
+			if busy != nil {
+				return nil, &types.TaskInProgress{Task: *busy}
+			}
+			if vs == nil || ctx.Map.Get(vmRef) == nil {
+				return nil, &types.ManagedObjectNotFound{Obj: vmRef}
+			}
+			defer func() {
+				vs.mu.Lock()
+				vs.busy = nil
+				vs.mu.Unlock()
+			}()
+			return run(vs, t)
+		}()
+		state := types.TaskInfoStateSuccess
+		var taskErr any
+		if fault != nil {
+			state = types.TaskInfoStateError
+			taskErr = types.LocalizedMethodFault{Fault: fault, LocalizedMessage: faultMessage(fault)}
+		}
+		ctx.Map.AtomicUpdate(ctx, t, []types.PropertyChange{
+			{Name: "info.completeTime", Val: time.Now()},
+			{Name: "info.state", Val: state},
+			{Name: "info.result", Val: res},
+			{Name: "info.error", Val: taskErr},
+		})
+	}()
+	return t.Self
+}
+
+// faultMessage is a task error's localizedMessage, worded as vSphere words the common ones.
+func faultMessage(f types.BaseMethodFault) string {
+	switch x := f.(type) {
+	case *types.TaskInProgress:
+		return "Another task is already in progress."
+	case *types.GenericVmConfigFault:
+		return x.Reason
+	case *types.InvalidPowerState:
+		return fmt.Sprintf("The attempted operation cannot be performed in the current state (%s).", x.ExistingState)
+	case *types.SystemError:
+		return x.Reason
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", f), "*types.")
 }
 
 func (v *labVM) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Task) soap.HasFault {

@@ -136,6 +136,12 @@ func (l *Launcher) startVM(vmx dsPath, name, host, power string, rate int64, spe
 	vs.rate.Store(rate)
 	vs.mu.Lock()
 	vs.specName = specName
+	if specName != "" {
+		// a VM of the topology sits where the lab created it: a location written by an older
+		// lab version must not make it look moved
+		loc := l.locationUUID(vs.host, vs.vmx)
+		_ = l.rewriteVMX(vs, func(x *VMX) { x.Set("uuid.location", loc) })
+	}
 	vs.mu.Unlock()
 	vm := ctx.Map.Get(vs.ref).(*simulator.VirtualMachine)
 	cur := vm.Runtime.PowerState

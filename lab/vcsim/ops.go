@@ -82,9 +82,12 @@ func (l *Launcher) powerOn(ctx *simulator.Context, vm *simulator.VirtualMachine,
 		delay = secs(l.spec.Guest.ResumeSec)
 	}
 	if t == nil {
-		delay = 0 // the launcher restoring a VM that was running before: its guest is up
+		// the launcher restoring a VM that was running before: its guest is up (set here, not by
+		// a timer, so it never races the registration of the next VM at start-up)
+		l.setGuest(ctx, vm, vs, guestRunning)
+	} else {
+		l.startGuest(vm, vs, delay)
 	}
-	l.startGuest(vm, vs, delay)
 	l.syncVM(ctx, vs)
 	go l.saveJournal()
 	return nil

@@ -232,3 +232,33 @@ func TestQuestionCancelOnlyAndInjected(t *testing.T) {
 		t.Fatalf("retry: %v", err)
 	}
 }
+
+func TestResumeOfMovedSuspendedVMAsks(t *testing.T) {
+	spec := baseSpec(t.TempDir(), "esx")
+	spec.VMs[0].Power = "suspended"
+	lb := startLab(t, spec)
+	ctx := context.Background()
+	uuid0 := lb.configUUID(lb.vm("ir-app01"))
+	vm := lb.moveVM("ir-app01", "IR-NFS", "ir-app01", "resumed")
+	if p := lb.moVM(vm).Runtime.PowerState; p != "suspended" {
+		t.Fatalf("registered %s", p)
+	}
+	task, q := lb.powerOnAsked(vm)
+	if q.Message[0].Id != "msg.uuid.altered" {
+		t.Fatalf("question %+v", q)
+	}
+	_ = vm.Answer(ctx, q.Id, choiceMoved)
+	if _, err := lb.wait(task, nil); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := readVMX(lb.local("IR-NFS", "resumed/ir-app01.vmx"))
+	entries, _ := os.ReadDir(lb.local("IR-NFS", "resumed"))
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".vmss") {
+			t.Fatal("resume left the .vmss")
+		}
+	}
+	if x.Get("checkpoint.vmState") != "" || lb.configUUID(vm) != uuid0 || lb.moVM(vm).Runtime.PowerState != "poweredOn" {
+		t.Fatal("resume after moved")
+	}
+}

@@ -161,8 +161,8 @@ func TestSuspendStateAtDatastoreRates(t *testing.T) {
 	if !errors.As(err2, &te) {
 		t.Fatalf("second task while resuming: %v", err2)
 	}
-	if _, ok := te.Fault().(*types.TaskInProgress); !ok {
-		t.Fatalf("second task fault %T", te.Fault())
+	if _, ok := te.Fault().(*types.TaskInProgress); !ok || te.LocalizedMessage != "Another task is already in progress." {
+		t.Fatalf("second task fault %T %q", te.Fault(), te.LocalizedMessage)
 	}
 	if _, err := lb.wait(tk, nil); err != nil {
 		t.Fatal(err)
@@ -274,3 +274,28 @@ func TestDeviceNamesAsVSphere(t *testing.T) {
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+func TestRelocationCopiesAtDatastoreRates(t *testing.T) {
+	s := baseSpec(t.TempDir(), "vcenter")
+	s.Datastores[1].ReadMBps = mbps(20) // IR-NFS: the home folder and disk 0 (4 MiB) live there
+	s.VMs[0].Power = "poweredOff"
+	lb := startLab(t, s)
+	ctx := context.Background()
+	vm := lb.vm("ir-app01")
+	var bytes int64
+	entries, _ := os.ReadDir(lb.local("IR-NFS", "ir-app01"))
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			bytes += fi.Size()
+		}
+	}
+	ds1 := lb.l.dsRefs["datastore1"]
+	start := time.Now()
+	lb.must(vm.Relocate(ctx, types.VirtualMachineRelocateSpec{Datastore: &ds1}, types.VirtualMachineMovePriorityDefaultPriority))
+	within(t, "moving the home folder off IR-NFS at 20 MB/s", time.Since(start), time.Duration(float64(bytes)/20e6*float64(time.Second)))
+	x, _ := readVMX(lb.local("datastore1", "ir-app01/ir-app01.vmx"))
+	if x.Get("uuid.location") != lb.l.locationUUID("esx01.lab", dsPath{"datastore1", "ir-app01/ir-app01.vmx"}) {
+		t.Fatal("relocation did not record the new location")
+	}
+	lb.must(vm.PowerOn(ctx)) // no question after a move vCenter made
+}

@@ -4,6 +4,7 @@ import { createDatastoreActivities } from './datastore';
 import type { EndpointPool } from './endpoints';
 import { createPreflightActivities } from './preflight';
 import { createSwitchoverActivities } from './switchover';
+import type { TransferDeps } from './transfer';
 import { createTransferActivities } from './transfer';
 import { createVmActivities } from './vm';
 
@@ -51,7 +52,16 @@ export function createControlActivities(pool: EndpointPool) {
   });
 }
 
-/** The data-mover activities: file copies, which may run on workers near the storage. */
-export function createDataMoverActivities(pool: EndpointPool) {
-  return createTransferActivities({ clientFor: (name) => pool.clientFor(name) });
+/**
+ * The data-mover activities: file copies, which may run on workers near the storage. `bytesMoved` is told
+ * the bytes each copy sends as they move (default: nobody).
+ */
+export function createDataMoverActivities(
+  pool: EndpointPool,
+  options: { bytesMoved?: TransferDeps['bytesMoved'] } = {},
+) {
+  return createTransferActivities({
+    clientFor: (name) => pool.clientFor(name),
+    bytesMoved: options.bytesMoved,
+  });
 }

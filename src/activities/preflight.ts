@@ -167,6 +167,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
   facts.switchover = {
     sourceHomeType: configDs?.type ?? 'VMFS',
     toolsRunning: guest.toolsRunning,
+    toolsInstalled: guest.toolsInstalled,
     ...(measured ? { measuredCopy: measured } : {}),
   };
   const plan = decidePlan(request, facts);

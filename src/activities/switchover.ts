@@ -123,8 +123,16 @@ export function createSwitchoverActivities(pool: EndpointPool) {
         }
         throw error;
       }
+      // A guest that was still booting had its first heartbeat while the shutdown waited for its Tools.
+      const serviceFrom = green ?? outcome.lastHeartbeatAt;
       if (outcome.stopped) {
-        return { stop, changed: true, requestedAt, stoppedAt: outcome.poweredOffAt, lastHeartbeatAt: green };
+        return {
+          stop,
+          changed: true,
+          requestedAt,
+          stoppedAt: outcome.poweredOffAt,
+          lastHeartbeatAt: serviceFrom,
+        };
       }
       if (input.onTimeout === 'abort') {
         throw new GuestShutdownTimeoutError(
@@ -138,7 +146,7 @@ export function createSwitchoverActivities(pool: EndpointPool) {
         changed: true,
         requestedAt,
         stoppedAt: hardAt,
-        lastHeartbeatAt: green,
+        lastHeartbeatAt: serviceFrom,
       };
     },
 

@@ -79,6 +79,23 @@ export class ClientBase {
   }
 
   /** The description of a running workflow; OperationRefusedError naming its state when it has ended. */
+  /**
+   * The workflow's description and its answer to `query`; when it cannot answer (no worker, or closed
+   * past what queries reach), `orElse` decides from the description and the error.
+   */
+  protected async queried<T>(
+    id: string,
+    query: () => Promise<T>,
+    orElse: (description: WorkflowExecutionDescription, error: unknown) => T | Promise<T>,
+  ): Promise<{ description: WorkflowExecutionDescription; answer: T }> {
+    const description = await this.describe(id);
+    try {
+      return { description, answer: await query() };
+    } catch (error) {
+      return { description, answer: await orElse(description, error) };
+    }
+  }
+
   protected async running(
     id: string,
     operation: 'approve' | 'cancel',

@@ -13,6 +13,7 @@
  * ```
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   WorkflowExecutionDescription,
   WorkflowExecutionInfo,
@@ -32,7 +33,7 @@ import type { MigrationPlan } from '../planner/plan';
 import { WORKFLOW_TYPES } from '../request/contract';
 import type { MigrationRequestInput } from '../request/request';
 import { normalizeRequest } from '../request/request';
-import type { MigrationProgress, MigrationResult, Phase } from '../workflows/definitions';
+import type { MigrationResult, Phase } from '../workflows/definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../workflows/definitions';
 import type { planMigration } from '../workflows/plan-migration';
 import type { quickMigration } from '../workflows/quick-migration';
@@ -99,6 +100,14 @@ export interface StartedMigration {
 export type WorkflowKind = 'migration' | 'batch' | 'plan' | 'other';
 
 /** The client API. Build it with {@link QuickmigClient.connect} or over an existing Temporal Client. */
+/** Options of {@link QuickmigClient.watch}. */
+export interface WatchOptions {
+  /** Time between two reads of the progress, in ms. Default 1000. */
+  intervalMs?: number;
+  /** Ends the iteration early, without an error. Default: none (it ends with the migration). */
+  signal?: AbortSignal;
+}
+
 export class QuickmigClient extends BatchClient {
   private ownedConnection: Connection | undefined;
 
@@ -191,15 +200,53 @@ export class QuickmigClient extends BatchClient {
    * activity's heartbeat details, read through DescribeWorkflowExecution (./progress says why).
    */
   async progress(id: string): Promise<LiveProgress> {
-    const description = await this.describe(id);
-    let progress: MigrationProgress;
-    try {
-      progress = await this.handle(id).query(progressQuery);
-    } catch (error) {
-      progress = fallbackProgress(id, description, error);
-    }
+    const { description, answer: progress } = await this.queried(
+      id,
+      () => this.handle(id).query(progressQuery),
+      (described, error) => fallbackProgress(id, described, error),
+    );
     const transfer = await transferOf(this.temporal.options.loadedDataConverter, description);
     return liveProgressOf(id, description, progress, transfer);
+  }
+
+  /**
+   * Follows a migration as an async iterator: yields its progress (as {@link progress} reads it) each
+   * time its status, phase, step, bytes, downtime or wait changes, polling every `intervalMs`, and ends
+   * after the first progress whose status is no longer RUNNING. Throws MigrationNotFoundError for an
+   * unknown id. The report, or the failure with what the rollback undid, is then `result(id)`:
+   *
+   * ```ts
+   * for await (const p of quickmig.watch(id)) console.log(p.phase, p.bytes.done, p.downtimeSoFarMs);
+   * const report = await quickmig.result(id);
+   * ```
+   */
+  async *watch(id: string, options: WatchOptions = {}): AsyncGenerator<LiveProgress, void, undefined> {
+    const intervalMs = options.intervalMs ?? 1000;
+    let last = '';
+    while (!options.signal?.aborted) {
+      const p = await this.progress(id);
+      const seen = JSON.stringify([
+        p.status,
+        p.phase,
+        p.step,
+        p.bytes.done,
+        p.downtimeMs,
+        p.downtimeSoFarMs === null,
+        p.awaitingApproval,
+        p.waitingFor,
+      ]);
+      if (seen !== last) {
+        last = seen;
+        yield p;
+      }
+      if (p.status !== 'RUNNING') return;
+      try {
+        await sleep(intervalMs, undefined, options.signal ? { signal: options.signal } : {});
+      } catch (error) {
+        if (options.signal?.aborted) return;
+        throw error;
+      }
+    }
   }
 
   /** Approves a manual switchover. Throws OperationRefusedError with the workflow's reason when refused. */

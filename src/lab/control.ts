@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { LabError } from './errors';
 import type { LabEndpoint } from './lab';
+import type { EffectiveProfile } from './topology';
 
 /** A mutating vSphere call the simulator received. */
 export interface LabCall {
@@ -34,14 +35,11 @@ export type FaultRule =
   | { kind: 'latency'; method?: string; path?: string; ms: number; count?: number }
   /** Responses (e.g. `/folder` GETs) sent no faster than `bytesPerSec`, each request on its own. */
   | { kind: 'bandwidth'; method?: string; path?: string; bytesPerSec: number; count?: number }
-  /**
-   * The VM's next power-on or resume asks a question (runtime.question) and waits for AnswerVM; the
-   * choices get keys "0", "1", ...; a choice whose label contains "cancel" fails the power task.
-   */
+  /** The VM's next power-on/resume blocks on this question (choice keys "0", "1", … in order). */
   | {
       kind: 'question';
-      method?: string;
       vm?: string;
+      method?: string;
       messageId: string;
       text?: string;
       choices: string[];
@@ -92,6 +90,11 @@ export class LabControl {
       req.on('error', reject);
       req.end(body === undefined ? undefined : JSON.stringify(body));
     });
+  }
+
+  /** The times and rates the endpoint runs with (its effective lab profile). */
+  profile(): Promise<EffectiveProfile> {
+    return this.call('GET', '/profile');
   }
 
   /** Mutating calls received after `since` (a sequence number). */

@@ -122,8 +122,10 @@ export interface PlannerInstantRecovery {
 export interface SwitchoverFacts {
   /** summary.type of the datastore holding the .vmx (where a suspend writes its state): VMFS, NFS, ... */
   sourceHomeType: string;
-  /** guest.toolsRunningStatus is guestToolsRunning: a guest shutdown is possible. */
+  /** guest.toolsRunningStatus is guestToolsRunning: a guest shutdown is possible now. */
   toolsRunning: boolean;
+  /** VMware Tools are installed (a booting guest's are, before they run); default: as toolsRunning. */
+  toolsInstalled?: boolean;
   /** The latest copy this worker measured between the same endpoints, if any. */
   measuredCopy?: MeasuredCopy;
 }

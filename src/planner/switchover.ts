@@ -96,12 +96,17 @@ export function planSwitchover(
   }
 
   const toolsRunning = facts.switchover?.toolsRunning ?? vm.guestHeartbeat;
+  const toolsInstalled = facts.switchover?.toolsInstalled ?? toolsRunning;
   if (mode === 'cold' && options.shutdown.mode === 'guest' && !toolsRunning) {
+    // Installed but not running: most often a guest still booting, whose Tools the shutdown waits for
+    // (within options.shutdown.timeoutMs); not installed, a guest shutdown can never happen.
     findings.push({
-      severity: 'error',
+      severity: toolsInstalled ? 'warning' : 'error',
       code: 'guest-tools-not-running',
       field: 'options.shutdown.mode',
-      message: `${vm.name}'s VMware Tools are not running, so Cold migration cannot shut its guest down; start VMware Tools in the guest, or set options.shutdown.mode to power-off (a hard stop: what the guest has not written to disk is lost)`,
+      message: toolsInstalled
+        ? `${vm.name}'s VMware Tools are installed but not running now (is the guest still booting?); the switchover's guest shutdown waits for them up to options.shutdown.timeoutMs (${options.shutdown.timeoutMs} ms), then follows options.shutdown.onTimeout; set options.shutdown.mode to power-off for a hard stop instead`
+        : `${vm.name} has no VMware Tools, so Cold migration cannot shut its guest down; install VMware Tools in the guest, or set options.shutdown.mode to power-off (a hard stop: what the guest has not written to disk is lost)`,
     });
   }
   if (mode === 'smartswitch' && options.targetVm.upgradeHardware) {

@@ -31,6 +31,8 @@ export interface GuestState {
   readonly powerState: PowerState;
   /** guest.toolsRunningStatus: guestToolsRunning, guestToolsNotRunning, guestToolsExecutingScripts. */
   readonly toolsRunning: boolean;
+  /** False when vSphere says VMware Tools are not installed (a booting guest's Tools are installed, not yet running). */
+  readonly toolsInstalled: boolean;
   /** guestHeartbeatStatus: green, yellow, red, gray. */
   readonly heartbeat: string;
   /** The pending question, if any. */
@@ -132,13 +134,20 @@ export class Guest {
       this.#session,
       'VirtualMachine',
       [vm],
-      ['runtime.powerState', 'guest.toolsRunningStatus', 'guestHeartbeatStatus', 'runtime.question'],
+      [
+        'runtime.powerState',
+        'guest.toolsRunningStatus',
+        'guest.toolsVersionStatus2',
+        'guestHeartbeatStatus',
+        'runtime.question',
+      ],
       { signal: options.signal },
     );
     const p = (path: string) => o?.props.get(path);
     return {
       powerState: (str(p('runtime.powerState')) ?? 'poweredOff') as PowerState,
       toolsRunning: str(p('guest.toolsRunningStatus')) === 'guestToolsRunning',
+      toolsInstalled: str(p('guest.toolsVersionStatus2')) !== 'guestToolsNotInstalled',
       heartbeat: str(p('guestHeartbeatStatus')) ?? 'gray',
       question: parseQuestion(p('runtime.question')),
     };
@@ -151,16 +160,30 @@ export class Guest {
 
   /**
    * Asks VMware Tools to shut the guest down (ShutdownGuest) and waits until the VM is poweredOff or
-   * `timeoutMs` passed; it never forces anything. A VM already off counts as stopped. The guest's
+   * `timeoutMs` passed; it never forces anything. A guest whose Tools are installed but not running yet
+   * (it is booting) is waited for within the same `timeoutMs`. A VM already off counts as stopped. The guest's
    * last green heartbeat is recorded on the way: the service stopped then, not at the power-off.
    */
   async shutdown(vm: MoRef, options: GuestWaitOptions): Promise<ShutdownOutcome> {
-    const before = await this.state(vm, options);
+    const deadline = Date.now() + options.timeoutMs;
+    let before = await this.state(vm, options);
+    // A guest still booting has Tools installed but not yet running: wait for them, within the deadline.
+    while (
+      before.powerState === 'poweredOn' &&
+      !before.toolsRunning &&
+      before.toolsInstalled &&
+      Date.now() < deadline
+    ) {
+      options.onPoll?.(before);
+      await sleep(Math.min(options.intervalMs ?? 250, Math.max(0, deadline - Date.now())), options.signal);
+      before = await this.state(vm, options);
+    }
     let lastHeartbeatAt: number | null = before.heartbeat === 'green' ? Date.now() : null;
     if (before.powerState === 'poweredOff')
       return { stopped: true, poweredOffAt: Date.now(), lastHeartbeatAt };
+    if (!before.toolsRunning && before.toolsInstalled)
+      return { stopped: false, lastHeartbeatAt, state: before };
     await this.#session.call('ShutdownGuest', vm, {}, { signal: options.signal });
-    const deadline = Date.now() + options.timeoutMs;
     for (;;) {
       const state = await this.state(vm, options);
       options.onPoll?.(state);

@@ -248,6 +248,14 @@ describe('the plan', () => {
     const hard = plan({ options: { mode: 'cold', shutdown: { mode: 'power-off' } } }, noTools);
     expect(hard.findings.map((f) => f.code)).not.toContain('guest-tools-not-running');
     expect(hard.downtime?.modes[0]?.terms[0]?.step).toBe('power-off');
+    // Tools installed but not running yet (a guest still booting): the shutdown will wait; a warning.
+    const booting = plan({ options: { mode: 'cold' } }, (f) => {
+      f.switchover = { sourceHomeType: 'VMFS', toolsRunning: false, toolsInstalled: true };
+    });
+    expect(booting.blocked).toBe(false);
+    expect(booting.findings).toContainEqual(
+      expect.objectContaining({ severity: 'warning', code: 'guest-tools-not-running' }),
+    );
     // SmartSwitch does not shut the guest down: no finding.
     expect(plan({}, noTools).findings.map((f) => f.code)).not.toContain('guest-tools-not-running');
   });

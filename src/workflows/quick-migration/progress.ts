@@ -4,7 +4,7 @@
  * Workflow code: Temporal's clock only.
  */
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
-import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
 import type { FileCopyPlan } from '../../planner/files';
 import type { MigrationPlan } from '../../planner/plan';
@@ -47,6 +47,10 @@ export function phaseTracker(progress: MigrationProgress) {
   const enter = (phase: Phase, step: string = phase) => {
     phases[progress.phase] = (phases[progress.phase] ?? 0) + (Date.now() - phaseStart);
     phaseStart = Date.now();
+    // One structured line per phase change (the SDK does not log while replaying); 'done' is logged as
+    // the migration's completion by src/telemetry/workflow-metrics, 'rolled-back' with what was undone.
+    if (phase !== progress.phase && phase !== 'done' && phase !== 'rolled-back')
+      log.info(`phase ${phase}`, { event: 'phase-changed', phase, from: progress.phase, step });
     progress.phase = phase;
     progress.step = step;
     upsertSearchAttributes([{ key: PHASE_ATTRIBUTE, value: phase }]);

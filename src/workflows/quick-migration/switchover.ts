@@ -1,8 +1,8 @@
 /**
- * The switchover as it works on a real host (patch SWITCHOVER_TRUTH in ../patches.ts): the target's .vmx keeps the
- * VM's identity and drops ISO media that would tie it to the source; the source stops the way the
- * request says (suspend, guest shutdown with a deadline, hard stop); the target starts answering
- * "moved"; both downtimes are measured and put beside the plan's projection.
+ * The switchover as it works on a real host (patch SWITCHOVER_TRUTH in ../patches.ts): the target's
+ * .vmx keeps the VM's identity and drops ISO media that would tie it to the source; the source stops
+ * the way the request says (suspend, guest shutdown with a deadline, hard stop); the target starts
+ * answering "moved"; both downtimes are measured and put beside the plan's projection.
  *
  * Workflows that started before this patch keep their old steps (hard power-off, plain power-on) so
  * their histories replay; `enabled` says which one runs.

@@ -45,7 +45,7 @@ export async function readLabProfile(lab: BenchLab): Promise<LabProfileRecord> {
   const endpoints = await Promise.all(
     lab.info.endpoints.map(async (ep) => ({
       name: ep.name,
-      profile: await new LabControl(ep).call<EffectiveProfile>('GET', '/profile'),
+      profile: await new LabControl(ep).profile(),
     })),
   );
   for (const { name, profile } of endpoints) {

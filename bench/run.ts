@@ -8,7 +8,7 @@
  * state the size of memory, datastore and link rates): every Cold migration waits for its guest, so a
  * full run takes well over the 31 minutes it took on the old instant lab (estimated 1.5 hours on 2 cores,
  * not yet measured), about 25 GiB of free disk at its peak. `--quick`: smaller sizes and fewer VMs,
- * 1 GiB only for the downtime by memory (estimated 15 minutes); the figures it cannot produce (4 GiB,
+ * 1 GiB only for the downtime by memory (21 minutes at a load average of 7 to 20 on 2 cores); the figures it cannot produce (4 GiB,
  * 8 GiB) are null. `npm run bench:switchover` runs the downtime by memory alone (bench/switchover.ts).
  */
 import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
@@ -158,7 +158,8 @@ async function main(): Promise<number> {
           GUEST_WRITE_BYTES_PER_SEC,
           [{ taskQueue: proc.taskQueue }, { taskQueue: proc.taskQueue, dataMoverTaskQueue: mover.taskQueue }],
         );
-        budget = await budgetFigure(lab, worker, plan.budgetRuns, { taskQueue: proc.taskQueue });
+        // Before the budget figure: its copies are throttled (12 MiB/s), and the plan projects with the
+        // worker's last measured copy rate, so after it every projection here would assume that rate.
         switchover = await switchoverFigures(
           lab,
           worker.client,
@@ -170,6 +171,7 @@ async function main(): Promise<number> {
             profile,
           },
         );
+        budget = await budgetFigure(lab, worker, plan.budgetRuns, { taskQueue: proc.taskQueue });
       } finally {
         moverRss = await mover.stop();
         workerRss = await proc.stop();

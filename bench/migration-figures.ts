@@ -189,8 +189,10 @@ export interface SwitchoverStep {
 
 function switchoverSteps(spans: ActivitySpan[]): SwitchoverStep[] {
   const power = spans.filter((s) => s.name === 'setPowerState');
-  // The first setPowerState stops the source, the second starts the target.
-  const [stop, startTarget] = power;
+  // Since patch SWITCHOVER_TRUTH, stopSource stops the source and startTarget starts the target; before
+  // it, the first setPowerState stopped the source and the second started the target.
+  const stop = spans.find((s) => s.name === 'stopSource') ?? power[0];
+  const startTarget = spans.find((s) => s.name === 'startTarget') ?? power[1];
   if (stop === undefined || startTarget === undefined) return [];
   return spans
     .filter((s) => s.scheduledMs >= stop.scheduledMs && s.endedMs <= startTarget.endedMs)

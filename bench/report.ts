@@ -1,5 +1,7 @@
 /** The benchmark's outputs: the Markdown summary and the SVG chart, both from `latest.json`'s content. */
 import type { BudgetFigure, DowntimeFigure } from './migration-figures';
+import type { LabProfileRecord, SwitchoverFigures } from './switchover-figures';
+import { switchoverMarkdown } from './switchover-figures';
 import type { TransferSizeFigures } from './transfer-figures';
 
 /** A figure against its target. */
@@ -26,6 +28,10 @@ export interface ReportInput {
   downtime: DowntimeFigure[];
   budget: BudgetFigure;
   guestWriteBytesPerSec: number;
+  /** The lab profile every figure ran on, as the simulators reported it. */
+  labProfile: LabProfileRecord;
+  /** Downtime by memory size; absent when not run. */
+  switchover?: SwitchoverFigures;
   tuning: string;
 }
 
@@ -41,6 +47,8 @@ export function markdown(r: ReportInput): string {
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB RAM, ${r.machine.os}, Node ${r.machine.node}. ` +
       `Load average at start/end: ${r.machine.load}. The machine was shared with other jobs, so every figure is the ` +
       `best of its runs and the spread ((worst − best) / best) is given. The run took ${fmt(r.durationSeconds / 60, 1)} min.`,
+    '',
+    `Lab profile of every figure: ${r.labProfile.description}.`,
     '',
   );
   lines.push('## Against the targets', '', '| figure | target | measured | met |', '|---|---|---|---|');
@@ -107,6 +115,7 @@ export function markdown(r: ReportInput): string {
       `| ${x.mode} | ${x.rounds} (${x.deltaMiB.join(', ')}) | ${x.targetMs ?? '–'} | ${x.projectedMs ?? '–'} | ${x.downtimeMs} | ${x.budgetMet ? 'yes' : 'no'} |`,
     );
   }
+  if (r.switchover) lines.push('', switchoverMarkdown(r.switchover, r.labProfile).trimEnd());
   lines.push('', '![benchmark chart](chart.svg)', '', r.tuning.trim(), '');
   return lines.join('\n');
 }

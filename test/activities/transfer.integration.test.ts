@@ -3,6 +3,9 @@
  * content, resume from a previous attempt's heartbeat, cancellation, permanent failures), then once for
  * real in a Temporal Worker on the lab's server, where a reset fails the first attempt and the retry
  * resumes from the heartbeat the server recorded.
+ *
+ * The large disk is running ir-app01's, read as a migration reads it: the host locks the top of a running
+ * VM's chain, so a snapshot is taken first and the read-only base below it is copied.
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -15,6 +18,7 @@ import type { CopyFilesHeartbeat, CopyFilesInput, TransferDeps } from '../../src
 import { createTransferActivities, runCopyFiles } from '../../src/activities/transfer';
 import type { LabControl } from '../../src/lab/control';
 import type { LabInfo } from '../../src/lab/lab';
+import type { MoRef } from '../../src/vsphere';
 import { VSphereClient } from '../../src/vsphere';
 import { controlOf, endpoint, passwordOf, startLab } from '../support/lab';
 
@@ -24,6 +28,8 @@ let info: LabInfo;
 let controlA: LabControl;
 let controlB: LabControl;
 const clients = new Map<string, Promise<VSphereClient>>();
+/** The snapshot taken on ir-app01 so its base disk can be read; removed at the end. */
+let irAppSnapshot: MoRef | undefined;
 
 const deps: TransferDeps = {
   clientFor(name) {
@@ -77,10 +83,15 @@ describe('copyFiles activity (integration)', () => {
     info = await startLab();
     controlA = controlOf(info, 'esx-a');
     controlB = controlOf(info, 'esx-b');
+    const a = await deps.clientFor('esx-a');
+    irAppSnapshot = await a.vms.createSnapshot((await a.inventory.findVm({ name: 'ir-app01' })).ref, {
+      name: 'qm-transfer-act-base',
+    });
   });
 
   afterAll(async () => {
     await controlA?.clearFaults();
+    if (irAppSnapshot !== undefined) await (await deps.clientFor('esx-a')).vms.removeSnapshot(irAppSnapshot);
     const b = await clients.get('esx-b');
     await b?.files.delete(`[datastore1] ${folder}`).catch(() => undefined);
     await Promise.all([...clients.values()].map(async (c) => (await c).close()));

@@ -1,11 +1,14 @@
 /**
  * Integration: every client operation against the lab, on the vCenter and on a standalone ESXi.
  * The mutating tests work on a scratch VM registered from a copy of a lab VM's files, so the lab's
- * own VMs stay as they were.
+ * own VMs stay as they were. The copy is made as a migration makes one: a running VM's disks are read
+ * below a snapshot (its host locks the top of each chain), and the copy's .vmx keeps the identity
+ * (`uuid.action = "keep"`), so its power-on does not stop at "moved or copied?".
  */
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
+import { editVmx, KEEP_IDENTITY } from '../../src/planner/vmx';
 import type { MoRef, TaskProgress, VmFacts, VSphereClient } from '../../src/vsphere';
 import {
   AlreadyExistsError,
@@ -237,11 +240,36 @@ describe.each([
       const vmx = parseDatastorePath(source.vmxPath ?? '');
       folderPath = `[${vmx.datastore}] ${vmName}`;
       await client.files.mkdir(folderPath);
-      const srcDir = `[${vmx.datastore}] ${vmx.path.slice(0, vmx.path.lastIndexOf('/'))}`;
-      for (const f of await client.files.list(srcDir)) {
-        if (f.kind === 'file' && !/\.(vmss|vmsn|vmem)$/.test(f.name)) {
-          await copyFile(client, f.path, client, `${folderPath}/${f.name}`);
+      const sourceRef = source.ref;
+      // The host refuses a read of the top of a running VM's disk chain (locked): below a snapshot the
+      // bases are read-only and can be copied.
+      const snapshot =
+        source.powerState === 'poweredOn'
+          ? await client.vms.createSnapshot(sourceRef, { name: `${vmName}-base` })
+          : undefined;
+      try {
+        const baseOf = new Map(
+          (await client.facts.vm(sourceRef)).disks.map((d) => [
+            fileName(d.chain[0]?.fileName ?? ''),
+            fileName(d.chain.at(-1)?.fileName ?? ''),
+          ]),
+        );
+        const srcDir = `[${vmx.datastore}] ${vmx.path.slice(0, vmx.path.lastIndexOf('/'))}`;
+        for (const f of await client.files.list(srcDir)) {
+          // Not the suspend or snapshot state, nor the snapshot's deltas: the copy has neither.
+          if (f.kind !== 'file' || /\.(vmss|vmsn|vmem|vmsd)$|-\d{6}(-delta)?\.vmdk$/.test(f.name)) continue;
+          const target = `${folderPath}/${f.name}`;
+          if (!f.name.endsWith('.vmx')) {
+            await copyFile(client, f.path, client, target);
+            continue;
+          }
+          let text = (await readAll((await client.files.get(f.path)).stream)).toString('utf8');
+          for (const [top, base] of baseOf) text = text.replaceAll(`${top}"`, `${base}"`);
+          const body = Buffer.from(editVmx(text, { set: KEEP_IDENTITY, disconnectIsoOn: [] }).text);
+          await client.files.put(target, Readable.from([body]), body.length);
         }
+      } finally {
+        if (snapshot !== undefined) await client.vms.removeSnapshot(snapshot);
       }
     });
 
@@ -385,8 +413,11 @@ describe.each([
       expect((await client.facts.vm(vm)).powerState).toBe('poweredOff');
       await expect(client.vms.powerOff(vm)).rejects.toThrow(InvalidPowerStateError);
       await client.vms.powerOn(vm);
+      // Tools run only once the guest has booted (ShutdownGuest fails with ToolsUnavailable before), and
+      // a guest takes a while to shut down: bounds far above a real host's boot and shutdown.
+      expect(await client.guest.waitForHeartbeat(vm, { timeoutMs: 240_000 })).not.toBeNull();
       await client.vms.shutdownGuest(vm);
-      for (let i = 0; i < 100 && (await client.facts.vm(vm)).powerState !== 'poweredOff'; i++) {
+      for (let i = 0; i < 2400 && (await client.facts.vm(vm)).powerState !== 'poweredOff'; i++) {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect((await client.facts.vm(vm)).powerState).toBe('poweredOff');
@@ -408,6 +439,11 @@ describe.each([
     });
   });
 });
+
+/** The file name of a datastore path or a bare name: what a .vmx names a disk in its own folder by. */
+function fileName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1).replace(/^\[[^\]]*\] /, '');
+}
 
 describe('connecting', () => {
   it('logs out on close, after which calls fail', async () => {

@@ -2,15 +2,17 @@
  * The datastore file transfer against the lab (integration): files copied esx-a → esx-b through the
  * simulated hosts' file API, the target's bytes compared with the datastores' backing files, a connection
  * reset injected mid-file through the control API, and the resumed copy re-copying only what is missing.
+ *
+ * The large disk is running ir-app01's, read as a migration reads it: the host locks the top of a running
+ * VM's chain, so a snapshot is taken first and the read-only base below it is copied.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabControl } from '../../src/lab/control';
 import type { LabInfo } from '../../src/lab/lab';
-import { projectRoot } from '../../src/lab/tools';
-import type { CopyFileResult, CopyFileSpec, FileProgress, TransferProgress } from '../../src/vsphere';
+import type { CopyFileResult, CopyFileSpec, FileProgress, MoRef, TransferProgress } from '../../src/vsphere';
 import {
   ConnectionError,
   copyFile,
@@ -32,7 +34,8 @@ let controlA: LabControl;
 let controlB: LabControl;
 /** endpoint → datastore name → backing folder on this machine. */
 const backing = new Map<string, Map<string, string>>();
-let irAppRate = 0;
+/** The snapshot taken on ir-app01 so its base disk can be read; removed at the end. */
+let irAppSnapshot: MoRef | undefined;
 
 async function connect(name: string): Promise<VSphereClient> {
   const ep = endpoint(info, name);
@@ -113,20 +116,16 @@ describe('datastore file transfer (integration)', () => {
       const list = await control.call<{ name: string; path: string }[]>('GET', '/datastores');
       backing.set(name, new Map(list.map((d) => [d.name, d.path])));
     }
-    // ir-app01's guest writes into the disk copied below; pause it so the source's backing file still
-    // holds, after the copy, the bytes the copy read (the copy itself reads under the disk lock).
-    const topology = JSON.parse(readFileSync(join(projectRoot, 'lab', 'topology.json'), 'utf8')) as {
-      endpoints: { name: string; vms?: { name: string; guestWriteBytesPerSec?: number }[] }[];
-    };
-    irAppRate =
-      topology.endpoints.find((e) => e.name === 'esx-a')?.vms?.find((v) => v.name === 'ir-app01')
-        ?.guestWriteBytesPerSec ?? 0;
-    await controlA.setGuestRate('ir-app01', 0);
+    // ir-app01 runs and its guest writes: the host refuses a read of its disk's top (locked). After a
+    // snapshot the guest writes into the delta, and the base flat file copied below is read-only, so
+    // its backing file still holds, after the copy, the bytes the copy read.
+    const irApp = await a.inventory.findVm({ name: 'ir-app01' });
+    irAppSnapshot = await a.vms.createSnapshot(irApp.ref, { name: 'qm-transfer-base' });
   });
 
   afterAll(async () => {
     await controlA?.clearFaults();
-    await controlA?.setGuestRate('ir-app01', irAppRate);
+    if (irAppSnapshot !== undefined) await a.vms.removeSnapshot(irAppSnapshot);
     await b?.files.delete(`[datastore1] ${folder}`).catch(() => undefined);
     await Promise.all([a?.close(), b?.close()]);
   });
@@ -161,7 +160,9 @@ describe('datastore file transfer (integration)', () => {
     const source = '[IR-NFS] ir-app01/ir-app01.vmx';
     const target = `[datastore1] ${folder}/vmx/ir-app01-moved.vmx`;
     const original = readFileSync(local('esx-a', source), 'utf8');
-    expect(original).toContain('ir-app01.vmdk');
+    // The disk the .vmx names: the delta of the snapshot taken above (ir-app01-000001.vmdk).
+    const disk = /scsi0:0\.fileName = "(ir-app01[^"]*\.vmdk)"/.exec(original)?.[1];
+    expect(disk).toBeDefined();
     const rewrite = (text: string) => text.replaceAll('ir-app01', 'ir-app01-moved');
 
     const result = await copyFile(
@@ -172,7 +173,7 @@ describe('datastore file transfer (integration)', () => {
 
     const written = readFileSync(local('esx-b', target));
     expect(written.toString('utf8')).toBe(rewrite(original));
-    expect(written.toString('utf8')).toContain('ir-app01-moved.vmdk');
+    expect(written.toString('utf8')).toContain(disk?.replace('ir-app01', 'ir-app01-moved'));
     expect(result.size).toBe(written.length);
     expect(result.sha256Source).toBe(sha256(written));
     expect(result.sha256Target).toBe(sha256(written));
@@ -270,9 +271,19 @@ describe('datastore file transfer (integration)', () => {
     expect(error).toBeInstanceOf(ConnectionError);
     expect((error as ConnectionError).method).toBe('GET /folder');
     expect((error as ConnectionError).object).toBe('[datastore1] off01/off01-flat.vmdk');
-    // The other disk was in flight (largest first, two at a time): it ran to its end and counts as done;
-    // no copy started after the failure.
-    expect(first.map((r) => r.target)).toEqual([`[datastore1] ${folder}/resume/susp01/susp01-flat.vmdk`]);
+    // The file in flight beside the failing disk (largest first, two at a time; the suspend state, its
+    // size the VM's memory, is the largest) ran to its end and counts as done; no copy started after the
+    // failure.
+    const firstTwo = files
+      .map((f) => ({
+        target: f.target.path as string,
+        size: statSync(local('esx-a', f.source.path as string)).size,
+      }))
+      .sort((x, y) => y.size - x.size)
+      .slice(0, 2)
+      .map((f) => f.target);
+    expect(firstTwo).toContain(failing);
+    expect(first.map((r) => r.target)).toEqual(firstTwo.filter((t) => t !== failing));
 
     const mark = (await controlB.calls()).at(-1)?.seq ?? 0;
     const second = await copyFiles(files, { concurrency: 2, verify: 'sha256', alreadyDone: first });

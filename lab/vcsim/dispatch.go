@@ -46,7 +46,8 @@ func (l *Launcher) override(ctx *simulator.Context, m *simulator.Method) mo.Refe
 	case *simulator.VirtualMachine:
 		switch m.Name {
 		case "PowerOnVM_Task", "PowerOffVM_Task", "SuspendVM_Task", "CreateSnapshot_Task", "RemoveAllSnapshots_Task",
-			"ConsolidateVMDisks_Task", "RelocateVM_Task", "UnregisterVM", "Destroy_Task", "RevertToCurrentSnapshot_Task":
+			"ConsolidateVMDisks_Task", "RelocateVM_Task", "UnregisterVM", "Destroy_Task", "RevertToCurrentSnapshot_Task",
+			"QueryChangedDiskAreas":
 			return &labVM{VirtualMachine: o, l: l}
 		}
 	case *simulator.VirtualMachineSnapshot:
@@ -60,6 +61,10 @@ func (l *Launcher) override(ctx *simulator.Context, m *simulator.Method) mo.Refe
 	case *simulator.HostDatastoreSystem:
 		if m.Name == "RemoveDatastore" {
 			return &labDatastoreSystem{HostDatastoreSystem: o, l: l}
+		}
+	case *simulator.VirtualDiskManager:
+		if m.Name == "CopyVirtualDisk_Task" {
+			return &labVDM{VirtualDiskManager: o, l: l}
 		}
 	case *simulator.Datastore:
 		if m.Name == "RefreshDatastore" {

@@ -38,6 +38,7 @@ const VM_PATHS = [
   'runtime.featureRequirement',
   'runtime.consolidationNeeded',
   'config.template',
+  'config.changeTrackingEnabled',
   'config.uuid',
   'config.instanceUuid',
   'config.version',
@@ -241,6 +242,7 @@ function toVmFacts(o: ObjectProps): VmFacts {
     cpuRequirements: cpuFeatures(p('runtime.featureRequirement')),
     guestHeartbeat: heartbeat as HeartbeatStatus | undefined,
     consolidationNeeded: bool(p('runtime.consolidationNeeded')) ?? false,
+    changeTracking: bool(p('config.changeTrackingEnabled')) ?? false,
   };
 }
 

@@ -218,6 +218,8 @@ export interface VmFacts extends InventoryItem {
   readonly cpuRequirements: readonly CpuFeature[];
   readonly guestHeartbeat: HeartbeatStatus | undefined;
   readonly consolidationNeeded: boolean;
+  /** config.changeTrackingEnabled: changed block tracking is on (effective from the next snapshot). */
+  readonly changeTracking: boolean;
 }
 
 /** Task state as vSphere names it. */

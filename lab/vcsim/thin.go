@@ -431,13 +431,23 @@ func (l *Launcher) copyVirtualDisk(source, dest, diskType, adapter string) types
 			return fail(err)
 		}
 	}
-	// Thin: a block of zeros is not written (it stays unallocated), as vmkfstools -d thin does.
+	// Thin: a block of zeros is not written (it stays unallocated), as vmkfstools -d thin does; the
+	// block is the datastore's file-system block (4 KiB here), so the copy allocates what the source did.
 	put := func(off int64, data []byte) error {
-		if thin && isZero(data) {
-			return nil
+		if !thin {
+			_, err := out.WriteAt(data, off)
+			return err
 		}
-		_, err := out.WriteAt(data, off)
-		return err
+		for i := 0; i < len(data); i += blockSize {
+			b := data[i:min(len(data), i+blockSize)]
+			if isZero(b) {
+				continue
+			}
+			if _, err := out.WriteAt(b, off+int64(i)); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	base := int64(0)
 	dir := filepath.Dir(srcLocal)

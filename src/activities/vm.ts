@@ -92,8 +92,15 @@ export function createVmActivities(pool: EndpointPool) {
     /** Takes the migration's snapshot, or finds the one an earlier attempt took. */
     async snapshotVm(input: VmOnEndpoint & { name: string }): Promise<MoRef> {
       const client = await clientFor(input.endpoint);
-      const existing = findSnapshot((await client.facts.vm(input.vm)).snapshots, input.name);
+      const facts = await client.facts.vm(input.vm);
+      const existing = findSnapshot(facts.snapshots, input.name);
       if (existing) return existing;
+      // Change tracking, switched on now, is in effect from this snapshot on: the copy can then ask for
+      // the frozen disks' allocated areas and move only those (ARCHITECTURE.md, data path). vSphere
+      // lets it start only on a VM without snapshots; with snapshots the disks are copied whole.
+      if (!facts.changeTracking && facts.snapshots.length === 0) {
+        await client.disks.enableChangeTracking(input.vm, options());
+      }
       return client.vms.createSnapshot(
         input.vm,
         {

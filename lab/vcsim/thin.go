@@ -607,3 +607,108 @@ func writeScattered(f *os.File, size int64, seed uint64, disk int) error {
 	}
 	return nil
 }
+
+// applyDiskBackings gives each disk of a relocation the provisioning its locator's diskBackingInfo
+// asks (thinProvisioned / eagerlyScrub), converting the base extent in place as a host's data mover
+// does while it moves the disk: thin keeps only non-zero blocks, thick allocates the whole extent.
+func (l *Launcher) applyDiskBackings(vs *vmState, locs []types.VirtualMachineRelocateSpecDiskLocator, keys []int32) types.BaseMethodFault {
+	for _, loc := range locs {
+		b, ok := loc.DiskBackingInfo.(*types.VirtualDiskFlatVer2BackingInfo)
+		if !ok || b.ThinProvisioned == nil {
+			continue
+		}
+		idx := -1
+		for i, k := range keys {
+			if k == loc.DiskId {
+				idx = i
+			}
+		}
+		vs.mu.Lock()
+		if idx < 0 || idx >= len(vs.disks) {
+			vs.mu.Unlock()
+			return &types.InvalidArgument{InvalidProperty: "spec.disk.diskId"}
+		}
+		err := l.reprovision(vs.disks[idx].chain[0], *b.ThinProvisioned, b.EagerlyScrub != nil && *b.EagerlyScrub)
+		vs.mu.Unlock()
+		if err != nil {
+			l.logf("relocate %s: provisioning of disk %d: %v", vs.name, loc.DiskId, err)
+			return &types.FileFault{File: err.Error()}
+		}
+	}
+	return nil
+}
+
+// reprovision converts a flat base disk in place and records its provisioning in the descriptor.
+func (l *Launcher) reprovision(desc dsPath, thin, eager bool) error {
+	local := l.mustLocal(desc)
+	d, err := readDescriptor(local)
+	if err != nil {
+		return err
+	}
+	ext := filepath.Join(filepath.Dir(local), d.Extent)
+	if thin {
+		fi, err := os.Stat(ext)
+		if err != nil {
+			return err
+		}
+		tmp := ext + ".qvthin"
+		out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		err = out.Truncate(fi.Size())
+		if err == nil {
+			err = copyFlatData(ext, 0, fi.Size(), func(off int64, data []byte) error {
+				for i := 0; i < len(data); i += blockSize {
+					blk := data[i:min(len(data), i+blockSize)]
+					if !isZero(blk) {
+						if _, err := out.WriteAt(blk, off+int64(i)); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+		}
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp, ext)
+		}
+		if err != nil {
+			_ = os.Remove(tmp)
+			return err
+		}
+	} else {
+		f, err := os.OpenFile(ext, os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		fi, _ := f.Stat()
+		err = preallocate(f, fi.Size())
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	d.setDDB("thinProvisioned", map[bool]string{true: "1", false: "0"}[thin])
+	if eager {
+		d.setDDB("quickmig.eagerlyScrub", "1")
+	} else {
+		d.DDB = slicesDeleteKey(d.DDB, "quickmig.eagerlyScrub")
+	}
+	return writeFileAtomic(local, []byte(d.String()))
+}
+
+func slicesDeleteKey(in []kv, k string) []kv {
+	out := in[:0]
+	for _, e := range in {
+		if e.k != k {
+			out = append(out, e)
+		}
+	}
+	return out
+}

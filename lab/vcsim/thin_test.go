@@ -213,3 +213,51 @@ func TestChangedAreasAndThinConversion(t *testing.T) {
 		t.Fatalf("copy onto an existing disk: %v", err)
 	}
 }
+
+func TestRelocateAppliesDiskBacking(t *testing.T) {
+	spec := baseSpec(t.TempDir(), "esx")
+	spec.VMs[0].Power = "poweredOff"
+	spec.VMs[0].Disks = []DiskSpec{{SizeMiB: 16, Fill: "scattered"}, {SizeMiB: 8, Datastore: "datastore1", Fill: "zero"}}
+	lb := startLab(t, spec)
+	ctx := context.Background()
+	vm := lb.vm("ir-app01")
+	disk0 := lb.local("IR-NFS", "ir-app01/ir-app01-flat.vmdk")
+	disk1 := lb.local("datastore1", "ir-app01/ir-app01_1-flat.vmdk")
+	want0, _ := os.ReadFile(disk0)
+	want1, _ := os.ReadFile(disk1)
+	if du(t, disk1) < 8<<20 || du(t, disk0) >= 16<<20 {
+		t.Fatalf("before: disk0 %d, disk1 %d allocated", du(t, disk0), du(t, disk1))
+	}
+	disks := object.VirtualDeviceList(lb.moVM(vm).Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil))
+	var ds1, nfs types.ManagedObjectReference
+	for name, ref := range lb.l.dsRefs {
+		if name == "datastore1" {
+			ds1 = ref
+		} else {
+			nfs = ref
+		}
+	}
+	locator := func(d types.BaseVirtualDevice, ds types.ManagedObjectReference, thin bool) types.VirtualMachineRelocateSpecDiskLocator {
+		return types.VirtualMachineRelocateSpecDiskLocator{DiskId: d.GetVirtualDevice().Key, Datastore: ds,
+			DiskBackingInfo: &types.VirtualDiskFlatVer2BackingInfo{DiskMode: "persistent", ThinProvisioned: types.NewBool(thin)}}
+	}
+	// The thick disk of zeros becomes thin as it moves; the thin one becomes thick.
+	lb.must(vm.Relocate(ctx, types.VirtualMachineRelocateSpec{Datastore: &nfs,
+		Disk: []types.VirtualMachineRelocateSpecDiskLocator{locator(disks[0], ds1, false), locator(disks[1], nfs, true)}}, ""))
+	moved0 := lb.local("datastore1", "ir-app01/ir-app01-flat.vmdk")
+	moved1 := lb.local("IR-NFS", "ir-app01/ir-app01_1-flat.vmdk")
+	got0, _ := os.ReadFile(moved0)
+	got1, _ := os.ReadFile(moved1)
+	if !bytes.Equal(got0, want0) || !bytes.Equal(got1, want1) {
+		t.Fatal("content changed by the relocation")
+	}
+	if du(t, moved0) < 16<<20 || du(t, moved1) > 64<<10 {
+		t.Fatalf("after: disk0 %d, disk1 %d allocated", du(t, moved0), du(t, moved1))
+	}
+	after := object.VirtualDeviceList(lb.moVM(vm).Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil))
+	b0 := after[0].(*types.VirtualDisk).Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	b1 := after[1].(*types.VirtualDisk).Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	if *b0.ThinProvisioned || !*b1.ThinProvisioned {
+		t.Fatalf("backings: disk0 thin %v, disk1 thin %v", *b0.ThinProvisioned, *b1.ThinProvisioned)
+	}
+}

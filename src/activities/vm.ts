@@ -248,10 +248,24 @@ export function createVmActivities(pool: EndpointPool) {
         pool?: MoRef;
         datastore?: MoRef;
         disks?: { diskKey: number; datastore: MoRef }[];
+        /** Provisioning of the moved disks. Default 'same'. */
+        diskType?: 'same' | 'thin' | 'thick' | 'thick-eager';
       },
     ): Promise<void> {
       const client = await clientFor(input.endpoint);
       const vm = await client.facts.vm(input.vm);
+      const diskType = input.diskType ?? 'same';
+      // Another provisioning needs a locator with a backing for every disk, not only the relocated ones.
+      const disks =
+        diskType === 'same' || input.datastore === undefined
+          ? input.disks
+          : vm.disks.map((d) => ({
+              diskKey: d.key,
+              datastore:
+                input.disks?.find((p) => p.diskKey === d.key)?.datastore ?? (input.datastore as MoRef),
+              thinProvisioned: diskType === 'thin',
+              eagerlyScrub: diskType === 'thick-eager',
+            }));
       const onHost = !input.host || vm.host?.value === input.host.value;
       const onDatastores =
         !input.datastore ||
@@ -261,7 +275,7 @@ export function createVmActivities(pool: EndpointPool) {
       if (onHost && onDatastores) return;
       await client.vms.relocate(
         input.vm,
-        { host: input.host, pool: input.pool, datastore: input.datastore, disks: input.disks },
+        { host: input.host, pool: input.pool, datastore: input.datastore, disks },
         { ...options(), onProgress: (p) => heartbeat({ progress: p.progress ?? 0 }) },
       );
     },

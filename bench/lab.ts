@@ -10,6 +10,7 @@
  *   rate right before each migration, so every size sees the same rate for its own copy time only.
  * - `tiny-<N>`: powered on, 64 MiB memory, a 1 MiB disk; the overhead and concurrency figures.
  * - `task-01`: like a tiny VM; suspended and resumed by the task-wait figure.
+ * - `thin-<MiB>`: powered on, one thin disk about 10 % allocated in scattered runs; the thin-disk figures.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +35,8 @@ export interface BenchLabSpec {
   tinyVms: number;
   /** `.vmss` bytes = memoryMiB MiB / suspendScale. */
   suspendScale: number;
+  /** Thin disk sizes of the thin-disk figures (`thin-<MiB>`, ~10 % allocated), MiB. Default: none. */
+  thinMiB?: number[];
 }
 
 const CPU = {
@@ -104,6 +107,12 @@ export function benchTopology(spec: BenchLabSpec): Topology {
         }),
       );
     }
+  }
+  // Thin disks, about 10 % allocated in scattered runs, running: the thin-disk figures (bench/thin-figures.ts).
+  for (const mib of spec.thinMiB ?? []) {
+    vms.push(
+      vm(`thin-${mib}`, { power: 'poweredOn', memoryMiB: 16, disks: [{ sizeMiB: mib, fill: 'scattered' }] }),
+    );
   }
   // Suspended and resumed over and over by the task-wait figure.
   vms.push(vm('task-01', { power: 'poweredOn', memoryMiB: 64, disks: [{ sizeMiB: 1, fill: 'pattern' }] }));

@@ -201,6 +201,9 @@ export async function runCopyFiles(
     });
   };
   const throttle = new Throttle(options.heartbeatIntervalMs ?? 2_000, heartbeat);
+  // Liveness through phases that report no bytes (a disk's read-back, its conversion on the target
+  // host, which can take minutes): each step there has its own timeout, the heartbeat only says "alive".
+  const keepAlive = setInterval(() => throttle.request(), options.heartbeatIntervalMs ?? 2_000);
 
   try {
     const [source, target] = await Promise.all([
@@ -296,6 +299,7 @@ export async function runCopyFiles(
     heartbeat();
     throw toActivityFailure(err);
   } finally {
+    clearInterval(keepAlive);
     throttle.stop();
   }
 }

@@ -59,12 +59,12 @@ interface DiskHeartbeat {
 describe('resume inside a disk (integration)', () => {
   it('kill -9 at 60 % of a 4 GiB thin disk: completes, re-sends at most one chunk, content equal', async () => {
     const marks = await estate.marks();
-    // 24 MiB/s from the source: the ~400 MiB of allocated data take ~17 s, heartbeats every 2 s.
+    // 8 MiB/s from the source: each 64 MiB chunk takes ~8 s, so heartbeats (every ~2 s) land mid-disk.
     await controlOf(lab, 'esx-a').addFault({
       kind: 'bandwidth',
       method: 'GET',
       path: 'k-thin-flat',
-      bytesPerSec: 24 * MiB,
+      bytesPerSec: 8 * MiB,
     });
     const handle = await clients.temporal.workflow.start('quickMigration', {
       taskQueue: worker.taskQueue,
@@ -82,8 +82,14 @@ describe('resume inside a disk (integration)', () => {
       '60 % of the disk on the wire',
       async () => {
         const running = await runningActivity(handle, 'copyFiles');
-        const disk = (running?.heartbeat as { disks?: DiskHeartbeat[] } | undefined)?.disks?.[0];
-        return disk !== undefined && disk.wireBytes >= 0.6 * disk.allocatedBytes ? disk : undefined;
+        const beat = running?.heartbeat as { disks?: DiskHeartbeat[]; chunks?: unknown[] } | undefined;
+        const disk = beat?.disks?.[0];
+        // 60 % of the disk's data on the wire, and the completed chunks recorded in the heartbeat.
+        return disk !== undefined &&
+          disk.wireBytes >= 0.6 * disk.allocatedBytes &&
+          (beat?.chunks?.length ?? 0) > 0
+          ? { ...disk, chunks: beat?.chunks?.length ?? 0 }
+          : undefined;
       },
       300_000,
     );
@@ -93,20 +99,23 @@ describe('resume inside a disk (integration)', () => {
     const result = (await handle.result()) as MigrationResult;
 
     const disk = result.disks?.find((d) => d.target === atKill.target);
+    console.log('at kill', JSON.stringify(atKill), 'result', JSON.stringify(result.disks));
     expect(disk?.transport).toBe('allocated-areas');
     expect(disk?.chunksKept).toBeGreaterThan(0);
     expect(disk?.resentBytes).toBeLessThanOrEqual(256 * MiB);
     // Independently of the product's report: every extent PUT the target received, by name; a chunk
-    // sent twice was re-sent. Extents hold at most 64 MiB of data (+ their tables).
+    // sent twice was re-sent: only the one in flight at the kill. Extents hold at most 64 MiB of data
+    // (+ their tables).
     const puts = (await estate.calls(marks))['esx-b']?.filter(
-      (c) => c.method === 'HTTP PUT' && /k-thin\.quickmig-thin\/k-thin-s\d{3}\.vmdk$/.test(c.object ?? ''),
+      (c) => c.method === 'HTTP PUT' && /k-thin\.quickmig-thin\/k-thin-s\d{3}\.vmdk\.part$/.test(c.object ?? ''),
     );
     const times = new Map<string, number>();
     for (const p of puts ?? []) times.set(p.object ?? '', (times.get(p.object ?? '') ?? 0) + 1);
     const twice = [...times.values()].filter((n) => n > 1).length;
+    console.log('extent PUTs', JSON.stringify([...times]));
     expect(times.size).toBeGreaterThan(3);
+    expect(twice).toBeLessThanOrEqual(1);
     expect(twice * 65 * MiB).toBeLessThanOrEqual(256 * MiB);
-    expect(twice).toBeLessThanOrEqual(2);
     // Content: the target's disk and the source's (its snapshot merged, the VM kept unregistered).
     const target = `${estate.datastoreDir('esx-b', 'datastore1')}/k-thin/k-thin-flat.vmdk`;
     const source = `${estate.datastoreDir('esx-a', 'IR-NFS')}/k-thin/k-thin-flat.vmdk`;

@@ -2,8 +2,8 @@
  * The copy of a disk's allocated data only (ARCHITECTURE.md, "Data path"): the source disk's allocated
  * areas come from changed block tracking at the migration snapshot (QueryChangedDiskAreas `*`); only
  * those ranges are read (`/folder` GET with Range) and streamed into hosted sparse extents on the target
- * (`/folder` PUT, one file per chunk of at most `chunkBytes` of data, each hashed and read back), which
- * the target host then converts into a disk of the asked provisioning (CopyVirtualDisk_Task) and moves
+ * (`/folder` PUT, one file per chunk of at most `chunkBytes` of data, each hashed, read back and only
+ * then given its name), which the target host then converts into a disk of the asked provisioning (CopyVirtualDisk_Task) and moves
  * into place. A chunk complete on the target is not sent again by a later attempt; the disk's content
  * digest (SHA-256 over the allocated data in disk order) is compared with the converted disk read back at
  * the same ranges.
@@ -151,21 +151,21 @@ export async function copyThinDisk(
   for (const chunk of chunks) {
     options.signal?.throwIfAborted();
     const file = joinDatastorePath(stage, extentName(chunk.index));
+    // An extent is uploaded under a `.part` name and gets its own name only once verified: the name on
+    // the target is the durable proof, so a retry keeps every verified chunk, also those completed after
+    // the last heartbeat a killed worker sent (the heartbeat's list alone could lag by seconds of chunks).
     const prior = kept.get(chunk.index);
-    if (
-      prior !== undefined &&
-      prior.lo === chunk.lo &&
-      prior.hi === chunk.hi &&
-      prior.size === chunk.fileBytes
-    ) {
-      if (await holds(target.client, file, chunk.fileBytes)) {
-        // Kept: the disk digest still needs its data, read from the verified extent on the target
-        // (a read on the target side, nothing sent again).
-        await hashRuns(target.client, file, chunkFileRuns(chunk), sourceHash, options.signal);
-        chunksKept++;
-        continue;
-      }
+    const recorded =
+      prior === undefined ||
+      (prior.lo === chunk.lo && prior.hi === chunk.hi && prior.size === chunk.fileBytes);
+    if (recorded && (await holds(target.client, file, chunk.fileBytes))) {
+      // Kept: the disk digest still needs its data, read from the verified extent on the target
+      // (a read on the target side, nothing sent again).
+      await hashRuns(target.client, file, chunkFileRuns(chunk), sourceHash, options.signal);
+      chunksKept++;
+      continue;
     }
+    const part = joinDatastorePath(stage, `${extentName(chunk.index)}.part`);
     let inFlight = 0;
     const fileHash = createHash('sha256');
     const body = Readable.from(
@@ -176,24 +176,25 @@ export async function copyThinDisk(
       }),
       { objectMode: false },
     );
-    await target.client.files.put(file, body, chunk.fileBytes, { signal: options.signal });
+    await target.client.files.put(part, body, chunk.fileBytes, { signal: options.signal });
     wire += chunk.fileBytes;
     const sha256 = fileHash.digest('hex');
     if (verify === 'sha256') {
       const back = createHash('sha256');
-      const n = await readAll(target.client, file, back, options.signal);
+      const n = await readAll(target.client, part, back, options.signal);
       const got = back.digest('hex');
       if (n !== chunk.fileBytes || got !== sha256) {
         throw new VerificationError(
-          context(target.client, 'verify chunk', file),
+          context(target.client, 'verify chunk', part),
           formatDatastorePath(src),
-          formatDatastorePath(file),
+          formatDatastorePath(part),
           n !== chunk.fileBytes ? 'size' : 'sha256',
           n !== chunk.fileBytes ? String(chunk.fileBytes) : sha256,
           n !== chunk.fileBytes ? String(n) : got,
         );
       }
     }
+    await target.client.datastores.moveFile(part, file, { datacenter: options.datacenter, force: true });
     const done = {
       target: targetName,
       index: chunk.index,

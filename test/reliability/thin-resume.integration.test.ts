@@ -99,7 +99,6 @@ describe('resume inside a disk (integration)', () => {
     const result = (await handle.result()) as MigrationResult;
 
     const disk = result.disks?.find((d) => d.target === atKill.target);
-    console.log('at kill', JSON.stringify(atKill), 'result', JSON.stringify(result.disks));
     expect(disk?.transport).toBe('allocated-areas');
     expect(disk?.chunksKept).toBeGreaterThan(0);
     expect(disk?.resentBytes).toBeLessThanOrEqual(256 * MiB);
@@ -112,7 +111,6 @@ describe('resume inside a disk (integration)', () => {
     const times = new Map<string, number>();
     for (const p of puts ?? []) times.set(p.object ?? '', (times.get(p.object ?? '') ?? 0) + 1);
     const twice = [...times.values()].filter((n) => n > 1).length;
-    console.log('extent PUTs', JSON.stringify([...times]));
     expect(times.size).toBeGreaterThan(3);
     expect(twice).toBeLessThanOrEqual(1);
     expect(twice * 65 * MiB).toBeLessThanOrEqual(256 * MiB);

@@ -106,7 +106,8 @@ describe('resume inside a disk (integration)', () => {
     // sent twice was re-sent: only the one in flight at the kill. Extents hold at most 64 MiB of data
     // (+ their tables).
     const puts = (await estate.calls(marks))['esx-b']?.filter(
-      (c) => c.method === 'HTTP PUT' && /k-thin\.quickmig-thin\/k-thin-s\d{3}\.vmdk\.part$/.test(c.object ?? ''),
+      (c) =>
+        c.method === 'HTTP PUT' && /k-thin\.quickmig-thin\/k-thin-s\d{3}\.vmdk\.part$/.test(c.object ?? ''),
     );
     const times = new Map<string, number>();
     for (const p of puts ?? []) times.set(p.object ?? '', (times.get(p.object ?? '') ?? 0) + 1);

@@ -195,9 +195,9 @@ export async function runCopyFiles(
       bytesDone: latest?.bytesDone ?? 0,
       bytesTotal: latest?.bytesTotal ?? 0,
       rateBytesPerSec: Math.round(latest?.rateBytesPerSec ?? 0),
-      chunks: [...chunks.values()],
-      chunkInFlight,
-      disks: [...reports.values()],
+      // Disks moved by their allocated data only: absent from the heartbeat of a copy of plain files.
+      ...(chunks.size > 0 || chunkInFlight > 0 ? { chunks: [...chunks.values()], chunkInFlight } : {}),
+      ...(reports.size > 0 ? { disks: [...reports.values()] } : {}),
     });
   };
   const throttle = new Throttle(options.heartbeatIntervalMs ?? 2_000, heartbeat);

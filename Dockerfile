@@ -4,7 +4,11 @@
 #   docker build -t quickmig .
 #   docker run --rm -v $PWD/deploy/worker.json:/etc/quickmig/worker.json:ro \
 #     -e TEMPORAL_ADDRESS=temporal:7233 quickmig
-FROM node:20-bookworm-slim
+#
+# Node 24 (LTS "Krypton", supported to April 2028); the code also runs on Node 20.3+ (package.json engines),
+# which is what the tests run on. The tag is pinned to a patch release so that a rebuild is the same image;
+# raise it deliberately (test/deploy checks that it stays pinned and on a supported major).
+FROM node:24.17.0-bookworm-slim
 
 WORKDIR /app
 ENV NODE_ENV=production
@@ -35,6 +39,9 @@ ENV MALLOC_ARENA_MAX=2
 ENV MALLOC_MMAP_THRESHOLD_=131072
 # Prometheus metrics (quickmig worker --metrics-port / QUICKMIG_METRICS_PORT).
 EXPOSE 9464
+# Alive while the worker's metrics endpoint answers (scripts/healthcheck.mjs; `--ready` also needs a poller on
+# a task queue). Without QUICKMIG_METRICS_PORT there is nothing to probe and the check says so and fails.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=4 CMD ["node", "scripts/healthcheck.mjs"]
 # --optimize-for-size: V8 collects the old generation before it grows far past what is live. Without it the
 # worker's JS heap (about 35 MiB live) grew to 70 MiB of garbage during an 8 GiB copy (bench/TUNING.md,
 # fifth round).

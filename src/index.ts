@@ -25,6 +25,7 @@ export type {
   MigrationSummary,
   StartedMigration,
   StartOptions,
+  WatchOptions,
   WorkflowKind,
 } from './client/migrations';
 export { QuickmigClient } from './client/migrations';

@@ -17,8 +17,10 @@ import type { WorkerConfig } from './config/config';
 import { packagePath } from './package-root';
 import type { TelemetryOptions } from './telemetry/telemetry';
 import {
-  bytesTransferredInterceptor,
+  copiesInProgressInterceptor,
+  countCopiedBytes,
   installTelemetry,
+  migrationMetricsSinks,
   WORKFLOW_METRICS_MODULE,
 } from './telemetry/telemetry';
 
@@ -96,7 +98,8 @@ export async function createWorkers(
   if (options.telemetry) installTelemetry(options.telemetry);
   const ownsConnection = !options.connection;
   const connection =
-    options.connection ?? (await NativeConnection.connect({ address: config.temporalAddress }));
+    options.connection ??
+    (await NativeConnection.connect({ address: config.temporalAddress, ...config.temporalConnection }));
   const pool = createEndpointPool(config.endpoints);
   // Payload encryption when configured: histories then hold ciphertext only (src/codec).
   const dataConverter = dataConverterFor(config.encryption?.keyFile);
@@ -104,8 +107,9 @@ export async function createWorkers(
   const extraWorkflowModules = options.workerOptions?.interceptors?.workflowModules ?? [];
   const built = extraWorkflowModules.length === 0 ? prebuiltWorkflowBundle() : undefined;
   const workflowBundle = options.workflowBundle ?? (built ? { codePath: built } : undefined);
-  // quickmig's own metrics: bytes per completed copy (activity side) and downtime per migration
-  // (workflow side; a prebuilt bundle carries it only if bundled with WORKFLOW_METRICS_MODULE).
+  // quickmig's own metrics: copies in progress (activity side; the copy counts its bytes itself), and
+  // outcome and downtime per migration (workflow side; a prebuilt bundle carries it only if bundled with
+  // WORKFLOW_METRICS_MODULE).
   const common = {
     connection,
     namespace: config.namespace,
@@ -114,14 +118,18 @@ export async function createWorkers(
     // (the copy heartbeats that often). These are RPCs, not history events.
     maxHeartbeatThrottleInterval: '2s',
     ...(dataConverter ? { dataConverter } : {}),
+    // Where the workflow interceptor module reports finished migrations (src/telemetry).
+    sinks: migrationMetricsSinks(),
     ...options.workerOptions,
     interceptors: {
       ...options.workerOptions?.interceptors,
-      activity: [bytesTransferredInterceptor, ...(options.workerOptions?.interceptors?.activity ?? [])],
+      activity: [copiesInProgressInterceptor, ...(options.workerOptions?.interceptors?.activity ?? [])],
       // With a prebuilt bundle the SDK ignores (and warns about) workflow modules.
       ...(workflowBundle ? {} : { workflowModules: [WORKFLOW_METRICS_MODULE, ...extraWorkflowModules] }),
     },
   };
+  // The copies count their bytes as they move (quickmig_copied_bytes_total).
+  const dataMoverOptions = { bytesMoved: countCopiedBytes };
   const workflowSource = workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH };
   const workers = options.dataMoverOnly
     ? []
@@ -132,7 +140,7 @@ export async function createWorkers(
           taskQueue: config.taskQueue,
           activities:
             dataMoverQueue === config.taskQueue
-              ? { ...createControlActivities(pool), ...createDataMoverActivities(pool) }
+              ? { ...createControlActivities(pool), ...createDataMoverActivities(pool, dataMoverOptions) }
               : createControlActivities(pool),
         }),
       ];
@@ -141,7 +149,7 @@ export async function createWorkers(
       await Worker.create({
         ...common,
         taskQueue: dataMoverQueue,
-        activities: createDataMoverActivities(pool),
+        activities: createDataMoverActivities(pool, dataMoverOptions),
       }),
     );
   }

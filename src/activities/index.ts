@@ -3,7 +3,8 @@ import { Context } from '@temporalio/activity';
 import { createDatastoreActivities } from './datastore';
 import type { EndpointPool } from './endpoints';
 import { createPreflightActivities } from './preflight';
-import { createTransferActivities } from './transfer';
+import type { TransferDeps } from './transfer';
+import { createTransferActivities, toActivityFailure } from './transfer';
 import { createVmActivities } from './vm';
 
 /** How often a control activity tells Temporal it is alive; the workflow's heartbeat timeout is a multiple. */
@@ -13,6 +14,21 @@ export const LIVENESS_INTERVAL_MS = 5000;
 const OWN_HEARTBEATS = new Set(['relocateVm', 'waitForGuestHeartbeat']);
 
 /**
+ * A permanent error (PERMANENT_ERROR_TYPES: a refused request, a missing VM, a wrong password) leaves the
+ * activity as a non-retryable ApplicationFailure typed with its name, as the copies' do: the history and
+ * the UI then say it will not be retried, not only the workflow's retry policy.
+ */
+function permanentAsNonRetryable<F extends (...args: never[]) => Promise<unknown>>(fn: F): F {
+  return (async (...args: never[]) => {
+    try {
+      return await fn(...args);
+    } catch (error) {
+      throw toActivityFailure(error);
+    }
+  }) as F;
+}
+
+/**
  * Wraps each activity so it heartbeats while it waits on vSphere. A worker that dies mid-step is then
  * noticed within the heartbeat timeout and the step is retried elsewhere, instead of after the whole
  * start-to-close timeout (with a suspended source, that wait would be downtime).
@@ -20,8 +36,9 @@ const OWN_HEARTBEATS = new Set(['relocateVm', 'waitForGuestHeartbeat']);
 function withLiveness<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
+    const typed = permanentAsNonRetryable(fn);
     wrapped[name] = OWN_HEARTBEATS.has(name)
-      ? fn
+      ? typed
       : async (...args: never[]) => {
           let context: Context;
           try {
@@ -31,7 +48,7 @@ function withLiveness<T extends Record<string, (...args: never[]) => Promise<unk
           }
           const timer = setInterval(() => context.heartbeat(), LIVENESS_INTERVAL_MS);
           try {
-            return await fn(...args);
+            return await typed(...args);
           } finally {
             clearInterval(timer);
           }
@@ -49,7 +66,16 @@ export function createControlActivities(pool: EndpointPool) {
   });
 }
 
-/** The data-mover activities: file copies, which may run on workers near the storage. */
-export function createDataMoverActivities(pool: EndpointPool) {
-  return createTransferActivities({ clientFor: (name) => pool.clientFor(name) });
+/**
+ * The data-mover activities: file copies, which may run on workers near the storage. `bytesMoved` is told
+ * the bytes each copy sends as they move (default: nobody).
+ */
+export function createDataMoverActivities(
+  pool: EndpointPool,
+  options: { bytesMoved?: TransferDeps['bytesMoved'] } = {},
+) {
+  return createTransferActivities({
+    clientFor: (name) => pool.clientFor(name),
+    bytesMoved: options.bytesMoved,
+  });
 }

@@ -112,12 +112,29 @@ export interface TransferActivityContext {
   readonly signal: AbortSignal;
   /** Default: no logging. */
   readonly log?: { info(message: string, meta?: Record<string, unknown>): void } | undefined;
+  /**
+   * Told the bytes sent to the target since its last call, as they move. Default: not told.
+   */
+  readonly bytesMoved?: ((bytes: number) => void) | undefined;
+}
+
+/** Where a copy's bytes go, for whoever counts them. */
+export interface CopyRoute {
+  readonly sourceEndpoint: string;
+  readonly targetEndpoint: string;
+  readonly namespace: string;
+  readonly taskQueue: string;
 }
 
 /** Dependencies of the transfer activities. */
 export interface TransferDeps {
   /** A connected client by endpoint name. The activity does not close it (the worker's pool owns it). */
   clientFor(endpoint: string): Promise<VSphereClient>;
+  /**
+   * Told the bytes each copy sends to its target as they move (the worker counts them in
+   * quickmig_copied_bytes_total, src/telemetry). Default: not told.
+   */
+  bytesMoved?: ((bytes: number, route: CopyRoute) => void) | undefined;
 }
 
 /** Options of `runCopyFiles` (tests shorten them). */
@@ -145,11 +162,19 @@ export function createTransferActivities(deps: TransferDeps) {
      */
     async copyFiles(input: CopyFilesInput): Promise<CopyFilesResult> {
       const ctx = Context.current();
+      const route: CopyRoute = {
+        sourceEndpoint: input.sourceEndpoint,
+        targetEndpoint: input.targetEndpoint,
+        namespace: ctx.info.namespace,
+        taskQueue: ctx.info.taskQueue,
+      };
+      const { bytesMoved } = deps;
       return runCopyFiles(deps, input, {
         heartbeat: (details) => ctx.heartbeat(details),
         heartbeatDetails: ctx.info.heartbeatDetails,
         signal: ctx.cancellationSignal,
         log: ctx.log,
+        bytesMoved: bytesMoved && ((bytes) => bytesMoved(bytes, route)),
       });
     },
   };
@@ -182,6 +207,13 @@ export async function runCopyFiles(
   const reports = new Map<string, DiskCopyReport>();
   let latest: TransferProgress | undefined;
   let bytesCopied = 0;
+  // Bytes reported to ctx.bytesMoved so far: progress reports them as they move; the end adds what the
+  // last progress report had not seen yet.
+  let bytesReported = 0;
+  const reportBytes = (uploaded: number): void => {
+    if (uploaded > bytesReported) ctx.bytesMoved?.(uploaded - bytesReported);
+    bytesReported = Math.max(bytesReported, uploaded);
+  };
   const heartbeat = (): void => {
     ctx.heartbeat({
       done: [...done.values(), ...pending.values()],
@@ -277,6 +309,7 @@ export async function runCopyFiles(
       },
       onProgress: (progress) => {
         latest = progress;
+        reportBytes(progress.bytesUploaded);
         throttle.request();
       },
     });
@@ -285,6 +318,7 @@ export async function runCopyFiles(
       if (r === undefined) throw new Error(`copyFiles: no result for file ${i}`);
       return r;
     });
+    reportBytes(Math.max(latest?.bytesUploaded ?? 0, bytesCopied));
     return {
       files,
       bytesCopied,

@@ -14,7 +14,7 @@ on its snapshot. Refused (exit 1) when there is nothing to approve.`,
     const out = outputOf(context);
     const id = oneId(args);
     const { approvedAt } = await withClient(args, (client) => client.approve(id));
-    if (args.json) out.json({ id, approvedAt: new Date(approvedAt).toISOString() });
-    else out.text(`Approved the switchover of ${id} at ${new Date(approvedAt).toISOString()}`);
+    if (args.json) out.json({ id, approvedAt });
+    else out.text(`Approved the switchover of ${id} at ${approvedAt}`);
   },
 });

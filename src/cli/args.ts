@@ -35,6 +35,12 @@ export const CONNECTION_ARGS = {
     valueHint: 'NAME',
     description: "The worker's task queue (default quickmig)",
   },
+  lab: {
+    type: 'string',
+    valueHint: 'DIR',
+    description:
+      'Use the lab started with quickmig lab up --lab DIR (default: QUICKMIG_LAB, else ./.quickmig/lab when a lab runs there)',
+  },
   'ui-url': {
     type: 'string',
     valueHint: 'URL',
@@ -54,7 +60,9 @@ export function connectOptionsOf(values: ConnectionValues): ConnectOptions & { u
   const namespace = str(values.namespace);
   const profile = str(values.profile);
   const taskQueue = str(values['task-queue']);
+  const labDir = str(values.lab);
   return {
+    ...(labDir ? { labDir } : {}),
     ...(address ? { address } : {}),
     ...(namespace ? { namespace } : {}),
     ...(profile ? { profile } : {}),
@@ -97,8 +105,9 @@ export const REQUEST_ARGS = {
   verify: { type: 'string', valueHint: 'none|size|sha256', description: 'How copied files are checked' },
   'max-downtime': {
     type: 'string',
-    valueHint: 'MS',
-    description: 'Warm migration: pre-copy rounds until the projected switchover fits MS',
+    valueHint: 'DURATION',
+    description:
+      'Warm migration: pre-copy rounds until the projected switchover fits, e.g. 2s, 1500ms, 1m (a bare number is ms)',
   },
   'on-budget-miss': {
     type: 'string',
@@ -108,7 +117,7 @@ export const REQUEST_ARGS = {
   'not-before': {
     type: 'string',
     valueHint: 'TIME',
-    description: 'Switchover window opens, RFC 3339 (2026-11-28T22:00:00Z)',
+    description: 'Switchover window opens, RFC 3339 with a time zone (2026-11-28T22:00:00Z)',
   },
   'not-after': { type: 'string', valueHint: 'TIME', description: 'Switchover window closes, RFC 3339' },
   'on-window-miss': {

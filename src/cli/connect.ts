@@ -1,6 +1,7 @@
 /** How commands reach Temporal: a client from the connection flags, and an error naming the address when it is unreachable. */
 import { resolveConnection } from '../client/connection';
 import { QuickmigClient } from '../client/migrations';
+import { LAB_ENVIRONMENT } from '../config/lab-paths';
 import type { ConnectionValues } from './args';
 import { connectOptionsOf } from './args';
 import { CliError, ExitCode } from './errors';
@@ -9,12 +10,18 @@ import { CliError, ExitCode } from './errors';
 export async function connectCli(values: ConnectionValues): Promise<QuickmigClient> {
   const options = connectOptionsOf(values);
   const resolved = resolveConnection(options);
+  // A lab the user named and that does not run: say so rather than try localhost.
+  if (resolved.lab.explicit && !resolved.lab.up && resolved.source === 'default')
+    throw new CliError(
+      `no lab runs in ${resolved.lab.dir} (named by ${options.labDir ? '--lab' : LAB_ENVIRONMENT}); start one with: quickmig lab up --lab ${resolved.lab.dir}`,
+      ExitCode.failed,
+    );
   const from: Record<typeof resolved.source, string> = {
     option: '--address',
     environment: 'TEMPORAL_ADDRESS',
     profile: 'the temporal CLI profile',
-    lab: 'the lab in ./.quickmig/lab',
-    default: 'the default; no lab is up here and TEMPORAL_ADDRESS is not set',
+    lab: `the lab in ${resolved.lab.dir}`,
+    default: `the default; no lab runs in ${resolved.lab.dir} and TEMPORAL_ADDRESS is not set`,
   };
   try {
     return await QuickmigClient.connect(options);

@@ -8,8 +8,9 @@
 import { Client, Connection } from '@temporalio/client';
 import { QuickmigClient } from '../client/migrations';
 import { loadWorkerConfig } from '../config/config';
+import { labDirOf } from '../config/lab-paths';
 import type { LabInfo } from '../lab/lab';
-import { defaultLabDir, labDown, labStatus, labUp } from '../lab/lab';
+import { labDown, labStatus, labUp } from '../lab/lab';
 import { explainPlan } from '../planner/explain';
 import type { MigrationRequestInput } from '../request/request';
 import { createWorkers } from '../worker';
@@ -33,7 +34,12 @@ export const demoCommand = command({
   },
   args: {
     keep: { type: 'boolean', description: 'Leave the lab running afterwards (quickmig lab down stops it)' },
-    dir: { type: 'string', valueHint: 'DIR', description: 'Lab folder (default .quickmig/lab)' },
+    lab: {
+      type: 'string',
+      alias: 'dir',
+      valueHint: 'DIR',
+      description: 'Lab folder (default: QUICKMIG_LAB, else .quickmig/lab); removed afterwards unless --keep',
+    },
     json: { type: 'boolean', description: 'The report as JSON on stdout' },
   },
   notes: `The demo migrates ir-app01 - an Instant Recovery VM running from the IR-NFS share of esx-a, 256 MiB
@@ -42,10 +48,10 @@ Instant Recovery. It prints the plan, live progress, the report and the Temporal
   async run(context) {
     const { args } = context;
     const out = outputOf(context);
-    const dir = args.dir ?? defaultLabDir();
+    const dir = labDirOf(args.lab).dir;
     if (labStatus(dir).processes.some((p) => p.running)) {
       throw new CliError(
-        `a lab is already running in ${dir}; the demo starts a fresh one. Stop it with: quickmig lab down${args.dir ? ` --dir ${dir}` : ''} (or pass --dir)`,
+        `a lab is already running in ${dir}; the demo starts a fresh one. Stop it with: quickmig lab down${args.lab ? ` --lab ${dir}` : ''} (or pass --lab DIR)`,
       );
     }
     out.progress('starting the lab (the first run builds the temporal CLI and the simulator: a few minutes)');
@@ -76,11 +82,11 @@ Instant Recovery. It prints the plan, live progress, the report and the Temporal
       await stopWorker?.();
       if (args.keep) {
         out.progress(
-          `the lab keeps running (UI ${info.temporal.uiUrl}); start a worker with 'quickmig worker' to migrate more, stop it with 'quickmig lab down${args.dir ? ` --dir ${dir}` : ''}'`,
+          `the lab keeps running (UI ${info.temporal.uiUrl}); start a worker with 'quickmig worker' to migrate more, stop it with 'quickmig lab down${args.lab ? ` --lab ${dir}` : ''}'`,
         );
       } else {
-        await labDown(info.dir);
-        out.progress('lab stopped (run with --keep to leave it running)');
+        await labDown(info.dir, { removeFiles: true });
+        out.progress(`lab stopped and ${info.dir} removed (run with --keep to leave it running)`);
       }
     }
   },

@@ -1,18 +1,27 @@
 /** `quickmig lab up|status|down|restart|fault|calls`: the local lab of Temporal and simulated vSphere endpoints. */
 import type { ArgsDef } from 'citty';
+import { LAB_ENVIRONMENT, labDirOf } from '../config/lab-paths';
 import type { FaultRule } from '../lab/control';
 import { LabControl } from '../lab/control';
 import type { LabInfo } from '../lab/lab';
-import { defaultLabDir, labDown, labStatus, labUp, restartEndpoint } from '../lab/lab';
+import { labDown, labStatus, labUp, restartEndpoint } from '../lab/lab';
 import { JSON_ARG } from './args';
 import { command, outputOf } from './command';
 import { CliError, ExitCode } from './errors';
 
 /** Options of every lab command. */
 const LAB_ARGS = {
-  dir: { type: 'string', valueHint: 'DIR', description: 'Lab folder (default .quickmig/lab)' },
+  lab: {
+    type: 'string',
+    alias: 'dir',
+    valueHint: 'DIR',
+    description: `Lab folder; every command takes the same --lab DIR (default: ${LAB_ENVIRONMENT}, else .quickmig/lab)`,
+  },
   ...JSON_ARG,
 } as const satisfies ArgsDef;
+
+/** The lab folder of a lab command: --lab (or --dir), else QUICKMIG_LAB, else .quickmig/lab. */
+const dirOf = (args: { lab?: string | undefined }) => labDirOf(args.lab).dir;
 
 /** The endpoint a lab command acts on. */
 const ENDPOINT_ARG = {
@@ -35,7 +44,7 @@ export function describeLab(info: LabInfo): string {
 
 /** The control API of one endpoint of the lab in `dir`. */
 function controlFor(dir: string | undefined, name: string | undefined): LabControl {
-  const folder = dir ?? defaultLabDir();
+  const folder = labDirOf(dir).dir;
   const info = labStatus(folder).info;
   if (!info) throw new CliError(`No lab in ${folder}. Start one with: quickmig lab up`);
   const ep = info.endpoints.find((e) => e.name === name);
@@ -58,7 +67,7 @@ const upCommand = command({
     const { args } = context;
     const out = outputOf(context);
     const info = await labUp({
-      dir: args.dir ?? defaultLabDir(),
+      dir: dirOf(args),
       ...(args.topology ? { topology: args.topology } : {}),
       log: (line) => out.progress(line),
     });
@@ -76,10 +85,11 @@ const statusCommand = command({
   run(context) {
     const { args } = context;
     const out = outputOf(context);
-    const status = labStatus(args.dir ?? defaultLabDir());
+    const status = labStatus(dirOf(args));
     if (args.json) out.json(status);
-    else if (!status.info) out.text(`No lab in ${status.dir}. Start one with: quickmig lab up`);
-    else {
+    if (!status.info)
+      throw new CliError(`no lab in ${status.dir}; start one with: quickmig lab up`, ExitCode.failed);
+    if (!args.json) {
       out.text(
         `${status.up ? 'Lab is up' : 'Lab is NOT fully running'} (${status.dir}, started ${status.startedAt})`,
       );
@@ -92,18 +102,30 @@ const statusCommand = command({
 });
 
 const downCommand = command({
-  meta: { name: 'down', description: 'Stop every process the lab started' },
-  args: LAB_ARGS,
+  meta: {
+    name: 'down',
+    description: 'Stop every process the lab started and remove the files lab up created',
+  },
+  args: {
+    'keep-files': {
+      type: 'boolean',
+      description: "Keep the lab's folder (datastores, logs, Temporal's database) for inspection",
+    },
+    ...LAB_ARGS,
+  },
   async run(context) {
     const { args } = context;
     const out = outputOf(context);
-    const dir = args.dir ?? defaultLabDir();
-    const stopped = await labDown(dir);
-    if (args.json) out.json({ stopped });
-    else
+    const dir = dirOf(args);
+    const { stopped, removed } = await labDown(dir, { removeFiles: args['keep-files'] !== true });
+    if (args.json) out.json({ stopped, removed });
+    else {
       out.text(
         stopped.length ? `Stopped ${stopped.map((p) => p.role).join(', ')}` : `No lab was running in ${dir}`,
       );
+      if (removed) out.text(`Removed ${dir}`);
+      else if (stopped.length) out.text(`Kept the files in ${dir}`);
+    }
   },
 });
 
@@ -114,7 +136,7 @@ const restartCommand = command({
     const { args } = context;
     const out = outputOf(context);
     const name = args.name as string;
-    await restartEndpoint(name, args.dir ?? defaultLabDir());
+    await restartEndpoint(name, dirOf(args));
     if (args.json) out.json({ restarted: name });
     else out.text(`Restarted ${name}`);
   },
@@ -133,7 +155,7 @@ const faultAddCommand = command({
   },
   async run(context) {
     const { args } = context;
-    const control = controlFor(args.dir, args.name);
+    const control = controlFor(args.lab, args.name);
     let rule: FaultRule;
     try {
       rule = JSON.parse(args.rule as string) as FaultRule;
@@ -151,7 +173,7 @@ const faultListCommand = command({
   meta: { name: 'list', description: 'The faults of an endpoint, as JSON' },
   args: { ...ENDPOINT_ARG, ...LAB_ARGS },
   async run(context) {
-    outputOf(context).json(await controlFor(context.args.dir, context.args.name).faults());
+    outputOf(context).json(await controlFor(context.args.lab, context.args.name).faults());
   },
 });
 
@@ -160,7 +182,7 @@ const faultClearCommand = command({
   args: { ...ENDPOINT_ARG, ...LAB_ARGS },
   async run(context) {
     const { args } = context;
-    await controlFor(args.dir, args.name).clearFaults();
+    await controlFor(args.lab, args.name).clearFaults();
     if (!args.json) outputOf(context).text(`Cleared the faults of ${args.name}`);
   },
 });
@@ -179,7 +201,7 @@ const callsCommand = command({
   async run(context) {
     const { args } = context;
     const out = outputOf(context);
-    const calls = await controlFor(args.dir, args.name).calls();
+    const calls = await controlFor(args.lab, args.name).calls();
     if (args.json) out.json(calls);
     else
       for (const c of calls)

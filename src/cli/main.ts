@@ -29,10 +29,12 @@ const quickmig = command({
     lab: () => import('./lab').then((m) => m.labCommand),
   },
   notes: `The CLI holds no vSphere credentials: plan and migrate run on a worker. It finds Temporal through
---address/--namespace, TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE or a temporal CLI profile, else the lab
-running in ./.quickmig/lab, else localhost:7233.
+--address/--namespace, --lab DIR, TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE or a temporal CLI profile, else
+the lab in QUICKMIG_LAB or ./.quickmig/lab, else localhost:7233.
 
-Every command takes --json for machine-readable output. Exit codes: 0 ok, 1 failed (the migration
+Every command takes --json for machine-readable output: stdout holds one JSON document, the result or
+{"error": {"name", "message", "exitCode", ...}}. Durations take units (2s, 1500ms, 1m); times print as
+ISO 8601. A closed pipe (| head) ends the output quietly. Exit codes: 0 ok, 1 failed (the migration
 failed or was cancelled, Temporal unreachable, ...), 2 wrong command line, 3 invalid input or
 configuration (the request, an unknown VM or endpoint, an unknown migration id), 4 blocked by
 preflight findings (nothing was changed).`,
@@ -54,16 +56,68 @@ function classify(error: unknown): { code: number; known: boolean } {
   return { code: ExitCode.failed, known: false };
 }
 
-/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+/**
+ * An error as the JSON object `--json` prints on stdout: `{"error": {name, message, exitCode, ...}}`
+ * with the error's own context fields (problems, migrationId, step, undone, ...); the message without
+ * the help text that follows a usage error.
+ */
+function errorJson(error: unknown, exitCode: number): { error: Record<string, unknown> } {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const context: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(e)) {
+    if (key === 'cause' || key === 'stack' || key === 'showUsage' || typeof value === 'function') continue;
+    context[key] = value;
+  }
+  for (const key of ['rejected', 'blocked'] as const)
+    if (e instanceof MigrationFailedError) context[key] = e[key];
+  // A usage error carries the command's help after its message (withUsage): the message alone is the error.
+  const message = e instanceof CliError && e.cause instanceof CliError ? e.cause.message : e.message;
+  return { error: { ...context, name: e.name, message, exitCode } };
+}
+
+/** Whether a command line asks for JSON (`--json` before any `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * Runs the CLI with `argv` (without node and script) and returns the exit code. Errors go to stderr as
+ * a message. With `--json` stdout holds exactly one JSON document: the command's result (a blocked
+ * plan, a finished batch with failures), or, when the command printed none, the error (errorJson).
+ */
 export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
+  let printedJson = false;
+  const tracked: Output = {
+    ...out,
+    interactive: out.interactive,
+    json: (value) => {
+      printedJson = true;
+      out.json(value);
+    },
+  };
   try {
-    await runCommandLine(quickmig, argv, out);
+    await runCommandLine(quickmig, argv, tracked);
     return ExitCode.ok;
   } catch (error) {
     const { code, known } = classify(error);
     out.progress(known ? (error as Error).message : String((error as Error).stack ?? error));
+    if (wantsJson(argv) && !printedJson) out.json(errorJson(error, code));
     return code;
   }
 }
+
+/**
+ * A closed pipe (`quickmig status ID | head -3`) ends the process quietly: the reader has what it wanted,
+ * so there is no one to tell. Exit 0, as the output that was read is complete as far as the reader cares.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+quietOnClosedPipe(process.stdout);
+quietOnClosedPipe(process.stderr);
 
 process.exitCode = await runCli(process.argv.slice(2));

@@ -149,10 +149,7 @@ export function listLines(items: readonly MigrationSummary[]): string[] {
     m.vm ?? '',
     m.phase ?? '',
     [m.method, m.mode].filter(Boolean).join('/'),
-    m.startedAt
-      .toISOString()
-      .replace('T', ' ')
-      .replace(/\.\d+Z$/, 'Z'),
+    m.startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
   ]);
   const header = ['ID', 'STATUS', 'VM', 'PHASE', 'METHOD', 'STARTED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -36,6 +36,27 @@ const FLAG_OF: Record<string, string> = {
   'options.window.onMiss': '--on-window-miss',
 };
 
+/**
+ * The times `--not-before` and `--not-after` accept: RFC 3339 with a time zone, seconds and fractions
+ * optional; the request schema's pattern for options.window.
+ */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Milliseconds of a duration flag: a number with a unit (`ms`, `s`, `m`, `h`; `1.5s`), or a bare
+ * whole number of milliseconds; undefined when it is neither or not a whole number of milliseconds.
+ */
+export function durationMs(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const [, number, unit] = match;
+  if (unit === undefined && !/^\d+$/.test(number as string)) return undefined;
+  const ms = Number(number) * (DURATION_UNITS_MS[unit ?? 'ms'] as number);
+  return Number.isSafeInteger(Math.round(ms)) ? Math.round(ms) : undefined;
+}
+
 /** Reads a request file; malformed JSON names line and column (RequestSyntaxError). */
 function readRequestFile(file: string): MigrationRequestInput {
   let text: string;
@@ -118,10 +139,29 @@ export function requestFrom(file: string | undefined, flags: RequestFlags): Migr
   set(options, 'diskType', str(flags['disk-type']));
   set(options, 'verify', str(flags.verify));
   if (flags['finalize-ir'] === true) options.finalizeInstantRecovery = true;
+  const problems: { path: string; message: string }[] = [];
   const maxDowntime = str(flags['max-downtime']);
-  // A number when it is one; otherwise the text, so the schema names the field and what it must be.
-  if (maxDowntime !== undefined)
-    options.maxDowntimeMs = /^\d+$/.test(maxDowntime) ? Number(maxDowntime) : maxDowntime;
+  if (maxDowntime !== undefined) {
+    const ms = durationMs(maxDowntime);
+    if (ms === undefined)
+      problems.push({
+        path: 'options.maxDowntimeMs (--max-downtime)',
+        message: `give a duration: 2s, 1500ms, 1.5s, 2m or 1h (a bare number is milliseconds; got ${JSON.stringify(maxDowntime)})`,
+      });
+    else options.maxDowntimeMs = ms;
+  }
+  for (const [flag, field] of [
+    ['not-before', 'notBefore'],
+    ['not-after', 'notAfter'],
+  ] as const) {
+    const value = str(flags[flag]);
+    if (value !== undefined && !RFC3339.test(value))
+      problems.push({
+        path: `options.window.${field} (--${flag})`,
+        message: `give a time in RFC 3339 with a time zone: 2026-11-28T22:00:00Z, 2026-11-28T23:00:00+01:00, 2026-11-28T22:00Z or 2026-11-28T22:00:00.000Z (got ${JSON.stringify(value)})`,
+      });
+  }
+  if (problems.length > 0) throw new RequestValidationError(problems);
   const nested = (key: string, field: string, value: string | undefined) => {
     if (value === undefined) return;
     const current = options[key];

@@ -3,6 +3,7 @@
  * vSphere credentials (from its configuration file).
  */
 import { loadWorkerConfig, workerConfigPath } from '../config/config';
+import { LAB_ENVIRONMENT } from '../config/lab-paths';
 import { createWorkers } from '../worker';
 import { command, outputOf } from './command';
 import { CliError, ExitCode } from './errors';
@@ -41,7 +42,12 @@ export const workerCommand = command({
     config: {
       type: 'string',
       valueHint: 'FILE',
-      description: `Worker configuration (default: ${WORKER_ENVIRONMENT.config}, else .quickmig/lab/worker-config.json)`,
+      description: `Worker configuration (default: ${WORKER_ENVIRONMENT.config}, else the lab's worker-config.json)`,
+    },
+    lab: {
+      type: 'string',
+      valueHint: 'DIR',
+      description: `Serve the lab started with quickmig lab up --lab DIR: its worker configuration (default: ${LAB_ENVIRONMENT}, else .quickmig/lab)`,
     },
     'data-mover-queue': {
       type: 'string',
@@ -84,7 +90,7 @@ override the file's temporal section.`,
         '--data-mover-only: give the data movers their task queue with --data-mover-queue Q (the workflows pass it as dataMoverTaskQueue)',
         ExitCode.usage,
       );
-    const config = loadWorkerConfig(workerConfigPath(args.config));
+    const config = loadWorkerConfig(workerConfigPath(args.config, process.env, args.lab));
     const workers = await createWorkers(config, {
       ...(args['data-mover-queue'] ? { dataMoverTaskQueue: args['data-mover-queue'] } : {}),
       dataMoverOnly,

@@ -39,14 +39,53 @@ export class ClientBase {
     return this.temporal.options.namespace;
   }
 
-  /** How many workers poll the task queue for workflow tasks (0: nothing would run a request). */
-  async workerCount(): Promise<number> {
+  /**
+   * How many workers polled the task queue for workflow tasks within the last `recentMs` (default 70 s:
+   * a live worker's long poll lasts up to a minute). The server lists a stopped worker for minutes; its
+   * last access ages, so it stops counting after `recentMs`.
+   */
+  async workerCount(recentMs = 70_000): Promise<number> {
+    const { pollers } = await this.pollers();
+    return pollers.filter((p) => Date.now() - p.lastAccessMs <= recentMs).length;
+  }
+
+  /** The workflow pollers of the task queue, with when each last polled (epoch ms). */
+  protected async pollers(): Promise<{ pollers: { identity: string; lastAccessMs: number }[] }> {
     const response = await this.temporal.workflowService.describeTaskQueue({
       namespace: this.namespace,
       taskQueue: { name: this.taskQueue },
       taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
     });
-    return response.pollers?.length ?? 0;
+    return {
+      pollers: (response.pollers ?? []).map((p) => ({
+        identity: p.identity ?? '',
+        lastAccessMs:
+          Number(p.lastAccessTime?.seconds ?? 0) * 1000 + Math.floor((p.lastAccessTime?.nanos ?? 0) / 1e6),
+      })),
+    };
+  }
+
+  /**
+   * Waits until a started workflow's first task is taken by a worker; throws NoWorkerError after
+   * `timeoutMs` (a live worker takes it within milliseconds; the server may still list a worker that
+   * stopped a moment ago, which this catches).
+   */
+  protected async waitForPickup(id: string, runId: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { raw, status, historyLength } = await this.temporal.workflow.getHandle(id, runId).describe();
+      // PENDING_WORKFLOW_TASK_STATE_STARTED = 2: a worker holds the first task; more events: it finished it.
+      if (status.name !== 'RUNNING' || historyLength > 3 || raw.pendingWorkflowTask?.state === 2) return;
+      if (Date.now() >= deadline) {
+        const last = Math.max(0, ...(await this.pollers()).pollers.map((p) => p.lastAccessMs));
+        throw new NoWorkerError(
+          this.taskQueue,
+          this.address,
+          `no worker took the request within ${Math.round(timeoutMs / 1000)} s${last ? `; a worker last polled ${new Date(last).toISOString()}` : ''}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
   /**
@@ -79,6 +118,23 @@ export class ClientBase {
   }
 
   /** The description of a running workflow; OperationRefusedError naming its state when it has ended. */
+  /**
+   * The workflow's description and its answer to `query`; when it cannot answer (no worker, or closed
+   * past what queries reach), `orElse` decides from the description and the error.
+   */
+  protected async queried<T>(
+    id: string,
+    query: () => Promise<T>,
+    orElse: (description: WorkflowExecutionDescription, error: unknown) => T | Promise<T>,
+  ): Promise<{ description: WorkflowExecutionDescription; answer: T }> {
+    const description = await this.describe(id);
+    try {
+      return { description, answer: await query() };
+    } catch (error) {
+      return { description, answer: await orElse(description, error) };
+    }
+  }
+
   protected async running(
     id: string,
     operation: 'approve' | 'cancel',

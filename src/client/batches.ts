@@ -93,14 +93,14 @@ export class BatchClient extends ClientBase {
    * A finished batch answers from its result when no worker is there to answer the query.
    */
   async batchProgress(id: string): Promise<LiveBatchProgress> {
-    const description = await this.describe(id);
-    let progress: BatchProgress;
-    try {
-      progress = await this.batchHandle(id).query(batchProgressQuery);
-    } catch (error) {
-      if (description.status.name !== 'COMPLETED') throw error;
-      progress = await this.batchHandle(id).result();
-    }
+    const { description, answer: progress } = await this.queried(
+      id,
+      () => this.batchHandle(id).query(batchProgressQuery),
+      (closed, error) => {
+        if (closed.status.name !== 'COMPLETED') throw error;
+        return this.batchHandle(id).result();
+      },
+    );
     return {
       ...progress,
       id,

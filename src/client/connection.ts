@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ConnectionOptions } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { defaultLabDir, labStatePath } from '../config/lab-paths';
+import { labDirOf, labStatePath } from '../config/lab-paths';
 import { DEFAULT_TASK_QUEUE } from '../request/contract';
 
 /** How to connect; every field is optional. */
@@ -24,6 +24,12 @@ export interface ConnectOptions {
   /** Folder whose `.quickmig/lab` is used when nothing else names a server. Default: the working directory. */
   cwd?: string;
   /**
+   * A lab folder (`quickmig lab up --lab DIR`) whose Temporal to use; wins over the environment and
+   * profiles, and a folder without a running lab is an error. Default: QUICKMIG_LAB (below the
+   * environment's TEMPORAL_ADDRESS and profiles), else `cwd/.quickmig/lab` when a lab runs there.
+   */
+  labDir?: string;
+  /**
    * Payload encryption key file, the worker's (src/codec). Default: QUICKMIG_ENCRYPTION_KEY_FILE, else
    * none (payloads in clear).
    */
@@ -38,6 +44,8 @@ export interface ResolvedConnection {
   taskQueue: string;
   /** `option`, `environment`, `profile`, `lab` or `default`. */
   source: 'option' | 'environment' | 'profile' | 'lab' | 'default';
+  /** The lab folder looked at, and whether the user named it (`--lab`, QUICKMIG_LAB). */
+  lab: { dir: string; explicit: boolean; up: boolean };
   /** The Temporal Web UI of the lab, when the address is the lab's. */
   uiUrl?: string;
   /** The key file that encrypts payloads, when one is configured. */
@@ -48,9 +56,9 @@ interface LabStateFile {
   info?: { temporal?: { address?: string; namespace?: string; uiUrl?: string } };
 }
 
-/** The Temporal address of the lab in `cwd/.quickmig/lab`, when one was started there and not stopped. */
-export function labTemporal(cwd: string): { address: string; namespace: string; uiUrl?: string } | undefined {
-  const file = labStatePath(defaultLabDir(resolve(cwd)));
+/** The Temporal address of the lab in `dir`, when one was started there and not stopped. */
+export function labTemporal(dir: string): { address: string; namespace: string; uiUrl?: string } | undefined {
+  const file = labStatePath(resolve(dir));
   if (!existsSync(file)) return undefined;
   try {
     const temporal = (JSON.parse(readFileSync(file, 'utf8')) as LabStateFile).info?.temporal;
@@ -82,8 +90,10 @@ export function resolveConnection(options: ConnectOptions = {}): ResolvedConnect
     // envconfig 1.24 throws on a config file without profiles (e.g. an empty one): use the environment.
     config = loadClientConnectConfig({ overrideEnvVars: env, disableFile: true, ...profile });
   }
-  const fromConfig = config.connectionOptions.address;
-  const labInfo = labTemporal(options.cwd ?? process.cwd());
+  const labDir = labDirOf(options.labDir, env, options.cwd ?? process.cwd());
+  const labInfo = labTemporal(labDir.dir);
+  // --lab names the server as --address does; QUICKMIG_LAB and the default lab come after the environment.
+  const fromConfig = options.labDir ? undefined : config.connectionOptions.address;
   const lab = fromConfig ? undefined : labInfo;
   const address = options.address ?? fromConfig ?? lab?.address ?? 'localhost:7233';
   const source: ResolvedConnection['source'] = options.address
@@ -95,9 +105,12 @@ export function resolveConnection(options: ConnectOptions = {}): ResolvedConnect
       : lab
         ? 'lab'
         : 'default';
-  const namespace = options.namespace ?? config.namespace ?? lab?.namespace ?? 'default';
+  const namespace =
+    options.namespace ?? (options.labDir ? lab?.namespace : config.namespace) ?? lab?.namespace ?? 'default';
   const { address: _ignored, ...rest } = config.connectionOptions;
   const connectionOptions: ConnectionOptions = { address };
+  // A lab's server is plain gRPC on loopback: a profile's TLS or API key is not for it.
+  if (options.labDir) Object.assign(rest, { tls: undefined, apiKey: undefined, metadata: undefined });
   if (rest.tls !== undefined) connectionOptions.tls = rest.tls as ConnectionOptions['tls'];
   if (rest.apiKey !== undefined) connectionOptions.apiKey = rest.apiKey as ConnectionOptions['apiKey'];
   if (rest.metadata !== undefined) connectionOptions.metadata = rest.metadata;
@@ -110,6 +123,7 @@ export function resolveConnection(options: ConnectOptions = {}): ResolvedConnect
     namespace,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     source,
+    lab: { ...labDir, up: labInfo !== undefined },
     ...(uiUrl ? { uiUrl } : {}),
   };
 }

@@ -55,9 +55,11 @@ export class NoWorkerError extends QuickmigClientError {
   constructor(
     readonly taskQueue: string,
     readonly address: string,
+    /** What was seen, e.g. that a started dry run was not taken in time. Default: none polls. */
+    readonly detail?: string,
   ) {
     super(
-      `no quickmig worker polls task queue '${taskQueue}' on ${address}; start one with 'quickmig worker --config FILE' (it holds the vSphere credentials), or name the right --task-queue`,
+      `no quickmig worker polls task queue '${taskQueue}' on ${address}${detail ? ` (${detail})` : ''}; start one with 'quickmig worker --config FILE' (it holds the vSphere credentials), or name the right --task-queue`,
     );
   }
 }

@@ -13,6 +13,7 @@
  * ```
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   WorkflowExecutionDescription,
   WorkflowExecutionInfo,
@@ -23,6 +24,7 @@ import {
   Client,
   Connection,
   isGrpcServiceError,
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -32,11 +34,12 @@ import type { MigrationPlan } from '../planner/plan';
 import { WORKFLOW_TYPES } from '../request/contract';
 import type { MigrationRequestInput } from '../request/request';
 import { normalizeRequest } from '../request/request';
-import type { MigrationProgress, MigrationResult, Phase } from '../workflows/definitions';
+import type { MigrationResult, Phase } from '../workflows/definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../workflows/definitions';
 import type { planMigration } from '../workflows/plan-migration';
 import type { quickMigration } from '../workflows/quick-migration';
 import {
+  DRY_RUN_ATTRIBUTE,
   METHOD_ATTRIBUTE,
   MODE_ATTRIBUTE,
   PHASE_ATTRIBUTE,
@@ -99,6 +102,14 @@ export interface StartedMigration {
 export type WorkflowKind = 'migration' | 'batch' | 'plan' | 'other';
 
 /** The client API. Build it with {@link QuickmigClient.connect} or over an existing Temporal Client. */
+/** Options of {@link QuickmigClient.watch}. */
+export interface WatchOptions {
+  /** Time between two reads of the progress, in ms. Default 1000. */
+  intervalMs?: number;
+  /** Ends the iteration early, without an error. Default: none (it ends with the migration). */
+  signal?: AbortSignal;
+}
+
 export class QuickmigClient extends BatchClient {
   private ownedConnection: Connection | undefined;
 
@@ -132,18 +143,50 @@ export class QuickmigClient extends BatchClient {
    * blocking findings included (`plan.blocked`). Throws RequestValidationError for an invalid request,
    * NoWorkerError without a worker, MigrationFailedError when the worker rejects the request.
    */
-  async plan(request: MigrationRequestInput): Promise<MigrationPlan> {
+  async plan(
+    request: MigrationRequestInput,
+    options: { pickupTimeoutMs?: number } = {},
+  ): Promise<MigrationPlan> {
     const normalized = normalizeRequest(request);
     await this.waitForWorker();
     const id = planIdOf(normalized, randomUUID().slice(0, 8));
-    try {
-      return await this.temporal.workflow.execute<typeof planMigration>(WORKFLOW_TYPES.planMigration, {
-        taskQueue: this.taskQueue,
-        workflowId: id,
-        args: [request],
-        workflowExecutionTimeout: '10m',
-        staticSummary: `Plan (dry run): ${describeRequest(normalized)}`,
+    const startOptions = {
+      taskQueue: this.taskQueue,
+      workflowId: id,
+      args: [request] as [MigrationRequestInput],
+      workflowExecutionTimeout: '10m',
+      staticSummary: `Plan (dry run): ${describeRequest(normalized)}`,
+    };
+    // A dry run is found by its VM like the migrations, and marked so that a saved view of migrations
+    // (QuickmigVm IS NOT NULL AND QuickmigDryRun IS NULL) leaves it out.
+    const marks = [
+      { key: VM_ATTRIBUTE, value: vmOf(normalized) },
+      { key: DRY_RUN_ATTRIBUTE, value: true },
+    ];
+    const handle = await this.temporal.workflow
+      .start<typeof planMigration>(WORKFLOW_TYPES.planMigration, {
+        ...startOptions,
+        typedSearchAttributes: marks,
+      })
+      .catch((error: unknown) => {
+        // A server set up before QuickmigDryRun existed: the dry run still runs, unmarked.
+        if (error instanceof ServiceError && /search attribute/i.test(String(error.cause)))
+          return this.temporal.workflow.start<typeof planMigration>(
+            WORKFLOW_TYPES.planMigration,
+            startOptions,
+          );
+        throw error;
       });
+    try {
+      // The server lists a worker that stopped a moment ago as a poller: a dry run nobody takes would
+      // wait its whole timeout. It changes nothing, so it is ended and the caller told at once.
+      await this.waitForPickup(id, handle.firstExecutionRunId, options.pickupTimeoutMs ?? 10_000);
+    } catch (error) {
+      await handle.terminate('no worker took the dry run').catch(() => undefined);
+      throw error;
+    }
+    try {
+      return await handle.result();
     } catch (error) {
       throw await this.failureOf(id, error);
     }
@@ -191,22 +234,66 @@ export class QuickmigClient extends BatchClient {
    * activity's heartbeat details, read through DescribeWorkflowExecution (./progress says why).
    */
   async progress(id: string): Promise<LiveProgress> {
-    const description = await this.describe(id);
-    let progress: MigrationProgress;
-    try {
-      progress = await this.handle(id).query(progressQuery);
-    } catch (error) {
-      progress = fallbackProgress(id, description, error);
-    }
+    const { description, answer: progress } = await this.queried(
+      id,
+      () => this.handle(id).query(progressQuery),
+      (described, error) => fallbackProgress(id, described, error),
+    );
     const transfer = await transferOf(this.temporal.options.loadedDataConverter, description);
     return liveProgressOf(id, description, progress, transfer);
   }
 
-  /** Approves a manual switchover. Throws OperationRefusedError with the workflow's reason when refused. */
-  async approve(id: string): Promise<{ approvedAt: number }> {
+  /**
+   * Follows a migration as an async iterator: yields its progress (as {@link progress} reads it) each
+   * time its status, phase, step, bytes, downtime or wait changes, polling every `intervalMs`, and ends
+   * after the first progress whose status is no longer RUNNING. Throws MigrationNotFoundError for an
+   * unknown id. The report, or the failure with what the rollback undid, is then `result(id)`:
+   *
+   * ```ts
+   * for await (const p of quickmig.watch(id)) console.log(p.phase, p.bytes.done, p.downtimeSoFarMs);
+   * const report = await quickmig.result(id);
+   * ```
+   */
+  async *watch(id: string, options: WatchOptions = {}): AsyncGenerator<LiveProgress, void, undefined> {
+    const intervalMs = options.intervalMs ?? 1000;
+    let last = '';
+    while (!options.signal?.aborted) {
+      const p = await this.progress(id);
+      const seen = JSON.stringify([
+        p.status,
+        p.phase,
+        p.step,
+        p.bytes.done,
+        p.downtimeMs,
+        p.downtimeSoFarMs === null,
+        p.awaitingApproval,
+        p.waitingFor,
+      ]);
+      if (seen !== last) {
+        last = seen;
+        yield p;
+      }
+      if (p.status !== 'RUNNING') return;
+      try {
+        await sleep(intervalMs, undefined, options.signal ? { signal: options.signal } : {});
+      } catch (error) {
+        if (options.signal?.aborted) return;
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Approves a manual switchover; `approvedAt` is an ISO 8601 time. Throws OperationRefusedError with
+   * the workflow's reason when refused.
+   */
+  async approve(id: string): Promise<{ approvedAt: string }> {
     await this.running(id, 'approve', 'migration');
     try {
-      return await this.handle(id).executeUpdate(approveSwitchoverUpdate);
+      const { approvedAt } = await this.handle(id).executeUpdate(approveSwitchoverUpdate);
+      // Workflows started before the update answered ISO 8601 answered epoch milliseconds.
+      const at = approvedAt as string | number;
+      return { approvedAt: typeof at === 'number' ? new Date(at).toISOString() : at };
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError)
         throw new OperationRefusedError(id, 'approve', rootMessage(error), { cause: error });

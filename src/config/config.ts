@@ -6,10 +6,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { loadClientConfigProfile } from '@temporalio/envconfig';
+import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
 import { DEFAULT_TASK_QUEUE } from '../request/contract';
 import { ConfigError } from './errors';
-import { LAB_DIR, labWorkerConfigPath } from './lab-paths';
+import { LAB_DIR, labDirOf, labWorkerConfigPath } from './lab-paths';
 import { Secret } from './secret';
 import { normalizeThumbprint } from './thumbprint';
 
@@ -44,6 +45,13 @@ export interface WorkerConfig {
   temporalAddress: string;
   /** Temporal namespace. Default: the environment (TEMPORAL_NAMESPACE), else `default`. */
   namespace: string;
+  /**
+   * TLS, API key and gRPC metadata of the Temporal connection (Temporal Cloud, a TLS frontend), from the
+   * environment or a `temporal` CLI profile (@temporalio/envconfig: TEMPORAL_API_KEY,
+   * TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH, ...).
+   * Default: none (plain gRPC, as a local cluster serves it).
+   */
+  temporalConnection: Pick<NativeConnectionOptions, 'tls' | 'apiKey' | 'metadata'>;
   endpoints: Map<string, EndpointConfig>;
   /**
    * Payload encryption (src/codec): the AES-256 key file shared with the clients. Default: none (payloads
@@ -202,6 +210,7 @@ export function parseWorkerConfig(
   }
   // An environment variable beats the file; the file beats a `temporal` CLI profile; then the defaults.
   const profile = loadClientConfigProfile({ overrideEnvVars: options.env as Record<string, string> });
+  const { connectionOptions } = toClientOptions(profile);
   const file = {
     address: stringOrUndefined(raw.temporal?.address),
     namespace: stringOrUndefined(raw.temporal?.namespace),
@@ -213,6 +222,11 @@ export function parseWorkerConfig(
       (options.env.TEMPORAL_ADDRESS ? profile.address : file.address) ?? profile.address ?? 'localhost:7233',
     namespace:
       (options.env.TEMPORAL_NAMESPACE ? profile.namespace : file.namespace) ?? profile.namespace ?? 'default',
+    temporalConnection: {
+      ...(connectionOptions.tls !== undefined ? { tls: connectionOptions.tls } : {}),
+      ...(connectionOptions.apiKey !== undefined ? { apiKey: connectionOptions.apiKey } : {}),
+      ...(connectionOptions.metadata !== undefined ? { metadata: connectionOptions.metadata } : {}),
+    },
     endpoints,
     ...(keyFile ? { encryption: { keyFile } } : {}),
   };
@@ -223,9 +237,13 @@ export const LAB_WORKER_CONFIG = labWorkerConfigPath(LAB_DIR);
 
 /**
  * Which configuration file a worker reads: the `--config` argument, else QUICKMIG_CONFIG, else the
- * lab's when a lab is up in this directory.
+ * worker configuration of the lab (`lab`: `--lab DIR`, else QUICKMIG_LAB, else `.quickmig/lab`).
  */
-export function workerConfigPath(argument: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const path = argument ?? env.QUICKMIG_CONFIG ?? LAB_WORKER_CONFIG;
+export function workerConfigPath(
+  argument: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  lab?: string,
+): string {
+  const path = argument ?? env.QUICKMIG_CONFIG ?? labWorkerConfigPath(labDirOf(lab, env).dir);
   return resolve(path);
 }

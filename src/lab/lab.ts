@@ -347,15 +347,38 @@ export function labStatus(dir: string = defaultLabDir()): LabStatus {
   };
 }
 
-/** Stops every process the lab started (simulators first, then Temporal); keeps the files for inspection. */
-export async function labDown(dir: string = defaultLabDir()): Promise<LabProcessStatus[]> {
-  const state = readState(resolve(dir));
-  if (!state) return [];
-  const simulators = state.processes.filter((p) => p.role !== 'temporal');
+/** Options of {@link labDown}. */
+export interface LabDownOptions {
+  /**
+   * Remove the lab's folder afterwards (datastores, logs, Temporal's database: what `lab up` created).
+   * Only a folder that carries the lab's marker is removed. Default false: the files stay for inspection.
+   */
+  removeFiles?: boolean;
+}
+
+/**
+ * Stops every process the lab started (simulators first, then Temporal); removes its folder when asked.
+ * Returns the processes it stopped and whether the folder was removed.
+ */
+export async function labDown(
+  dir: string = defaultLabDir(),
+  options: LabDownOptions = {},
+): Promise<{ stopped: LabProcessStatus[]; removed: boolean }> {
+  const folder = resolve(dir);
+  const state = readState(folder);
+  const simulators = state?.processes.filter((p) => p.role !== 'temporal') ?? [];
   await Promise.all(simulators.map((p) => stopProcess(p)));
-  await Promise.all(state.processes.filter((p) => p.role === 'temporal').map((p) => stopProcess(p)));
-  rmSync(labStatePath(resolve(dir)), { force: true });
-  return state.processes.map((p) => ({ role: p.role, pid: p.pid, running: isRunning(p), log: p.log }));
+  await Promise.all((state?.processes ?? []).filter((p) => p.role === 'temporal').map((p) => stopProcess(p)));
+  rmSync(labStatePath(folder), { force: true });
+  const removable = options.removeFiles === true && existsSync(join(folder, MARKER));
+  if (removable) rmSync(folder, { recursive: true, force: true });
+  const stopped = (state?.processes ?? []).map((p) => ({
+    role: p.role,
+    pid: p.pid,
+    running: isRunning(p),
+    log: p.log,
+  }));
+  return { stopped, removed: removable };
 }
 
 /**

@@ -31,6 +31,8 @@ export const FAILURE_TYPES = {
   preflightBlocked: 'PreflightBlockedError',
   /** The request names an endpoint the worker does not have. */
   unknownEndpoint: 'UnknownEndpointError',
+  /** The approveSwitchover update was refused (nothing to approve, already approved, too late). */
+  approvalRefused: 'ApprovalRefused',
 } as const;
 
 /**
@@ -48,4 +50,9 @@ export const SEARCH_ATTRIBUTES = {
   method: { name: 'QuickmigMethod', type: 'KEYWORD' },
   /** The Quick Migration mode (smartswitch, cold), when there is one. */
   mode: { name: 'QuickmigMode', type: 'KEYWORD' },
+  /**
+   * True on dry runs (`quickmig plan`, set when the client starts one), absent on migrations: the saved
+   * view `QuickmigDryRun IS NULL` lists migrations without the dry runs between them.
+   */
+  dryRun: { name: 'QuickmigDryRun', type: 'BOOL' },
 } as const;

@@ -71,9 +71,12 @@ export function describeSchemaError(error: ErrorObject, wording: SchemaWording):
     case 'minimum':
       return { path: shown, message: `must be >= ${params.limit} (got ${JSON.stringify(error.data)})` };
     case 'pattern': {
+      // An example says the form in words an operator reads; a regular expression only when there is none.
       const example = (error.parentSchema as SchemaNode).examples?.[0];
-      const hint = example === undefined ? '' : `, e.g. ${JSON.stringify(example)}`;
-      return { path: shown, message: `must match ${params.pattern}${hint}` };
+      const got = ` (got ${JSON.stringify(error.data)})`;
+      if (example !== undefined)
+        return { path: shown, message: `must be written like ${JSON.stringify(example)}${got}` };
+      return { path: shown, message: `must match ${params.pattern}${got}` };
     }
     case 'oneOf': {
       const names = alternatives(error.schema).map((k) => joinField(at, k));

@@ -1,19 +1,26 @@
 /**
- * The worker's telemetry: the Temporal runtime's logger (text or JSON lines carrying the migration id)
- * and its Prometheus endpoint, which serves the SDK's metrics and quickmig's own:
- *
- * - `quickmig_bytes_transferred` (counter, bytes): bytes uploaded by completed `copyFiles` activities;
- * - `quickmig_downtime_ms` (histogram, ms) and `quickmig_migrations` (counter): see ./workflow-metrics.
+ * The worker's telemetry: the Temporal runtime's logger (text or JSON lines carrying the migration id, with
+ * errors spelled out and task tokens and secrets left out) and its Prometheus endpoint, which serves the
+ * SDK's metrics and quickmig's own (./metrics declares them all): bytes copied as they move (the copy
+ * activity), copies in progress (this module's activity interceptor), migrations by outcome and their
+ * downtime (./workflow-metrics). The exporter follows the Prometheus conventions for the SDK's metrics too:
+ * `_total` on counters, seconds for durations.
  *
  * The runtime is process-wide and can be installed once, before the first connection.
  */
 import type { Context } from '@temporalio/activity';
-import type { ActivityInterceptors, LogEntry, LogLevel } from '@temporalio/worker';
+import type { ActivityInterceptors, InjectedSinks, LogEntry, LogLevel } from '@temporalio/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { packagePath } from '../package-root';
-
-/** Counter of bytes uploaded by the data movers. */
-export const BYTES_METRIC = 'quickmig_bytes_transferred';
+import {
+  COPIED_BYTES,
+  COPIES_IN_PROGRESS,
+  DOWNTIME,
+  DOWNTIME_BUCKETS_SECONDS,
+  DOWNTIME_OVER_BUDGET,
+  MIGRATIONS,
+} from './metrics';
+import type { MigrationMetricsSinks } from './workflow-metrics';
 
 /** The workflow interceptor module that records downtime (a file the bundler reads). */
 export const WORKFLOW_METRICS_MODULE = packagePath('src', 'telemetry', 'workflow-metrics.ts');
@@ -30,7 +37,24 @@ export interface TelemetryOptions {
   write?: (line: string) => void;
 }
 
-/** One JSON log line: time, level, message, `migrationId` (the workflow id) and the SDK's metadata. */
+/** Keys never written to a log line: task tokens (they complete activities) and anything secret. */
+const REDACTED_KEY = /token|password|secret|api_?key|authorization|cookie/i;
+
+/** An error as a log line shows it: its type, message and cause chain, not `{}` and not its stack. */
+function errorFields(error: Error): Record<string, unknown> {
+  const typed = error as Error & { type?: unknown; cause?: unknown };
+  return {
+    name: error.name,
+    ...(typeof typed.type === 'string' ? { type: typed.type } : {}),
+    message: error.message,
+    ...(typed.cause instanceof Error ? { cause: errorFields(typed.cause) } : {}),
+  };
+}
+
+/**
+ * One JSON log line: time, level, message, `migrationId` (the workflow id) and the SDK's metadata, with
+ * errors as { name, type, message, cause } and task tokens and secret-looking keys dropped.
+ */
 export function jsonLogLine(entry: LogEntry): string {
   const meta = (entry.meta ?? {}) as Record<string, unknown>;
   const line = {
@@ -40,7 +64,12 @@ export function jsonLogLine(entry: LogEntry): string {
     ...(typeof meta.workflowId === 'string' ? { migrationId: meta.workflowId } : {}),
     ...meta,
   };
-  return JSON.stringify(line, (_key, value) => (typeof value === 'bigint' ? value.toString() : value));
+  return JSON.stringify(line, (key, value) => {
+    if (key !== '' && REDACTED_KEY.test(key)) return undefined;
+    if (typeof value === 'bigint') return value.toString();
+    if (value instanceof Error) return errorFields(value);
+    return value;
+  });
 }
 
 /**
@@ -67,11 +96,12 @@ export function installTelemetry(options: TelemetryOptions): void {
             metrics: {
               prometheus: {
                 bindAddress: options.metricsBindAddress,
-                histogramBucketOverrides: {
-                  quickmig_downtime_ms: [
-                    50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000,
-                  ],
-                },
+                // Prometheus conventions for every metric, the SDK's included: counters end in _total,
+                // durations are seconds and histograms carry their unit (quickmig_downtime_seconds).
+                countersTotalSuffix: true,
+                useSecondsForDurations: true,
+                unitSuffix: true,
+                histogramBucketOverrides: { [DOWNTIME.meterName]: [...DOWNTIME_BUCKETS_SECONDS] },
               },
             },
           },
@@ -80,30 +110,103 @@ export function installTelemetry(options: TelemetryOptions): void {
   });
 }
 
-/** Activity interceptor: adds each completed copy's uploaded bytes to {@link BYTES_METRIC}. */
-export function bytesTransferredInterceptor(ctx: Context): ActivityInterceptors {
+/*
+ * quickmig's metrics are recorded on the runtime's own meter with labels named here, not through an
+ * activity's or a workflow's meter: those add the SDK's camelCase tags (taskQueue, workflowType), which
+ * Prometheus convention (and the SDK's own series, task_queue) name in snake_case.
+ */
+
+/** Where a copy's bytes went (the copy activity's route). */
+export interface CopiedBytesRoute {
+  readonly sourceEndpoint: string;
+  readonly targetEndpoint: string;
+  readonly namespace: string;
+  readonly taskQueue: string;
+}
+
+/** Counts the bytes a copy moves in {@link COPIED_BYTES}: the data movers' `bytesMoved`. */
+export function countCopiedBytes(bytes: number, route: CopiedBytesRoute): void {
+  Runtime.instance()
+    .metricMeter.createCounter(COPIED_BYTES.meterName, COPIED_BYTES.unit, COPIED_BYTES.help)
+    .add(bytes, {
+      namespace: route.namespace,
+      task_queue: route.taskQueue,
+      source_endpoint: route.sourceEndpoint,
+      target_endpoint: route.targetEndpoint,
+    });
+}
+
+/** Copies running in this process, per namespace and task queue, behind {@link COPIES_IN_PROGRESS}. */
+const copiesInProgress = new Map<string, number>();
+
+/**
+ * Activity interceptor: keeps {@link COPIES_IN_PROGRESS} at the number of `copyFiles` activities running in
+ * this worker per task queue (the copy itself counts its bytes as they move).
+ */
+export function copiesInProgressInterceptor(ctx: Context): ActivityInterceptors {
   return {
     inbound: {
       async execute(input, next) {
-        const result = await next(input);
-        if (ctx.info.activityType === 'copyFiles') {
-          const bytes = (result as { bytesCopied?: unknown } | undefined)?.bytesCopied;
-          if (typeof bytes === 'number' && bytes > 0) {
-            ctx.metricMeter
-              .createCounter(BYTES_METRIC, 'bytes', 'Bytes uploaded by the data movers')
-              .add(bytes, {
-                source_endpoint: endpointOf(input.args, 'sourceEndpoint'),
-                target_endpoint: endpointOf(input.args, 'targetEndpoint'),
-              });
-          }
+        if (ctx.info.activityType !== 'copyFiles') return next(input);
+        const labels = { namespace: ctx.info.namespace, task_queue: ctx.info.taskQueue };
+        const key = `${labels.namespace}/${labels.task_queue}`;
+        const gauge = Runtime.instance().metricMeter.createGauge(
+          COPIES_IN_PROGRESS.meterName,
+          'int',
+          COPIES_IN_PROGRESS.unit,
+          COPIES_IN_PROGRESS.help,
+        );
+        const change = (by: number) => {
+          const running = (copiesInProgress.get(key) ?? 0) + by;
+          copiesInProgress.set(key, running);
+          gauge.set(running, labels);
+        };
+        change(1);
+        try {
+          return await next(input);
+        } finally {
+          change(-1);
         }
-        return result;
       },
     },
   };
 }
 
-function endpointOf(args: unknown[], key: 'sourceEndpoint' | 'targetEndpoint'): string {
-  const value = (args[0] as Record<string, unknown> | undefined)?.[key];
-  return typeof value === 'string' ? value : '';
+/**
+ * The sink behind src/telemetry/workflow-metrics: records each finished migration in {@link MIGRATIONS},
+ * {@link DOWNTIME} and {@link DOWNTIME_OVER_BUDGET}. Not called while a history replays (the SDK's default
+ * for sinks), so a replayed migration never counts twice.
+ */
+export function migrationMetricsSinks(): InjectedSinks<MigrationMetricsSinks> {
+  return {
+    quickmigMetrics: {
+      migrationFinished: {
+        fn(info, event) {
+          const meter = Runtime.instance().metricMeter;
+          const labels = {
+            namespace: info.namespace,
+            task_queue: info.taskQueue,
+            workflow_type: info.workflowType,
+            method: event.method,
+            mode: event.mode,
+          };
+          meter
+            .createCounter(MIGRATIONS.meterName, MIGRATIONS.unit, MIGRATIONS.help)
+            .add(1, { ...labels, outcome: event.outcome });
+          if (event.downtimeSeconds !== null)
+            meter
+              .createHistogram(DOWNTIME.meterName, 'float', DOWNTIME.unit, DOWNTIME.help)
+              .record(event.downtimeSeconds, labels);
+          if (event.overBudget)
+            meter
+              .createCounter(
+                DOWNTIME_OVER_BUDGET.meterName,
+                DOWNTIME_OVER_BUDGET.unit,
+                DOWNTIME_OVER_BUDGET.help,
+              )
+              .add(1, labels);
+        },
+      },
+    },
+  };
 }

@@ -41,7 +41,9 @@ export type Phase =
   | 'finalize'
   | 'done'
   | 'rolling-back'
-  | 'rolled-back';
+  | 'rolled-back'
+  /** End state: preflight refused the migration or failed; nothing was changed (`error` says why). */
+  | 'refused';
 
 /** One verified file: its size and SHA-256 on both sides. */
 export interface VerifiedFile {
@@ -147,4 +149,7 @@ export const progressQuery = defineQuery<MigrationProgress>('progress');
  * Approves the switchover: a manual one, or one a policy holds (a missed downtime budget or window with
  * onBudgetMiss / onMiss wait-approval). Refused unless the migration waits for it or will.
  */
-export const approveSwitchoverUpdate = defineUpdate<{ approvedAt: number }>('approveSwitchover');
+export const approveSwitchoverUpdate = defineUpdate<{
+  /** When the approval was accepted, ISO 8601 (epoch milliseconds from workflows started before this). */
+  approvedAt: string;
+}>('approveSwitchover');

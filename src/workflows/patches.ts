@@ -23,3 +23,12 @@ export const PRECOPY_HEADROOM = 'precopy-headroom';
  * pre-tighten-warm-converge01.json.
  */
 export const PRECOPY_TIGHTEN = 'precopy-tighten';
+
+/**
+ * A migration that preflight refuses (or that fails in preflight) ends in phase `refused` with the error
+ * in its progress and the search attribute, and fails with a non-retryable ApplicationFailure typed as
+ * the activity's error (RequestValidationError, UnknownEndpointError, PreflightBlockedError, NotFoundError,
+ * ...) instead of the activity's failure passed through (quick-migration/index.ts). Added on branch
+ * ops-b (2026-12-02); may be deprecated once no migration started before it is running.
+ */
+export const PREFLIGHT_REFUSAL = 'preflight-refusal';

@@ -6,7 +6,7 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from '../request/contract';
 
-const { vm, phase, method, mode } = SEARCH_ATTRIBUTES;
+const { vm, phase, method, mode, dryRun } = SEARCH_ATTRIBUTES;
 
 /** `<endpoint>/<vm name>` of the source VM. */
 export const VM_ATTRIBUTE = defineSearchAttributeKey(vm.name, vm.type);
@@ -17,10 +17,14 @@ export const METHOD_ATTRIBUTE = defineSearchAttributeKey(method.name, method.typ
 /** The Quick Migration mode (smartswitch, cold), when there is one. */
 export const MODE_ATTRIBUTE = defineSearchAttributeKey(mode.name, mode.type);
 
-/** Every key the workflows use; the lab registers them with the Temporal server. */
+/** True on a dry run (planMigration), set at its start; migrations do not carry it. */
+export const DRY_RUN_ATTRIBUTE = defineSearchAttributeKey(dryRun.name, dryRun.type);
+
+/** Every key quickmig sets; the lab and the compose deployment register them with the Temporal server. */
 export const SEARCH_ATTRIBUTE_KEYS = [
   VM_ATTRIBUTE,
   PHASE_ATTRIBUTE,
   METHOD_ATTRIBUTE,
   MODE_ATTRIBUTE,
+  DRY_RUN_ATTRIBUTE,
 ] as const;

@@ -289,20 +289,57 @@ describe('requestFrom (flags → request)', () => {
         requestFrom(undefined, {
           vm: 'esx-a/app01',
           datastore: 'x',
-          'max-downtime': '2s',
-          'not-after': 'tonight',
+          'max-downtime': 'soon',
+          'not-before': 'tomorrow',
         }),
       ),
     ).toEqual([
-      { path: 'options.maxDowntimeMs (--max-downtime)', message: 'must be an integer (got a string)' },
       {
-        path: 'options.window.notAfter (--not-after)',
-        message: expect.stringMatching(/^must match .*, e\.g\. "2026-11-28T22:00:00Z"$/),
+        path: 'options.maxDowntimeMs (--max-downtime)',
+        message: 'give a duration: 2s, 1500ms, 1.5s, 2m or 1h (a bare number is milliseconds; got "soon")',
+      },
+      {
+        path: 'options.window.notBefore (--not-before)',
+        message:
+          'give a time in RFC 3339 with a time zone: 2026-11-28T22:00:00Z, 2026-11-28T23:00:00+01:00, 2026-11-28T22:00Z or 2026-11-28T22:00:00.000Z (got "tomorrow")',
       },
     ]);
     expect(problemsOf(() => requestFrom(undefined, { vm: 'app01', datastore: 'x' }))[0]?.message).toContain(
       'write ENDPOINT/NAME',
     );
+  });
+
+  it('reads --max-downtime as a duration with a unit, a bare number as milliseconds', () => {
+    const budget = (value: string) =>
+      requestFrom(undefined, { vm: 'esx-a/app01', datastore: 'x', 'max-downtime': value }).options
+        .maxDowntimeMs;
+    expect(budget('2s')).toBe(2000);
+    expect(budget('1.5s')).toBe(1500);
+    expect(budget('1500ms')).toBe(1500);
+    expect(budget('2m')).toBe(120_000);
+    expect(budget('1h')).toBe(3_600_000);
+    expect(budget('1500')).toBe(1500);
+    expect(problemsOf(() => budget('1.5'))[0]?.path).toBe('options.maxDowntimeMs (--max-downtime)');
+    expect(problemsOf(() => budget('2 days'))[0]?.message).toContain('got "2 days"');
+  });
+
+  it('a request file with a malformed window time gets an example, not a regular expression', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quickmig-args-'));
+    const file = join(dir, 'r.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        source: { endpoint: 'esx-a', name: 'ir-app01' },
+        target: { endpoint: 'esx-b', datastore: 'datastore1' },
+        options: { window: { notAfter: 'tonight' } },
+      }),
+    );
+    expect(problemsOf(() => requestFrom(file, {}))).toEqual([
+      {
+        path: 'options.window.notAfter',
+        message: 'must be written like "2026-11-28T22:00:00Z" (got "tonight")',
+      },
+    ]);
   });
 
   it('flags override a request file', () => {

@@ -236,14 +236,14 @@ describe('quickmig CLI (integration)', () => {
 
   it('the worker serves Prometheus metrics (SDK + bytes + downtime) and logs JSON lines with the migration id', async () => {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    expect(text).toMatch(/^temporal_workflow_completed\{/m);
-    const bytes = [...text.matchAll(/^quickmig_bytes_transferred\{[^}]*\} (\d+)/gm)].reduce(
+    expect(text).toMatch(/^temporal_workflow_completed_total\{/m);
+    const bytes = [...text.matchAll(/^quickmig_copied_bytes_total\{[^}]*\} (\d+)/gm)].reduce(
       (sum, m) => sum + Number(m[1]),
       0,
     );
     expect(bytes).toBeGreaterThan(256 << 20);
-    expect(text).toMatch(/^quickmig_downtime_ms_count\{[^}]*mode="smartswitch"[^}]*\} [1-9]/m);
-    expect(text).toMatch(/^quickmig_migrations\{[^}]*outcome="cancelled"[^}]*\} 1/m);
+    expect(text).toMatch(/^quickmig_downtime_seconds_count\{[^}]*mode="smartswitch"[^}]*\} [1-9]/m);
+    expect(text).toMatch(/^quickmig_migrations_total\{[^}]*outcome="cancelled"[^}]*\} 1/m);
 
     const lines = worker.stderr
       .split('\n')

@@ -1,4 +1,5 @@
 /** `quickmig demo`, the README's first command, as a user runs it: exits 0 with a verified report. */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { labStatus } from '../../src/lab/lab';
@@ -23,7 +24,9 @@ describe('quickmig demo (integration)', () => {
     expect(run.stdout).toMatch(
       /Temporal UI {3}http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/quickmig-esx-a-ir-app01\/[0-9a-f-]+\/history/,
     );
-    expect(run.stderr).toContain('lab stopped');
+    expect(run.stderr).toContain(`lab stopped and ${dir} removed`);
     expect(labStatus(dir).processes.some((p) => p.running)).toBe(false);
+    // Nothing left on disk: the demo's lab held a copy of every VM's disks.
+    expect(existsSync(dir)).toBe(false);
   });
 });

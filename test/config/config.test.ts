@@ -58,6 +58,45 @@ describe('worker configuration', () => {
     expect(config.endpoints.get('vc')?.password.reveal()).toBe('pw');
   });
 
+  it('connects to Temporal Cloud with an API key or mTLS files from the environment, and plainly otherwise', () => {
+    const endpoints = { vc: { url: 'https://vc.example/sdk', username: 'u', password: 'pw' } };
+    const base = { TEMPORAL_CONFIG_FILE: '/nonexistent', TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233' };
+    const plain = parseWorkerConfig(
+      { endpoints },
+      { baseDir: '/', env: { TEMPORAL_CONFIG_FILE: '/nonexistent' } },
+    );
+    expect(plain.temporalConnection).toEqual({});
+
+    // An API key turns TLS on (system CAs), as Temporal Cloud expects.
+    const apiKey = parseWorkerConfig(
+      { endpoints },
+      { baseDir: '/', env: { ...base, TEMPORAL_NAMESPACE: 'ns.acct', TEMPORAL_API_KEY: 'the-key' } },
+    );
+    expect(apiKey).toMatchObject({
+      temporalAddress: 'ns.acct.tmprl.cloud:7233',
+      namespace: 'ns.acct',
+      temporalConnection: { apiKey: 'the-key', tls: true },
+    });
+
+    // mTLS: the client certificate and key are read from the files the environment names.
+    const dir = dirWith({ 'client.pem': 'CERT', 'client.key': 'KEY' });
+    const mtls = parseWorkerConfig(
+      { endpoints },
+      {
+        baseDir: '/',
+        env: {
+          ...base,
+          TEMPORAL_TLS_CLIENT_CERT_PATH: join(dir, 'client.pem'),
+          TEMPORAL_TLS_CLIENT_KEY_PATH: join(dir, 'client.key'),
+        },
+      },
+    );
+    const tls = mtls.temporalConnection.tls as { clientCertPair?: { crt: Uint8Array; key: Uint8Array } };
+    expect(Buffer.from(tls.clientCertPair?.crt ?? []).toString()).toBe('CERT');
+    expect(Buffer.from(tls.clientCertPair?.key ?? []).toString()).toBe('KEY');
+    expect(mtls.temporalConnection.apiKey).toBeUndefined();
+  });
+
   it('lists every problem with the field and the fix', () => {
     let message = '';
     try {

@@ -307,12 +307,15 @@ describe('datastore file transfer (integration)', () => {
   it('stops promptly when aborted', async () => {
     const controller = new AbortController();
     const reason = new Error('stop');
-    const started = performance.now();
+    // The copy rejects at the abort, long before its 256 MiB are through (bytes, not time: a busy
+    // machine copies slower, never more).
+    let seen = 0;
     const copy = copyFile(
       { client: a, path: '[IR-NFS] ir-app01/ir-app01-flat.vmdk' },
       { client: b, path: `[datastore1] ${folder}/abort/ir-app01-flat.vmdk` },
       {
         onProgress: (p) => {
+          seen = p.bytes;
           if (p.bytes > 8 * MiB) controller.abort(reason);
         },
         progressIntervalMs: 0,
@@ -320,6 +323,6 @@ describe('datastore file transfer (integration)', () => {
       },
     );
     await expect(copy).rejects.toBe(reason);
-    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(seen).toBeLessThan(256 * MiB);
   });
 });

@@ -190,6 +190,7 @@ export class AggregateProgress {
       (this.#verify === 'sha256' ? this.#bytesTotal - this.#verifiedDone : 0);
     this.#onProgress({
       bytesDone: this.#bytesDone,
+      bytesUploaded: this.#copied,
       bytesTotal: this.#bytesTotal,
       rateBytesPerSec: this.#copyMeter.rate(),
       etaSeconds: remaining <= 0 ? 0 : workRate > 0 ? remaining / workRate : null,

@@ -115,6 +115,11 @@ export interface ActiveFile {
 export interface TransferProgress {
   /** Bytes uploaded so far, counting skipped files as done. */
   readonly bytesDone: number;
+  /**
+   * Bytes sent to targets so far: never decreases (an upload that fails and is sent again counts twice), and
+   * skipped files do not count. What moved over the network, for throughput metrics.
+   */
+  readonly bytesUploaded: number;
   /** Bytes of all files (a transformed file counts with its source size until it is done). */
   readonly bytesTotal: number;
   /** Upload rate over the sliding window, bytes per second (0 until two samples exist). */

@@ -3,7 +3,7 @@
  * a cancellation before the target runs undoes them in reverse, in a non-cancellable scope, and the
  * workflow fails with FAILURE_TYPES.migrationFailed naming the step and what was undone.
  */
-import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log } from '@temporalio/workflow';
 import { FAILURE_TYPES } from '../../request/contract';
 import type { MigrationProgress, Phase } from '../definitions';
 
@@ -28,6 +28,10 @@ export async function rollback(
     }
   });
   enter('rolled-back', 'rollback');
+  log.info(`rolled back: ${progress.undone.length} step(s) undone`, {
+    event: 'rolled-back',
+    undone: progress.undone,
+  });
 }
 
 /** The innermost useful message of an activity failure (the activity's own error, not the wrapper). */

@@ -4,7 +4,7 @@
  * order (src/planner/steps.ts). Every step pushes its compensation right after it succeeds; a failure
  * or cancellation before the target runs rolls them back. Finalize follows (finalize.ts).
  */
-import { isCancellation } from '@temporalio/workflow';
+import { isCancellation, log } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
 import {
   frozenDiskFiles,
@@ -115,6 +115,14 @@ export async function copySteps(
       );
       stoppedAt = stopped.changed ? stopped.at : stopRequestedAt;
       progress.sourceStoppedAt = stoppedAt;
+      log.info(
+        `switchover began: ${source.name} ${plan.mode === 'smartswitch' ? 'suspended' : 'powered off'}`,
+        {
+          event: 'switchover-began',
+          method: plan.method,
+          mode: plan.mode,
+        },
+      );
       compensations.push({
         what: 'restored the source to poweredOn',
         undo: () =>
@@ -162,6 +170,12 @@ export async function copySteps(
         )
       ).at;
       progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
+      log.info(`switchover ended: ${target.temporaryName} running, downtime ${progress.downtimeMs} ms`, {
+        event: 'switchover-ended',
+        method: plan.method,
+        mode: plan.mode,
+        downtimeMs: progress.downtimeMs,
+      });
     }
   } catch (error) {
     const failedStep = progress.step;

@@ -11,14 +11,25 @@
  * target runs, finalize steps (finalize.ts) are retried and reported, never rolled back: from then on
  * the target is the VM. Warm pre-copy is in warm.ts, the progress and the copy accounting in progress.ts.
  */
-import { condition, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  isCancellation,
+  patched,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { MigrationRequestInput } from '../../request/request';
 import { controlActivities, longControlActivities, step, transferActivities } from '../activity-options';
 import type { MigrationResult, QuickMigrationOptions } from '../definitions';
+import { PREFLIGHT_REFUSAL } from '../patches';
 import { METHOD_ATTRIBUTE, MODE_ATTRIBUTE, PHASE_ATTRIBUTE, VM_ATTRIBUTE } from '../search-attributes';
 import type { GateDeps } from '../switchover-gate';
 import { waitForSwitchover } from '../switchover-gate';
+import { causeOf } from './compensation';
 import { copySteps } from './copy';
+import { withCurrentDetails } from './details';
 import { handleQueries, initialProgress, phaseTracker, resultBuilder } from './progress';
 import { vmotionMigration } from './vmotion';
 
@@ -34,7 +45,7 @@ export async function quickMigration(
   const control = controlActivities(options);
   const transfer = transferActivities(options, workflowInfo().taskQueue);
 
-  const progress = initialProgress(migrationId, request);
+  const progress = withCurrentDetails(initialProgress(migrationId, request));
   const tracker = phaseTracker(progress);
   const { enter } = tracker;
   const { isApproved } = handleQueries(progress);
@@ -43,12 +54,18 @@ export async function quickMigration(
     { key: PHASE_ATTRIBUTE, value: 'preflight' },
   ]);
 
-  const prepared = await step(
-    control.preflight,
-    `Preflight: validate, resolve and plan ${progress.vm}`,
-    request,
-    migrationId,
-  );
+  let prepared: Awaited<ReturnType<typeof control.preflight>>;
+  try {
+    prepared = await step(
+      control.preflight,
+      `Preflight: validate, resolve and plan ${progress.vm}`,
+      request,
+      migrationId,
+    );
+  } catch (error) {
+    if (!patched(PREFLIGHT_REFUSAL) || isCancellation(error)) throw error;
+    throw refused(error, progress, enter);
+  }
   const { plan } = prepared;
   progress.plan = plan;
   progress.vm = `${prepared.source.endpoint}/${prepared.source.name}`;
@@ -101,4 +118,27 @@ export async function quickMigration(
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 600_000,
   };
   return plan.method === 'vmotion' ? vmotionMigration(prepared, ctx) : copySteps(prepared, ctx);
+}
+
+/**
+ * The end of a migration that preflight refused or that failed in preflight: nothing was changed. The
+ * progress shows phase `refused` and the error; the workflow fails with a non-retryable failure typed
+ * as the activity's error, so the client and the UI see why (not a wrapped, retryable-looking Error).
+ */
+function refused(
+  error: unknown,
+  progress: { error: string | null },
+  enter: (phase: 'refused', step?: string) => void,
+): ApplicationFailure {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
+  const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : (cause?.name ?? 'Error');
+  progress.error = causeOf(error);
+  enter('refused', 'preflight');
+  return ApplicationFailure.create({
+    type,
+    nonRetryable: true,
+    message: progress.error,
+    details: [{ step: 'preflight', undone: [] }],
+    cause: error instanceof Error ? error : undefined,
+  });
 }

@@ -4,10 +4,11 @@
  * Workflow code: Temporal's clock only.
  */
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
-import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
 import type { FileCopyPlan } from '../../planner/files';
 import type { MigrationPlan } from '../../planner/plan';
+import { FAILURE_TYPES } from '../../request/contract';
 import type { MigrationRequestInput } from '../../request/request';
 import type { TransferActivities } from '../activity-options';
 import { step } from '../activity-options';
@@ -46,11 +47,24 @@ export function phaseTracker(progress: MigrationProgress) {
   const enter = (phase: Phase, step: string = phase) => {
     phases[progress.phase] = (phases[progress.phase] ?? 0) + (Date.now() - phaseStart);
     phaseStart = Date.now();
+    // One structured line per phase change (the SDK does not log while replaying); 'done' is logged as
+    // the migration's completion by src/telemetry/workflow-metrics, 'rolled-back' with what was undone.
+    if (phase !== progress.phase && phase !== 'done' && phase !== 'rolled-back')
+      log.info(`phase ${phase}`, { event: 'phase-changed', phase, from: progress.phase, step });
     progress.phase = phase;
     progress.step = step;
     upsertSearchAttributes([{ key: PHASE_ATTRIBUTE, value: phase }]);
   };
   return { phases, enter };
+}
+
+/** A refused approval: non-retryable, typed FAILURE_TYPES.approvalRefused, the reason as its message. */
+function refusal(reason: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FAILURE_TYPES.approvalRefused,
+    nonRetryable: true,
+    message: reason,
+  });
 }
 
 /**
@@ -64,17 +78,27 @@ export function handleQueries(progress: MigrationProgress): { isApproved: () => 
     approveSwitchoverUpdate,
     () => {
       approved = true;
-      return { approvedAt: Date.now() };
+      return { approvedAt: new Date().toISOString() };
     },
     {
+      // A refusal is a typed, non-retryable failure: asking again cannot change the answer.
       validator: () => {
+        // Before the plan, whether a switchover will wait is not known yet: not "nothing to approve".
+        if (progress.plan === null && progress.phase === 'preflight')
+          throw refusal(
+            'the migration is still in preflight; approve it once it has a plan (quickmig status ID)',
+          );
         const steps = progress.plan?.steps ?? [];
         // A policy that holds the switchover (onBudgetMiss / window.onMiss wait-approval) asks as it waits.
         if (!progress.awaitingApproval && !steps.includes('await-switchover'))
-          throw new Error('this migration switches over automatically; nothing to approve');
-        if (approved) throw new Error('the switchover is already approved');
-        if (['switchover', 'finalize', 'done', 'rolling-back', 'rolled-back'].includes(progress.phase))
-          throw new Error(`too late to approve: the migration is in phase ${progress.phase}`);
+          throw refusal('this migration switches over automatically; nothing to approve');
+        if (approved) throw refusal('the switchover is already approved');
+        if (
+          ['switchover', 'finalize', 'done', 'rolling-back', 'rolled-back', 'refused'].includes(
+            progress.phase,
+          )
+        )
+          throw refusal(`too late to approve: the migration is in phase ${progress.phase}`);
       },
     },
   );

@@ -12,6 +12,7 @@
  * - `task-01`: like a tiny VM; suspended and resumed by the task-wait figure.
  * - `sw-<mode>-<GiB>g-r<N>`: powered on, 1, 4 or 8 GiB of memory, a small sparse disk; the downtime by
  *   memory size (bench/switchover-figures.ts).
+ * - `thin-<MiB>`: powered on, one thin disk about 10 % allocated in scattered runs; the thin-disk figures.
  *
  * The lab runs the `realistic` profile (lab/vcsim/profiles.json): suspend state the size of memory,
  * datastore and link rates, guests that take time to shut down, boot and resume. No figure runs on the
@@ -42,6 +43,8 @@ export interface BenchLabSpec {
   switchoverMemoryGiB?: number[];
   /** Repetitions of each downtime-by-memory figure (one VM per mode, size and repetition); default 1. */
   switchoverRuns?: number;
+  /** Thin disk sizes of the thin-disk figures (`thin-<MiB>`, ~10 % allocated), MiB. Default: none. */
+  thinMiB?: number[];
 }
 
 const CPU = {
@@ -133,6 +136,12 @@ export function benchTopology(spec: BenchLabSpec): Topology {
         );
       }
     }
+  }
+  // Thin disks, about 10 % allocated in scattered runs, running: the thin-disk figures (bench/thin-figures.ts).
+  for (const mib of spec.thinMiB ?? []) {
+    vms.push(
+      vm(`thin-${mib}`, { power: 'poweredOn', memoryMiB: 16, disks: [{ sizeMiB: mib, fill: 'scattered' }] }),
+    );
   }
   // Suspended and resumed over and over by the task-wait figure.
   vms.push(vm('task-01', { power: 'poweredOn', memoryMiB: 64, disks: [{ sizeMiB: 1, fill: 'pattern' }] }));

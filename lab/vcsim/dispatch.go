@@ -51,7 +51,7 @@ func (l *Launcher) override(ctx *simulator.Context, m *simulator.Method) mo.Refe
 		switch m.Name {
 		case "PowerOnVM_Task", "PowerOffVM_Task", "SuspendVM_Task", "CreateSnapshot_Task", "RemoveAllSnapshots_Task",
 			"ConsolidateVMDisks_Task", "RelocateVM_Task", "UnregisterVM", "Destroy_Task", "RevertToCurrentSnapshot_Task",
-			"AnswerVM", "ShutdownGuest", "ReconfigVM_Task":
+			"AnswerVM", "ShutdownGuest", "ReconfigVM_Task", "QueryChangedDiskAreas":
 			return &labVM{VirtualMachine: o, l: l}
 		}
 	case *simulator.VirtualMachineSnapshot:
@@ -65,6 +65,10 @@ func (l *Launcher) override(ctx *simulator.Context, m *simulator.Method) mo.Refe
 	case *simulator.HostDatastoreSystem:
 		if m.Name == "RemoveDatastore" {
 			return &labDatastoreSystem{HostDatastoreSystem: o, l: l}
+		}
+	case *simulator.VirtualDiskManager:
+		if m.Name == "CopyVirtualDisk_Task" {
+			return &labVDM{VirtualDiskManager: o, l: l}
 		}
 	case *simulator.Datastore:
 		if m.Name == "RefreshDatastore" {

@@ -53,7 +53,8 @@ func fillPRNG(b []byte, seed uint64) {
 }
 
 // writeFlatExtent creates a flat extent of size bytes.
-// fill "pattern": every 4 KiB block is PRNG(seed, disk, block); "sparse": a hole; "zero": zeros.
+// fill "pattern": every 4 KiB block is PRNG(seed, disk, block); "sparse": a hole; "zero": zeros;
+// "scattered": a thin disk about 10 % allocated in runs scattered over it (thin.go).
 func writeFlatExtent(file string, size int64, fill string, seed uint64, disk int) error {
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -63,6 +64,10 @@ func writeFlatExtent(file string, size int64, fill string, seed uint64, disk int
 	switch fill {
 	case "sparse":
 		if err := f.Truncate(size); err != nil {
+			return err
+		}
+	case "scattered":
+		if err := writeScattered(f, size, seed, disk); err != nil {
 			return err
 		}
 	default:

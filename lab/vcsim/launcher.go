@@ -40,6 +40,8 @@ type Launcher struct {
 	calls    *callLog
 	faults   *faultRules
 	sessions sync.Map // vmware_soap_session cookie values of logged-in sessions
+	// cbtSnapshots holds the snapshot morefs taken with change tracking on (thin.go).
+	cbtSnapshots sync.Map
 
 	inner    *simulator.Server
 	srv      *http.Server

@@ -354,6 +354,7 @@ func (l *Launcher) createSnapshot(ctx *simulator.Context, vm *simulator.VirtualM
 	if f != nil {
 		return nil, f
 	}
+	l.noteSnapshotCBT(vm, res.(types.ManagedObjectReference))
 	_ = os.WriteFile(filepath.Join(l.mustLocal(vs.home()), vmsn), append([]byte("\xd0\xbe\xd0\xbeVMSN"), vmx...), 0o644)
 	vs.mu.Lock()
 	vs.snaps = append(vs.snaps, snapRec{ref: res.(types.ManagedObjectReference), name: req.Name, vmsn: vmsn, level: level})

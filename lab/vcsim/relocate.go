@@ -120,6 +120,9 @@ func (l *Launcher) relocate(ctx *simulator.Context, vm *simulator.VirtualMachine
 		if f := l.moveFiles(vs, homeTarget, diskTarget); f != nil {
 			return f
 		}
+		if f := l.applyDiskBackings(vs, spec.Disk, disks); f != nil {
+			return f
+		}
 	}
 	if hostChange {
 		ctx.AutoUpdate(srcHost, func() { srcHost.Vm = removeRef(srcHost.Vm, vm.Self) })

@@ -74,7 +74,7 @@ type HostSpec struct {
 type DiskSpec struct {
 	SizeMiB   int64  `json:"sizeMiB"`
 	Datastore string `json:"datastore,omitempty"`
-	Fill      string `json:"fill,omitempty"` // pattern | sparse | zero
+	Fill      string `json:"fill,omitempty"` // pattern | sparse | zero | scattered
 }
 
 type VMSpec struct {

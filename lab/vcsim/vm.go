@@ -286,6 +286,9 @@ func (l *Launcher) diskBacking(chain []dsPath) *types.VirtualDiskFlatVer2Backing
 		if local, ok := l.local(p); ok {
 			if d, err := readDescriptor(local); err == nil {
 				b.ContentId = fmt.Sprintf("%08x", d.CID)
+				// Provisioning as the descriptor records it (thin.go writes it on conversion).
+				b.ThinProvisioned = types.NewBool(d.ddb("thinProvisioned") == "1")
+				b.EagerlyScrub = types.NewBool(d.ddb("quickmig.eagerlyScrub") == "1")
 			}
 		}
 		parent = b

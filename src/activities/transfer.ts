@@ -9,12 +9,24 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { VmxEdit } from '../planner/vmx';
 import { editVmx } from '../planner/vmx';
-import type { CopyFileResult, CopyFileSpec, TransferProgress, VerifyMode, VSphereClient } from '../vsphere';
-import { copyFiles, HttpStatusError, parseDatastorePath, VSphereFaultError } from '../vsphere';
+import type {
+  CopyFileResult,
+  CopyFileSpec,
+  ThinChunkDone,
+  TransferProgress,
+  VerifyMode,
+  VSphereClient,
+} from '../vsphere';
+import { copyFiles, FileNotFoundError, HttpStatusError, VSphereFaultError } from '../vsphere';
 import { recordCopy } from './copy-rates';
 import { PERMANENT_ERROR_TYPES } from './errors';
+import type { CopyDiskInput, DiskCopyReport, TargetDiskType } from './thin-disks';
+import { planThinJobs, runThinJobs } from './thin-disks';
+import { chunksFrom, inFlightFrom, resumeFrom, validateInput } from './transfer-input';
 
 export type { CopyFileResult, VerifyMode } from '../vsphere';
+export type { CopyDiskInput, DiskCopyReport, TargetDiskType } from './thin-disks';
+export { chunksFrom, resumeFrom } from './transfer-input';
 
 /**
  * A text rewrite as data (activity inputs cannot carry functions): each `[from, to]` replaces every
@@ -35,6 +47,11 @@ export interface CopyFilesInputFile {
   readonly transform?: ReplaceTransform | undefined;
   /** The source's size as listed (the VM's file layout), bytes; default: looked up on the datastore. */
   readonly size?: number | undefined;
+  /**
+   * Set on the base extent of a disk frozen by a snapshot: the file then moves by its allocated areas
+   * when change tracking allows (see thin-disks.ts). Default: copied as a file.
+   */
+  readonly disk?: CopyDiskInput | undefined;
 }
 
 /** Input of the `copyFiles` activity. */
@@ -48,6 +65,8 @@ export interface CopyFilesInput {
   readonly verify: VerifyMode;
   /** Files copied at the same time. Default 4. */
   readonly concurrency?: number | undefined;
+  /** Provisioning of the disks moved by their allocated areas. Default 'same'. */
+  readonly diskType?: TargetDiskType | undefined;
 }
 
 /** Result of the `copyFiles` activity. */
@@ -60,6 +79,8 @@ export interface CopyFilesResult {
   readonly bytesTotal: number;
   /** Wall time of the attempt that succeeded, in ms. */
   readonly durationMs: number;
+  /** One report per file marked as a disk (`disk`): how it moved and what it cost. Default: []. */
+  readonly disks?: DiskCopyReport[] | undefined;
 }
 
 /** A file in flight, as heartbeated. */
@@ -81,6 +102,12 @@ export interface CopyFilesHeartbeat {
   readonly bytesDone: number;
   readonly bytesTotal: number;
   readonly rateBytesPerSec: number;
+  /** Chunks of disks moved by their allocated areas that are complete on the target. */
+  readonly chunks?: ThinChunkDone[] | undefined;
+  /** Bytes of the chunk in flight (what a retry sends again). */
+  readonly chunkInFlight?: number | undefined;
+  /** Per-disk reports so far. */
+  readonly disks?: DiskCopyReport[] | undefined;
 }
 
 /** What `runCopyFiles` needs from its runtime: Temporal's activity context, or a test's stand-in. */
@@ -183,6 +210,11 @@ export async function runCopyFiles(
   // attempt that fails early loses nothing; files about to be copied again leave it at once.
   let pending = new Map(prior.map((r) => [key(r), r]));
   const done = new Map<string, CopyFileResult>();
+  // Disks moved by their allocated areas: chunks complete on the target, and reports.
+  const chunks = new Map(chunksFrom(ctx.heartbeatDetails).map((c) => [`${c.target}#${c.index}`, c]));
+  const priorInFlight = inFlightFrom(ctx.heartbeatDetails);
+  let chunkInFlight = 0;
+  const reports = new Map<string, DiskCopyReport>();
   let latest: TransferProgress | undefined;
   let bytesCopied = 0;
   // Bytes reported to ctx.bytesMoved so far: progress reports them as they move; the end adds what the
@@ -205,23 +237,69 @@ export async function runCopyFiles(
       bytesDone: latest?.bytesDone ?? 0,
       bytesTotal: latest?.bytesTotal ?? 0,
       rateBytesPerSec: Math.round(latest?.rateBytesPerSec ?? 0),
+      // Disks moved by their allocated data only: absent from the heartbeat of a copy of plain files.
+      ...(chunks.size > 0 || chunkInFlight > 0 ? { chunks: [...chunks.values()], chunkInFlight } : {}),
+      ...(reports.size > 0 ? { disks: [...reports.values()] } : {}),
     });
   };
   const throttle = new Throttle(options.heartbeatIntervalMs ?? 2_000, heartbeat);
+  // Liveness through phases that report no bytes (a disk's read-back, its conversion on the target
+  // host, which can take minutes): each step there has its own timeout, the heartbeat only says "alive".
+  const keepAlive = setInterval(() => throttle.request(), options.heartbeatIntervalMs ?? 2_000);
 
   try {
     const [source, target] = await Promise.all([
       deps.clientFor(input.sourceEndpoint),
       deps.clientFor(input.targetEndpoint),
     ]);
-    const specs: CopyFileSpec[] = input.files.map((f) => ({
+    const thin = await planThinJobs(source, input.files, input.diskType ?? 'same');
+    for (const r of thin.fallbacks) reports.set(r.target, r);
+    const results: (CopyFileResult | undefined)[] = input.files.map(() => undefined);
+    throttle.request();
+    await runThinJobs(source, target, thin.jobs, {
+      verify: input.verify,
+      signal: ctx.signal,
+      prior,
+      chunksDone: [...chunks.values()],
+      partialBytes: priorInFlight,
+      onChunkDone: (c) => {
+        chunks.set(`${c.target}#${c.index}`, c);
+        chunkInFlight = 0;
+        throttle.request();
+      },
+      onProgress: (report, inFlight) => {
+        reports.set(report.target, report);
+        chunkInFlight = inFlight;
+        throttle.request();
+      },
+      onFileDone: (index, result, report) => {
+        results[index] = result;
+        reports.set(report.target, report);
+        done.set(key(result), result);
+        pending.delete(key(result));
+        for (const k of [...chunks.keys()]) if (k.startsWith(`${result.target}#`)) chunks.delete(k);
+        bytesCopied += report.wireBytes;
+        throttle.request();
+      },
+      holds: async (r) => {
+        try {
+          const info = await target.files.stat(r.target);
+          return info.kind === 'file' && info.size === r.size;
+        } catch (err) {
+          if (err instanceof FileNotFoundError) return false;
+          throw err;
+        }
+      },
+    });
+    const thinIndexes = new Set(thin.jobs.map((j) => j.index));
+    const rest = input.files.map((f, index) => ({ f, index })).filter(({ index }) => !thinIndexes.has(index));
+    const specs: CopyFileSpec[] = rest.map(({ f }) => ({
       source: { client: source, path: f.source },
       target: { client: target, path: f.target },
       transform: f.transform === undefined ? undefined : replaceAll(f.transform),
       size: f.size,
     }));
-    throttle.request();
-    const results = await copyFiles(specs, {
+    const copied = await copyFiles(specs, {
       verify: input.verify,
       concurrency: input.concurrency,
       alreadyDone: prior,
@@ -230,6 +308,10 @@ export async function runCopyFiles(
         done.set(key(result), result);
         pending.delete(key(result));
         if (!result.skipped) bytesCopied += result.size;
+        const whole = reports.get(result.target);
+        if (whole !== undefined && whole.transport === 'whole-file') {
+          reports.set(result.target, { ...whole, wireBytes: result.skipped ? 0 : result.size });
+        }
         throttle.request();
       },
       onPlan: () => {
@@ -241,12 +323,18 @@ export async function runCopyFiles(
         throttle.request();
       },
     });
+    for (const [i, { index }] of rest.entries()) results[index] = copied[i];
+    const files = results.map((r, i) => {
+      if (r === undefined) throw new Error(`copyFiles: no result for file ${i}`);
+      return r;
+    });
     reportBytes(Math.max(latest?.bytesUploaded ?? 0, bytesCopied));
     return {
-      files: results,
+      files,
       bytesCopied,
-      bytesTotal: results.reduce((sum, r) => sum + r.size, 0),
+      bytesTotal: files.reduce((sum, r) => sum + r.size, 0),
       durationMs: Math.round(performance.now() - started),
+      disks: input.files.flatMap((f) => reports.get(f.target) ?? []),
     };
   } catch (err) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -255,16 +343,9 @@ export async function runCopyFiles(
     heartbeat();
     throw toActivityFailure(err);
   } finally {
+    clearInterval(keepAlive);
     throttle.stop();
   }
-}
-
-/** The previous attempt's completed files from its last heartbeat; anything malformed is ignored. */
-export function resumeFrom(details: unknown): CopyFileResult[] {
-  if (typeof details !== 'object' || details === null) return [];
-  const list = (details as { done?: unknown }).done;
-  if (!Array.isArray(list)) return [];
-  return list.filter(isResult).map((r) => ({ ...r, skipped: r.skipped === true }));
 }
 
 const PERMANENT: ReadonlySet<string> = new Set(PERMANENT_ERROR_TYPES);
@@ -314,87 +395,6 @@ export function replaceAll(transform: ReplaceTransform): (text: string) => strin
 
 function key(r: { source: string; target: string }): string {
   return `${r.source}\n${r.target}`;
-}
-
-function isResult(v: unknown): v is CopyFileResult {
-  if (typeof v !== 'object' || v === null) return false;
-  const r = v as Record<string, unknown>;
-  return (
-    typeof r.source === 'string' &&
-    typeof r.target === 'string' &&
-    typeof r.size === 'number' &&
-    Number.isSafeInteger(r.size) &&
-    r.size >= 0 &&
-    typeof r.sha256Source === 'string' &&
-    (r.sha256Target === null || typeof r.sha256Target === 'string')
-  );
-}
-
-function isPair(p: unknown): boolean {
-  return (
-    Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[0] !== '' && typeof p[1] === 'string'
-  );
-}
-
-function isVmxEdit(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null) return false;
-  const e = v as Record<string, unknown>;
-  return (
-    Array.isArray(e.set) &&
-    e.set.every(isPair) &&
-    Array.isArray(e.disconnectIsoOn) &&
-    e.disconnectIsoOn.every((d) => typeof d === 'string')
-  );
-}
-
-function validateInput(input: CopyFilesInput): void {
-  const problems: string[] = [];
-  if (typeof input.sourceEndpoint !== 'string' || input.sourceEndpoint === '')
-    problems.push('sourceEndpoint is empty');
-  if (typeof input.targetEndpoint !== 'string' || input.targetEndpoint === '')
-    problems.push('targetEndpoint is empty');
-  if (!['none', 'size', 'sha256'].includes(input.verify))
-    problems.push(`verify must be none, size or sha256, not ${input.verify}`);
-  if (input.concurrency !== undefined && !(Number.isInteger(input.concurrency) && input.concurrency >= 1)) {
-    problems.push(`concurrency must be a positive integer, not ${input.concurrency}`);
-  }
-  if (!Array.isArray(input.files)) problems.push('files is not a list');
-  for (const [i, f] of (Array.isArray(input.files) ? input.files : []).entries()) {
-    for (const side of ['source', 'target'] as const) {
-      try {
-        parseDatastorePath(f[side]);
-      } catch (err) {
-        problems.push(`files[${i}].${side}: ${(err as Error).message}`);
-      }
-    }
-    if (f.size !== undefined && !(Number.isSafeInteger(f.size) && f.size >= 0)) {
-      problems.push(
-        `files[${i}].size must be a whole number of bytes (0 or more), not ${f.size}; or leave it out`,
-      );
-    }
-    const t = f.transform;
-    if (t !== undefined) {
-      const pairs: unknown = t.pairs;
-      const vmx: unknown = t.vmx;
-      const ok =
-        t.kind === 'replace' &&
-        Array.isArray(pairs) &&
-        pairs.every(isPair) &&
-        (vmx === undefined || isVmxEdit(vmx));
-      if (!ok)
-        problems.push(
-          `files[${i}].transform must be {kind: 'replace', pairs: [[from, to], ...], vmx?: {set: [[key, value], ...], disconnectIsoOn: [datastore, ...]}} with non-empty "from" strings and keys`,
-        );
-    }
-  }
-  if (problems.length > 0) {
-    throw ApplicationFailure.create({
-      type: 'InvalidTransferInput',
-      message: `copyFiles input is invalid: ${problems.join('; ')}`,
-      nonRetryable: true,
-      details: [problems],
-    });
-  }
 }
 
 /** Calls `fn` at most every `intervalMs`: at once when the last call is old enough, else once at the end of the interval. */

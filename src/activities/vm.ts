@@ -92,8 +92,15 @@ export function createVmActivities(pool: EndpointPool) {
     /** Takes the migration's snapshot, or finds the one an earlier attempt took. */
     async snapshotVm(input: VmOnEndpoint & { name: string }): Promise<MoRef> {
       const client = await clientFor(input.endpoint);
-      const existing = findSnapshot((await client.facts.vm(input.vm)).snapshots, input.name);
+      const facts = await client.facts.vm(input.vm);
+      const existing = findSnapshot(facts.snapshots, input.name);
       if (existing) return existing;
+      // Change tracking, switched on now, is in effect from this snapshot on: the copy can then ask for
+      // the frozen disks' allocated areas and move only those (ARCHITECTURE.md, data path). vSphere
+      // lets it start only on a VM without snapshots; with snapshots the disks are copied whole.
+      if (!facts.changeTracking && facts.snapshots.length === 0) {
+        await client.disks.enableChangeTracking(input.vm, options());
+      }
       return client.vms.createSnapshot(
         input.vm,
         {
@@ -241,10 +248,24 @@ export function createVmActivities(pool: EndpointPool) {
         pool?: MoRef;
         datastore?: MoRef;
         disks?: { diskKey: number; datastore: MoRef }[];
+        /** Provisioning of the moved disks. Default 'same'. */
+        diskType?: 'same' | 'thin' | 'thick' | 'thick-eager';
       },
     ): Promise<void> {
       const client = await clientFor(input.endpoint);
       const vm = await client.facts.vm(input.vm);
+      const diskType = input.diskType ?? 'same';
+      // Another provisioning needs a locator with a backing for every disk, not only the relocated ones.
+      const disks =
+        diskType === 'same' || input.datastore === undefined
+          ? input.disks
+          : vm.disks.map((d) => ({
+              diskKey: d.key,
+              datastore:
+                input.disks?.find((p) => p.diskKey === d.key)?.datastore ?? (input.datastore as MoRef),
+              thinProvisioned: diskType === 'thin',
+              eagerlyScrub: diskType === 'thick-eager',
+            }));
       const onHost = !input.host || vm.host?.value === input.host.value;
       const onDatastores =
         !input.datastore ||
@@ -254,7 +275,7 @@ export function createVmActivities(pool: EndpointPool) {
       if (onHost && onDatastores) return;
       await client.vms.relocate(
         input.vm,
-        { host: input.host, pool: input.pool, datastore: input.datastore, disks: input.disks },
+        { host: input.host, pool: input.pool, datastore: input.datastore, disks },
         { ...options(), onProgress: (p) => heartbeat({ progress: p.progress ?? 0 }) },
       );
     },

@@ -101,7 +101,7 @@ export const REQUEST_ARGS = {
     valueHint: 'keep|delete',
     description: 'What becomes of the source after success (default keep)',
   },
-  'disk-type': { type: 'string', valueHint: 'same|thin|thick', description: 'Default same' },
+  'disk-type': { type: 'string', valueHint: 'same|thin|thick|thick-eager', description: 'Default same' },
   'finalize-ir': {
     type: 'boolean',
     description: 'Unmount the Instant Recovery datastore when nothing else uses it',

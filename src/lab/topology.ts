@@ -26,7 +26,7 @@ export interface CpuModel {
 export interface TopologyDisk {
   sizeMiB: number;
   datastore?: string;
-  fill?: 'pattern' | 'sparse' | 'zero';
+  fill?: 'pattern' | 'sparse' | 'zero' | 'scattered';
 }
 
 /** A VM in the topology. */

@@ -30,6 +30,8 @@ export interface FileCopyPlan {
   size: number;
   /** Set on .vmx and disk descriptors: pairs of [old, new] quoted path strings. */
   rewrite?: [string, string][];
+  /** Set on a disk's base extent frozen by a snapshot: the copy may move only its allocated data. */
+  disk?: { key: number; snapshot: string };
 }
 
 /**
@@ -176,4 +178,46 @@ export function planCopies(
     }
     return plan;
   });
+}
+
+/**
+ * Marks, in copy plans of a snapshot's frozen files, each disk's base extent (the first chain level's
+ * `diskExtent`) with the disk and the snapshot, so the copy can move only its allocated data; and makes
+ * each base descriptor record the provisioning asked (`diskType`, see provisioningPairs).
+ */
+export function markBaseExtents(
+  plans: FileCopyPlan[],
+  files: VmFileRef[],
+  disks: DiskChain[],
+  snapshot: string,
+  diskType: 'same' | 'thin' | 'thick' | 'thick-eager' = 'same',
+): FileCopyPlan[] {
+  const extents = new Map<string, number>();
+  const descriptors = new Set<string>();
+  for (const d of disks) {
+    for (const name of d.layoutFiles[0] ?? []) {
+      const type = files.find((f) => f.name === name)?.type;
+      if (type === 'diskExtent') extents.set(name, d.key);
+      if (type === 'diskDescriptor') descriptors.add(name);
+    }
+  }
+  const pairs = provisioningPairs(diskType);
+  return plans.map((p) => {
+    const key = extents.get(p.source);
+    if (key !== undefined) return { ...p, disk: { key, snapshot } };
+    if (descriptors.has(p.source) && pairs.length > 0)
+      return { ...p, rewrite: [...(p.rewrite ?? []), ...pairs] };
+    return p;
+  });
+}
+
+/**
+ * The rewrite pairs that record a disk's provisioning in its descriptor (`ddb.thinProvisioned`), when
+ * the request asks for a type: none for `same`.
+ */
+export function provisioningPairs(diskType: 'same' | 'thin' | 'thick' | 'thick-eager'): [string, string][] {
+  if (diskType === 'same') return [];
+  return diskType === 'thin'
+    ? [['ddb.thinProvisioned = "0"', 'ddb.thinProvisioned = "1"']]
+    : [['ddb.thinProvisioned = "1"', 'ddb.thinProvisioned = "0"']];
 }

@@ -60,7 +60,14 @@ export function checkDatastores(ctx: Context, where: Where, quick: boolean): Spa
   // vMotion leaves a disk that stays on its datastore alone; Quick Migration copies every disk.
   for (const p of quick ? where.placements : where.changedDisks) {
     const disk = vm.disks.find((d) => d.key === p.key);
-    if (disk) add(p.to, options.diskType === 'thick' ? disk.capacityBytes : disk.committedBytes, p.field);
+    if (disk)
+      add(
+        p.to,
+        options.diskType === 'thick' || options.diskType === 'thick-eager'
+          ? disk.capacityBytes
+          : disk.committedBytes,
+        p.field,
+      );
   }
 
   const disks =

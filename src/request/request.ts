@@ -53,7 +53,7 @@ export type Method = 'auto' | 'vmotion' | 'quick-migration';
 /** Quick Migration switchover mode; `fastest` picks the eligible mode with the lower projected downtime. */
 export type Mode = 'auto' | 'smartswitch' | 'cold' | 'fastest';
 /** Provisioning of the target disks. */
-export type DiskType = 'same' | 'thin' | 'thick';
+export type DiskType = 'same' | 'thin' | 'thick' | 'thick-eager';
 /** Fate of the source VM after a Quick Migration. */
 export type SourceHandling = 'keep' | 'delete';
 /** How copied files are verified. */

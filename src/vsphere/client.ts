@@ -1,5 +1,6 @@
 /** The vSphere client: one endpoint (vCenter or standalone ESXi), one shared session. */
 import { Datastores } from './datastores';
+import { VirtualDisks } from './disks';
 import { Facts } from './facts';
 import { DatastoreFiles } from './files';
 import { Guest } from './guest';
@@ -39,6 +40,8 @@ export class VSphereClient {
   readonly datastores: Datastores;
   /** Datastore files by path: streaming GET/PUT, list, stat, mkdir, delete. */
   readonly files: DatastoreFiles;
+  /** Virtual disks: allocated areas (change tracking) and server-side conversion. */
+  readonly disks: VirtualDisks;
 
   readonly #session: Session;
 
@@ -51,6 +54,7 @@ export class VSphereClient {
     this.guest = new Guest(session, this.tasks);
     this.datastores = new Datastores(session, this.tasks);
     this.files = new DatastoreFiles(session, this.inventory, this.facts, this.datastores);
+    this.disks = new VirtualDisks(session, this.tasks);
   }
 
   /**

@@ -57,6 +57,29 @@ export class Datastores {
   }
 
   /**
+   * Moves (renames) a file on a datastore (FileManager.MoveDatastoreFile_Task); `force` replaces an
+   * existing destination. A sparse file keeps its holes. Throws FileNotFoundError when the source is absent.
+   */
+  async moveFile(
+    source: DatastorePath | string,
+    destination: DatastorePath | string,
+    opts: { readonly datacenter?: MoRef | undefined; readonly force?: boolean } = {},
+    options: Omit<TaskWaitOptions, 'method'> = {},
+  ): Promise<void> {
+    const sourceName = toText(source);
+    const dc = opts.datacenter === undefined ? undefined : toSoapRef(opts.datacenter);
+    const args: Record<string, unknown> = { sourceName };
+    if (dc !== undefined) args.sourceDatacenter = dc;
+    args.destinationName = toText(destination);
+    if (dc !== undefined) args.destinationDatacenter = dc;
+    args.force = opts.force ?? false;
+    const task = ref(
+      await this.#session.call('MoveDatastoreFile_Task', this.#fileManager(), args, { object: sourceName }),
+    );
+    if (task !== undefined) await this.#tasks.wait(task, { ...options, method: 'MoveDatastoreFile_Task' });
+  }
+
+  /**
    * Lists a folder (SearchDatastore_Task on the datastore's browser), one level deep, with type,
    * size and modification time. Throws FileNotFoundError when the folder does not exist.
    */

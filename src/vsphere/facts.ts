@@ -38,6 +38,7 @@ const VM_PATHS = [
   'runtime.featureRequirement',
   'runtime.consolidationNeeded',
   'config.template',
+  'config.changeTrackingEnabled',
   'config.uuid',
   'config.instanceUuid',
   'config.version',
@@ -251,6 +252,7 @@ function toVmFacts(o: ObjectProps): VmFacts {
     guestHeartbeat: heartbeat as HeartbeatStatus | undefined,
     nics,
     consolidationNeeded: bool(p('runtime.consolidationNeeded')) ?? false,
+    changeTracking: bool(p('config.changeTrackingEnabled')) ?? false,
   };
 }
 

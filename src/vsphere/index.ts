@@ -2,6 +2,7 @@
 export { VSphereClient, type VSphereClientOptions } from './client';
 export * from './datastore-path';
 export type { Datastores, SearchOptions } from './datastores';
+export type { CopyVirtualDiskOptions, DiskArea, VirtualDisks, VirtualDiskType } from './disks';
 export * from './errors';
 export type { Facts } from './facts';
 export type { ByteRange, DatastoreFiles, Download, PutOptions } from './files';
@@ -50,5 +51,15 @@ export {
   VerificationError,
   type VerifyMode,
 } from './transfer';
+export {
+  type CopyThinDiskOptions,
+  copyThinDisk,
+  DEFAULT_CHUNK_BYTES,
+  MAX_CHUNK_BYTES,
+  type ThinChunkDone,
+  type ThinDiskReport,
+  type ThinDiskResult,
+  type ThinDiskSource,
+} from './transfer/thin';
 export type * from './types';
 export type { MutationOptions, RegisterVmSpec, RelocateSpec, SnapshotSpec, Vms } from './vms';

@@ -64,6 +64,7 @@ export interface ServiceRefs {
   readonly sessionManager: MoRef;
   readonly searchIndex: MoRef | undefined;
   readonly fileManager: MoRef | undefined;
+  readonly virtualDiskManager: MoRef | undefined;
   readonly licenseManager: MoRef | undefined;
 }
 
@@ -118,6 +119,7 @@ export class Session {
       viewManager: ref(c.viewManager),
       searchIndex: ref(c.searchIndex),
       fileManager: ref(c.fileManager),
+      virtualDiskManager: ref(c.virtualDiskManager),
       licenseManager: ref(c.licenseManager),
     };
     const a = obj(c.about) ?? {};

@@ -226,6 +226,8 @@ export interface VmFacts extends InventoryItem {
   readonly consolidationNeeded: boolean;
   /** Network adapters with their MAC addresses: with the BIOS UUID, the VM's identity on the network. */
   readonly nics: readonly VmNic[];
+  /** config.changeTrackingEnabled: changed block tracking is on (effective from the next snapshot). */
+  readonly changeTracking: boolean;
 }
 
 /** A network adapter of a VM. */

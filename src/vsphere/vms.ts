@@ -46,8 +46,18 @@ export interface RelocateSpec {
   readonly datastore?: MoRef | undefined;
   readonly pool?: MoRef | undefined;
   readonly host?: MoRef | undefined;
-  /** Per-disk targets. */
-  readonly disks?: readonly { readonly diskKey: number; readonly datastore: MoRef }[] | undefined;
+  /**
+   * Per-disk targets; `thinProvisioned` (and `eagerlyScrub`) set the provisioning the disk gets as it
+   * moves (a locator's `diskBackingInfo`). Default: each disk keeps its provisioning.
+   */
+  readonly disks?:
+    | readonly {
+        readonly diskKey: number;
+        readonly datastore: MoRef;
+        readonly thinProvisioned?: boolean | undefined;
+        readonly eagerlyScrub?: boolean | undefined;
+      }[]
+    | undefined;
   /** `defaultPriority` | `highPriority` | `lowPriority`. Default: defaultPriority. */
   readonly priority?: string | undefined;
 }
@@ -206,7 +216,22 @@ export class Vms {
     if (spec.pool !== undefined) s.pool = toSoapRef(spec.pool);
     if (spec.host !== undefined) s.host = toSoapRef(spec.host);
     if (spec.disks !== undefined && spec.disks.length > 0) {
-      s.disk = spec.disks.map((d) => ({ diskId: d.diskKey, datastore: toSoapRef(d.datastore) }));
+      s.disk = spec.disks.map((d) => ({
+        diskId: d.diskKey,
+        datastore: toSoapRef(d.datastore),
+        // A backing with only the provisioning set: the host converts the disk while it moves it.
+        ...(d.thinProvisioned !== undefined
+          ? {
+              diskBackingInfo: {
+                attributes: { xsi_type: { type: 'VirtualDiskFlatVer2BackingInfo', xmlns: 'urn:vim25' } },
+                fileName: '',
+                diskMode: 'persistent',
+                thinProvisioned: d.thinProvisioned,
+                ...(d.eagerlyScrub !== undefined ? { eagerlyScrub: d.eagerlyScrub } : {}),
+              },
+            }
+          : {}),
+      }));
     }
     const args: Record<string, unknown> = { spec: s };
     if (spec.priority !== undefined) args.priority = spec.priority;

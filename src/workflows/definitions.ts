@@ -4,6 +4,7 @@
  */
 import type { Duration } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { DiskCopyReport } from '../activities/thin-disks';
 import type { DowntimeComparison } from '../planner/downtime';
 import type { MigrationPlan } from '../planner/plan';
 import type { PrecopyRound, Projection } from '../planner/precopy';
@@ -107,6 +108,11 @@ export interface MigrationProgress {
   /** What rollback undid, when it ran. */
   undone: string[];
   error: string | null;
+  /**
+   * Per copied disk: logical and allocated size, bytes on the wire, bytes re-sent after a resume, the
+   * transport (allocated areas or whole file) and its rate. Absent before the first disk copy.
+   */
+  disks?: DiskCopyReport[];
 }
 
 /** How the switchover went: the stop, the questions answered, the hardware, the downtime against its projection. */
@@ -167,6 +173,8 @@ export interface MigrationResult {
    * (`budgetMet`, null without a budget or a downtime). Null when the migration copied in one pass.
    */
   precopy: (PrecopyStatus & { budgetMet: boolean | null }) | null;
+  /** Per copied disk, as in the progress (absent for vMotion and for a VM whose disks were not copied). */
+  disks?: DiskCopyReport[];
 }
 
 /** The migration's progress, any time. */

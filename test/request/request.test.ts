@@ -100,7 +100,7 @@ describe('normalizeRequest', () => {
       },
       problems: [
         { path: 'options.mode', message: 'must be one of auto, smartswitch, cold, fastest (got "hot")' },
-        { path: 'options.diskType', message: 'must be one of same, thin, thick (got "eager")' },
+        { path: 'options.diskType', message: 'must be one of same, thin, thick, thick-eager (got "eager")' },
         { path: 'options.source', message: 'must be one of keep, delete (got "drop")' },
         { path: 'options.verify', message: 'must be one of none, size, sha256 (got "md5")' },
         { path: 'options.switchover', message: 'must be one of auto, manual (got "now")' },

@@ -6,7 +6,14 @@
  */
 import { isCancellation, log } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
-import { frozenDiskFiles, layoutFolders, layoutOf, planCopies, remainingFiles } from '../../planner/files';
+import {
+  frozenDiskFiles,
+  layoutFolders,
+  layoutOf,
+  markBaseExtents,
+  planCopies,
+  remainingFiles,
+} from '../../planner/files';
 import { step } from '../activity-options';
 import type { MigrationResult } from '../definitions';
 import type { Compensation } from './compensation';
@@ -82,12 +89,18 @@ export async function copySteps(
       warm.state.samples.listMs.push(Date.now() - warm.state.snapshotAt);
       progress.step = 'bulk-copy';
       await copy(
-        planCopies(
-          frozenDiskFiles(frozen.files, frozen.disks),
+        markBaseExtents(
+          planCopies(
+            frozenDiskFiles(frozen.files, frozen.disks),
+            frozen.files,
+            frozen.disks,
+            layout,
+            target.datastoreUrls,
+          ),
           frozen.files,
           frozen.disks,
-          layout,
-          target.datastoreUrls,
+          snapshotName(migrationId),
+          prepared.request.options.diskType,
         ),
       );
     }

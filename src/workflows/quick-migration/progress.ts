@@ -130,6 +130,7 @@ export function resultBuilder(
       warnings: [...warnings, ...policyWarnings],
       phases: tracker.phases,
       ...result,
+      ...(progress.disks !== undefined ? { disks: progress.disks } : {}),
       precopy: precopy && {
         ...precopy,
         budgetMet:
@@ -169,12 +170,14 @@ export function copier(
         sourceEndpoint: source.endpoint,
         targetEndpoint: target.endpoint,
         verify: request.options.verify,
+        diskType: request.options.diskType,
         // The listed sizes: the copy need not search the datastore for each file.
         files: copies.map((c) => ({
           source: c.source,
           target: c.target,
           size: c.size,
           ...transformOf(c, vmxFor(c)),
+          ...(c.disk ? { disk: { vm: source.vm, snapshot: c.disk.snapshot, diskKey: c.disk.key } } : {}),
         })),
       },
     );
@@ -189,6 +192,12 @@ export function copier(
       });
       copied.add(f.source);
       progress.bytesDone += f.size;
+    }
+    if (result.disks !== undefined && result.disks.length > 0) {
+      progress.disks = [
+        ...(progress.disks ?? []).filter((d) => !result.disks?.some((n) => n.target === d.target)),
+        ...result.disks,
+      ];
     }
     stats.bytes += result.files.reduce((sum, f) => sum + (f.skipped ? 0 : f.size), 0);
     stats.ms += Date.now() - copyStart;

@@ -33,6 +33,7 @@ export async function vmotionMigration(
           ? {
               datastore: prepared.target.datastore,
               disks: prepared.target.diskDatastores.map(({ diskKey, datastore }) => ({ diskKey, datastore })),
+              diskType: prepared.request.options.diskType,
             }
           : {}),
       },

@@ -102,10 +102,35 @@ func (l *Launcher) vmTask(ctx *simulator.Context, vmRef types.ManagedObjectRefer
 		}
 		vs.mu.Unlock()
 	}
-	// The lab runs its own task lifecycle rather than Task.Run: Task.Run holds the simulator's
-	// lock on the VM for the whole work (a suspend or a question may take minutes, and property
-	// reads must go on meanwhile) and reports a fault's Go type as its message.
-	t := simulator.CreateTask(vmRef, name, nil)
+	t := l.labTask(ctx, vmRef, name, func(t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		if busy != nil {
+			return nil, &types.TaskInProgress{Task: *busy}
+		}
+		if vs == nil || ctx.Map.Get(vmRef) == nil {
+			return nil, &types.ManagedObjectNotFound{Obj: vmRef}
+		}
+		defer func() {
+			vs.mu.Lock()
+			vs.busy = nil
+			vs.mu.Unlock()
+		}()
+		return run(vs, t)
+	}, func(t *simulator.Task) {
+		if vs != nil && busy == nil {
+			vs.mu.Lock()
+			vs.busy = &t.Self
+			vs.mu.Unlock()
+		}
+	})
+	return t.Self
+}
+
+// labTask runs work as a vSphere task on obj with the lab's own lifecycle rather than Task.Run:
+// Task.Run holds the simulator's lock on the object for the whole work (a suspend, a question or a
+// paced disk copy may take minutes, and property reads must go on meanwhile) and reports a fault's
+// Go type as its message. started runs once the task exists, before the work.
+func (l *Launcher) labTask(ctx *simulator.Context, obj types.ManagedObjectReference, name string, work func(t *simulator.Task) (types.AnyType, types.BaseMethodFault), started func(t *simulator.Task)) *simulator.Task {
+	t := simulator.CreateTask(obj, name, nil)
 	t.Self = types.ManagedObjectReference{Type: "Task", Value: fmt.Sprintf("task-lab-%d", l.taskSeq.Add(1))}
 	t.Info.Key, t.Info.Task = t.Self.Value, t.Self
 	ctx.Map.Put(t)
@@ -113,26 +138,11 @@ func (l *Launcher) vmTask(ctx *simulator.Context, vmRef types.ManagedObjectRefer
 		{Name: "info.startTime", Val: time.Now()},
 		{Name: "info.state", Val: types.TaskInfoStateRunning},
 	})
-	if vs != nil && busy == nil {
-		vs.mu.Lock()
-		vs.busy = &t.Self
-		vs.mu.Unlock()
+	if started != nil {
+		started(t)
 	}
 	go func() {
-		res, fault := func() (types.AnyType, types.BaseMethodFault) {
-			if busy != nil {
-				return nil, &types.TaskInProgress{Task: *busy}
-			}
-			if vs == nil || ctx.Map.Get(vmRef) == nil {
-				return nil, &types.ManagedObjectNotFound{Obj: vmRef}
-			}
-			defer func() {
-				vs.mu.Lock()
-				vs.busy = nil
-				vs.mu.Unlock()
-			}()
-			return run(vs, t)
-		}()
+		res, fault := work(t)
 		state := types.TaskInfoStateSuccess
 		var taskErr any
 		if fault != nil {
@@ -146,7 +156,7 @@ func (l *Launcher) vmTask(ctx *simulator.Context, vmRef types.ManagedObjectRefer
 			{Name: "info.error", Val: taskErr},
 		})
 	}()
-	return t.Self
+	return t
 }
 
 // faultMessage is a task error's localizedMessage, worded as vSphere words the common ones.

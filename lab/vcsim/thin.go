@@ -355,7 +355,7 @@ type labVDM struct {
 func (*labVDM) lab() {}
 
 func (m *labVDM) CopyVirtualDiskTask(ctx *simulator.Context, req *types.CopyVirtualDisk_Task) soap.HasFault {
-	ref := simulator.CreateTask(m.VirtualDiskManager, "copyVirtualDisk", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+	t := m.l.labTask(ctx, m.VirtualDiskManager.Self, "copyVirtualDisk", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		diskType := ""
 		adapter := "lsilogic"
 		if s, ok := req.DestSpec.(*types.FileBackedVirtualDiskSpec); ok {
@@ -364,7 +364,8 @@ func (m *labVDM) CopyVirtualDiskTask(ctx *simulator.Context, req *types.CopyVirt
 			diskType, adapter = s.DiskType, s.AdapterType
 		}
 		return nil, m.l.copyVirtualDisk(req.SourceName, req.DestName, diskType, adapter)
-	}).Run(ctx)
+	}, nil)
+	ref := t.Self
 	return &methods.CopyVirtualDisk_TaskBody{Res: &types.CopyVirtualDisk_TaskResponse{Returnval: ref}}
 }
 
@@ -433,11 +434,18 @@ func (l *Launcher) copyVirtualDisk(source, dest, diskType, adapter string) types
 	}
 	// Thin: a block of zeros is not written (it stays unallocated), as vmkfstools -d thin does; the
 	// block is the datastore's file-system block (4 KiB here), so the copy allocates what the source did.
+	// Paced as the host's data mover moves the bytes: what it reads at the source datastore's read
+	// rate, what it writes at the target's write rate (only the allocated data is read; the thick
+	// types' preallocation is not paced, as a lazily zeroed VMFS allocation is metadata only).
+	readPacer, writePacer := l.rates.dsRead[src.DS], l.rates.dsWrite[dst.DS]
 	put := func(off int64, data []byte) error {
+		paceBytes(int64(len(data)), readPacer)
 		if !thin {
+			paceBytes(int64(len(data)), writePacer)
 			_, err := out.WriteAt(data, off)
 			return err
 		}
+		written := int64(0)
 		for i := 0; i < len(data); i += blockSize {
 			b := data[i:min(len(data), i+blockSize)]
 			if isZero(b) {
@@ -446,7 +454,9 @@ func (l *Launcher) copyVirtualDisk(source, dest, diskType, adapter string) types
 			if _, err := out.WriteAt(b, off+int64(i)); err != nil {
 				return err
 			}
+			written += int64(len(b))
 		}
+		paceBytes(written, writePacer)
 		return nil
 	}
 	base := int64(0)

@@ -30,12 +30,15 @@ import { connect } from '../vsphere/helpers';
 
 let lab: LabInfo;
 let worker: TestWorker;
+
+/** The migrations run at once share the machine, so each gets the time they take together. */
+const CONCURRENT_TIMEOUT_MS = 900_000;
 const clients: Record<string, VSphereClient> = {};
 
 /**
  * The default estate plus what these tests need: `esx-c`, a standalone host with AMD CPUs (CPU-
  * incompatible with esx-a), a second VM on esx-a's instant-recovery datastore, and a small running VM
- * (`app03`) that the failure tests migrate again and again.
+ * (`app03`, 256 MiB of memory) that the failure tests migrate again and again.
  */
 function testTopology(): string {
   const topology = JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology;
@@ -63,12 +66,19 @@ function testTopology(): string {
       name: 'app03',
       host: 'esx-a.lab',
       datastore: 'datastore1',
-      memoryMiB: 2048,
+      // Small memory: its suspend state is copied at each failure case, and no case depends on its size.
+      memoryMiB: 256,
       power: 'poweredOn',
       disks: [{ sizeMiB: 24 }, { sizeMiB: 8 }],
       guestWriteBytesPerSec: 65536,
     },
   );
+  // db01's forced Quick Migration checks paths, not memory: a smaller suspend state keeps the
+  // concurrent cases' copies short (the lab's rates are unchanged).
+  const vcenter = topology.endpoints.find((e) => e.name === 'vcenter') as Topology['endpoints'][number];
+  const db01 = vcenter.vms?.find((v) => v.name === 'db01');
+  if (!db01) throw new Error('the default topology has no db01 on the vcenter');
+  db01.memoryMiB = 1024;
   topology.endpoints.push({
     name: 'esx-c',
     kind: 'esx',
@@ -134,73 +144,8 @@ async function start(request: MigrationRequestInput, id: string) {
 }
 
 describe('quickMigration (integration)', () => {
-  it('SmartSwitch: an instant-recovery VM moves from esx-a to esx-b while its guest writes, byte for byte', async () => {
-    const handle = await start(
-      {
-        source: { endpoint: 'esx-a', name: 'ir-app01' },
-        target: { endpoint: 'esx-b', datastore: 'datastore1' },
-        options: { switchover: 'manual', finalizeInstantRecovery: true },
-      },
-      'smartswitch-ir-app01',
-    );
-    // While it waits for approval the source runs on its snapshot: the guest's writes go to the delta.
-    let progress = await handle.query(progressQuery);
-    for (let i = 0; i < 600 && !progress.awaitingApproval; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      progress = await handle.query(progressQuery);
-    }
-    expect(progress.awaitingApproval).toBe(true);
-    expect(progress.plan?.mode).toBe('smartswitch');
-    const during = await vmNamed('esx-a', 'ir-app01');
-    expect(during?.powerState).toBe('poweredOn');
-    expect(during?.disks[0]?.chain.length).toBe(2);
-    // Stop the guest's writes so the target's bytes can be compared with the source's at switchover.
-    await controlOf(lab, 'esx-a').setGuestRate('ir-app01', 0);
-    await handle.executeUpdate(approveSwitchoverUpdate);
-    const result: MigrationResult = await handle.result();
-
-    expect(result).toMatchObject({ method: 'quick-migration', mode: 'smartswitch' });
-    expect(result.downtimeMs).toBeGreaterThan(0);
-    expect(result.bytesCopied).toBeGreaterThan(256 << 20);
-    expect(result.verified.length).toBeGreaterThan(5);
-    for (const f of result.verified) expect(f.sha256Target, f.target).toBe(f.sha256Source);
-    expect(result.verified.some((f) => f.source.endsWith('.vmss'))).toBe(true);
-
-    // The target runs on esx-b under its own name, consolidated: one file per disk, no snapshot.
-    const target = await vmNamed('esx-b', 'ir-app01');
-    expect(target?.powerState).toBe('poweredOn');
-    expect(target?.snapshots).toEqual([]);
-    expect(target?.disks.map((d) => d.chain.length)).toEqual([1]);
-    expect(result.target).toMatchObject({
-      endpoint: 'esx-b',
-      name: 'ir-app01',
-      powerState: 'poweredOn',
-      snapshots: 0,
-    });
-
-    // Bytes: the target's disk equals the source's disk at switchover (the kept source, its snapshot merged).
-    const sourceFlat = join(datastoreDir('esx-a', 'IR-NFS'), 'ir-app01', 'ir-app01-flat.vmdk');
-    const targetFlat = join(datastoreDir('esx-b', 'datastore1'), 'ir-app01', 'ir-app01-flat.vmdk');
-    expect(await sha256(targetFlat)).toBe(await sha256(sourceFlat));
-    expect(
-      readdirSync(join(datastoreDir('esx-b', 'datastore1'), 'ir-app01')).filter((f) =>
-        /-\d{6}(-delta)?\.vmdk$/.test(f),
-      ),
-    ).toEqual([]);
-
-    // The source is kept: renamed, off, unregistered; its files stay, without snapshot deltas.
-    expect(await vmNamed('esx-a', 'ir-app01')).toBeUndefined();
-    expect(await vmNamed('esx-a', 'ir-app01_migrated')).toBeUndefined();
-    expect(result.source).toMatchObject({ action: 'kept', name: 'ir-app01_migrated' });
-    const sourceFiles = readdirSync(join(datastoreDir('esx-a', 'IR-NFS'), 'ir-app01'));
-    expect(sourceFiles).toContain('ir-app01.vmx');
-    expect(sourceFiles.filter((f) => /-\d{6}(-delta)?\.vmdk$/.test(f))).toEqual([]);
-
-    // The instant-recovery datastore stays mounted: ir-app02 still runs from it.
-    expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: false, usedBy: ['ir-app02'] });
-    expect(await mountedOn('esx-a')).toContain('IR-NFS');
-  });
-
+  // First the cases that inject faults or count an endpoint's calls: a fault rule (or a call) of one
+  // migration must not meet another's, so these run one after another.
   it('Cold for more than 8 GiB: a failure at power-on on the target rolls back; the source runs again, untouched', async () => {
     await controlOf(lab, 'esx-b').addFault({
       kind: 'soap',
@@ -234,178 +179,6 @@ describe('quickMigration (integration)', () => {
     await controlOf(lab, 'esx-b').clearFaults();
   });
 
-  it('Cold for more than 8 GiB, started with the temporal CLI from an example request, found by inventory path', async () => {
-    const temporal = ensureTemporal();
-    const id = `cli-cold-big01-${Date.now()}`;
-    const common = ['--address', lab.temporal.address, '--namespace', lab.temporal.namespace];
-    await run(temporal, [
-      'workflow',
-      'start',
-      '--type',
-      'quickMigration',
-      '--task-queue',
-      worker.taskQueue,
-      '--workflow-id',
-      id,
-      '--input-file',
-      join(projectRoot, 'examples', 'quick-migration-cold.json'),
-      ...common,
-    ]);
-    const { stdout } = await run(temporal, [
-      'workflow',
-      'result',
-      '--workflow-id',
-      id,
-      '--output',
-      'json',
-      ...common,
-    ]);
-    const result = (JSON.parse(stdout) as { result: MigrationResult }).result;
-    expect(result).toMatchObject({ method: 'quick-migration', mode: 'cold' });
-    expect(result.reasons.map((r) => r.rule)).toContain('R6-mode-requested');
-    expect(result.downtimeMs).toBeGreaterThan(0);
-    expect((await vmNamed('esx-b', 'big01'))?.powerState).toBe('poweredOn');
-  });
-
-  it('Cold for incompatible CPUs: an Intel host to an AMD host', async () => {
-    const result = await (
-      await start(
-        {
-          source: { endpoint: 'esx-b', name: 'util01' },
-          target: { endpoint: 'esx-c', datastore: 'datastore1' },
-        },
-        'cold-cpu-util01',
-      )
-    ).result();
-    expect(result).toMatchObject({ method: 'quick-migration', mode: 'cold' });
-    const cpu = result.reasons.find((r) => r.rule === 'R4-cold-cpu-incompatible');
-    expect(JSON.stringify(cpu)).toMatch(/intel.*amd|amd.*intel/);
-    expect((await vmNamed('esx-c', 'util01'))?.powerState).toBe('poweredOn');
-  });
-
-  it('a powered-off VM is copied cold and stays off; a suspended one stays suspended', async () => {
-    const off = await (
-      await start(
-        {
-          source: { endpoint: 'esx-a', name: 'off01' },
-          target: { endpoint: 'esx-b', datastore: 'datastore1' },
-        },
-        'off01',
-      )
-    ).result();
-    expect(off.downtimeMs).toBeNull();
-    expect((await vmNamed('esx-b', 'off01'))?.powerState).toBe('poweredOff');
-
-    const susp = await (
-      await start(
-        {
-          source: { endpoint: 'esx-a', name: 'susp01' },
-          target: { endpoint: 'esx-b', datastore: 'datastore1' },
-        },
-        'susp01',
-      )
-    ).result();
-    expect(susp.downtimeMs).toBeNull();
-    expect((await vmNamed('esx-b', 'susp01'))?.powerState).toBe('suspended');
-    expect(susp.verified.some((f) => f.source.endsWith('.vmss'))).toBe(true);
-  });
-
-  it('vMotion between the cluster hosts, then Storage vMotion, on the vCenter', async () => {
-    const vmotion = await (
-      await start(
-        {
-          source: { endpoint: 'vcenter', name: 'web01' },
-          target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'shared-ds' },
-        },
-        'vmotion-web01',
-      )
-    ).result();
-    expect(vmotion).toMatchObject({ method: 'vmotion', relocation: 'host', downtimeMs: null });
-    expect(vmotion.target.host).toBe('esx02.lab');
-
-    const svmotion = await (
-      await start(
-        {
-          source: { endpoint: 'vcenter', name: 'web01' },
-          target: { endpoint: 'vcenter', datastore: 'local-esx02' },
-        },
-        'svmotion-web01',
-      )
-    ).result();
-    expect(svmotion).toMatchObject({ method: 'vmotion', relocation: 'datastore' });
-    expect(svmotion.target.datastores).toEqual(['local-esx02']);
-    expect(existsSync(join(datastoreDir('vcenter', 'local-esx02'), 'web01', 'web01-flat.vmdk'))).toBe(true);
-  });
-
-  it('vMotion and Storage vMotion at once finalize an Instant Recovery on the vCenter: IR-NFS leaves both hosts', async () => {
-    const result = await (
-      await start(
-        {
-          source: { endpoint: 'vcenter', name: 'ir-vc01' },
-          target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'local-esx02' },
-          options: { finalizeInstantRecovery: true },
-        },
-        'ir-vc01',
-      )
-    ).result();
-    expect(result).toMatchObject({ method: 'vmotion', relocation: 'host+datastore' });
-    expect(result.target).toMatchObject({
-      host: 'esx02.lab',
-      datastores: ['local-esx02'],
-      powerState: 'poweredOn',
-    });
-    expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: true, usedBy: [] });
-    const hosts = await client('vcenter').inventory.listHosts();
-    for (const host of hosts) expect(await mountedOn('vcenter', host.name)).not.toContain('IR-NFS');
-  });
-
-  it('forced Quick Migration on the vCenter moves a VM whose second disk lives on another datastore, rewriting paths', async () => {
-    const result = await (
-      await start(
-        {
-          source: { endpoint: 'vcenter', name: 'db01' },
-          target: { endpoint: 'vcenter', host: 'esx01.lab', datastore: 'local-esx01' },
-          options: { method: 'quick-migration' },
-        },
-        'forced-db01',
-      )
-    ).result();
-    expect(result).toMatchObject({ method: 'quick-migration', mode: 'smartswitch' });
-    expect(result.reasons.map((r) => r.rule)).toContain('R2-method-requested');
-    const target = await vmNamed('vcenter', 'db01');
-    expect(target?.powerState).toBe('poweredOn');
-    expect(target?.disks.map((d) => d.chain.map((b) => b.fileName))).toEqual([
-      ['[local-esx01] db01/db01.vmdk'],
-      ['[local-esx01] db01/db01_1.vmdk'],
-    ]);
-    const vmx = readFileSync(join(datastoreDir('vcenter', 'local-esx01'), 'db01', 'db01.vmx'), 'utf8');
-    expect(vmx).toMatch(/scsi0:1\.fileName = "db01_1\.vmdk"/);
-    expect(vmx).not.toContain('/vmfs/volumes/shared-ds');
-    // The kept source is out of the inventory; its files are where they were.
-    expect(
-      (await client('vcenter').inventory.listVms()).map((v) => v.name).filter((n) => n.startsWith('db01')),
-    ).toEqual(['db01']);
-    expect(existsSync(join(datastoreDir('vcenter', 'shared-ds'), 'db01', 'db01_1-flat.vmdk'))).toBe(true);
-  });
-
-  it('the last VM off the instant-recovery datastore unmounts it; the source is deleted after the target heartbeats', async () => {
-    const result = await (
-      await start(
-        {
-          source: { endpoint: 'esx-a', name: 'ir-app02' },
-          target: { endpoint: 'esx-b', datastore: 'datastore1' },
-          options: { finalizeInstantRecovery: true, source: 'delete' },
-        },
-        'ir-app02',
-      )
-    ).result();
-    expect(result.source.action).toBe('deleted');
-    expect(existsSync(join(datastoreDir('esx-a', 'IR-NFS'), 'ir-app02'))).toBe(false);
-    expect((await vmNamed('esx-b', 'ir-app02'))?.guestHeartbeat).toBe('green');
-    expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: true, usedBy: [] });
-    expect(await mountedOn('esx-a')).not.toContain('IR-NFS');
-  });
-
   it('a clustered VM (SCSI bus sharing) is refused by preflight before any change, naming the fix', async () => {
     const controls = ['esx-a', 'esx-b'].map((name) => controlOf(lab, name));
     const before = await Promise.all(controls.map(async (c) => (await c.calls()).length));
@@ -421,10 +194,14 @@ describe('quickMigration (integration)', () => {
       .result()
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(WorkflowFailedError);
-    // The workflow fails typed as the activity's own error (PreflightBlockedError, permanent), with the
-    // finding and its fix in the message.
-    const refusal = (failure as WorkflowFailedError).cause as Error & { type?: string };
+    // The workflow's failure is typed as the activity's error (PreflightBlockedError), permanent, with
+    // the finding and its fix.
+    const refusal = (failure as WorkflowFailedError).cause as Error & {
+      type?: string;
+      nonRetryable?: boolean;
+    };
     expect(refusal.type).toBe('PreflightBlockedError');
+    expect(refusal.nonRetryable).toBe(true);
     expect(refusal.message).toMatch(/physicalSharing \(clustered VM\); remove the bus sharing/);
     expect(await Promise.all(controls.map(async (c) => (await c.calls()).length))).toEqual(before);
     expect((await vmNamed('esx-a', 'shared01'))?.powerState).toBe('poweredOn');
@@ -503,4 +280,277 @@ describe('quickMigration (integration)', () => {
       expect(existsSync(join(datastoreDir('esx-b', 'datastore1'), 'app03'))).toBe(false);
     },
   );
+  // Then migrations of distinct VMs that inject nothing run at once, as an operator's batch would: most
+  // of their time is the lab's guest shutdowns, boots and paced copies, which overlap. They share the
+  // machine with each other, so each may take as long as all of them.
+  it.concurrent(
+    'SmartSwitch: an instant-recovery VM moves from esx-a to esx-b while its guest writes, byte for byte',
+    async ({ expect }) => {
+      const handle = await start(
+        {
+          source: { endpoint: 'esx-a', name: 'ir-app01' },
+          target: { endpoint: 'esx-b', datastore: 'datastore1' },
+          options: { switchover: 'manual', finalizeInstantRecovery: true },
+        },
+        'smartswitch-ir-app01',
+      );
+      // While it waits for approval the source runs on its snapshot: the guest's writes go to the delta.
+      let progress = await handle.query(progressQuery);
+      for (let i = 0; i < 3000 && !progress.awaitingApproval; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        progress = await handle.query(progressQuery);
+      }
+      expect(progress.awaitingApproval).toBe(true);
+      expect(progress.plan?.mode).toBe('smartswitch');
+      const during = await vmNamed('esx-a', 'ir-app01');
+      expect(during?.powerState).toBe('poweredOn');
+      expect(during?.disks[0]?.chain.length).toBe(2);
+      // Stop the guest's writes so the target's bytes can be compared with the source's at switchover.
+      await controlOf(lab, 'esx-a').setGuestRate('ir-app01', 0);
+      await handle.executeUpdate(approveSwitchoverUpdate);
+      const result: MigrationResult = await handle.result();
+
+      expect(result).toMatchObject({ method: 'quick-migration', mode: 'smartswitch' });
+      expect(result.downtimeMs).toBeGreaterThan(0);
+      expect(result.bytesCopied).toBeGreaterThan(256 << 20);
+      expect(result.verified.length).toBeGreaterThan(5);
+      for (const f of result.verified) expect(f.sha256Target, f.target).toBe(f.sha256Source);
+      expect(result.verified.some((f) => f.source.endsWith('.vmss'))).toBe(true);
+
+      // The target runs on esx-b under its own name, consolidated: one file per disk, no snapshot.
+      const target = await vmNamed('esx-b', 'ir-app01');
+      expect(target?.powerState).toBe('poweredOn');
+      expect(target?.snapshots).toEqual([]);
+      expect(target?.disks.map((d) => d.chain.length)).toEqual([1]);
+      expect(result.target).toMatchObject({
+        endpoint: 'esx-b',
+        name: 'ir-app01',
+        powerState: 'poweredOn',
+        snapshots: 0,
+      });
+
+      // Bytes: the target's disk equals the source's disk at switchover (the kept source, its snapshot merged).
+      const sourceFlat = join(datastoreDir('esx-a', 'IR-NFS'), 'ir-app01', 'ir-app01-flat.vmdk');
+      const targetFlat = join(datastoreDir('esx-b', 'datastore1'), 'ir-app01', 'ir-app01-flat.vmdk');
+      expect(await sha256(targetFlat)).toBe(await sha256(sourceFlat));
+      expect(
+        readdirSync(join(datastoreDir('esx-b', 'datastore1'), 'ir-app01')).filter((f) =>
+          /-\d{6}(-delta)?\.vmdk$/.test(f),
+        ),
+      ).toEqual([]);
+
+      // The source is kept: renamed, off, unregistered; its files stay, without snapshot deltas.
+      expect(await vmNamed('esx-a', 'ir-app01')).toBeUndefined();
+      expect(await vmNamed('esx-a', 'ir-app01_migrated')).toBeUndefined();
+      expect(result.source).toMatchObject({ action: 'kept', name: 'ir-app01_migrated' });
+      const sourceFiles = readdirSync(join(datastoreDir('esx-a', 'IR-NFS'), 'ir-app01'));
+      expect(sourceFiles).toContain('ir-app01.vmx');
+      expect(sourceFiles.filter((f) => /-\d{6}(-delta)?\.vmdk$/.test(f))).toEqual([]);
+
+      // The instant-recovery datastore stays mounted: ir-app02 still runs from it.
+      expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: false, usedBy: ['ir-app02'] });
+      expect(await mountedOn('esx-a')).toContain('IR-NFS');
+    },
+    CONCURRENT_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'Cold for more than 8 GiB, started with the temporal CLI from an example request, found by inventory path',
+    async ({ expect }) => {
+      const temporal = ensureTemporal();
+      const id = `cli-cold-big01-${Date.now()}`;
+      const common = ['--address', lab.temporal.address, '--namespace', lab.temporal.namespace];
+      await run(temporal, [
+        'workflow',
+        'start',
+        '--type',
+        'quickMigration',
+        '--task-queue',
+        worker.taskQueue,
+        '--workflow-id',
+        id,
+        '--input-file',
+        join(projectRoot, 'examples', 'quick-migration-cold.json'),
+        ...common,
+      ]);
+      // A failed workflow makes the CLI exit 1 with its failure on stdout: show it, not only the exit code.
+      const { stdout } = await run(temporal, [
+        'workflow',
+        'result',
+        '--workflow-id',
+        id,
+        '--output',
+        'json',
+        ...common,
+      ]).catch((e: { message: string; stdout?: string }) => {
+        throw new Error(`temporal workflow result: ${e.message}\n${e.stdout ?? ''}`);
+      });
+      const result = (JSON.parse(stdout) as { result: MigrationResult }).result;
+      expect(result).toMatchObject({ method: 'quick-migration', mode: 'cold' });
+      expect(result.reasons.map((r) => r.rule)).toContain('R6-mode-requested');
+      expect(result.downtimeMs).toBeGreaterThan(0);
+      expect((await vmNamed('esx-b', 'big01'))?.powerState).toBe('poweredOn');
+    },
+    CONCURRENT_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'Cold for incompatible CPUs: an Intel host to an AMD host',
+    async ({ expect }) => {
+      const result = await (
+        await start(
+          {
+            source: { endpoint: 'esx-b', name: 'util01' },
+            target: { endpoint: 'esx-c', datastore: 'datastore1' },
+          },
+          'cold-cpu-util01',
+        )
+      ).result();
+      expect(result).toMatchObject({ method: 'quick-migration', mode: 'cold' });
+      const cpu = result.reasons.find((r) => r.rule === 'R4-cold-cpu-incompatible');
+      expect(JSON.stringify(cpu)).toMatch(/intel.*amd|amd.*intel/);
+      expect((await vmNamed('esx-c', 'util01'))?.powerState).toBe('poweredOn');
+    },
+    CONCURRENT_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'a powered-off VM is copied cold and stays off; a suspended one stays suspended',
+    async ({ expect }) => {
+      const off = await (
+        await start(
+          {
+            source: { endpoint: 'esx-a', name: 'off01' },
+            target: { endpoint: 'esx-b', datastore: 'datastore1' },
+          },
+          'off01',
+        )
+      ).result();
+      expect(off.downtimeMs).toBeNull();
+      expect((await vmNamed('esx-b', 'off01'))?.powerState).toBe('poweredOff');
+
+      const susp = await (
+        await start(
+          {
+            source: { endpoint: 'esx-a', name: 'susp01' },
+            target: { endpoint: 'esx-b', datastore: 'datastore1' },
+          },
+          'susp01',
+        )
+      ).result();
+      expect(susp.downtimeMs).toBeNull();
+      expect((await vmNamed('esx-b', 'susp01'))?.powerState).toBe('suspended');
+      expect(susp.verified.some((f) => f.source.endsWith('.vmss'))).toBe(true);
+    },
+    CONCURRENT_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'vMotion between the cluster hosts, then Storage vMotion, on the vCenter',
+    async ({ expect }) => {
+      const vmotion = await (
+        await start(
+          {
+            source: { endpoint: 'vcenter', name: 'web01' },
+            target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'shared-ds' },
+          },
+          'vmotion-web01',
+        )
+      ).result();
+      expect(vmotion).toMatchObject({ method: 'vmotion', relocation: 'host', downtimeMs: null });
+      expect(vmotion.target.host).toBe('esx02.lab');
+
+      const svmotion = await (
+        await start(
+          {
+            source: { endpoint: 'vcenter', name: 'web01' },
+            target: { endpoint: 'vcenter', datastore: 'local-esx02' },
+          },
+          'svmotion-web01',
+        )
+      ).result();
+      expect(svmotion).toMatchObject({ method: 'vmotion', relocation: 'datastore' });
+      expect(svmotion.target.datastores).toEqual(['local-esx02']);
+      expect(existsSync(join(datastoreDir('vcenter', 'local-esx02'), 'web01', 'web01-flat.vmdk'))).toBe(true);
+    },
+    CONCURRENT_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'vMotion and Storage vMotion at once finalize an Instant Recovery on the vCenter: IR-NFS leaves both hosts',
+    async ({ expect }) => {
+      const result = await (
+        await start(
+          {
+            source: { endpoint: 'vcenter', name: 'ir-vc01' },
+            target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'local-esx02' },
+            options: { finalizeInstantRecovery: true },
+          },
+          'ir-vc01',
+        )
+      ).result();
+      expect(result).toMatchObject({ method: 'vmotion', relocation: 'host+datastore' });
+      expect(result.target).toMatchObject({
+        host: 'esx02.lab',
+        datastores: ['local-esx02'],
+        powerState: 'poweredOn',
+      });
+      expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: true, usedBy: [] });
+      const hosts = await client('vcenter').inventory.listHosts();
+      for (const host of hosts) expect(await mountedOn('vcenter', host.name)).not.toContain('IR-NFS');
+    },
+    CONCURRENT_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'forced Quick Migration on the vCenter moves a VM whose second disk lives on another datastore, rewriting paths',
+    async ({ expect }) => {
+      const result = await (
+        await start(
+          {
+            source: { endpoint: 'vcenter', name: 'db01' },
+            target: { endpoint: 'vcenter', host: 'esx01.lab', datastore: 'local-esx01' },
+            options: { method: 'quick-migration' },
+          },
+          'forced-db01',
+        )
+      ).result();
+      expect(result).toMatchObject({ method: 'quick-migration', mode: 'smartswitch' });
+      expect(result.reasons.map((r) => r.rule)).toContain('R2-method-requested');
+      const target = await vmNamed('vcenter', 'db01');
+      expect(target?.powerState).toBe('poweredOn');
+      expect(target?.disks.map((d) => d.chain.map((b) => b.fileName))).toEqual([
+        ['[local-esx01] db01/db01.vmdk'],
+        ['[local-esx01] db01/db01_1.vmdk'],
+      ]);
+      const vmx = readFileSync(join(datastoreDir('vcenter', 'local-esx01'), 'db01', 'db01.vmx'), 'utf8');
+      expect(vmx).toMatch(/scsi0:1\.fileName = "db01_1\.vmdk"/);
+      expect(vmx).not.toContain('/vmfs/volumes/shared-ds');
+      // The kept source is out of the inventory; its files are where they were.
+      expect(
+        (await client('vcenter').inventory.listVms()).map((v) => v.name).filter((n) => n.startsWith('db01')),
+      ).toEqual(['db01']);
+      expect(existsSync(join(datastoreDir('vcenter', 'shared-ds'), 'db01', 'db01_1-flat.vmdk'))).toBe(true);
+    },
+    CONCURRENT_TIMEOUT_MS,
+  );
+
+  // The instant-recovery datastore's last VM: after ir-app01 has left it (the concurrent cases above).
+  it('the last VM off the instant-recovery datastore unmounts it; the source is deleted after the target heartbeats', async () => {
+    const result = await (
+      await start(
+        {
+          source: { endpoint: 'esx-a', name: 'ir-app02' },
+          target: { endpoint: 'esx-b', datastore: 'datastore1' },
+          options: { finalizeInstantRecovery: true, source: 'delete' },
+        },
+        'ir-app02',
+      )
+    ).result();
+    expect(result.source.action).toBe('deleted');
+    expect(existsSync(join(datastoreDir('esx-a', 'IR-NFS'), 'ir-app02'))).toBe(false);
+    expect((await vmNamed('esx-b', 'ir-app02'))?.guestHeartbeat).toBe('green');
+    expect(result.instantRecovery).toEqual({ datastore: 'IR-NFS', unmounted: true, usedBy: [] });
+    expect(await mountedOn('esx-a')).not.toContain('IR-NFS');
+  });
 });

@@ -232,7 +232,7 @@ describe('the dry run (integration)', () => {
       '| VM | TARGET | METHOD | MODE | COPY | EST. COPY TIME | DOWNTIME SMARTSWITCH | DOWNTIME COLD | STATUS |',
     );
     expect(run.stdout).toMatch(
-      /\| esx-a\/ir-app01 \| esx-b datastore1 \| quick-migration \| smartswitch \| [\d.]+ GiB \| [\d.]+ s \| [\d.]+ s \* \| [\d.]+ s \| ready/,
+      /\| esx-a\/ir-app01 \| esx-b datastore1 \| quick-migration \| smartswitch \| [\d.]+ [MG]iB \| [\d.]+ s \| [\d.]+ s \* \| (\d+m\d+s|[\d.]+ s) \| ready/,
     );
     expect(run.stdout).toMatch(/Copy times at \d+ MB\/s \(/);
   });

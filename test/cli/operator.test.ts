@@ -4,6 +4,7 @@ import { CliError } from '../../src/cli/errors';
 import { inventoryQueryOf } from '../../src/cli/inventory';
 import type { PlannedVm } from '../../src/cli/plan-table';
 import { planTableLines, planTotals } from '../../src/cli/plan-table';
+import { formatDuration } from '../../src/cli/render';
 import { renderTable, tableFormatOf } from '../../src/cli/table';
 import { decidePlan } from '../../src/planner/plan';
 import { closestName } from '../../src/request/schema-errors';
@@ -93,6 +94,12 @@ describe('the dry-run table', () => {
       /^VM\s+TARGET\s+METHOD\s+MODE\s+COPY\s+EST\. COPY TIME\s+DOWNTIME SMARTSWITCH\s+DOWNTIME COLD\s+STATUS$/,
     );
     expect(lines.find((l) => l.startsWith('TOTAL'))).toMatch(/3 VM\(s\).*1 ready, 1 blocked, 1 refused/);
+    // Each mode's cell is its projected service downtime: Cold's counts the guest's shutdown and boot.
+    const projected = (mode: string) =>
+      plan.downtime?.modes.find((m) => m.mode === mode)?.serviceDowntimeMs ?? 0;
+    expect(projected('cold')).toBeGreaterThan(projected('smartswitch'));
+    expect(lines[1]).toContain(`${formatDuration(projected('smartswitch'))} *`);
+    expect(lines[1]).toContain(formatDuration(projected('cold')));
     expect(lines.join('\n')).toContain('BLOCKED: name-collision');
     expect(lines.join('\n')).toContain("esx-a/nosuch: refused: no VM 'nosuch' on esx-a");
     const csv = planTableLines(planned, 'csv', true);

@@ -126,14 +126,6 @@ export async function copySteps(
       );
       stoppedAt = stopped.changed ? stopped.at : stopRequestedAt;
       progress.sourceStoppedAt = stoppedAt;
-      log.info(
-        `switchover began: ${source.name} ${plan.mode === 'smartswitch' ? 'suspended' : 'powered off'}`,
-        {
-          event: 'switchover-began',
-          method: plan.method,
-          mode: plan.mode,
-        },
-      );
       compensations.push({
         what: 'restored the source to poweredOn',
         undo: () =>
@@ -143,6 +135,12 @@ export async function copySteps(
           }),
       });
     }
+    if (running)
+      log.info(`switchover began: ${source.name} ${plan.mode === 'smartswitch' ? 'suspended' : 'stopped'}`, {
+        event: 'switchover-began',
+        method: plan.method,
+        mode: plan.mode,
+      });
     progress.step = copyStep;
     const now = await step(control.vmFiles, `List what changed on ${source.name}`, src);
     const atSwitchover = planCopies(
@@ -192,13 +190,14 @@ export async function copySteps(
         )
       ).at;
       progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
+    }
+    if (running)
       log.info(`switchover ended: ${target.temporaryName} running, downtime ${progress.downtimeMs} ms`, {
         event: 'switchover-ended',
         method: plan.method,
         mode: plan.mode,
         downtimeMs: progress.downtimeMs,
       });
-    }
   } catch (error) {
     const failedStep = progress.step;
     await rollback(compensations, progress, enter);

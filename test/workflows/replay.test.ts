@@ -10,6 +10,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/lab/tools';
+import { migrationMetricsSinks } from '../../src/telemetry/telemetry';
 import { workflowBundle } from '../support/worker';
 
 const dir = join(projectRoot, 'test', 'fixtures', 'histories');
@@ -46,6 +47,11 @@ describe('stored workflow histories', () => {
     // The recorded workflow id where one was stored (a batch names its children by it), else the file's.
     const idFile = join(dir, file.replace(/\.json$/, '.id'));
     const workflowId = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : file;
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
+    // The worker's own sinks, as in production (the SDK does not call them while a history replays).
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle(), sinks: migrationMetricsSinks() },
+      history,
+      workflowId,
+    );
   });
 });

@@ -120,7 +120,7 @@ const CASES: CrashCase[] = [
     vm: 'k-susp',
     quick: false,
     faults: [hold('esx-a', 'SuspendVM_Task')],
-    when: running('setPowerState'),
+    when: running('stopSource'),
   },
   {
     point: 'after the source is suspended, during the delta copy',
@@ -142,7 +142,7 @@ const CASES: CrashCase[] = [
     vm: 'k-res',
     quick: true,
     faults: [hold('esx-b', 'PowerOnVM_Task')],
-    when: running('setPowerState'),
+    when: running('startTarget'),
   },
   {
     point: 'inside finalize (consolidation on the target)',
@@ -171,7 +171,8 @@ const CASES: CrashCase[] = [
       hold('esx-a', 'PowerOnVM_Task'),
     ],
     when: async (h, progress) =>
-      (await progress()).phase === 'rolling-back' && (await running('setPowerState')(h)),
+      // The rollback starts the source as the switchover starts a target (answering a question too).
+      (await progress()).phase === 'rolling-back' && (await running('startTarget')(h)),
   },
 ];
 

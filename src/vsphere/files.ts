@@ -133,6 +133,14 @@ export class DatastoreFiles {
     }
   }
 
+  /**
+   * The datacenter that holds a datastore: FileManager and VirtualDiskManager calls on a vCenter name it
+   * (an ESXi host has one and needs none). Undefined when the endpoint reports none.
+   */
+  async datacenterOf(datastore: string): Promise<MoRef | undefined> {
+    return (await this.#resolve(datastore)).datacenter;
+  }
+
   /** Creates a folder and its parents. Throws FileAlreadyExistsError when it exists. */
   async mkdir(path: DatastorePath | string): Promise<void> {
     const p = toDatastorePath(path);

@@ -94,7 +94,7 @@ export interface CopyThinDiskOptions {
     | ((p: { wireBytes: number; inFlight: number; totalBytes: number }) => void)
     | undefined;
   readonly signal?: AbortSignal | undefined;
-  /** The target's datacenter, for a vCenter. Default: none. */
+  /** The target's datacenter, for a vCenter. Default: the one that holds the target datastore. */
   readonly datacenter?: MoRef | undefined;
   /** Areas to copy instead of asking change tracking (tests, or a caller that knows them). Default: asked. */
   readonly areas?: readonly DiskArea[] | undefined;
@@ -117,8 +117,13 @@ export interface ThinDiskResult {
 export async function copyThinDisk(
   source: ThinDiskSource,
   target: { readonly client: VSphereClient; readonly path: DatastorePath | string },
-  options: CopyThinDiskOptions,
+  given: CopyThinDiskOptions,
 ): Promise<ThinDiskResult> {
+  const dstDatastore = toDatastorePath(target.path).datastore;
+  const options: CopyThinDiskOptions = {
+    ...given,
+    datacenter: given.datacenter ?? (await target.client.files.datacenterOf(dstDatastore)),
+  };
   const verify = options.verify ?? 'sha256';
   const dst = toDatastorePath(target.path);
   const targetName = formatDatastorePath(dst);

@@ -421,8 +421,9 @@ describe('quickMigration (integration)', () => {
       .result()
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(WorkflowFailedError);
-    // The activity's own error: PreflightBlockedError, permanent, with the finding and its fix.
-    const refusal = (failure as WorkflowFailedError).cause?.cause as Error & { type?: string };
+    // The workflow fails typed as the activity's own error (PreflightBlockedError, permanent), with the
+    // finding and its fix in the message.
+    const refusal = (failure as WorkflowFailedError).cause as Error & { type?: string };
     expect(refusal.type).toBe('PreflightBlockedError');
     expect(refusal.message).toMatch(/physicalSharing \(clustered VM\); remove the bus sharing/);
     expect(await Promise.all(controls.map(async (c) => (await c.calls()).length))).toEqual(before);

@@ -2,22 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationProgress } from '../../src/workflows/definitions';
 import { currentDetailsOf } from '../../src/workflows/quick-migration/details';
+import { initialProgress } from '../../src/workflows/quick-migration/progress';
 
 const progress = (over: Partial<MigrationProgress>): MigrationProgress => ({
-  migrationId: 'quickmig-esx-a-app01',
-  vm: 'esx-a/app01',
-  phase: 'preflight',
-  step: 'preflight',
-  plan: null,
-  bytesDone: 0,
-  bytesTotal: 0,
-  sourceStoppedAt: null,
-  downtimeMs: null,
-  awaitingApproval: false,
-  waitingFor: null,
-  precopy: null,
-  undone: [],
-  error: null,
+  ...initialProgress('quickmig-esx-a-app01', {
+    source: { endpoint: 'esx-a', name: 'app01' },
+    target: { endpoint: 'esx-b', datastore: 'datastore1' },
+  }),
   ...over,
 });
 

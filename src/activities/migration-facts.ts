@@ -69,6 +69,7 @@ export function migrationFacts(gathered: GatheredFacts): MigrationFacts {
           label: d.label ?? `disk ${d.key}`,
           capacityBytes: d.capacityBytes,
           committedBytes: d.layoutFiles.flat().reduce((sum, f) => sum + (sizes.get(f) ?? 0), 0),
+          thin: d.chain.at(-1)?.thinProvisioned === true,
           datastore: dsName,
           fileName: top?.fileName ?? '',
           diskMode: (d.chain[d.chain.length - 1]?.diskMode ??

@@ -23,6 +23,8 @@ export interface PlannerDisk {
   capacityBytes: number;
   /** Bytes the disk occupies on its datastore, snapshot deltas included (layoutEx). */
   committedBytes: number;
+  /** The base backing is thin provisioned. Absent where unknown (then committedBytes decides). */
+  thin?: boolean;
   /** Datastore holding the disk's current (top) file. */
   datastore: string;
   /** `[datastore] dir/file.vmdk`. */

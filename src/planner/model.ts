@@ -11,12 +11,15 @@ export type Relocation = 'host' | 'datastore' | 'host+datastore';
  * The steps a workflow runs, listed here in the order it runs them (a plan holds the ones that apply):
  * - `preflight`: validate, resolve every object, gather the facts and plan; changes nothing.
  * - `make-folders`: create the VM's folders on the target datastores (files come with the copies).
- * - `snapshot`: snapshot the running source, so its base disks stop changing.
- * - `bulk-copy`: copy the frozen base disks while the VM runs; for a VM that is not running, every file.
+ * - `snapshot`: snapshot the source, so its base disks stop changing (a running VM), or so change
+ *   tracking can report their allocated areas (a powered-off VM whose disks are thin or change type).
+ * - `bulk-copy`: copy the frozen base disks (by their allocated areas where change tracking gives them);
+ *   for a VM that is not running and not snapshotted, every file.
  * - `precopy`: warm rounds: snapshot again and copy the newest delta, until the switchover fits.
  * - `await-window`, `await-switchover`: wait for the switchover window, or for an approval.
  * - `suspend` / `stop`: suspend (SmartSwitch) or power off (Cold) the source: downtime starts.
- * - `delta-copy`: copy what changed since the snapshot: deltas, configuration, nvram, suspend state.
+ * - `delta-copy`: copy what changed since the snapshot, and every file not copied yet: deltas,
+ *   configuration, nvram, suspend state.
  * - `register-target`: register the copied .vmx on the target host under a temporary name.
  * - `resume` / `start`: resume or power on the target: downtime ends.
  * - `consolidate`: consolidate the target's disks into one file each.

@@ -35,9 +35,13 @@ export function buildSteps(
       'finalize-source',
     );
   } else {
-    // The disks do not change: one copy of every file, no snapshot of our own. The target is consolidated
-    // all the same (a no-op without snapshots; the source's own snapshots arrive as a chain).
-    steps.push('make-folders', 'bulk-copy', 'register-target', 'consolidate', 'finalize-source');
+    // The disks do not change: no switchover. A snapshot of our own still pays where change tracking can
+    // then give the disks' allocated areas (a thin disk moves only its data and lands thin, and
+    // options.diskType is honoured); otherwise one copy of every file. The target is consolidated all
+    // the same (a no-op without snapshots; the source's own snapshots arrive as a chain).
+    if (snapshotAtRest(ctx)) steps.push('make-folders', 'snapshot', 'bulk-copy', 'delta-copy');
+    else steps.push('make-folders', 'bulk-copy');
+    steps.push('register-target', 'consolidate', 'finalize-source');
     if (manual) {
       ctx.warn(
         'switchover-not-applicable',
@@ -48,4 +52,20 @@ export function buildSteps(
   }
   if (finalizeIr) steps.push('finalize-ir');
   return steps;
+}
+
+/**
+ * True when a VM that is not running is still worth a snapshot of our own: it is powered off (a suspended
+ * VM's state belongs to its current disks), has no snapshots (vSphere switches change tracking on only
+ * then), no independent disk (those cannot be snapshotted), and a disk that is thin (by its backing, or
+ * its allocated bytes under its capacity) or whose provisioning options.diskType changes. Otherwise every file is copied whole.
+ */
+export function snapshotAtRest(ctx: Context): boolean {
+  const { vm } = ctx.facts;
+  if (vm.powerState !== 'poweredOff' || vm.snapshotCount > 0 || vm.disks.length === 0) return false;
+  if (vm.disks.some((d) => d.diskMode.startsWith('independent') || d.rdm !== undefined)) return false;
+  return (
+    ctx.request.options.diskType !== 'same' ||
+    vm.disks.some((d) => d.thin === true || d.committedBytes < d.capacityBytes)
+  );
 }

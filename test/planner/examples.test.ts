@@ -61,7 +61,16 @@ const expected: Record<string, Pick<MigrationPlan, 'method' | 'relocation' | 'mo
     method: 'quick-migration',
     relocation: 'host+datastore',
     mode: 'cold',
-    steps: ['preflight', 'make-folders', 'bulk-copy', 'register-target', 'consolidate', 'finalize-source'],
+    steps: [
+      'preflight',
+      'make-folders',
+      'snapshot',
+      'bulk-copy',
+      'delta-copy',
+      'register-target',
+      'consolidate',
+      'finalize-source',
+    ],
   },
   'forced-quick-migration-vcenter.json': {
     method: 'quick-migration',

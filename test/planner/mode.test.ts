@@ -51,6 +51,17 @@ const NOT_RUNNING_STEPS: StepId[] = [
   'consolidate',
   'finalize-source',
 ];
+/** A powered-off VM with a thin disk: snapshotted for its allocated areas, still without a switchover. */
+const AT_REST_STEPS: StepId[] = [
+  'preflight',
+  'make-folders',
+  'snapshot',
+  'bulk-copy',
+  'delta-copy',
+  'register-target',
+  'consolidate',
+  'finalize-source',
+];
 
 describe('Quick Migration mode (R3–R6)', () => {
   const table: {
@@ -201,7 +212,8 @@ describe('Quick Migration mode (R3–R6)', () => {
 });
 
 describe('sources that are not running (R7, R8)', () => {
-  it('a powered-off VM is copied cold and stays off, without snapshot or switchover', () => {
+  it('a powered-off VM is copied cold and stays off, without a switchover; its thin disk through a snapshot', () => {
+    // off01's disk holds 4 of its 16 GiB: change tracking at a snapshot gives those 4 to copy.
     const p = plan({}, undefined, 'off01');
     expect(p).toMatchObject({
       method: 'quick-migration',
@@ -209,8 +221,31 @@ describe('sources that are not running (R7, R8)', () => {
       targetPowerState: 'poweredOff',
       findings: [],
     });
-    expect(p.steps).toEqual(NOT_RUNNING_STEPS);
+    expect(p.steps).toEqual(AT_REST_STEPS);
     expect(p.reasons.map((r) => r.rule)).toContain('R7-powered-off');
+  });
+
+  const thick = (f: MigrationFacts) => {
+    for (const d of f.vm.disks) d.committedBytes = d.capacityBytes;
+  };
+  it.each([
+    { name: 'thick disks kept as they are', options: {}, change: thick, steps: NOT_RUNNING_STEPS },
+    {
+      name: 'thick disks made thin',
+      options: { diskType: 'thin' as const },
+      change: thick,
+      steps: AT_REST_STEPS,
+    },
+    {
+      name: 'an independent disk (no snapshot possible)',
+      options: {},
+      change: (f: MigrationFacts) => {
+        for (const d of f.vm.disks) d.diskMode = 'independent_persistent';
+      },
+      steps: NOT_RUNNING_STEPS,
+    },
+  ])('a powered-off VM with $name: steps $steps.length', ({ options, change, steps }) => {
+    expect(plan(options, change, 'off01').steps).toEqual(steps);
   });
 
   it('a suspended VM is copied cold and stays suspended', () => {

@@ -2,7 +2,7 @@
  * Thin disks through whole migrations on a lab of the test's own (integration): a running VM's 8 GiB thin
  * disk, about 10 % allocated in scattered runs, its guest writing, moves with SmartSwitch and with Cold
  * sending only about its allocated bytes and lands thin; `diskType` turns a thin disk thick and a thick
- * one thin. Sizes come from the datastores' backing files (`du`), content from SHA-256 of the disks'
+ * one thin; a powered-off VM's thin disk moves the same way (through a snapshot of its own). Sizes come from the datastores' backing files (`du`), content from SHA-256 of the disks'
  * flat extents once both sides are consolidated (the source's snapshot merged, the target's deltas too).
  */
 import { execFileSync } from 'node:child_process';
@@ -36,12 +36,18 @@ function topology(): string {
   const t = JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology;
   t.endpoints = t.endpoints.filter((e) => e.name === 'esx-a' || e.name === 'esx-b');
   const [a, b] = t.endpoints as [Topology['endpoints'][number], Topology['endpoints'][number]];
-  const vm = (name: string, sizeMiB: number, fill: 'scattered' | 'zero', datastore = 'IR-NFS') => ({
+  const vm = (
+    name: string,
+    sizeMiB: number,
+    fill: 'scattered' | 'zero',
+    datastore = 'IR-NFS',
+    power: 'poweredOn' | 'poweredOff' = 'poweredOn',
+  ) => ({
     name,
     host: 'esx-a.lab',
     datastore,
     memoryMiB: 1024,
-    power: 'poweredOn' as const,
+    power,
     disks: [{ sizeMiB, fill }],
     // Each test starts its VM's guest writing when its migration starts: writes before the snapshot
     // would land in the base, scattered 4 KiB blocks that change tracking reports as 64 KiB areas.
@@ -52,6 +58,7 @@ function topology(): string {
     vm('thin-cold', 8192, 'scattered'),
     vm('thin-thick', 1024, 'scattered'),
     vm('thick-thin', 256, 'zero', 'datastore1'),
+    vm('off-thin', 2048, 'scattered', 'IR-NFS', 'poweredOff'),
   ];
   b.vms = [];
   const file = join(mkdtempSync(join(tmpdir(), 'quickmig-thin-')), 'topology.json');
@@ -186,5 +193,36 @@ describe('thin disks through a migration (integration)', () => {
     expect(du(m.sourceFlat)).toBeGreaterThanOrEqual(256 * MiB);
     expect(du(m.targetFlat)).toBeLessThan(64 * MiB);
     expect(await sha256(m.targetFlat)).toBe(await sha256(m.sourceFlat));
+  }, 900_000);
+
+  it('a powered-off VM: its thin disk moves about its allocated bytes through a snapshot, lands thin and off', async () => {
+    const source = await vmNamed('esx-a', 'off-thin');
+    const sourceFlat = local('esx-a', flatOf(source));
+    const allocated = du(sourceFlat);
+    const handle = await worker.client.workflow.start(quickMigration, {
+      taskQueue: worker.taskQueue,
+      workflowId: `thin-off-thin-${Date.now()}`,
+      args: [
+        {
+          source: { endpoint: 'esx-a', name: 'off-thin' },
+          target: { endpoint: 'esx-b', datastore: 'datastore1' },
+        },
+      ],
+    });
+    const result = await handle.result();
+    expect((await handle.query(progressQuery)).plan?.steps).toContain('snapshot');
+    const disk = result.disks?.find((d) => d.target.endsWith('-flat.vmdk'));
+    expect(disk?.transport).toBe('allocated-areas');
+    expect(disk?.diskType).toBe('thin');
+    expect(disk?.wireBytes).toBeLessThan(0.15 * 2048 * MiB);
+    const target = await vmNamed('esx-b', 'off-thin');
+    expect(target.powerState).toBe('poweredOff');
+    expect(target.snapshots).toEqual([]);
+    expect(target.disks[0]?.chain.at(-1)?.thinProvisioned).toBe(true);
+    const targetFlat = local('esx-b', flatOf(target));
+    expect(du(targetFlat)).toBeLessThanOrEqual(allocated + 4 * MiB);
+    // The source, kept: its migration snapshot merged back, its disk one level again, content equal.
+    expect(await sha256(targetFlat)).toBe(await sha256(sourceFlat));
+    expect(result.source.action).toBe('kept');
   }, 900_000);
 });

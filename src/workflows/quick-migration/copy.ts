@@ -36,6 +36,9 @@ export async function copySteps(
   const layout = layoutOf(plan);
   const folders = layoutFolders(layout);
   const running = source.powerState === 'poweredOn';
+  // A powered-off VM is snapshotted too when its plan says so (src/planner/steps.ts, snapshotAtRest): the
+  // snapshot's change tracking gives the disks' allocated areas. Histories from before hold no such plan.
+  const frozen = plan.steps.includes('snapshot');
   const compensations: Compensation[] = [];
   const sw = switchoverSteps({
     prepared,
@@ -68,8 +71,8 @@ export async function copySteps(
         }),
     });
 
-    enter('bulk-copy', running ? 'snapshot' : 'bulk-copy');
-    if (running) {
+    enter('bulk-copy', frozen ? 'snapshot' : 'bulk-copy');
+    if (frozen) {
       const snapshotStart = Date.now();
       await step(control.snapshotVm, `Snapshot ${source.name} to freeze its disks`, {
         ...src,
@@ -85,20 +88,20 @@ export async function copySteps(
             name: snapshotName(migrationId),
           }),
       });
-      const frozen = await step(control.vmFiles, `List the frozen files of ${source.name}`, src);
+      const listed = await step(control.vmFiles, `List the frozen files of ${source.name}`, src);
       warm.state.samples.listMs.push(Date.now() - warm.state.snapshotAt);
       progress.step = 'bulk-copy';
       await copy(
         markBaseExtents(
           planCopies(
-            frozenDiskFiles(frozen.files, frozen.disks),
-            frozen.files,
-            frozen.disks,
+            frozenDiskFiles(listed.files, listed.disks),
+            listed.files,
+            listed.disks,
             layout,
             target.datastoreUrls,
           ),
-          frozen.files,
-          frozen.disks,
+          listed.files,
+          listed.disks,
           snapshotName(migrationId),
           prepared.request.options.diskType,
         ),
@@ -106,8 +109,9 @@ export async function copySteps(
     }
 
     await ctx.awaitSwitchover(running && warm.state.enabled ? warm.precopyDeps() : undefined);
-    // A VM that is not running is copied whole here, in one copy: its plan calls that the bulk copy.
-    const copyStep = running ? 'delta-copy' : 'bulk-copy';
+    // A VM that is not running and not snapshotted is copied whole here, in one copy: its plan calls that
+    // the bulk copy.
+    const copyStep = frozen ? 'delta-copy' : 'bulk-copy';
     enter('switchover', running ? (plan.mode === 'smartswitch' ? 'suspend' : 'stop') : copyStep);
     if (running && sw.enabled) {
       stoppedAt = await sw.stop();

@@ -186,14 +186,18 @@ export interface MeasuredCopy {
 /**
  * The copy rate to project with: a recent measured copy between the same endpoints when there is one
  * of at least `minBytes` (default 64 MiB, below which fixed costs dominate), else the slowest of the
- * source's read rate, the target's write rate and the link.
+ * source's read rate, the target's write rate and the link. With `readBack` (verify `sha256`: each file
+ * is read back from the target and hashed after its upload, src/vsphere/transfer/verify.ts) the default
+ * counts that second pass too, at the slower of the target's read rate and the link; a measured copy
+ * already includes it.
  */
 export function copyRate(
   measured: MeasuredCopy | undefined,
   source: { name: string; kind: keyof typeof DEFAULT_DATASTORE_RATES },
   target: { name: string; kind: keyof typeof DEFAULT_DATASTORE_RATES },
-  minBytes = 64 * 2 ** 20,
+  options: { readBack?: boolean; minBytes?: number } = {},
 ): StatedRate {
+  const { readBack = false, minBytes = 64 * 2 ** 20 } = options;
   if (measured && measured.bytes >= minBytes && measured.ms > 0) {
     return {
       bps: (measured.bytes * 1000) / measured.ms,
@@ -209,7 +213,12 @@ export function copyRate(
       : bps === write
         ? `${target.name} write, ${target.kind} default`
         : '10 Gb/s link default';
-  return { bps, source: limit };
+  if (!readBack) return { bps, source: limit };
+  const back = Math.min(DEFAULT_DATASTORE_RATES[target.kind].readBps, DEFAULT_LINK_BPS);
+  return {
+    bps: 1 / (1 / bps + 1 / back),
+    source: `${limit}, then read back at ${Math.round(back / MB)} MB/s for verify sha256`,
+  };
 }
 
 /** A datastore's default rate, stated. */

@@ -54,6 +54,7 @@ export function downtimeInput(request: MigrationRequest, facts: MigrationFacts):
       sw?.measuredCopy,
       { name: vm.configDatastore, kind: sourceKind },
       { name: request.target.datastore, kind: targetKind },
+      { readBack: request.options.verify === 'sha256' },
     ),
     coldStop: request.options.shutdown.mode,
   };

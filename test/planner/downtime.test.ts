@@ -157,6 +157,12 @@ describe('rates', () => {
       bps: (1024 * MiB * 1000) / 4000,
       source: 'measured over 1024 MiB copied esx-a → esx-b',
     });
+    // verify sha256 reads every byte back from the target: a second pass at its read rate (400 MB/s).
+    expect(copyRate(undefined, ir, vmfs, { readBack: true })).toEqual({
+      bps: 1 / (1 / (100 * MB) + 1 / (400 * MB)),
+      source: 'IR-NFS read, instant-recovery default, then read back at 400 MB/s for verify sha256',
+    });
+    expect(copyRate(measured, ir, vmfs, { readBack: true }).bps).toBe((1024 * MiB * 1000) / 4000);
     // A tiny copy says more about fixed costs than about the rate: the defaults stay.
     expect(copyRate({ ...measured, bytes: MiB, ms: 1000 }, ir, vmfs).source).toBe(
       'IR-NFS read, instant-recovery default',
@@ -206,7 +212,18 @@ describe('the plan', () => {
     expect(p.downtime?.modes.map((m) => m.mode)).toEqual(['smartswitch', 'cold']);
     const smart = p.downtime?.modes[0];
     expect(smart?.terms[0]?.how).toBe('4096 MiB of memory ÷ 100 MB/s (IR-NFS, instant-recovery default)');
-    expect(p.downtime?.input.copy.source).toBe('IR-NFS read, instant-recovery default');
+    // verify sha256 (the default) reads the copy back from datastore1 (VMFS, 400 MB/s) after it.
+    expect(p.downtime?.input.copy.source).toBe(
+      'IR-NFS read, instant-recovery default, then read back at 400 MB/s for verify sha256',
+    );
+    expect(p.downtime?.input.copy.bps).toBe(80 * MB);
+    const noReadBack = plan({ options: { verify: 'size' } }, (f) => {
+      f.vm.memoryMiB = 4096;
+    });
+    expect(noReadBack.downtime?.input.copy).toEqual({
+      bps: 100 * MB,
+      source: 'IR-NFS read, instant-recovery default',
+    });
   });
 
   it('mode fastest chooses by the projection and says why', () => {

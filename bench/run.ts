@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR] [-- --lab-dir DIR] [-- --keep-lab]`: quickmig's speed against
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --lab-dir DIR] [-- --keep-lab] [-- --report-only]`: quickmig's speed against
  * what a user would pick instead, every figure measured next to its baseline in the same run, on a lab
  * of its own (bench/lab.ts). Writes `latest.json`, `summary.md` and `chart.svg` to bench/results/ (or
  * --out). See bench/README.md for what each figure means and the tuning log.
@@ -10,6 +10,8 @@
  * not yet measured), about 25 GiB of free disk at its peak. `--quick`: smaller sizes and fewer VMs,
  * 1 GiB only for the downtime by memory (21 minutes at a load average of 7 to 20 on 2 cores); the figures it cannot produce (4 GiB,
  * 8 GiB) are null. `npm run bench:switchover` runs the downtime by memory alone (bench/switchover.ts).
+ * `--report-only` measures nothing: it reads `latest.json` from --out, computes the downtime-by-memory
+ * limits and targets again with this version's rules, and writes the three files again.
  */
 import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
@@ -34,8 +36,8 @@ import {
 import type { ReportInput, TargetCheck } from './report';
 import { chart, markdown } from './report';
 import { startupFigure } from './startup';
-import type { SwitchoverFigures } from './switchover-figures';
-import { readLabProfile, switchoverFigures, switchoverTargets } from './switchover-figures';
+import type { LabProfileRecord, SwitchoverFigures } from './switchover-figures';
+import { readLabProfile, rejudged, switchoverFigures, switchoverTargets } from './switchover-figures';
 import { thinFigures } from './thin-figures';
 import { multiDiskFigures, transferFigures } from './transfer-figures';
 
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(projectRoot, 'bench', 'results') },
     'lab-dir': { type: 'string', default: join(projectRoot, '.quickmig', 'bench-lab') },
     'keep-lab': { type: 'boolean', default: false },
+    'report-only': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick === true;
@@ -99,7 +102,74 @@ function freeGiB(path: string): number {
   return (s.bavail * s.bsize) / 2 ** 30;
 }
 
+/** What `latest.json` holds that the report is made of. */
+interface ResultsFile {
+  quick: boolean;
+  durationSeconds: number;
+  machine: Omit<ReportInput['machine'], 'load'> & { loadAverage: { start: number; end: number } };
+  lab: LabProfileRecord;
+  transfer: { sizes: ReportInput['transfer']; multiDisk: ReportInput['multiDisk'] };
+  downtime: {
+    guestWriteBytesPerSec: number;
+    figures: ReportInput['downtime'];
+    budget: ReportInput['budget'];
+    /** Absent in results from before the downtime by memory size was measured. */
+    byMemory?: SwitchoverFigures;
+  };
+  targets: TargetCheck[];
+}
+
+/** Writes `latest.json`, `summary.md` and `chart.svg` into `out`, and the summary to stdout. */
+function writeResults(out: string, results: ResultsFile): void {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const report: ReportInput = {
+    quick: results.quick,
+    machine: {
+      ...results.machine,
+      load: `${results.machine.loadAverage.start} / ${results.machine.loadAverage.end}`,
+    },
+    durationSeconds: results.durationSeconds,
+    targets: results.targets,
+    transfer: results.transfer.sizes,
+    multiDisk: results.transfer.multiDisk,
+    downtime: results.downtime.figures,
+    budget: results.downtime.budget,
+    guestWriteBytesPerSec: results.downtime.guestWriteBytesPerSec,
+    labProfile: results.lab,
+    switchover: results.downtime.byMemory,
+    tuning: readFileSync(TUNING, 'utf8'),
+  };
+  writeFileSync(join(out, 'summary.md'), markdown(report));
+  writeFileSync(join(out, 'chart.svg'), chart(report));
+  process.stdout.write(`${markdown(report)}\n`);
+}
+
+/**
+ * `--report-only`: the report of the last run written again, its downtime-by-memory limits and targets
+ * computed with this version's rules from what that run measured and the lab profile it recorded.
+ */
+function reportOnly(out: string): number {
+  const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as ResultsFile;
+  if (results.downtime.byMemory === undefined) {
+    throw new Error(`${join(out, 'latest.json')} holds no downtime by memory size: nothing to compute again`);
+  }
+  const byMemory = rejudged(results.downtime.byMemory, results.lab);
+  const ours = new Set(switchoverTargets(results.downtime.byMemory).map((t) => t.figure));
+  const isSwitchoverTarget = (t: TargetCheck) =>
+    ours.has(t.figure) || /^(smartswitch|cold) 4 GiB memory, /.test(t.figure);
+  const first = results.targets.findIndex(isSwitchoverTarget);
+  const others = results.targets.filter((t) => !isSwitchoverTarget(t));
+  const at = first < 0 ? others.length : first;
+  results.targets = [...others.slice(0, at), ...switchoverTargets(byMemory), ...others.slice(at)];
+  results.downtime.byMemory = byMemory;
+  writeResults(out, results);
+  log(`wrote ${join(out, 'latest.json')}, summary.md and chart.svg again from the recorded figures`);
+  return 0;
+}
+
 async function main(): Promise<number> {
+  if (values['report-only']) return reportOnly(values.out as string);
   const began = performance.now();
   const loadStart = loadavg()[0] ?? 0;
   const needGiB = quick ? 6 : 25;
@@ -358,30 +428,10 @@ async function main(): Promise<number> {
     results.durationSeconds = round((performance.now() - began) / 1000, 0);
     results.machine.loadAverage.end = round(loadavg()[0] ?? 0, 2);
 
-    const out = values.out as string;
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-    const report: ReportInput = {
-      quick,
-      machine: {
-        ...results.machine,
-        load: `${results.machine.loadAverage.start} / ${results.machine.loadAverage.end}`,
-      },
-      durationSeconds: results.durationSeconds,
-      targets: t,
-      transfer,
-      multiDisk,
-      downtime: downtime.figures,
-      budget,
-      guestWriteBytesPerSec: GUEST_WRITE_BYTES_PER_SEC,
-      labProfile: profile,
-      switchover,
-      tuning: readFileSync(TUNING, 'utf8'),
-    };
-    writeFileSync(join(out, 'summary.md'), markdown(report));
-    writeFileSync(join(out, 'chart.svg'), chart(report));
-    process.stdout.write(`${markdown(report)}\n`);
-    log(`wrote ${join(out, 'latest.json')}, summary.md and chart.svg in ${results.durationSeconds} s`);
+    writeResults(values.out as string, results);
+    log(
+      `wrote ${join(values.out as string, 'latest.json')}, summary.md and chart.svg in ${results.durationSeconds} s`,
+    );
   } finally {
     if (values['keep-lab']) log(`lab kept in ${values['lab-dir']}`);
     else await lab.down();

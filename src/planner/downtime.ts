@@ -305,24 +305,31 @@ export interface EnvironmentRates {
 /**
  * The physical floor of a switchover in an environment whose rates are known: the same sums as the
  * projection with no fixed cost for registering or power tasks (suspend + state and changes copied at
- * the slowest of read, write and link + resume; for Cold the guest's shutdown and boot). For the
- * benchmark: a measured downtime beside this limit says how much is the product's own overhead.
+ * the slowest of read, write and link + resume; for Cold the guest's shutdown and boot). With
+ * `readBack` (verify `sha256`), the copy also reads every byte back from the target, at the slower of
+ * its read rate and the link, as {@link copyRate} counts it. For the benchmark: a measured downtime
+ * beside this limit says how much is the product's own overhead.
  */
 export function physicalLimit(
   mode: 'smartswitch' | 'cold',
   env: EnvironmentRates,
   sizes: { memoryBytes: number; switchoverBytes: number; coldStop?: 'guest' | 'power-off' },
+  options: { readBack?: boolean } = {},
 ): ModeProjection {
+  const once = Math.min(env.sourceReadBps, env.targetWriteBps, env.linkBps);
+  const back = Math.min(env.targetReadBps, env.linkBps);
   return projectMode(mode, {
     memoryBytes: sizes.memoryBytes,
     switchoverBytes: sizes.switchoverBytes,
     switchoverBytesSource: 'copied at the switchover',
     sourceHomeWrite: { bps: env.sourceWriteBps, source: 'environment' },
     targetHomeRead: { bps: env.targetReadBps, source: 'environment' },
-    copy: {
-      bps: Math.min(env.sourceReadBps, env.targetWriteBps, env.linkBps),
-      source: 'environment: slowest of read, write and link',
-    },
+    copy: options.readBack
+      ? {
+          bps: 1 / (1 / once + 1 / back),
+          source: 'environment: slowest of read, write and link, then read back from the target',
+        }
+      : { bps: once, source: 'environment: slowest of read, write and link' },
     coldStop: sizes.coldStop ?? 'guest',
     times: {
       guestShutdownMs: env.guestShutdownMs,

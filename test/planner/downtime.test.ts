@@ -122,6 +122,26 @@ describe('physicalLimit', () => {
     expect(cold.downtimeMs).toBe(1_000);
     expect(cold.serviceDowntimeMs).toBe(20_000 + 1_000 + 40_000);
   });
+
+  it('with readBack, the copy also reads every byte back from the target (verify sha256)', () => {
+    const env = {
+      sourceWriteBps: 400 * MB,
+      sourceReadBps: 400 * MB,
+      targetWriteBps: 400 * MB,
+      targetReadBps: 400 * MB,
+      linkBps: 1250 * MB,
+      guestShutdownMs: 20_000,
+      bootToHeartbeatMs: 40_000,
+      resumeToHeartbeatMs: 2_000,
+    };
+    const sizes = { memoryBytes: 4096 * MiB, switchoverBytes: 0 };
+    const once = physicalLimit('smartswitch', env, sizes);
+    const verified = physicalLimit('smartswitch', env, sizes, { readBack: true });
+    // 4 GiB at 400 MB/s is 10.7 s: suspend, copy, resume; the read-back doubles the copy's.
+    expect(once.downtimeMs).toBe(10_737 + 10_737 + 10_737);
+    expect(verified.downtimeMs).toBe(10_737 + 21_475 + 10_737);
+    expect(verified.terms.find((t) => t.step === 'copy')?.how).toContain('read back from the target');
+  });
 });
 
 describe('rates', () => {

@@ -98,10 +98,23 @@ export function requestFileOf(args: { _: readonly string[]; request?: string | u
  * RequestValidationError; problems with a field that a flag sets name the flag too.
  */
 export function requestFrom(file: string | undefined, flags: RequestFlags): MigrationRequest {
-  const base = (file ? readRequestFile(file) : {}) as Record<string, Record<string, unknown> | undefined>;
-  const source: Record<string, unknown> = { ...base.source };
-  const target: Record<string, unknown> = { ...base.target };
-  const options: Record<string, unknown> = { ...base.options };
+  const read = file ? readRequestFile(file) : {};
+  const parts = ['source', 'target', 'options'] as const;
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  // A file that is not an object of objects goes to validation as it is: the schema names what is wrong.
+  if (!isObject(read) || parts.some((k) => read[k] !== undefined && !isObject(read[k])))
+    return normalizeRequest(read);
+  // Every other key of the file (a misspelt 'sourc', say) stays, for the schema to refuse by name.
+  const {
+    source: fileSource,
+    target: fileTarget,
+    options: fileOptions,
+    ...rest
+  } = read as Record<string, Record<string, unknown> | undefined>;
+  const source: Record<string, unknown> = { ...fileSource };
+  const target: Record<string, unknown> = { ...fileTarget };
+  const options: Record<string, unknown> = { ...fileOptions };
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const vm = str(flags.vm);
   if (vm !== undefined) {
@@ -171,12 +184,7 @@ export function requestFrom(file: string | undefined, flags: RequestFlags): Migr
   nested('window', 'notBefore', str(flags['not-before']));
   nested('window', 'notAfter', str(flags['not-after']));
   nested('window', 'onMiss', str(flags['on-window-miss']));
-  const request = {
-    ...(base.$schema ? { $schema: base.$schema } : {}),
-    source,
-    target,
-    options,
-  };
+  const request = { ...rest, source, target, options };
   try {
     return normalizeRequest(request);
   } catch (error) {

@@ -2,6 +2,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import schema from '../../schema/migration-request.schema.json' with { type: 'json' };
 import { RequestSyntaxError, RequestValidationError } from './errors';
 import { jsonSyntaxError } from './json-syntax';
+import { nameProblems } from './names';
 import type { SchemaWording } from './schema-errors';
 import { describeSchemaErrors, joinField, unknownPropertyMessage } from './schema-errors';
 
@@ -179,8 +180,11 @@ export function normalizeRequest(input: unknown): MigrationRequest {
     throw new RequestValidationError(describeSchemaErrors(validate.errors ?? [], REQUEST_WORDING));
   }
   // useDefaults has filled in every option and target.disks, which turns the input into a request.
-  const { $schema: _editorHint, ...request } = copy;
-  return request as MigrationRequest;
+  const { $schema: _editorHint, ...rest } = copy;
+  const request = rest as MigrationRequest;
+  const names = nameProblems(request);
+  if (names.length > 0) throw new RequestValidationError(names);
+  return request;
 }
 
 /** Parses JSON text and normalizes it; malformed text throws RequestSyntaxError naming line and column. */

@@ -362,6 +362,38 @@ describe('requestFrom (flags → request)', () => {
     expect(request.target.datastore).toBe('other');
     expect(request.options.switchover).toBe('manual');
   });
+
+  it('keeps every key of a request file for validation, the top level included: nothing is dropped', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quickmig-args-'));
+    const write = (name: string, body: unknown) => {
+      writeFileSync(join(dir, name), JSON.stringify(body));
+      return join(dir, name);
+    };
+    const good = {
+      source: { endpoint: 'esx-a', name: 'ir-app01' },
+      target: { endpoint: 'esx-b', datastore: 'datastore1' },
+    };
+    // With and without flags: the flags must not rebuild the request from the keys they know.
+    for (const flags of [{}, { switchover: 'manual' }]) {
+      expect(problemsOf(() => requestFrom(write('top.json', { ...good, optoins: {} }), flags))).toEqual([
+        {
+          path: 'optoins',
+          message: expect.stringMatching(/unknown property 'optoins'.*did you mean 'options'/),
+        },
+      ]);
+      expect(
+        problemsOf(() =>
+          requestFrom(write('nested.json', { ...good, target: { ...good.target, pool: 'x' } }), flags),
+        ),
+      ).toEqual([{ path: 'target.pool', message: expect.stringMatching(/unknown property 'pool'/) }]);
+    }
+    expect(
+      problemsOf(() => requestFrom(write('shape.json', { ...good, source: 'esx-a/ir-app01' }), {})),
+    ).toEqual([{ path: 'source', message: 'must be an object (got a string)' }]);
+    expect(problemsOf(() => requestFrom(write('array.json', [good]), {}))).toEqual([
+      { path: '(request)', message: 'must be an object (got an array)' },
+    ]);
+  });
 });
 
 describe('migration ids', () => {

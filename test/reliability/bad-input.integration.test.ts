@@ -227,6 +227,88 @@ const CASES: Case[] = [
     fix: /must be >=/,
   },
   {
+    name: 'unknown key at the top level',
+    request: { source: { endpoint: 'esx-a', name: 'off01' }, target: esxB, optoins: { mode: 'cold' } },
+    type: 'RequestValidationError',
+    field: 'optoins',
+    fix: /did you mean 'options'/,
+  },
+  {
+    name: 'unknown key two levels down',
+    request: {
+      source: { endpoint: 'esx-a', name: 'off01' },
+      target: esxB,
+      options: { window: { notBefor: '2026-12-03T22:00:00Z' } },
+    },
+    type: 'RequestValidationError',
+    field: 'options.window.notBefor',
+    fix: /unknown property 'notBefor'/,
+  },
+  {
+    name: "target name '..' (a folder outside the VM's own)",
+    request: { source: { endpoint: 'esx-a', name: 'off01' }, target: { ...esxB, name: '..' } },
+    type: 'RequestValidationError',
+    field: 'target.name',
+    fix: /outside the VM's own/,
+  },
+  {
+    name: "target name with '/' and brackets",
+    request: { source: { endpoint: 'esx-a', name: 'off01' }, target: { ...esxB, name: 'a/[b]' } },
+    type: 'RequestValidationError',
+    field: 'target.name',
+    fix: /choose a name without '\/'/,
+  },
+  {
+    name: 'target name of 300 characters',
+    request: { source: { endpoint: 'esx-a', name: 'off01' }, target: { ...esxB, name: 'x'.repeat(300) } },
+    type: 'RequestValidationError',
+    field: 'target.name',
+    fix: /at most 80 characters/,
+  },
+  {
+    name: 'datastore given as a datastore path with ..',
+    request: {
+      source: { endpoint: 'esx-a', name: 'off01' },
+      target: { ...esxB, datastore: '[datastore1] ../x' },
+    },
+    type: 'RequestValidationError',
+    field: 'target.datastore',
+    fix: /not a path/,
+  },
+  {
+    name: 'source name with a NUL character',
+    request: { source: { endpoint: 'esx-a', name: 'off01\u0000' }, target: esxB },
+    type: 'RequestValidationError',
+    field: 'source.name',
+    fix: /U\+0000 \(NUL\)/,
+  },
+  {
+    name: 'target folder path with ..',
+    request: {
+      source: { endpoint: 'vcenter', name: 'web01' },
+      target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'shared-ds', folder: '/DC1/vm/../host' },
+    },
+    type: 'RequestValidationError',
+    field: 'target.folder',
+    fix: /from the datacenter down/,
+  },
+  {
+    name: 'the same disk placed twice',
+    request: {
+      source: { endpoint: 'esx-a', name: 'off01' },
+      target: {
+        ...esxB,
+        disks: [
+          { index: 0, datastore: 'datastore1' },
+          { label: 'Hard disk 1', datastore: 'datastore1' },
+        ],
+      },
+    },
+    type: 'PreflightBlockedError',
+    field: 'target.disks[1]',
+    fix: /is already placed by target.disks\[0\]; keep one entry/,
+  },
+  {
     name: 'wrong credentials in the worker configuration',
     worker: 'password',
     request: { source: { endpoint: 'esx-a', name: 'off01' }, target: esxB },

@@ -238,6 +238,77 @@ describe('normalizeRequest', () => {
   });
 });
 
+describe('names and paths', () => {
+  const withTarget = (target: Record<string, unknown>) => ({
+    ...minimal,
+    target: { ...minimal.target, ...target },
+  });
+  const withSource = (source: Record<string, unknown>) => ({
+    ...minimal,
+    source: { endpoint: 'vcenter', ...source },
+  });
+  const one = (input: unknown) => {
+    const found = problems(input);
+    expect(found).toHaveLength(1);
+    return found[0] as { path: string; message: string };
+  };
+
+  it.each([
+    { name: '..', fix: /outside the VM's own/ },
+    { name: '.', fix: /outside the VM's own/ },
+    { name: 'app/01', fix: /becomes its folder on the datastore; choose a name without '\/'/ },
+    { name: 'app\\01', fix: /choose a name without/ },
+    { name: 'app[1]', fix: /choose a name without '\[' or '\]'/ },
+    { name: 'app\u000001', fix: /U\+0000 \(NUL\)/ },
+    { name: ' app01', fix: /remove the spaces/ },
+    { name: 'a'.repeat(300), fix: /at most 80 characters/ },
+  ])('target.name $name is refused: $fix', ({ name, fix }) => {
+    const p = one(withTarget({ name }));
+    expect(p.path).toBe('target.name');
+    expect(p.message).toMatch(fix);
+  });
+
+  it.each([
+    { datastore: 'ds/../other', fix: /not a path/ },
+    { datastore: 'ds] x', fix: /contains '\] '/ },
+    { datastore: 'ds\u0000', fix: /NUL/ },
+    { datastore: 'd'.repeat(300), fix: /300 characters/ },
+  ])('target.datastore $datastore is refused: $fix', ({ datastore, fix }) => {
+    const p = one(withTarget({ datastore }));
+    expect(p.path).toBe('target.datastore');
+    expect(p.message).toMatch(fix);
+  });
+
+  it('a disk placed on a datastore path is refused at its index', () => {
+    const p = one(withTarget({ disks: [{ index: 0, datastore: '[ds] vm/../x' }] }));
+    expect(p.path).toBe('target.disks[0].datastore');
+    expect(p.message).toMatch(/not a path/);
+  });
+
+  it.each([
+    { field: 'folder', value: '/DC1/vm/../host' },
+    { field: 'resourcePool', value: '/DC1/host/./Prod' },
+  ])('target.$field with a relative segment is refused', ({ field, value }) => {
+    const p = one(withTarget({ [field]: value }));
+    expect(p.path).toBe(`target.${field}`);
+    expect(p.message).toMatch(/write it from the datacenter down/);
+  });
+
+  it('a source named by a path, or with a 300-character name, or by a path with ..', () => {
+    expect(one(withSource({ name: 'DC1/vm/app01' })).message).toMatch(/name the VM by source.inventoryPath/);
+    expect(one(withSource({ name: 'x'.repeat(300) })).path).toBe('source.name');
+    expect(one(withSource({ inventoryPath: '/DC1/vm/../vm/app01' })).path).toBe('source.inventoryPath');
+  });
+
+  it('keeps names vSphere allows: brackets in a datastore name, spaces and Unicode, folders as paths', () => {
+    expect(() =>
+      normalizeRequest(
+        withTarget({ datastore: 'ds[1]', name: 'Web Server (prod) — 移行', folder: '/DC1/vm/prod' }),
+      ),
+    ).not.toThrow();
+  });
+});
+
 describe('parseRequest', () => {
   it('parses and normalizes JSON text (a byte order mark is fine)', () => {
     expect(parseRequest(`\uFEFF${JSON.stringify(minimal)}`).options.method).toBe('auto');

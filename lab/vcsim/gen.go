@@ -96,6 +96,9 @@ func (l *Launcher) createSpecVMFiles(v VMSpec) (dsPath, error) {
 	if v.UUIDQuestion == "cancelOnly" {
 		set("quickmig.uuidQuestion", "cancelOnly")
 	}
+	if v.Template {
+		set("quickmig.template", "TRUE")
+	}
 	if v.ISO != "" {
 		if err := l.addISO(v.ISO, v.Seed, set); err != nil {
 			return vmx, err

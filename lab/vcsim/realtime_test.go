@@ -299,3 +299,24 @@ func TestRelocationCopiesAtDatastoreRates(t *testing.T) {
 	}
 	lb.must(vm.PowerOn(ctx)) // no question after a move vCenter made
 }
+
+func TestTemplateIsMarkedAndMustBeOff(t *testing.T) {
+	s := baseSpec(t.TempDir(), "esx")
+	s.VMs = append(s.VMs, VMSpec{Name: "tmpl01", Host: "esx01.lab", Datastore: "datastore1", MemoryMiB: 16, Power: "poweredOff",
+		Template: true, Disks: []DiskSpec{{SizeMiB: 1}}, Seed: 4})
+	lb := startLab(t, s)
+	var tmpl, vm mo.VirtualMachine
+	lb.props(lb.vm("tmpl01").Reference(), &tmpl, "config.template", "summary.config.template", "runtime.powerState")
+	lb.props(lb.vm("ir-app01").Reference(), &vm, "config.template")
+	if !tmpl.Config.Template || !tmpl.Summary.Config.Template || tmpl.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
+		t.Fatalf("tmpl01: template %v/%v, power %s", tmpl.Config.Template, tmpl.Summary.Config.Template, tmpl.Runtime.PowerState)
+	}
+	if vm.Config.Template {
+		t.Fatal("ir-app01 is marked as a template")
+	}
+	bad := baseSpec(t.TempDir(), "esx")
+	bad.VMs[0].Template = true
+	if err := bad.validate(); err == nil || !strings.Contains(err.Error(), "is a template and must be poweredOff") {
+		t.Fatalf("a powered-on template: %v", err)
+	}
+}

@@ -96,6 +96,9 @@ type VMSpec struct {
 	IgnoreShutdown bool `json:"ignoreShutdown,omitempty"`
 	// UUIDQuestion "cancelOnly" makes the uuid.altered question offer only Cancel (unanswerable).
 	UUIDQuestion string `json:"uuidQuestion,omitempty"`
+	// Template registers the VM as a template (config.template true, as MarkAsTemplate leaves it);
+	// it must be powered off.
+	Template bool `json:"template,omitempty"`
 	// ISO is an ISO image ("[ds] iso/image.iso") in the VM's CD/DVD drive; the lab writes the file.
 	ISO string `json:"iso,omitempty"`
 }
@@ -182,6 +185,9 @@ func (s *Spec) validate() error {
 		case "", "default", "cancelOnly":
 		default:
 			return fmt.Errorf("spec: vm %s uuidQuestion must be default or cancelOnly, got %q", v.Name, v.UUIDQuestion)
+		}
+		if v.Template && v.Power != "poweredOff" {
+			return fmt.Errorf("spec: vm %s is a template and must be poweredOff, got %q", v.Name, v.Power)
 		}
 		for _, d := range v.Disks {
 			if d.Datastore != "" && !ds[d.Datastore] {

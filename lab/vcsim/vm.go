@@ -68,6 +68,7 @@ type vmxInfo struct {
 	hasVC          bool
 	noTools        bool // quickmig.tools = "none"
 	ignoreShutdown bool // quickmig.ignoreShutdown = "TRUE"
+	template       bool // quickmig.template = "TRUE": registered as a template
 	// sharedBus is scsi0.sharedBus: "", "none", "virtual" or "physical", as the controller's SharedBus.
 	sharedBus string
 }
@@ -99,6 +100,7 @@ func (l *Launcher) parseVMXInfo(vmx dsPath) (*vmxInfo, types.BaseMethodFault) {
 	info.sharedBus = x.Get("scsi0.sharedBus")
 	info.noTools = x.Get("quickmig.tools") == "none"
 	info.ignoreShutdown = strings.EqualFold(x.Get("quickmig.ignoreShutdown"), "TRUE")
+	info.template = strings.EqualFold(x.Get("quickmig.template"), "TRUE")
 	for _, e := range x.entries {
 		rest, ok := strings.CutPrefix(strings.ToLower(e.k), "scsi0:")
 		if !ok || !strings.HasSuffix(rest, ".filename") {
@@ -236,6 +238,8 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 		vm.Summary.Config.Name = name
 		vm.Config.Uuid = uuidString(mix(info.seed, 11), mix(info.seed, 12))
 		vm.Summary.Config.Uuid = vm.Config.Uuid
+		vm.Config.Template = info.template
+		vm.Summary.Config.Template = info.template
 		if info.vmState != "" && fileExists(filepath.Join(home, info.vmState)) {
 			vm.Runtime.PowerState = types.VirtualMachinePowerStateSuspended
 			vm.Summary.Runtime.PowerState = types.VirtualMachinePowerStateSuspended

@@ -56,6 +56,7 @@ export function migrationFacts(gathered: GatheredFacts): MigrationFacts {
       moref: vm.ref.value,
       powerState: vm.powerState,
       connectionState: (vm.connectionState ?? 'connected') as MigrationFacts['vm']['connectionState'],
+      template: vm.template,
       memoryMiB: vm.memoryMB,
       cpus: vm.numCpu,
       featureRequirement: vm.cpuRequirements.map((f) => f.key),

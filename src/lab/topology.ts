@@ -47,6 +47,8 @@ export interface TopologyVm {
   ignoreShutdown?: boolean;
   /** `cancelOnly`: the moved-or-copied question offers only Cancel; default `default`. */
   uuidQuestion?: 'default' | 'cancelOnly';
+  /** Registered as a template (config.template); must be poweredOff; default false. */
+  template?: boolean;
   /** An ISO image (`[ds] path`) in the VM's CD/DVD drive, written by the lab; default none. */
   iso?: string;
   disks: TopologyDisk[];
@@ -403,6 +405,7 @@ export function endpointSpec(
       tools: vm.tools ?? 'running',
       ignoreShutdown: vm.ignoreShutdown ?? false,
       uuidQuestion: vm.uuidQuestion ?? 'default',
+      template: vm.template ?? false,
       ...(vm.iso ? { iso: vm.iso } : {}),
       disks: vm.disks.map((d) => ({
         sizeMiB: d.sizeMiB,

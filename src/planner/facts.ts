@@ -61,6 +61,8 @@ export interface PlannerVm {
   powerState: 'poweredOn' | 'poweredOff' | 'suspended';
   /** runtime.connectionState; anything but `connected` blocks. */
   connectionState: 'connected' | 'disconnected' | 'orphaned' | 'inaccessible' | 'invalid';
+  /** config.template: a template is not migrated (absent in facts recorded before it was read). */
+  template?: boolean;
   memoryMiB: number;
   cpus: number;
   /** CPU feature keys the running (or suspended) VM depends on (runtime.featureRequirement keys). */

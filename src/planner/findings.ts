@@ -6,9 +6,16 @@ import type { Context, Where } from './context';
 import { gib, list, MiB } from './context';
 import type { SpaceNeed } from './model';
 
-/** The VM and both hosts must be connected, and the target host usable. */
+/** The VM must be a VM (not a template), it and both hosts connected, and the target host usable. */
 export function checkHostsAndVm(ctx: Context): void {
   const { vm, sourceHost, targetHost } = ctx.facts;
+  if (vm.template === true) {
+    ctx.error(
+      'source-is-template',
+      `${vm.name} is a template, not a VM; quickmig moves VMs: convert it to a VM first (vSphere Client: Convert to Virtual Machine; govc vm.markasvm), or clone it where it should be`,
+      'source',
+    );
+  }
   if (vm.connectionState !== 'connected') {
     ctx.error('vm-not-connected', `${vm.name} is ${vm.connectionState}; fix it in vSphere first`, 'source');
   }

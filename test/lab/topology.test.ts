@@ -125,6 +125,7 @@ describe('lab topology', () => {
           tools: 'running',
           ignoreShutdown: false,
           uuidQuestion: 'default',
+          template: false,
           disks: [{ sizeMiB: 4, fill: 'pattern' }],
         },
       ],

@@ -180,6 +180,21 @@ describe('blocking findings', () => {
       },
     },
     {
+      name: 'a template',
+      input: esxToEsx,
+      change: (f) => {
+        f.vm.template = true;
+      },
+      finding: {
+        severity: 'error',
+        code: 'source-is-template',
+        field: 'source',
+        message: expect.stringMatching(
+          /^\S+ is a template, not a VM; quickmig moves VMs: convert it to a VM first/,
+        ),
+      },
+    },
+    {
       name: 'source host disconnected',
       input: esxToEsx,
       change: (f) => {

@@ -309,6 +309,13 @@ const CASES: Case[] = [
     fix: /is already placed by target.disks\[0\]; keep one entry/,
   },
   {
+    name: 'an inventory path to a template',
+    request: { source: { endpoint: 'esx-a', inventoryPath: '/ha-datacenter/vm/tmpl01' }, target: esxB },
+    type: 'PreflightBlockedError',
+    field: 'source',
+    fix: /tmpl01 is a template, not a VM; quickmig moves VMs: convert it to a VM first/,
+  },
+  {
     name: 'wrong credentials in the worker configuration',
     worker: 'password',
     request: { source: { endpoint: 'esx-a', name: 'off01' }, target: esxB },
@@ -327,7 +334,20 @@ const CASES: Case[] = [
 ];
 
 beforeAll(async () => {
-  lab = await startPrivateLab('reliability-bad-input', topologyWith([]));
+  lab = await startPrivateLab(
+    'reliability-bad-input',
+    topologyWith([
+      {
+        name: 'tmpl01',
+        host: 'esx-a.lab',
+        datastore: 'datastore1',
+        memoryMiB: 64,
+        power: 'poweredOff',
+        template: true,
+        disks: [{ sizeMiB: 4 }],
+      },
+    ]),
+  );
   const config = JSON.parse((await import('node:fs')).readFileSync(lab.workerConfig, 'utf8')) as {
     endpoints: Record<string, { passwordFile?: string; password?: string; tls: { thumbprint: string } }>;
   };

@@ -5,8 +5,9 @@
  * - `xfer-<MiB>`: powered off, one pattern-filled disk (real bytes, so `cp` has something to copy);
  *   the source files of the transfer figures.
  * - `multi`: powered off, four pattern-filled disks; the parallel multi-disk figure.
- * - `dt-<mode>-<MiB>-r<N>`: powered on, 1 GiB of memory, one sparse disk (cheap to create; the copy still
- *   moves every byte); the downtime figures. Their guest writers start at 0 and the benchmark sets the
+ * - `dt-<mode>-<MiB>-r<N>`: powered on, 16 MiB of memory, one thick disk of zeros whose lab backing keeps
+ *   its holes (no disk space in the lab; a thick disk is copied whole, every byte at the lab's rates, so
+ *   the bulk copy and what the guest writes during it grow with the disk); the downtime figures. Their guest writers start at 0 and the benchmark sets the
  *   rate right before each migration, so every size sees the same rate for its own copy time only.
  * - `tiny-<N>`: powered on, 64 MiB memory, a 1 MiB disk; the overhead and concurrency figures.
  * - `task-01`: like a tiny VM; suspended and resumed by the task-wait figure.
@@ -105,7 +106,8 @@ export function benchTopology(spec: BenchLabSpec): Topology {
               power: 'poweredOn',
               // Small memory: these figures follow the disk; the downtime by memory is the sw-* VMs'.
               memoryMiB: 16,
-              disks: [{ sizeMiB: mib, fill: 'sparse' }],
+              // Thick: a thin empty disk would move no data and make every size look the same.
+              disks: [{ sizeMiB: mib, fill: 'sparse', thin: false }],
             }),
           );
         }
@@ -119,7 +121,7 @@ export function benchTopology(spec: BenchLabSpec): Topology {
         vm(budgetVm(mode, run), {
           power: 'poweredOn',
           memoryMiB: 4,
-          disks: [{ sizeMiB: 96, fill: 'sparse' }],
+          disks: [{ sizeMiB: 96, fill: 'sparse', thin: false }],
         }),
       );
     }

@@ -65,7 +65,7 @@ func (l *Launcher) createSpecVMFiles(v VMSpec) (dsPath, error) {
 		name := diskFileName(v.Name, i)
 		size := d.SizeMiB << 20
 		desc := flatDescriptor(extentName(name, false), size, v.Seed, i)
-		if d.Fill == "sparse" || d.Fill == "scattered" {
+		if d.thin() {
 			desc.setDDB("thinProvisioned", "1")
 		}
 		if err := writeFlatExtent(filepath.Join(local, extentName(name, false)), size, d.Fill, v.Seed, i); err != nil {

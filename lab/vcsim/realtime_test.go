@@ -320,3 +320,30 @@ func TestTemplateIsMarkedAndMustBeOff(t *testing.T) {
 		t.Fatalf("a powered-on template: %v", err)
 	}
 }
+
+func TestThickDiskWithHolesIsThickAndReadWhole(t *testing.T) {
+	s := baseSpec(t.TempDir(), "esx")
+	thick := false
+	s.VMs[0].Disks = []DiskSpec{{SizeMiB: 4, Fill: "sparse", Thin: &thick}, {SizeMiB: 4, Fill: "sparse"}}
+	s.VMs[0].Power = "poweredOff"
+	lb := startLab(t, s)
+	var m mo.VirtualMachine
+	lb.props(lb.vm("ir-app01").Reference(), &m, "config.hardware.device")
+	var thin []bool
+	for _, d := range m.Config.Hardware.Device {
+		if disk, ok := d.(*types.VirtualDisk); ok {
+			thin = append(thin, *disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo).ThinProvisioned)
+		}
+	}
+	if len(thin) != 2 || thin[0] || !thin[1] {
+		t.Fatalf("provisioning of disks 0 (thin: false) and 1 (sparse): %v", thin)
+	}
+	// The thick disk costs the lab no space, and reads as 4 MiB of zeros.
+	if used := du(t, lb.local("IR-NFS", "ir-app01/ir-app01-flat.vmdk")); used > 64<<10 {
+		t.Fatalf("the thick disk's backing uses %d bytes", used)
+	}
+	res, body := lb.folder("GET", "IR-NFS", "ir-app01/ir-app01-flat.vmdk", nil, "cookie", nil)
+	if res == nil || res.StatusCode != 200 || len(body) != 4<<20 || strings.Trim(string(body), "\x00") != "" {
+		t.Fatalf("GET of the thick disk: %d, %d bytes", res.StatusCode, len(body))
+	}
+}

@@ -75,6 +75,18 @@ type DiskSpec struct {
 	SizeMiB   int64  `json:"sizeMiB"`
 	Datastore string `json:"datastore,omitempty"`
 	Fill      string `json:"fill,omitempty"` // pattern | sparse | zero | scattered
+	// Thin overrides the provisioning the fill implies (sparse and scattered: thin; the others: thick).
+	// A thick disk filled sparse is a thick disk of zeros whose lab backing keeps its holes (a big
+	// disk that costs the lab no space; a host reads and copies it whole, as it would a real one).
+	Thin *bool `json:"thin,omitempty"`
+}
+
+// thin is the disk's provisioning: Thin when given, else what the fill implies.
+func (d DiskSpec) thin() bool {
+	if d.Thin != nil {
+		return *d.Thin
+	}
+	return d.Fill == "sparse" || d.Fill == "scattered"
 }
 
 type VMSpec struct {

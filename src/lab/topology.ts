@@ -27,6 +27,8 @@ export interface TopologyDisk {
   sizeMiB: number;
   datastore?: string;
   fill?: 'pattern' | 'sparse' | 'zero' | 'scattered';
+  /** Provisioning; default what the fill implies (sparse and scattered thin, the others thick). */
+  thin?: boolean;
 }
 
 /** A VM in the topology. */
@@ -216,7 +218,7 @@ export interface EndpointSpec {
   }[];
   vms: (Required<Omit<TopologyVm, 'disks' | 'iso'>> &
     Pick<TopologyVm, 'iso'> & {
-      disks: (Required<Omit<TopologyDisk, 'datastore'>> & { datastore?: string })[];
+      disks: (Required<Omit<TopologyDisk, 'datastore' | 'thin'>> & Pick<TopologyDisk, 'datastore' | 'thin'>)[];
     })[];
 }
 
@@ -411,6 +413,7 @@ export function endpointSpec(
         sizeMiB: d.sizeMiB,
         fill: d.fill ?? 'pattern',
         ...(d.datastore ? { datastore: d.datastore } : {}),
+        ...(d.thin !== undefined ? { thin: d.thin } : {}),
       })),
     })),
   };

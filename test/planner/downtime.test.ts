@@ -103,17 +103,21 @@ describe('projectMode', () => {
 });
 
 describe('physicalLimit', () => {
+  /** An environment of VMFS datastores at 400 MB/s, a 10 Gb/s link and the realistic guest times. */
+  const environment = (rates: { sourceWriteBps?: number; sourceReadBps?: number } = {}) => ({
+    sourceWriteBps: 400 * MB,
+    sourceReadBps: 400 * MB,
+    targetWriteBps: 400 * MB,
+    targetReadBps: 400 * MB,
+    linkBps: 1250 * MB,
+    guestShutdownMs: 20_000,
+    bootToHeartbeatMs: 40_000,
+    resumeToHeartbeatMs: 2_000,
+    ...rates,
+  });
+
   it('is the sum of the transfers at the environment rates, with no fixed costs', () => {
-    const env = {
-      sourceWriteBps: 100 * MB,
-      sourceReadBps: 100 * MB,
-      targetWriteBps: 400 * MB,
-      targetReadBps: 400 * MB,
-      linkBps: 1250 * MB,
-      guestShutdownMs: 20_000,
-      bootToHeartbeatMs: 40_000,
-      resumeToHeartbeatMs: 2_000,
-    };
+    const env = environment({ sourceWriteBps: 100 * MB, sourceReadBps: 100 * MB });
     // 1 GiB written at 100 MB/s, copied at 100 MB/s (the source read), read back at 400 MB/s.
     const smart = physicalLimit('smartswitch', env, { memoryBytes: 1024 * MiB, switchoverBytes: 0 });
     expect(smart.downtimeMs).toBe(10_737 + 10_737 + 0 + 2_684);
@@ -124,16 +128,7 @@ describe('physicalLimit', () => {
   });
 
   it('with readBack, the copy also reads every byte back from the target (verify sha256)', () => {
-    const env = {
-      sourceWriteBps: 400 * MB,
-      sourceReadBps: 400 * MB,
-      targetWriteBps: 400 * MB,
-      targetReadBps: 400 * MB,
-      linkBps: 1250 * MB,
-      guestShutdownMs: 20_000,
-      bootToHeartbeatMs: 40_000,
-      resumeToHeartbeatMs: 2_000,
-    };
+    const env = environment();
     const sizes = { memoryBytes: 4096 * MiB, switchoverBytes: 0 };
     const once = physicalLimit('smartswitch', env, sizes);
     const verified = physicalLimit('smartswitch', env, sizes, { readBack: true });

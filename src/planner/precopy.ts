@@ -30,8 +30,9 @@ export interface ProjectionInput {
   /** Time since the newest snapshot (the current delta has grown that long), in ms. */
   sinceSnapshotMs: number;
   /**
-   * Time from now until the source has stopped (the decision and the stop task), in ms: the guest writes
-   * on until then, so the delta grows by that much more before the switchover copies it.
+   * Time from now until the source has stopped (the decision and the stop task, and a Cold source's guest
+   * shutdown), in ms: the guest writes on until then, so the delta grows by that much more before the
+   * switchover copies it.
    */
   untilStopMs: number;
   /** Suspend state to copy: the VM's memory for SmartSwitch, 0 for cold. */
@@ -182,6 +183,23 @@ export function judgeRound(
  */
 export function fixedOverheadMs(samples: StepSamples): number {
   return 3 * typical(samples.taskMs) + roundOverheadMs(samples);
+}
+
+/**
+ * How long a Cold source takes to stop through its guest (the plan's projected `shutdown` term, ms): the
+ * guest writes on while it shuts down, and those writes are copied after the stop, inside the downtime.
+ * 0 for SmartSwitch (a suspend freezes the guest) and for a hard power-off.
+ */
+export function guestStopMs(
+  mode: 'smartswitch' | 'cold',
+  downtime:
+    | { modes: readonly { mode: string; terms: readonly { step: string; ms: number }[] }[] }
+    | null
+    | undefined,
+): number {
+  if (mode !== 'cold') return 0;
+  const cold = downtime?.modes.find((m) => m.mode === 'cold');
+  return cold?.terms.find((t) => t.step === 'shutdown')?.ms ?? 0;
 }
 
 /** Durations of this migration's own control steps, ms. */

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { projectModes } from '../../src/planner/downtime';
 import { decidePlan } from '../../src/planner/plan';
 import type { PrecopyRound, Projection } from '../../src/planner/precopy';
 import {
   fixedOverheadMs,
+  guestStopMs,
   judgeRound,
   projectAfterRound,
   projectSwitchover,
@@ -247,5 +249,44 @@ describe('decidePlan: downtime budget and window', () => {
     expect(vmotion.findings).toContainEqual(
       expect.objectContaining({ severity: 'warning', code: 'budget-not-applicable' }),
     );
+  });
+});
+
+describe('guestStopMs', () => {
+  const downtime = projectModes(['smartswitch', 'cold'], {
+    memoryBytes: 1024 * 2 ** 20,
+    switchoverBytes: 0,
+    switchoverBytesSource: 'test',
+    sourceHomeWrite: { bps: 400e6, source: 'test' },
+    targetHomeRead: { bps: 400e6, source: 'test' },
+    copy: { bps: 400e6, source: 'test' },
+    coldStop: 'guest',
+  });
+
+  it("is a Cold source's projected guest shutdown: the guest writes on until it stops", () => {
+    expect(guestStopMs('cold', downtime)).toBe(20_000);
+  });
+
+  it('is 0 for SmartSwitch (a suspend freezes the guest), a hard stop, or a plan without a projection', () => {
+    expect(guestStopMs('smartswitch', downtime)).toBe(0);
+    const hard = projectModes(['cold'], { ...downtime.input, coldStop: 'power-off' });
+    expect(guestStopMs('cold', hard)).toBe(0);
+    expect(guestStopMs('cold', null)).toBe(0);
+  });
+
+  it('grows the projected switchover by what the guest writes meanwhile', () => {
+    const input = {
+      writeRateBps: 6 * 2 ** 20,
+      sinceSnapshotMs: 0,
+      untilStopMs: 0,
+      stateBytes: 0,
+      configBytes: 0,
+      throughputBps: 12 * 2 ** 20,
+      fixedMs: 500,
+    };
+    const plain = projectSwitchover(input);
+    const shutdown = projectSwitchover({ ...input, untilStopMs: guestStopMs('cold', downtime) });
+    // 20 s of writes at 6 MiB/s is 120 MiB: 10 s at 12 MiB/s, inside the downtime.
+    expect(shutdown.ms - plain.ms).toBe(10_000);
   });
 });

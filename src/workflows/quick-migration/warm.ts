@@ -10,6 +10,7 @@ import { frozenDiskFiles, planCopies, remainingFiles } from '../../planner/files
 import type { PrecopyRound, Projection } from '../../planner/precopy';
 import {
   fixedOverheadMs,
+  guestStopMs,
   judgeRound,
   projectAfterRound,
   projectSwitchover,
@@ -19,7 +20,7 @@ import {
 } from '../../planner/precopy';
 import { step } from '../activity-options';
 import type { PrecopyStatus } from '../definitions';
-import { PRECOPY_HEADROOM, PRECOPY_TIGHTEN } from '../patches';
+import { PRECOPY_HEADROOM, PRECOPY_SHUTDOWN, PRECOPY_TIGHTEN } from '../patches';
 import type { GateDeps } from '../switchover-gate';
 import type { Compensation } from './compensation';
 import type { MigrationContext } from './context';
@@ -53,6 +54,11 @@ export function warmMigration(
     calibrated: maxDowntimeMs !== undefined && patched(PRECOPY_HEADROOM),
     // Once the projection fits, rounds go on while each cuts it by TIGHTEN (same replay rule).
     tighten: maxDowntimeMs !== undefined && patched(PRECOPY_TIGHTEN),
+    // A Cold source's guest writes on while it shuts down; the switchover copies that too (same rule).
+    guestStopMs:
+      maxDowntimeMs !== undefined && plan.mode === 'cold' && patched(PRECOPY_SHUTDOWN)
+        ? guestStopMs(plan.mode, plan.downtime)
+        : 0,
   };
   const headroom = warm.calibrated ? (precopyOptions?.headroom ?? 0.2) : 0;
   const precopyStatus = (): PrecopyStatus => {
@@ -74,7 +80,7 @@ export function warmMigration(
     const input = {
       writeRateBps,
       sinceSnapshotMs: Date.now() - warm.snapshotAt,
-      untilStopMs: warm.calibrated ? typicalTaskMs(warm.samples) : 0,
+      untilStopMs: (warm.calibrated ? typicalTaskMs(warm.samples) : 0) + warm.guestStopMs,
       stateBytes: plan.mode === 'smartswitch' ? source.memoryMiB * 2 ** 20 : 0,
       configBytes,
       throughputBps,

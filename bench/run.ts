@@ -6,8 +6,8 @@
  *
  * The lab runs the realistic profile (guests that take 20 s to shut down and 40 s to boot, suspend
  * state the size of memory, datastore and link rates): every Cold migration waits for its guest, so a
- * full run takes well over the 31 minutes it took on the old instant lab (estimated 1.5 hours on 2 cores,
- * not yet measured), about 25 GiB of free disk at its peak. `--quick`: smaller sizes and fewer VMs,
+ * full run takes 67 minutes on 2 cores at a load average of 2 to 4 (31 on the old instant lab), about 25 GiB
+ * of free disk at its peak. `--quick`: smaller sizes and fewer VMs,
  * 1 GiB only for the downtime by memory (21 minutes at a load average of 7 to 20 on 2 cores); the figures it cannot produce (4 GiB,
  * 8 GiB) are null. `npm run bench:switchover` runs the downtime by memory alone (bench/switchover.ts).
  * `--report-only` measures nothing: it reads `latest.json` from --out, computes the downtime-by-memory

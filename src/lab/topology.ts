@@ -218,7 +218,8 @@ export interface EndpointSpec {
   }[];
   vms: (Required<Omit<TopologyVm, 'disks' | 'iso'>> &
     Pick<TopologyVm, 'iso'> & {
-      disks: (Required<Omit<TopologyDisk, 'datastore' | 'thin'>> & Pick<TopologyDisk, 'datastore' | 'thin'>)[];
+      disks: (Required<Omit<TopologyDisk, 'datastore' | 'thin'>> &
+        Pick<TopologyDisk, 'datastore' | 'thin'>)[];
     })[];
 }
 

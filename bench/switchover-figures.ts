@@ -208,12 +208,7 @@ const ratio = (measured: number | null, reference: number | null | undefined) =>
 
 /** The verify level a sweep ran with. */
 function verifyOf(s: SwitchoverFigures): Verify {
-  if (s.verify !== undefined) return s.verify;
-  return /options\.verify (none|size)/.exec(s.setting)?.[1] === 'none'
-    ? 'none'
-    : /options\.verify size/.test(s.setting)
-      ? 'size'
-      : 'sha256';
+  return s.verify ?? (/options\.verify (none|size)/.exec(s.setting)?.[1] as Verify | undefined) ?? 'sha256';
 }
 
 /**

@@ -343,7 +343,10 @@ func TestThickDiskWithHolesIsThickAndReadWhole(t *testing.T) {
 		t.Fatalf("the thick disk's backing uses %d bytes", used)
 	}
 	res, body := lb.folder("GET", "IR-NFS", "ir-app01/ir-app01-flat.vmdk", nil, "cookie", nil)
-	if res == nil || res.StatusCode != 200 || len(body) != 4<<20 || strings.Trim(string(body), "\x00") != "" {
+	if res == nil {
+		t.Fatal("GET of the thick disk: no response")
+	}
+	if res.StatusCode != 200 || len(body) != 4<<20 || strings.Trim(string(body), "\x00") != "" {
 		t.Fatalf("GET of the thick disk: %d, %d bytes", res.StatusCode, len(body))
 	}
 }

@@ -216,9 +216,14 @@ export function copyRate(
   if (!readBack) return { bps, source: limit };
   const back = Math.min(DEFAULT_DATASTORE_RATES[target.kind].readBps, DEFAULT_LINK_BPS);
   return {
-    bps: 1 / (1 / bps + 1 / back),
+    bps: thenReadBack(bps, back),
     source: `${limit}, then read back at ${Math.round(back / MB)} MB/s for verify sha256`,
   };
+}
+
+/** The rate of a copy at `onceBps` whose every byte is then read back at `backBps` (verify sha256). */
+function thenReadBack(onceBps: number, backBps: number): number {
+  return 1 / (1 / onceBps + 1 / backBps);
 }
 
 /** A datastore's default rate, stated. */
@@ -326,7 +331,7 @@ export function physicalLimit(
     targetHomeRead: { bps: env.targetReadBps, source: 'environment' },
     copy: options.readBack
       ? {
-          bps: 1 / (1 / once + 1 / back),
+          bps: thenReadBack(once, back),
           source: 'environment: slowest of read, write and link, then read back from the target',
         }
       : { bps: once, source: 'environment: slowest of read, write and link' },

@@ -13,7 +13,7 @@ import type { RequestProblem } from './errors';
 import type { MigrationRequest } from './request';
 
 /** vSphere's limit for an entity name (ManagedEntity.name). */
-export const MAX_NAME_LENGTH = 80;
+const MAX_NAME_LENGTH = 80;
 /** A host's name is its DNS name (RFC 1035: at most 255 octets). */
 const MAX_HOST_LENGTH = 255;
 
@@ -87,7 +87,7 @@ const folderName: Rule = (value) => {
     return `contains '${found}': the target's name becomes its datastore path '[datastore] name/name.vmx', which brackets make ambiguous; choose a name without '[' or ']'`;
   if (value.trim() !== value)
     return 'starts or ends with a space, which a datastore folder cannot keep; remove the spaces';
-  return maxLength(MAX_NAME_LENGTH)(value);
+  return undefined; // its length: the schema's maxLength (80) refuses first
 };
 
 /** A datastore name: no path separators, and no `] ` (the end of the name in a datastore path). */

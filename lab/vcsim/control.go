@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -221,7 +220,9 @@ func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 			http.Error(w, http.StatusText(fr.Status), fr.Status)
 			return
 		}
-		if fr := l.faults.take("http-reset", match); fr != nil {
+		if fr := l.faults.take("http-reset", match); fr != nil && r.Method == http.MethodPut {
+			r.Body = resetBody(w, r.Body, fr.AfterBytes) // realfaults.go: cut in the request's body
+		} else if fr != nil {
 			w = &resetWriter{ResponseWriter: w, after: fr.AfterBytes}
 		}
 		if fr := l.faults.take("bandwidth", match); fr != nil && fr.BytesPerSec > 0 {
@@ -288,20 +289,7 @@ func (w *recordWriter) Write(b []byte) (int, error) {
 
 // afterSOAP logs mutating calls and tracks session cookies for /folder authentication.
 func (l *Launcher) afterSOAP(r *http.Request, rec *recordWriter, method, this string) {
-	switch method {
-	case "Login":
-		if rec.status == 200 {
-			for _, c := range (&http.Response{Header: rec.Header()}).Cookies() {
-				if c.Name == soap.SessionCookieName {
-					l.sessions.Store(c.Value, true)
-				}
-			}
-		}
-	case "Logout":
-		if c, err := r.Cookie(soap.SessionCookieName); err == nil {
-			l.sessions.Delete(c.Value)
-		}
-	}
+	l.noteSOAP(r, rec, method) // realfaults.go
 	if !mutating(method) {
 		return
 	}
@@ -427,6 +415,9 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route := r.Method + " " + strings.TrimPrefix(r.URL.Path, "/quickmig")
+	if l.serveRealFaults(w, r, route) {
+		return
+	}
 	switch route {
 	case "GET /health":
 		writeJSON(w, 200, map[string]bool{"ok": true})

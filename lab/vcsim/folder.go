@@ -15,9 +15,10 @@ import (
 // authorized: a logged-in session cookie or HTTP basic auth with the spec credentials.
 func (l *Launcher) authorized(r *http.Request) bool {
 	if c, err := r.Cookie(soap.SessionCookieName); err == nil {
-		if _, ok := l.sessions.Load(c.Value); ok {
+		if l.sessionLive(c.Value) {
 			return true
 		}
+		l.rf.refused.Add(1) // realfaults.go: an expired or unknown session
 	}
 	if u, p, ok := r.BasicAuth(); ok {
 		return subtle.ConstantTimeCompare([]byte(u), []byte(l.spec.Username)) == 1 &&
@@ -84,7 +85,7 @@ func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http
 		}
 		f, err := os.Create(local)
 		if err == nil {
-			_, err = io.Copy(f, r.Body)
+			_, err = l.copyWithinSpace(f, r.Body, dsName, local)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}

@@ -39,7 +39,8 @@ type Launcher struct {
 	taskSeq  atomic.Int64
 	calls    *callLog
 	faults   *faultRules
-	sessions sync.Map // vmware_soap_session cookie values of logged-in sessions
+	sessions sync.Map // vmware_soap_session cookie → time of the session's last API call
+	rf       realFaults
 	// cbtSnapshots holds the snapshot morefs taken with change tracking on (thin.go).
 	cbtSnapshots sync.Map
 

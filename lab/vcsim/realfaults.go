@@ -34,6 +34,7 @@ type realFaults struct {
 	logins      atomic.Int64 // successful Login calls
 	refused     atomic.Int64 // /folder requests refused with 401 for an expired session
 	fillSeq     atomic.Int64
+	putBytes    sync.Map // "[ds] path" → *atomic.Int64: body bytes every PUT of the file wrote
 	fillMu      sync.Mutex
 }
 
@@ -145,6 +146,9 @@ func (l *Launcher) copyWithinSpace(f *os.File, body io.Reader, ds, local string)
 	if d == nil {
 		return io.Copy(f, body)
 	}
+	rel, _ := filepath.Rel(d.Path, local)
+	counter, _ := l.rf.putBytes.LoadOrStore("["+ds+"] "+filepath.ToSlash(rel), new(atomic.Int64))
+	total := counter.(*atomic.Int64)
 	capacity := d.CapacityMiB << 20
 	others := func() int64 {
 		used := dirUsage(d.Path)
@@ -165,6 +169,7 @@ func (l *Launcher) copyWithinSpace(f *os.File, body io.Reader, ds, local string)
 			fits := max(min(int64(n), capacity-used-written), 0)
 			m, werr := f.Write(buf[:fits])
 			written += int64(m)
+			total.Add(int64(m))
 			if werr != nil {
 				return written, werr
 			}
@@ -264,6 +269,13 @@ func (l *Launcher) serveRealFaults(w http.ResponseWriter, r *http.Request, route
 		}
 		go l.refreshAllSpace()
 		writeJSON(w, 200, map[string]bool{"ok": true})
+	case "GET /puts":
+		out := map[string]int64{}
+		l.rf.putBytes.Range(func(k, v any) bool {
+			out[k.(string)] = v.(*atomic.Int64).Load()
+			return true
+		})
+		writeJSON(w, 200, out)
 	case "GET /datastores/free":
 		out := map[string]int64{}
 		for _, d := range l.spec.Datastores {

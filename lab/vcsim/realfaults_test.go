@@ -75,6 +75,13 @@ func TestPutResetInTheBody(t *testing.T) {
 	if res, _ := lb.folder("PUT", "datastore1", "cut.bin", pattern(8<<20, 3), "cookie", nil); res == nil || res.StatusCode != 201 && res.StatusCode != 200 {
 		t.Fatalf("PUT after the reset: %v", res)
 	}
+	// Every byte the PUTs wrote is counted: the cut one's (at most 1 MiB) and the whole file.
+	_, b := lb.control("GET", "/puts", nil)
+	var puts map[string]int64
+	_ = json.Unmarshal(b, &puts)
+	if n := puts["[datastore1] cut.bin"]; n < 8<<20 || n > 9<<20 {
+		t.Fatalf("PUT bytes of cut.bin: %s", b)
+	}
 }
 
 // Another writer fills the datastore while a PUT streams: the PUT fails with "no space left on device"

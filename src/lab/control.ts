@@ -127,6 +127,39 @@ export class LabControl {
     return this.call('POST', '/guest/write', { vm, disk, offset, dataBase64: data.toString('base64') });
   }
 
+  /**
+   * Sets the idle timeout of API sessions (`config.vmacore.soap.sessionTimeout`, a Go duration such as
+   * "5s") for the sessions logged in from now on; an expired session is refused by the API and `/folder`.
+   */
+  setSessionTimeout(timeout: string): Promise<void> {
+    return this.call('POST', '/sessions/timeout', { timeout });
+  }
+
+  /** Logins the endpoint accepted and `/folder` requests it refused for an expired or unknown session. */
+  sessions(): Promise<{ timeout: string; logins: number; refusedFolderRequests: number }> {
+    return this.call('GET', '/sessions');
+  }
+
+  /** Another writer takes up to `bytes` of a datastore (stops where it is full); the bytes it wrote and the free bytes after. */
+  fillDatastore(datastore: string, bytes: number): Promise<{ path: string; bytes: number; freeBytes: number }> {
+    return this.call('POST', '/datastores/fill', { datastore, bytes });
+  }
+
+  /** Removes the other writers' files from every datastore. */
+  clearFill(): Promise<void> {
+    return this.call('DELETE', '/datastores/fill');
+  }
+
+  /** Body bytes every PUT of each file wrote, by datastore path (`[ds] folder/file`), since the endpoint started. */
+  putBytes(): Promise<Record<string, number>> {
+    return this.call('GET', '/puts');
+  }
+
+  /** Free bytes of every datastore of the endpoint, now. */
+  datastoreFree(): Promise<Record<string, number>> {
+    return this.call('GET', '/datastores/free');
+  }
+
   /** Sets a VM's background guest write rate. */
   setGuestRate(vm: string, bytesPerSec: number): Promise<void> {
     return this.call('POST', '/guest/rate', { vm, bytesPerSec });

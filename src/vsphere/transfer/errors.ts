@@ -84,6 +84,43 @@ export function targetError(err: unknown): unknown {
   return err;
 }
 
+/**
+ * @internal `targetError` for the PUT of `needed` bytes to `dst`, the full datastore named with the
+ * shortfall: what the target reports free now (another writer may have taken the space while the copy
+ * ran), what the file needs, and the difference. Other errors are returned as `targetError` makes them.
+ */
+export async function targetSpaceError(
+  err: unknown,
+  client: VSphereClient,
+  dst: DatastorePath,
+  needed: number,
+): Promise<unknown> {
+  const typed = targetError(err);
+  if (!(typed instanceof InsufficientResourcesError) || !(err instanceof HttpStatusError)) return typed;
+  let free: number | undefined;
+  try {
+    const item = await client.inventory.findDatastore(dst.datastore);
+    free = (await client.facts.datastore(item.ref)).freeBytes;
+  } catch {
+    free = undefined;
+  }
+  const need = `${formatDatastorePath(dst)} needs ${mib(needed)}`;
+  const message =
+    free === undefined
+      ? `datastore ${dst.datastore} is full: ${need} (HTTP 507)`
+      : `datastore ${dst.datastore} is full: ${need}, ${mib(free)} free, short by ${mib(Math.max(needed - free, 0))} (HTTP 507)`;
+  return new InsufficientResourcesError(
+    { endpoint: err.endpoint, method: err.method, object: err.object },
+    { type: 'NoDiskSpace', message, detail: { datastore: dst.datastore, neededBytes: needed, freeBytes: free } },
+    { cause: err },
+  );
+}
+
+/** Bytes as MiB with one decimal and the exact count, e.g. `16.0 MiB (16777216 bytes)`. */
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB (${bytes} bytes)`;
+}
+
 /** @internal The error of a phase in which no byte moved for `ms`. */
 export function idleError(ctx: RequestContext, what: string, ms: number): ConnectionError {
   return new ConnectionError(ctx, `${what}: no byte moved for ${Math.round(ms / 1000)} s`, 'ETIMEDOUT');

@@ -17,7 +17,7 @@ import type { DiskArea, VirtualDiskType } from '../disks';
 import { FileAlreadyExistsError, FileNotFoundError, VSphereError } from '../errors';
 import { toConnectionError } from '../http-io';
 import type { MoRef } from '../types';
-import { context, VerificationError } from './errors';
+import { context, targetSpaceError, VerificationError } from './errors';
 import { RateMeter } from './progress';
 import type { ChunkPlan, Run } from './sparse';
 import { extentHead, GRAIN_BYTES, grainRuns, planChunks, sparseDescriptor } from './sparse';
@@ -181,7 +181,11 @@ export async function copyThinDisk(
       }),
       { objectMode: false },
     );
-    await target.client.files.put(part, body, chunk.fileBytes, { signal: options.signal });
+    await target.client.files
+      .put(part, body, chunk.fileBytes, { signal: options.signal })
+      .catch(async (err: unknown) => {
+        throw await targetSpaceError(err, target.client, part, chunk.fileBytes);
+      });
     wire += chunk.fileBytes;
     const sha256 = fileHash.digest('hex');
     if (verify === 'sha256') {

@@ -10,7 +10,15 @@ import type { DatastorePath } from '../datastore-path';
 import { formatDatastorePath } from '../datastore-path';
 import { VSphereError } from '../errors';
 import { toConnectionError } from '../http-io';
-import { context, errorMessage, idleError, TransformError, targetError, tooLarge } from './errors';
+import {
+  context,
+  errorMessage,
+  idleError,
+  TransformError,
+  targetError,
+  targetSpaceError,
+  tooLarge,
+} from './errors';
 import type { ThreadDownload } from './mover';
 import type { Io, Sent } from './streams';
 import { HashingCounter, Watchdog, watchedThreadDownload } from './streams';
@@ -30,28 +38,30 @@ export async function uploadStreamed(
     idleError(targetContext, `copy from ${formatDatastorePath(src)}`, io.idleTimeoutMs),
   );
   let stream: Readable | undefined;
+  let size: number | undefined;
   try {
     const download = await sourceClient.files.get(src, { signal: watchdog.signal });
     stream = download.stream;
-    const size = download.length ?? (await sourceClient.files.stat(src)).size;
+    size = download.length ?? (await sourceClient.files.stat(src)).size;
     if (size === undefined)
       throw new VSphereError(sourceContext, 'the server did not say how large the file is');
+    const length = size;
     watchdog.kick();
     const hasher = new HashingCounter(
-      size,
+      length,
       sourceContext,
-      (bytes) => io.reporter.update('copy', bytes, size),
+      (bytes) => io.reporter.update('copy', bytes, length),
       () => watchdog.kick(),
     );
     // A failure of the download is the source's, whatever the upload makes of it: hand the upload a
     // typed source error (files.put keeps VSphereErrors as they are).
     stream.once('error', (err) => hasher.destroy(toConnectionError(sourceContext, err)));
     stream.pipe(hasher);
-    await targetClient.files.put(dst, hasher, size, { signal: watchdog.signal });
-    io.reporter.end('copy', size, size);
-    return { size, sha256: hasher.digest() };
+    await targetClient.files.put(dst, hasher, length, { signal: watchdog.signal });
+    io.reporter.end('copy', length, length);
+    return { size: length, sha256: hasher.digest() };
   } catch (err) {
-    throw watchdog.reason() ?? targetError(err);
+    throw watchdog.reason() ?? (await targetSpaceError(err, targetClient, dst, size ?? 0));
   } finally {
     watchdog.stop();
     if (stream !== undefined && !stream.readableEnded) stream.destroy();
@@ -99,7 +109,7 @@ export async function uploadOffloaded(
     io.reporter.end('copy', size, size);
     return { size, sha256 };
   } catch (err) {
-    throw watchdog.reason() ?? targetError(err);
+    throw watchdog.reason() ?? (await targetSpaceError(err, targetClient, dst, size));
   } finally {
     watchdog.stop();
     download?.stop();
@@ -123,6 +133,7 @@ export async function uploadTransformed(
   );
   let original: Buffer;
   let stream: Readable | undefined;
+  let size: number | undefined;
   try {
     const download = await sourceClient.files.get(src, { signal: watchdog.signal });
     stream = download.stream;

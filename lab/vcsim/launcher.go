@@ -39,7 +39,7 @@ type Launcher struct {
 	taskSeq  atomic.Int64
 	calls    *callLog
 	faults   *faultRules
-	sessions sync.Map // vmware_soap_session cookie → time of the session's last API call
+	sessions sync.Map // vmware_soap_session cookie → sessionUse (realfaults.go)
 	rf       realFaults
 	// cbtSnapshots holds the snapshot morefs taken with change tracking on (thin.go).
 	cbtSnapshots sync.Map

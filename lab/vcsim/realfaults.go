@@ -49,7 +49,7 @@ func (l *Launcher) noteSOAP(r *http.Request, rec *recordWriter, method string) {
 		l.rf.logins.Add(1)
 		for _, c := range (&http.Response{Header: rec.Header()}).Cookies() {
 			if c.Name == soap.SessionCookieName {
-				l.sessions.Store(c.Value, time.Now())
+				l.sessions.Store(c.Value, sessionUse{time.Now(), l.rf.idleTimeout.Load() > 0})
 			}
 		}
 		return
@@ -62,8 +62,17 @@ func (l *Launcher) noteSOAP(r *http.Request, rec *recordWriter, method string) {
 	case method == "Logout":
 		l.sessions.Delete(c.Value)
 	case l.sessionLive(c.Value):
-		l.sessions.Store(c.Value, time.Now())
+		if v, ok := l.sessions.Load(c.Value); ok {
+			l.sessions.Store(c.Value, sessionUse{time.Now(), v.(sessionUse).watched})
+		}
 	}
+}
+
+// sessionUse is what the launcher knows of a session: its last API call, and whether it is watched
+// for idleness (vcsim watches the sessions logged in while a timeout is set, from their Login).
+type sessionUse struct {
+	last    time.Time
+	watched bool
 }
 
 // sessionLive: the cookie is of a logged-in session that has not been idle longer than the timeout.
@@ -75,7 +84,7 @@ func (l *Launcher) sessionLive(cookie string) bool {
 		return false
 	}
 	timeout := time.Duration(l.rf.idleTimeout.Load())
-	if last, isTime := v.(time.Time); isTime && timeout > 0 && time.Since(last) > timeout {
+	if use := v.(sessionUse); use.watched && timeout > 0 && time.Since(use.last) > timeout {
 		l.sessions.Delete(cookie)
 		return false
 	}

@@ -141,7 +141,10 @@ export class LabControl {
   }
 
   /** Another writer takes up to `bytes` of a datastore (stops where it is full); the bytes it wrote and the free bytes after. */
-  fillDatastore(datastore: string, bytes: number): Promise<{ path: string; bytes: number; freeBytes: number }> {
+  fillDatastore(
+    datastore: string,
+    bytes: number,
+  ): Promise<{ path: string; bytes: number; freeBytes: number }> {
     return this.call('POST', '/datastores/fill', { datastore, bytes });
   }
 

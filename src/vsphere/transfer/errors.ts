@@ -111,7 +111,11 @@ export async function targetSpaceError(
       : `datastore ${dst.datastore} is full: ${need}, ${mib(free)} free, short by ${mib(Math.max(needed - free, 0))} (HTTP 507)`;
   return new InsufficientResourcesError(
     { endpoint: err.endpoint, method: err.method, object: err.object },
-    { type: 'NoDiskSpace', message, detail: { datastore: dst.datastore, neededBytes: needed, freeBytes: free } },
+    {
+      type: 'NoDiskSpace',
+      message,
+      detail: { datastore: dst.datastore, neededBytes: needed, freeBytes: free },
+    },
     { cause: err },
   );
 }

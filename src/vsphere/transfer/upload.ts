@@ -133,7 +133,6 @@ export async function uploadTransformed(
   );
   let original: Buffer;
   let stream: Readable | undefined;
-  let size: number | undefined;
   try {
     const download = await sourceClient.files.get(src, { signal: watchdog.signal });
     stream = download.stream;

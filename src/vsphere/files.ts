@@ -207,7 +207,10 @@ export class DatastoreFiles {
     });
     const response = new Promise<IncomingMessage>((resolve, reject) => {
       req.once('response', resolve);
-      req.once('error', reject);
+      // `on`, not `once`: a request whose connection is reset mid-body can emit 'error' twice (the
+      // write's EPIPE, then "socket hang up" when the socket ends), and an 'error' without a listener
+      // kills the worker process.
+      req.on('error', reject);
     });
     let pipeError: unknown;
     const guard = new LengthGuard(length, opts.onProgress);

@@ -67,7 +67,8 @@ export function writeThrough(req: ClientRequest, onWritten: (chunk: Buffer) => v
       callback(err);
     },
   });
-  req.once('error', (err) => sink.destroy(err));
+  // Every 'error' of the request, not only the first (see DatastoreFiles.put).
+  req.on('error', (err) => sink.destroy(err));
   // Torn down from outside (a refused upload): the pipeline must not wait for a drain that never comes.
   req.once('close', () => {
     if (!sink.writableFinished) sink.destroy();

@@ -108,7 +108,9 @@ export async function targetSpaceError(
   const message =
     free === undefined
       ? `datastore ${dst.datastore} is full: ${need} (HTTP 507)`
-      : `datastore ${dst.datastore} is full: ${need}, ${mib(free)} free, short by ${mib(Math.max(needed - free, 0))} (HTTP 507)`;
+      : free < needed
+        ? `datastore ${dst.datastore} is full: ${need}, ${mib(free)} free, short by ${mib(needed - free)} (HTTP 507)`
+        : `datastore ${dst.datastore} refused the file as full (HTTP 507): ${need} and reports ${mib(free)} free`;
   return new InsufficientResourcesError(
     { endpoint: err.endpoint, method: err.method, object: err.object },
     {

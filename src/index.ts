@@ -74,7 +74,7 @@ export type {
   PlanProblem,
 } from './request/batch-plan';
 export { normalizePlan, PlanSyntaxError, PlanValidationError, parsePlan } from './request/batch-plan';
-export { DEFAULT_TASK_QUEUE } from './request/contract';
+export { DEFAULT_TASK_QUEUE, FAILURE_TYPES, WORKFLOW_TYPES } from './request/contract';
 export type { RequestProblem } from './request/errors';
 export { RequestSyntaxError, RequestValidationError } from './request/errors';
 export type {

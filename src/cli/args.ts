@@ -150,6 +150,16 @@ export function hasRequestFlags(flags: RequestFlags): boolean {
   return Object.keys(REQUEST_ARGS).some((k) => flags[k as keyof RequestFlags] !== undefined);
 }
 
+/** `--plan` names a batch plan: a request file or request flags beside it are refused (usage error). */
+export function refusePlanWithRequest(args: RequestFlags & { _: readonly string[] }): void {
+  if (args._.length > 0 || hasRequestFlags(args))
+    throw new CliError(
+      "--plan takes no request file or request flags; put shared fields in the plan's defaults",
+      ExitCode.usage,
+      { showUsage: true },
+    );
+}
+
 /** The `ID` argument of `watch`, `status`, `approve` and `cancel`. */
 export const ID_ARG = {
   id: {

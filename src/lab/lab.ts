@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultLabDir, labStatePath, labWorkerConfigPath } from '../config/lab-paths';
-import { SEARCH_ATTRIBUTES } from '../request/contract';
+import { DEFAULT_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../request/contract';
 import { LabError } from './errors';
 import { probeHttpPage, probeTemporal, probeVsphere } from './probe';
 import type { LabProcess } from './processes';
@@ -297,7 +297,7 @@ async function startLab(
 /** Writes the worker configuration (src/config format) for the lab's endpoints; secrets by reference. */
 function writeWorkerConfig(info: LabInfo): void {
   const config = {
-    taskQueue: 'quickmig',
+    taskQueue: DEFAULT_TASK_QUEUE,
     temporal: { address: info.temporal.address, namespace: info.temporal.namespace },
     endpoints: Object.fromEntries(
       info.endpoints.map((ep) => [

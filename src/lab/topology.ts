@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { describeSchemaErrors, unknownPropertyMessage } from '../request/schema-errors';
 import { LabError } from './errors';
 import { projectRoot } from './tools';
 
@@ -236,15 +237,13 @@ export function loadTopology(file: string = DEFAULT_TOPOLOGY): Topology {
 
 /** Validates a parsed topology against the schema and its cross-references. */
 export function validateTopology(data: unknown, source = 'topology'): Topology {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false });
   const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA, 'utf8')));
   if (!validate(data)) {
-    const problems = (validate.errors ?? []).map((e) => {
-      const where = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
-      const extra = e.params && 'additionalProperty' in e.params ? ` '${e.params.additionalProperty}'` : '';
-      const allowed = e.params && 'allowedValues' in e.params ? `: ${e.params.allowedValues.join(', ')}` : '';
-      return `${where}: ${e.message}${extra}${allowed}`;
-    });
+    const problems = describeSchemaErrors(validate.errors ?? [], {
+      root: '(top level)',
+      unknownProperty: (_at, name, allowed) => unknownPropertyMessage(name, allowed),
+    }).map((p) => `${p.path}: ${p.message}`);
     throw new LabError(`Invalid topology ${source}:\n  ${problems.join('\n  ')}`);
   }
   const topology = data as Topology;

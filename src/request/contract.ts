@@ -50,6 +50,10 @@ export const FAILURE_TYPES = {
   unknownEndpoint: 'UnknownEndpointError',
   /** The approveSwitchover update was refused (nothing to approve, already approved, too late). */
   approvalRefused: 'ApprovalRefused',
+  /** `options.precopy.onBudgetMiss: abort`: the projected switchover did not fit `maxDowntimeMs`; the source runs on. */
+  downtimeBudgetMissed: 'DowntimeBudgetMissed',
+  /** `options.window.onMiss: abort`: the switchover window closed before the switchover could start. */
+  switchoverWindowMissed: 'SwitchoverWindowMissed',
 } as const;
 
 /**

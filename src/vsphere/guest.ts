@@ -12,6 +12,7 @@ import { ProtocolError, VSphereError } from './errors';
 import { retrieveObjects } from './property-collector';
 import type { Session } from './session';
 import type { Tasks } from './tasks';
+import { sleep } from './tasks';
 import type { MoRef, PowerState } from './types';
 
 /** A question the VM waits on (runtime.question), as vSphere shows it in the client. */
@@ -274,22 +275,4 @@ export class Guest {
     if (watchError !== undefined) throw watchError;
     return { answered };
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

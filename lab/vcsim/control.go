@@ -62,7 +62,7 @@ func (c *callLog) since(seq int64) []callEntry {
 
 // mutating reports whether a SOAP method changes state (read-only methods are not logged).
 func mutating(method string) bool {
-	for _, p := range []string{"Retrieve", "ContinueRetrieve", "WaitForUpdates", "Find", "Query", "Check", "SearchDatastore"} {
+	for _, p := range []string{"Retrieve", "ContinueRetrieve", "WaitForUpdates", "Find", "Query", "Check", "SearchDatastore", "HasPrivilege", "HasUserPrivilege", "FetchUserPrivilege"} {
 		if strings.HasPrefix(method, p) {
 			return false
 		}

@@ -3,6 +3,7 @@
  * names come from migration requests; credentials and TLS trust come from the worker configuration only.
  */
 import type { EndpointConfig } from '../config/config';
+import { rolePrivileges } from '../planner/privileges';
 import type { Logger } from '../vsphere';
 import { VSphereClient } from '../vsphere';
 import { UnknownEndpointError } from './errors';
@@ -81,7 +82,12 @@ export interface EndpointState {
   product: string | null;
   /** vCenter or standalone ESXi, after login. */
   kind: 'vcenter' | 'esx' | null;
-  /** Privileges the login lacks for migrations; null: not checked. */
+  /**
+   * Privileges of the migration roles (docs/privileges.md: quickmig-qm-source and -qm-target, and
+   * quickmig-vmotion on a vCenter) the login lacks on the inventory root; null: not checked (the endpoint
+   * could not answer). A role granted lower in the inventory shows here as missing: preflight checks
+   * the objects of each migration.
+   */
   missingPrivileges: string[] | null;
   /** What failed, with the fix in the worker configuration; null when the endpoint is usable. */
   problem: string | null;
@@ -158,9 +164,27 @@ export async function checkEndpoint(config: EndpointConfig, logger?: Logger): Pr
       apiVersion: client.apiVersion,
       product: client.about.fullName || null,
       kind: client.isVCenter ? 'vcenter' : 'esx',
+      missingPrivileges: await missingOnRoot(client),
     };
   } finally {
     await client.close().catch(() => undefined);
+  }
+}
+
+/** The migration roles' privileges the login lacks on the root folder; null when the endpoint cannot say. */
+async function missingOnRoot(client: VSphereClient): Promise<string[] | null> {
+  const roles = [
+    'quickmig-qm-source',
+    'quickmig-qm-target',
+    ...(client.isVCenter ? ['quickmig-vmotion'] : []),
+  ];
+  const wanted = [...new Set(roles.flatMap(rolePrivileges))];
+  try {
+    const root = client.authorization.rootFolder;
+    const grants = (await client.authorization.hasPrivileges([root], wanted)).get(root.value);
+    return wanted.filter((p) => grants?.get(p) !== true);
+  } catch {
+    return null;
   }
 }
 

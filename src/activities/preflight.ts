@@ -176,11 +176,20 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
   const folderName = request.target.name ?? vm.name;
   facts.targetFolders = {
     migrationId,
-    folders: await Promise.all(
-      wantedDatastores
-        .filter((name) => targetDatastores.some((d) => d.name === name))
-        .map((name) => folderState(target, `[${name}] ${folderName}`)),
-    ),
+    // Listing needs Datastore.Browse, which vMotion's role lacks: a refused listing is left out (the
+    // privilege check below names it when the method needs it).
+    folders: (
+      await Promise.all(
+        wantedDatastores
+          .filter((name) => targetDatastores.some((d) => d.name === name))
+          .map((name) =>
+            folderState(target, `[${name}] ${folderName}`).catch((error: unknown) => {
+              if (error instanceof Error && error.name === 'PermissionDeniedError') return undefined;
+              throw error;
+            }),
+          ),
+      )
+    ).filter((f) => f !== undefined),
   };
   const plan = decidePlan(request, facts);
   // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the

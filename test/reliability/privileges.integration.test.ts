@@ -51,27 +51,25 @@ const GRANTS: Record<string, { endpoint: string; entities: string[] }> = {
     endpoint: 'esx-a',
     entities: ['/ha-datacenter/vm', '/ha-datacenter/datastore/datastore1'],
   },
-  'quickmig-ir-finalize': { endpoint: 'esx-a', entities: ['/ha-datacenter/host/esx-a.lab'] },
+  'quickmig-ir-finalize': { endpoint: 'esx-a', entities: ['/ha-datacenter/host'] },
   'quickmig-qm-target': {
     endpoint: 'esx-b',
-    entities: [
-      '/ha-datacenter/vm',
-      '/ha-datacenter/host/esx-b.lab/Resources',
-      '/ha-datacenter/datastore/datastore1',
-    ],
+    entities: ['/ha-datacenter/vm', '/ha-datacenter/host', '/ha-datacenter/datastore/datastore1'],
   },
 };
 
 /** A user holding `roles`, each granted where GRANTS says, optionally without one privilege. */
 function user(name: string, roles: string[], without?: string): TopologyUser {
   const permissions: TopologyPermission[] = [];
+  // A one-privilege role without its privilege grants nothing.
   for (const role of roles)
     for (const entity of GRANTS[role]?.entities ?? [])
-      permissions.push({
-        entity,
-        privileges: rolePrivileges(role).filter((p) => p !== without),
-        propagate: true,
-      });
+      if (rolePrivileges(role).some((p) => p !== without))
+        permissions.push({
+          entity,
+          privileges: rolePrivileges(role).filter((p) => p !== without),
+          propagate: true,
+        });
   return { name, permissions };
 }
 

@@ -12,6 +12,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkEndpoint } from '../../src/activities/endpoints';
+import { Secret } from '../../src/config/secret';
 import type { LabInfo } from '../../src/lab/lab';
 import { labDown } from '../../src/lab/lab';
 import type { Topology } from '../../src/lab/topology';
@@ -313,4 +315,34 @@ describe('every kind of migration runs as users holding exactly the documented r
       expect(names, 'IR-NFS unmounted from esx-a').not.toContain('IR-NFS');
     });
   }, 300_000);
+});
+
+describe('quickmig endpoints: missingPrivileges', () => {
+  async function missingOf(alias: string): Promise<string[] | null> {
+    const a = ALIASES[alias] as { endpoint: string; user: TopologyUser };
+    const ep = endpoint(lab, a.endpoint);
+    const file = ep.users?.find((u) => u.name === a.user.name)?.passwordFile as string;
+    const state = await checkEndpoint({
+      name: alias,
+      url: ep.url,
+      username: a.user.name,
+      password: new Secret(readFileSync(file, 'utf8').trim()),
+      tls: { thumbprint: ep.thumbprint },
+    });
+    return state.missingPrivileges;
+  }
+
+  it('lists the role privileges held on no object, and only those', async () => {
+    await matrix.run('endpoints: missingPrivileges', async () => {
+      // esx-b's user holds the target role: of the source role, what the target role lacks is missing.
+      const target = new Set(rolePrivileges('quickmig-qm-target'));
+      expect(new Set(await missingOf('b-qm'))).toEqual(
+        new Set(rolePrivileges('quickmig-qm-source').filter((p) => !target.has(p))),
+      );
+      // A user without one source privilege: that one is named too.
+      const removed = rolePrivileges('quickmig-qm-source')[0] as string;
+      expect(await missingOf('minus-qm-source-0')).toContain(removed);
+      expect(await missingOf('a-qm')).not.toContain(removed);
+    });
+  }, 60_000);
 });

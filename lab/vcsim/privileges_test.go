@@ -95,14 +95,13 @@ func TestPrivilegePropagation(t *testing.T) {
 }
 
 func TestPrivilegeRelocateNeedsDatastoreSpace(t *testing.T) {
-	lb, uc, vm := userLab(t, privSpec(t, "/ha-datacenter/vm", true, "Resource.HotMigrate"))
+	lb, _, vm := userLab(t, privSpec(t, "/ha-datacenter/vm", true, "Resource.HotMigrate"))
 	ds := lb.l.dsRefs["datastore1"]
 	_, err := vm.Relocate(context.Background(), types.VirtualMachineRelocateSpec{Datastore: &ds}, types.VirtualMachineMovePriorityDefaultPriority)
 	np := noPermission(t, err)
 	if np.PrivilegeId != "Datastore.AllocateSpace" || *np.Object != ds {
 		t.Fatalf("NoPermission %s on %v; want Datastore.AllocateSpace on %s", np.PrivilegeId, np.Object, ds)
 	}
-	_ = uc
 }
 
 func TestFolderRefusedWithoutDatastorePrivilege(t *testing.T) {

@@ -21,6 +21,8 @@ import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { TopologyPermission, TopologyUser } from '../../src/lab/topology-users';
 import { ROLES, rolePrivileges } from '../../src/planner/privileges';
 import type { MigrationRequestInput } from '../../src/request/request';
+import type { MoRef } from '../../src/vsphere';
+import { PermissionDeniedError, VSphereClient } from '../../src/vsphere';
 import { endpoint, startPrivateLab } from '../support/lab';
 import {
   checkCompleted,
@@ -224,6 +226,36 @@ describe('removing one privilege of a role: preflight names exactly it and its o
       },
       (detail) => detail,
     );
+  });
+});
+
+describe('the lab refuses a call the user lacks the privilege for', () => {
+  it('SuspendVM_Task without VirtualMachine.Interact.Suspend: NoPermission naming it and the VM; the VM runs on', async () => {
+    await matrix.run('lab: NoPermission on a refused call', async () => {
+      const alias = `minus-qm-source-${rolePrivileges('quickmig-qm-source').indexOf('VirtualMachine.Interact.Suspend')}`;
+      const a = ALIASES[alias] as { endpoint: string; user: TopologyUser };
+      const ep = endpoint(lab, a.endpoint);
+      const file = ep.users?.find((u) => u.name === a.user.name)?.passwordFile as string;
+      const client = await VSphereClient.connect({
+        url: ep.url,
+        username: a.user.name,
+        password: readFileSync(file, 'utf8').trim(),
+        tls: { thumbprint: ep.thumbprint },
+      });
+      try {
+        const vm = (await estate.vm('esx-a', 'pm-ss'))?.ref as MoRef;
+        const error = await client.vms.suspend(vm).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(PermissionDeniedError);
+        expect((error as PermissionDeniedError).privilegeId).toBe('VirtualMachine.Interact.Suspend');
+        expect((error as Error).message).toContain(`on VirtualMachine:${vm.value}`);
+        expect((await estate.vm('esx-a', 'pm-ss'))?.powerState).toBe('poweredOn');
+      } finally {
+        await client.close();
+      }
+    });
   });
 });
 

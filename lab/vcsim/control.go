@@ -62,7 +62,7 @@ func (c *callLog) since(seq int64) []callEntry {
 
 // mutating reports whether a SOAP method changes state (read-only methods are not logged).
 func mutating(method string) bool {
-	for _, p := range []string{"Retrieve", "ContinueRetrieve", "WaitForUpdates", "Find", "Query", "Check", "SearchDatastore"} {
+	for _, p := range []string{"Retrieve", "ContinueRetrieve", "WaitForUpdates", "Find", "Query", "Check", "SearchDatastore", "HasPrivilege", "HasUserPrivilege", "FetchUserPrivilege"} {
 		if strings.HasPrefix(method, p) {
 			return false
 		}
@@ -203,8 +203,9 @@ func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 			return
 		}
 		soapMethod, soapThis := "", ""
+		var body []byte
 		if strings.HasPrefix(r.URL.Path, "/sdk") && r.Method == http.MethodPost {
-			body, _ := io.ReadAll(r.Body)
+			body, _ = io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			soapMethod, soapThis = parseSOAPCall(body)
 		}
@@ -233,7 +234,7 @@ func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 		case soapMethod != "":
 			rec := &recordWriter{ResponseWriter: w, status: 200}
 			mux.ServeHTTP(rec, r)
-			l.afterSOAP(r, rec, soapMethod, soapThis)
+			l.afterSOAP(r, rec, soapMethod, soapThis, body)
 		default:
 			mux.ServeHTTP(w, r)
 		}
@@ -287,13 +288,13 @@ func (w *recordWriter) Write(b []byte) (int, error) {
 }
 
 // afterSOAP logs mutating calls and tracks session cookies for /folder authentication.
-func (l *Launcher) afterSOAP(r *http.Request, rec *recordWriter, method, this string) {
+func (l *Launcher) afterSOAP(r *http.Request, rec *recordWriter, method, this string, body []byte) {
 	switch method {
 	case "Login":
 		if rec.status == 200 {
 			for _, c := range (&http.Response{Header: rec.Header()}).Cookies() {
 				if c.Name == soap.SessionCookieName {
-					l.sessions.Store(c.Value, true)
+					l.sessions.Store(c.Value, loginUser(body))
 				}
 			}
 		}
@@ -310,6 +311,22 @@ func (l *Launcher) afterSOAP(r *http.Request, rec *recordWriter, method, this st
 		fault = faultName(rec.buf.Bytes())
 	}
 	l.calls.add(method, this, rec.status == 200, fault)
+}
+
+// loginUser is the userName of a Login request body.
+func loginUser(body []byte) string {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		if t, ok := tok.(xml.StartElement); ok && t.Name.Local == "userName" {
+			var s string
+			_ = d.DecodeElement(&s, &t)
+			return strings.TrimSpace(s)
+		}
+	}
 }
 
 // faultName extracts the fault type from a SOAP fault response.

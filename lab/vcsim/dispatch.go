@@ -21,6 +21,9 @@ func (l *Launcher) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Ref
 	if f := l.faults.soapFault(m.Name, m.This); f != nil {
 		return nil, f
 	}
+	if f := l.checkPrivileges(ctx, m); f != nil {
+		return nil, f
+	}
 	w := l.override(ctx, m)
 	if w == nil {
 		return nil, nil
@@ -73,6 +76,11 @@ func (l *Launcher) override(ctx *simulator.Context, m *simulator.Method) mo.Refe
 	case *simulator.Datastore:
 		if m.Name == "RefreshDatastore" {
 			return &labDatastore{Datastore: o, l: l}
+		}
+	case *simulator.AuthorizationManager:
+		switch m.Name {
+		case "HasPrivilegeOnEntities", "HasPrivilegeOnEntity", "HasUserPrivilegeOnEntities", "FetchUserPrivilegeOnEntities":
+			return &labAuthz{AuthorizationManager: o, l: l}
 		}
 	}
 	return nil

@@ -39,7 +39,8 @@ type Launcher struct {
 	taskSeq  atomic.Int64
 	calls    *callLog
 	faults   *faultRules
-	sessions sync.Map // vmware_soap_session cookie values of logged-in sessions
+	sessions sync.Map // vmware_soap_session cookie value (the session key) -> user name
+	authz    *authz   // users and permissions (privileges.go)
 	// cbtSnapshots holds the snapshot morefs taken with change tracking on (thin.go).
 	cbtSnapshots sync.Map
 
@@ -97,6 +98,11 @@ func NewLauncher(spec *Spec) (*Launcher, error) {
 	l.bgCtx()
 
 	if err := l.loadInventory(); err != nil {
+		ln.Close()
+		l.Stop()
+		return nil, err
+	}
+	if err := l.resolvePermissions(); err != nil {
 		ln.Close()
 		l.Stop()
 		return nil, err

@@ -221,6 +221,8 @@ describe('lab topology', () => {
     expect(problems).toContain("endpoints.0 (esx-a).users.0.permissions.0.role: no role 'nosuch' in roles");
     expect(problems).toContain('endpoints.0 (esx-a).users.1.permissions.0: give a role or privileges');
     first(t.endpoints).users = [{ name: 'u', permissions: [{ entity: 'DC1/vm', privileges: ['Bad'] }] }];
-    expect(problemsOf(t)).toContain('endpoints.0.users.0.permissions.0.entity: must match pattern');
+    expect(problemsOf(t)).toContain(
+      'endpoints[0].users[0].permissions[0].entity: must match ^/ (got "DC1/vm")',
+    );
   });
 });

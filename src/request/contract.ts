@@ -50,6 +50,10 @@ export const FAILURE_TYPES = {
   unknownEndpoint: 'UnknownEndpointError',
   /** The approveSwitchover update was refused (nothing to approve, already approved, too late). */
   approvalRefused: 'ApprovalRefused',
+  /** The revert or commit update was refused (no commit window, not yet, closed, decided already). */
+  commitWindowRefused: 'CommitWindowRefused',
+  /** The migration was reverted within its commit window: the source runs as before, the target is gone. */
+  migrationReverted: 'MigrationReverted',
 } as const;
 
 /**

@@ -24,6 +24,7 @@ import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationProgress } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
+import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
@@ -82,7 +83,10 @@ beforeAll(async () => {
   for (const name of ['esx-a', 'esx-b']) clients[name] = await connect(lab, name);
 });
 
+const histories = new HistoryRecorder();
+
 afterAll(async () => {
+  await histories.record();
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
   if (lab) await labDown(lab.dir);
@@ -117,12 +121,15 @@ const request = (name: string, options: MigrationRequestInput['options']): Migra
   options: { mode: 'cold', shutdown: { mode: 'power-off' }, ...options },
 });
 
+/** Starts a migration; its history is stored as `commit-window-<name>` when recording. */
 async function start(input: MigrationRequestInput, id: string) {
-  return worker.client.workflow.start(quickMigration, {
+  const handle = await worker.client.workflow.start(quickMigration, {
     taskQueue: worker.taskQueue,
     workflowId: `${id}-${Date.now()}`,
     args: [input],
   });
+  histories.add(`commit-window-${id.replace(/^cw-/, '')}`, handle);
+  return handle;
 }
 
 /** Polls the progress until `until` holds (generous bound: the machine is shared). */

@@ -61,7 +61,7 @@ function topology(): string {
         kind: 'esx',
         datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
         hosts: [{ name: 'esx-a.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
-        vms: [vm('rev01'), vm('com01'), vm('end01')],
+        vms: [vm('rev01'), vm('com01'), vm('end01'), vm('gone01')],
       },
       {
         name: 'esx-b',
@@ -145,6 +145,13 @@ async function progressUntil(
     if (Date.now() > deadline) throw new Error(`still in ${p.phase}/${p.step}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** The innermost message of an error. */
+function rootOf(error: Error): string {
+  let current = error;
+  while (current.cause instanceof Error) current = current.cause;
+  return current.message;
 }
 
 /** The refusal's reason (OperationRefusedError), failing the test when the call went through. */
@@ -282,5 +289,32 @@ describe('commit window (integration)', () => {
     expect(reason).toMatch(
       /the commit window ended at \S+ \(at the window's end\) and the migration committed; the source is kept as end01_migrated/,
     );
+  }, 240_000);
+
+  it('a revert whose kept source was removed during the window touches nothing and leaves the window open', async () => {
+    const handle = await start(request('gone01', { commit: { afterMs: LONG_WINDOW_MS } }), 'cw-gone');
+    await progressUntil(handle, (p) => p.phase === 'committing');
+    const kept = await vmNamed('esx-a', 'gone01_migrated');
+    if (!kept) throw new Error('the source was not kept as gone01_migrated');
+    // An operator unregisters the kept source by hand during the window.
+    await client('esx-a').vms.unregister(kept.ref);
+
+    const error = await quickmig.revert(handle.workflowId).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(rootOf(error as Error)).toMatch(
+      /the kept source gone01_migrated \(vm-\d+\) cannot be read on esx-a, so the target was left running and the window stays open/,
+    );
+    expect((await vmNamed('esx-b', 'gone01'))?.powerState).toBe('poweredOn');
+    expect((await handle.query(progressQuery)).commitWindow?.state).toBe('open');
+
+    // The window still ends by a commit; keep's unregistration finds the source gone already.
+    await quickmig.commit(handle.workflowId);
+    const result = await handle.result();
+    expect(result.commitWindow).toMatchObject({ state: 'committed', endedBy: 'commit' });
+    expect(result.target).toMatchObject({ name: 'gone01', powerState: 'poweredOn' });
+    expect(existsSync(join(vmDir('esx-a', 'gone01'), 'gone01.vmx'))).toBe(true);
   }, 240_000);
 });

@@ -27,6 +27,7 @@ import type {
   RevertOutcome,
 } from '../definitions';
 import { commitUpdate, revertUpdate } from '../definitions';
+import { causeOf } from './compensation';
 import type { MigrationContext } from './context';
 
 type MoRef = PreparedMigration['source']['vm'];
@@ -35,11 +36,22 @@ type MoRef = PreparedMigration['source']['vm'];
 export const KEEP_TARGET_CHANGES_REFUSED =
   "keepTargetChanges is not supported: the target's disks are full copies consolidated at the switchover, with no change tracking from the switchover on, so the target's changes since cannot be found as a delta and copied back; revert without it to restore the source as it was at the switchover (the target's changes are then lost), or commit and migrate the VM back (a new migration with source and target swapped) to keep them";
 
+/** How carrying out a decision ended: what its update answers (or the failure it raises). */
+type Outcome = { revert: RevertOutcome } | { commit: CommitOutcome } | { failed: string };
+
 /** What the handlers and the window share: the operator's decision and how carrying it out ended. */
 export interface CommitWindowControl {
-  decision: 'revert' | 'commit' | null;
-  /** Set once the decision was carried out: the update answers it (or its failure). */
-  outcome: { revert: RevertOutcome } | { commit: CommitOutcome } | { failed: string } | null;
+  /** The decision being carried out, numbered; null while the window waits. */
+  decision: { kind: 'revert' | 'commit'; n: number } | null;
+  /** Decisions asked so far (a revert the window could not carry out leaves it open for another). */
+  asked: number;
+  /** The outcome of each decision, by its number, once carried out. */
+  outcomes: Record<number, Outcome>;
+}
+
+/** Answers the decision being carried out, if there is one (the window's end has no update to answer). */
+function answer(ctl: CommitWindowControl, outcome: Outcome): void {
+  if (ctl.decision) ctl.outcomes[ctl.decision.n] = outcome;
 }
 
 function refusal(reason: string): ApplicationFailure {
@@ -64,10 +76,12 @@ function refusedNow(what: 'revert' | 'commit', progress: MigrationProgress, ctl:
   if (progress.phase === 'rolling-back' || progress.phase === 'rolled-back')
     return `the migration failed before its commit window and ${progress.phase === 'rolled-back' ? 'was rolled back' : 'rolls back'}: the source runs as before`;
   if (w.state === 'pending' || w.endsAt === null)
-    return `the commit window has not opened yet: the migration is in phase ${progress.phase} (it opens once the target runs); to stop it before then, quickmig cancel rolls it back`;
+    return ['switchover', 'finalize'].includes(progress.phase)
+      ? `the commit window has not opened yet: the migration is in phase ${progress.phase} and opens it once the target runs and the source is kept off; ask again in a moment`
+      : `the commit window has not opened yet: the migration is in phase ${progress.phase} (it opens after the switchover); to stop it before then, quickmig cancel rolls it back`;
   if (Date.now() >= Date.parse(w.endsAt))
     return `too late to ${what}: the commit window closed at ${w.endsAt} and the migration commits`;
-  if (ctl.decision !== null) return `a ${ctl.decision} was already asked for`;
+  if (ctl.decision !== null) return `a ${ctl.decision.kind} is under way already`;
   return null;
 }
 
@@ -76,22 +90,23 @@ function refusedNow(what: 'revert' | 'commit', progress: MigrationProgress, ctl:
  * the state they share with the window. Not a command: registering changes no history.
  */
 export function handleCommitWindow(progress: MigrationProgress): CommitWindowControl {
-  const ctl: CommitWindowControl = { decision: null, outcome: null };
-  const answer = async <K extends 'revert' | 'commit'>(kind: K) => {
-    ctl.decision = kind;
-    await condition(() => ctl.outcome !== null);
-    const outcome = ctl.outcome as NonNullable<CommitWindowControl['outcome']>;
+  const ctl: CommitWindowControl = { decision: null, asked: 0, outcomes: {} };
+  const decide = async (kind: 'revert' | 'commit'): Promise<Outcome> => {
+    const n = ++ctl.asked;
+    ctl.decision = { kind, n };
+    await condition(() => ctl.outcomes[n] !== undefined);
+    const outcome = ctl.outcomes[n] as Outcome;
     if ('failed' in outcome) throw ApplicationFailure.create({ nonRetryable: true, message: outcome.failed });
     return outcome;
   };
-  setHandler(revertUpdate, async () => ((await answer('revert')) as { revert: RevertOutcome }).revert, {
+  setHandler(revertUpdate, async () => ((await decide('revert')) as { revert: RevertOutcome }).revert, {
     validator: (options) => {
       const reason = refusedNow('revert', progress, ctl);
       if (reason) throw refusal(reason);
       if (options?.keepTargetChanges) throw refusal(KEEP_TARGET_CHANGES_REFUSED);
     },
   });
-  setHandler(commitUpdate, async () => ((await answer('commit')) as { commit: CommitOutcome }).commit, {
+  setHandler(commitUpdate, async () => ((await decide('commit')) as { commit: CommitOutcome }).commit, {
     validator: () => {
       const reason = refusedNow('commit', progress, ctl);
       if (reason) throw refusal(reason);
@@ -140,28 +155,36 @@ export async function runCommitWindow(deps: WindowDeps): Promise<MigrationResult
     openedAt: new Date(openedAt).toISOString(),
     endsAt: new Date(openedAt + window.afterMs).toISOString(),
   });
-  ctx.enter('committing', 'commit-window');
-  progress.waitingFor = `the commit window ends at ${progress.commitWindow?.endsAt}: revert (quickmig revert ${ctx.migrationId}) or commit now (quickmig commit ${ctx.migrationId})`;
-  await condition(() => ctl.decision !== null, window.afterMs);
-  progress.waitingFor = null;
-  const endedBy = ctl.decision ?? 'window-end';
-  setWindow(progress, {
-    state: endedBy === 'revert' ? 'reverting' : 'committing',
-    endedBy,
-    endedAt: new Date().toISOString(),
-  });
-  if (endedBy === 'revert') return revert(deps);
+  const endsAt = openedAt + window.afterMs;
+  for (;;) {
+    ctx.enter('committing', 'commit-window');
+    progress.waitingFor = `the commit window ends at ${progress.commitWindow?.endsAt}: revert (quickmig revert ${ctx.migrationId}) or commit now (quickmig commit ${ctx.migrationId})`;
+    const left = endsAt - Date.now();
+    if (left > 0) await condition(() => ctl.decision !== null, left);
+    progress.waitingFor = null;
+    if (ctl.decision?.kind !== 'revert') break;
+    // Nothing of the target is touched before the source is known to be there to come back to.
+    const missing = await sourceMissing(deps);
+    if (missing === null) {
+      markEnded(progress, 'revert');
+      return revert(deps);
+    }
+    answer(ctl, { failed: missing });
+    ctl.decision = null;
+  }
+  const endedBy = ctl.decision?.kind ?? 'window-end';
+  markEnded(progress, endedBy);
 
   ctx.enter('finalize', 'finalize-source');
   let source: MigrationResult['source'];
   try {
     source = await deps.commitSource();
   } catch (error) {
-    ctl.outcome = { failed: `the commit failed: ${(error as Error).message}` };
+    answer(ctl, { failed: `the commit failed: ${(error as Error).message}` });
     throw error;
   }
   setWindow(progress, { state: 'committed' });
-  ctl.outcome = { commit: { committedAt: new Date().toISOString(), source } };
+  answer(ctl, { commit: { committedAt: new Date().toISOString(), source } });
   return source;
 }
 
@@ -206,7 +229,7 @@ async function revert(deps: WindowDeps): Promise<never> {
     }
   } catch (error) {
     const message = `the revert failed after: ${done.join('; ') || 'nothing'}: ${(error as Error).message}`;
-    ctl.outcome = { failed: message };
+    answer(ctl, { failed: message });
     progress.error = message;
     await condition(allHandlersFinished);
     throw error;
@@ -223,7 +246,7 @@ async function revert(deps: WindowDeps): Promise<never> {
   progress.undone = done;
   setWindow(progress, { state: 'reverted' });
   ctx.enter('reverted', 'revert');
-  ctl.outcome = {
+  answer(ctl, {
     revert: {
       revertedAt: new Date().toISOString(),
       source: {
@@ -235,7 +258,7 @@ async function revert(deps: WindowDeps): Promise<never> {
       steps: done,
       warnings,
     },
-  };
+  });
   // The update answers before the workflow ends.
   await condition(allHandlersFinished);
   throw ApplicationFailure.create({
@@ -244,6 +267,32 @@ async function revert(deps: WindowDeps): Promise<never> {
     message: `migration of ${source.name} reverted within its commit window: ${done.join('; ')}. ${warnings.join('. ')}`,
     details: [{ step: 'revert', undone: done }],
   });
+}
+
+/** The window ends: what ended it and when. */
+function markEnded(progress: MigrationProgress, endedBy: 'window-end' | 'commit' | 'revert'): void {
+  setWindow(progress, {
+    state: endedBy === 'revert' ? 'reverting' : 'committing',
+    endedBy,
+    endedAt: new Date().toISOString(),
+  });
+}
+
+/**
+ * Why the source cannot be brought back (it is no longer registered: someone removed it during the
+ * window), or null when it is there. The target then stays as it is and the window stays open.
+ */
+async function sourceMissing({ prepared, ctx }: WindowDeps): Promise<string | null> {
+  const { source } = prepared;
+  try {
+    await step(ctx.control.describeVm, `Revert: find the kept source ${source.name}_migrated`, {
+      endpoint: source.endpoint,
+      vm: source.vm,
+    });
+    return null;
+  } catch (error) {
+    return `the kept source ${source.name}_migrated (${source.vm.value}) cannot be read on ${source.endpoint}, so the target was left running and the window stays open: ${causeOf(error)}`;
+  }
 }
 
 /** Updates the window's status as one assignment, so the UI's Current Details follow. */

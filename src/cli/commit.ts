@@ -1,7 +1,7 @@
 /** `quickmig commit ID`: end a migration's commit window now. */
 import { CONNECTION_ARGS, ID_ARG, oneId } from './args';
 import { command, outputOf } from './command';
-import { withClient } from './connect';
+import { oneMigration, withClient } from './connect';
 
 /** `quickmig commit ID`. */
 export const commitCommand = command({
@@ -15,7 +15,10 @@ and the migration completes; no revert is possible after it. Refused (exit 1) ou
     const { args } = context;
     const out = outputOf(context);
     const id = oneId(args);
-    const { committedAt, source } = await withClient(args, (client) => client.commit(id));
+    const { committedAt, source } = await withClient(args, async (client) => {
+      await oneMigration(client, id, 'commit');
+      return client.commit(id);
+    });
     if (args.json) out.json({ id, committedAt, source });
     else out.text(`Committed ${id} at ${committedAt}; source ${source.action}: ${source.detail}`);
   },

@@ -1,7 +1,7 @@
 /** `quickmig revert ID`: within a migration's commit window, bring the source back and remove the target. */
 import { CONNECTION_ARGS, ID_ARG, oneId } from './args';
 import { command, outputOf } from './command';
-import { withClient } from './connect';
+import { oneMigration, withClient } from './connect';
 import { CliError, ExitCode } from './errors';
 
 /** `quickmig revert ID [--keep-target-changes]`. */
@@ -33,7 +33,10 @@ or a commit, or for a migration without a window.`,
         `--keep-target-changes is not supported: the target's disks are full copies consolidated at the switchover, with no change tracking from the switchover on, so its changes since cannot be copied back as a delta. Run 'quickmig revert ${id}' without it to restore the source as it was at the switchover (the target's changes are then lost), or commit and migrate the VM back to keep them`,
         ExitCode.usage,
       );
-    const outcome = await withClient(args, (client) => client.revert(id));
+    const outcome = await withClient(args, async (client) => {
+      await oneMigration(client, id, 'revert');
+      return client.revert(id);
+    });
     if (args.json) {
       out.json({ id, ...outcome });
       return;

@@ -24,6 +24,7 @@ import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationProgress } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
+import { labEnv, runCli } from '../cli/support';
 import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
@@ -261,8 +262,18 @@ describe('commit window (integration)', () => {
     expect((await vmNamed('esx-a', 'com01_migrated'))?.powerState).toBe('poweredOff');
     expect(existsSync(vmDir('esx-a', 'com01'))).toBe(true);
 
-    const committed = await quickmig.commit(handle.workflowId);
-    expect(committed.source.action).toBe('deleted');
+    // As an operator does it: status shows the window, commit ends it.
+    const cli = (...args: string[]) =>
+      runCli([...args, handle.workflowId, '--task-queue', worker.taskQueue], labEnv(lab));
+    const status = await cli('status');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(
+      /committing\/commit-window .*waiting: the commit window ends at \S+: revert/,
+    );
+    expect(status.stdout).toMatch(/commit window open until \S+; the source is kept off as com01_migrated/);
+    const committed = await cli('commit');
+    expect(committed.code).toBe(0);
+    expect(committed.stdout).toMatch(/^Committed \S+ at \S+; source deleted: deleted with its files/);
     const result = await handle.result();
     expect(result.source.action).toBe('deleted');
     expect(result.commitWindow).toMatchObject({ state: 'committed', endedBy: 'commit' });
@@ -289,6 +300,9 @@ describe('commit window (integration)', () => {
     expect(reason).toMatch(
       /the commit window ended at \S+ \(at the window's end\) and the migration committed; the source is kept as end01_migrated/,
     );
+    const cli = await runCli(['revert', handle.workflowId, '--task-queue', worker.taskQueue], labEnv(lab));
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toContain(`revert ${handle.workflowId} refused: the commit window ended at`);
   }, 240_000);
 
   it('a revert whose kept source was removed during the window touches nothing and leaves the window open', async () => {

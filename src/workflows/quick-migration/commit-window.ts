@@ -180,7 +180,8 @@ export async function runCommitWindow(deps: WindowDeps): Promise<MigrationResult
   try {
     source = await deps.commitSource();
   } catch (error) {
-    answer(ctl, { failed: `the commit failed: ${(error as Error).message}` });
+    answer(ctl, { failed: `the commit failed: ${causeOf(error)}` });
+    await condition(allHandlersFinished);
     throw error;
   }
   setWindow(progress, { state: 'committed' });
@@ -228,7 +229,7 @@ async function revert(deps: WindowDeps): Promise<never> {
       done.push(`powered the source ${source.name} on`);
     }
   } catch (error) {
-    const message = `the revert failed after: ${done.join('; ') || 'nothing'}: ${(error as Error).message}`;
+    const message = `the revert failed after: ${done.join('; ') || 'nothing'}: ${causeOf(error)}`;
     answer(ctl, { failed: message });
     progress.error = message;
     await condition(allHandlersFinished);

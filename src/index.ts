@@ -18,6 +18,7 @@ export type {
 export type { CopyFilesHeartbeat, HeartbeatFile } from './activities/transfer';
 export type { QuickmigClientOptions } from './client/base';
 export type { BatchStartOptions, LiveBatchProgress, StartedBatch } from './client/batches';
+export type { RevertOptions } from './client/commit-window';
 export type { ConnectOptions, ResolvedConnection } from './client/connection';
 export { resolveConnection } from './client/connection';
 export {
@@ -78,6 +79,7 @@ export { DEFAULT_TASK_QUEUE, FAILURE_TYPES, WORKFLOW_TYPES } from './request/con
 export type { RequestProblem } from './request/errors';
 export { RequestSyntaxError, RequestValidationError } from './request/errors';
 export type {
+  CommitOptions,
   DiskPlacement,
   DiskType,
   Method,
@@ -101,14 +103,17 @@ export { normalizeRequest, parseRequest } from './request/request';
 export type { BatchCounts, BatchProgress, BatchResult, BatchVm, BatchVmState } from './workflows/batch';
 export { batchProgressQuery } from './workflows/batch';
 export type {
+  CommitOutcome,
+  CommitWindowStatus,
   MigrationProgress,
   MigrationResult,
   Phase,
   PrecopyStatus,
+  RevertOutcome,
   SwitchoverReport,
   VerifiedFile,
 } from './workflows/definitions';
-export { approveSwitchoverUpdate, progressQuery } from './workflows/definitions';
+export { approveSwitchoverUpdate, commitUpdate, progressQuery, revertUpdate } from './workflows/definitions';
 export {
   METHOD_ATTRIBUTE,
   MODE_ATTRIBUTE,

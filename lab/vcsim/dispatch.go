@@ -34,6 +34,7 @@ func (l *Launcher) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Ref
 	if ctx.Session != nil && ctx.Session.Registry != nil {
 		if _, ok := ctx.Session.Registry.Get(m.This).(labObject); !ok {
 			ctx.Session.Registry.Put(w)
+			l.wrapperRegistries.Store(ctx.Session.Registry, struct{}{})
 		}
 	}
 	return w, nil
@@ -249,6 +250,7 @@ func (v *labVM) UnregisterVM(ctx *simulator.Context, req *types.UnregisterVM) so
 	body := v.VirtualMachine.UnregisterVM(ctx, req)
 	if body.Fault() == nil {
 		v.l.forget(vs)
+		v.l.dropWrappers(ctx, v.Self)
 	}
 	return body
 }
@@ -263,6 +265,7 @@ func (v *labVM) DestroyTask(ctx *simulator.Context, req *types.Destroy_Task) soa
 			return nil, f
 		}
 		v.l.forget(vs)
+		v.l.dropWrappers(ctx, v.Self)
 		return nil, nil
 	})
 	return &methods.Destroy_TaskBody{Res: &types.Destroy_TaskResponse{Returnval: ref}}
@@ -278,6 +281,22 @@ func (l *Launcher) forget(vs *vmState) {
 	}
 	l.mu.Unlock()
 	go l.saveJournal()
+}
+
+// dropWrappers removes a VM that is no longer in the inventory from every session registry that
+// holds its wrapper: a session looks there before the inventory, so the VM would otherwise still
+// answer property reads and take tasks (a Rename_Task on it brought the simulator down). A real
+// host answers ManagedObjectNotFound, "thrown when a request refers to a managed object that no
+// longer exists" (vSphere Web Services API reference, vmodl.fault.ManagedObjectNotFound; thrown by
+// RetrieveProperties and RetrievePropertiesEx among others), as the stock simulator does once the
+// session no longer holds the object.
+func (l *Launcher) dropWrappers(ctx *simulator.Context, ref types.ManagedObjectReference) {
+	l.wrapperRegistries.Range(func(key, _ any) bool {
+		if r := key.(*simulator.Registry); r.Get(ref) != nil {
+			r.Remove(ctx, ref)
+		}
+		return true
+	})
 }
 
 type labSnapshot struct {

@@ -43,6 +43,9 @@ type Launcher struct {
 	authz    *authz   // users and permissions (privileges.go)
 	// cbtSnapshots holds the snapshot morefs taken with change tracking on (thin.go).
 	cbtSnapshots sync.Map
+	// wrapperRegistries holds the session registries dispatch placed a wrapper in, so that a VM
+	// unregistered or destroyed leaves them all (sessionRegistries in dispatch.go).
+	wrapperRegistries sync.Map // *simulator.Registry → struct{}
 
 	inner    *simulator.Server
 	srv      *http.Server

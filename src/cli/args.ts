@@ -129,6 +129,12 @@ export const REQUEST_ARGS = {
     valueHint: 'abort|wait-approval|switchover',
     description: 'When the window closes first (default abort)',
   },
+  'commit-window': {
+    type: 'string',
+    valueHint: 'DURATION',
+    description:
+      "Keep the source off for a revert this long after the switchover ('quickmig revert ID'), e.g. 1h (default 0: commit at once)",
+  },
 } as const satisfies ArgsDef;
 
 /** The values of the request flags, as a command's parsed arguments hold them. */

@@ -54,6 +54,10 @@ export const FAILURE_TYPES = {
   downtimeBudgetMissed: 'DowntimeBudgetMissed',
   /** `options.window.onMiss: abort`: the switchover window closed before the switchover could start. */
   switchoverWindowMissed: 'SwitchoverWindowMissed',
+  /** The revert or commit update was refused (no commit window, not yet, closed, decided already). */
+  commitWindowRefused: 'CommitWindowRefused',
+  /** The migration was reverted within its commit window: the source runs as before, the target is gone. */
+  migrationReverted: 'MigrationReverted',
 } as const;
 
 /**

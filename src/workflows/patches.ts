@@ -50,3 +50,13 @@ export const SWITCHOVER_TRUTH = 'switchover-truth';
  * branch s24 (2026-12-03); may be deprecated once no warm Cold migration started before it is running.
  */
 export const PRECOPY_SHUTDOWN = 'precopy-shutdown';
+
+/**
+ * The commit window (options.commit.afterMs > 0): after the switchover the source is kept off and
+ * renamed but registered, and the migration waits in phase committing for the revert or commit update
+ * or the window's end; source delete (or keep's unregistration) happens at commit
+ * (quick-migration/commit-window.ts). Only requests with a window take the new path, so no stored
+ * history meets it. Added on branch commit-window (2026-12-03); may be deprecated once no migration
+ * with a commit window started before it is running.
+ */
+export const COMMIT_WINDOW = 'commit-window';

@@ -217,5 +217,9 @@ export async function copySteps(
   }
 
   // The target runs (or holds the VM, for a powered-off or suspended source): from here on, no rollback.
-  return finalizeMigration(prepared, ctx, targetVm, copies.verified, { sw, copyStats: copies.stats });
+  return finalizeMigration(prepared, ctx, targetVm, copies.verified, {
+    sw,
+    copyStats: copies.stats,
+    folders,
+  });
 }

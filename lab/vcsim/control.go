@@ -198,8 +198,12 @@ func (f *faultRules) clear() {
 // routes wraps the simulator's mux: control API, /folder, SOAP call log, HTTP fault rules.
 func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/quickmig/") {
+		if isControl(r) {
 			l.serveControl(w, r)
+			return
+		}
+		if l.outage.down() {
+			refuse(w)
 			return
 		}
 		soapMethod, soapThis := "", ""
@@ -427,6 +431,9 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route := r.Method + " " + strings.TrimPrefix(r.URL.Path, "/quickmig")
+	if l.serveOutage(w, r, route) {
+		return
+	}
 	switch route {
 	case "GET /health":
 		writeJSON(w, 200, map[string]bool{"ok": true})

@@ -39,6 +39,7 @@ type Launcher struct {
 	taskSeq  atomic.Int64
 	calls    *callLog
 	faults   *faultRules
+	outage   outage
 	sessions sync.Map // vmware_soap_session cookie values of logged-in sessions
 	// cbtSnapshots holds the snapshot morefs taken with change tracking on (thin.go).
 	cbtSnapshots sync.Map
@@ -107,6 +108,8 @@ func NewLauncher(spec *Spec) (*Launcher, error) {
 		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only, as ESXi
 		ErrorLog:     log.New(os.Stderr, "http: ", log.LstdFlags),
+		ConnState:    l.outage.track,
+		ConnContext:  connContext,
 	}
 	go func() {
 		if err := l.srv.ServeTLS(ln, "", ""); err != nil && err != http.ErrServerClosed {

@@ -212,6 +212,11 @@ func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			soapMethod, soapThis = parseSOAPCall(body)
 		}
+		if l.outage.fire(r, soapMethod) {
+			l.logf("outage: started by %s %s%s", r.Method, r.URL.Path, soapMethod)
+			refuse(w)
+			return
+		}
 		match := func(fr *faultRule) bool {
 			if fr.Path != "" && !strings.Contains(r.URL.Path, fr.Path) {
 				return false

@@ -20,6 +20,32 @@ type outage struct {
 	until atomic.Int64 // unix nanoseconds; 0 or past: up
 	mu    sync.Mutex
 	conns map[net.Conn]struct{} // open connections (ConnState), to cut them when the outage starts
+	armed *outageTrigger        // an outage that starts with the first request matching it
+}
+
+// outageTrigger arms an outage: it starts when a request matches (method = HTTP method or SOAP
+// method name, path = substring of the URL path, as the fault rules match), and that request is
+// the first one reset. A test can so take a host away at an exact point of a migration (the
+// first GET of a suspend state file: "right after the VM was suspended").
+type outageTrigger struct {
+	Method  string  `json:"method"`
+	Path    string  `json:"path"`
+	Seconds float64 `json:"seconds"`
+}
+
+// fire starts the armed outage when the request matches it; true when the request must be refused.
+func (o *outage) fire(r *http.Request, soapMethod string) bool {
+	o.mu.Lock()
+	t := o.armed
+	if t == nil || (t.Path != "" && !strings.Contains(r.URL.Path, t.Path)) ||
+		(t.Method != "" && t.Method != r.Method && t.Method != soapMethod) {
+		o.mu.Unlock()
+		return false
+	}
+	o.armed = nil
+	o.mu.Unlock()
+	o.start(time.Duration(t.Seconds*float64(time.Second)), nil)
+	return true
 }
 
 type connKey struct{}
@@ -98,10 +124,19 @@ func (l *Launcher) serveOutage(w http.ResponseWriter, r *http.Request, route str
 	switch route {
 	case "POST /outage":
 		var req struct {
-			Seconds float64 `json:"seconds"`
+			Seconds float64        `json:"seconds"`
+			When    *outageTrigger `json:"when"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Seconds <= 0 {
 			writeJSON(w, 400, map[string]string{"error": "outage needs seconds > 0"})
+			return true
+		}
+		if req.When != nil {
+			req.When.Seconds = req.Seconds
+			l.outage.mu.Lock()
+			l.outage.armed = req.When
+			l.outage.mu.Unlock()
+			writeJSON(w, 200, map[string]any{"down": false, "armed": req.When})
 			return true
 		}
 		keep, _ := r.Context().Value(connKey{}).(net.Conn)
@@ -109,6 +144,9 @@ func (l *Launcher) serveOutage(w http.ResponseWriter, r *http.Request, route str
 		l.logf("outage: vSphere service unreachable until %s", until.Format(time.RFC3339Nano))
 		writeJSON(w, 200, map[string]any{"down": true, "until": until.Format(time.RFC3339Nano)})
 	case "DELETE /outage":
+		l.outage.mu.Lock()
+		l.outage.armed = nil
+		l.outage.mu.Unlock()
 		l.outage.end()
 		l.logf("outage: ended")
 		writeJSON(w, 200, map[string]bool{"down": false})

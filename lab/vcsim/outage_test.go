@@ -58,6 +58,20 @@ func TestOutageResetsConnectionsAndKeepsState(t *testing.T) {
 	if code, _ := lb.control("POST", "/outage", map[string]any{"seconds": 0}); code != 400 {
 		t.Fatalf("seconds 0 accepted: %d", code)
 	}
+	// armed: the first GET of the .vmx starts it (and is reset); calls before it are served
+	if code, b := lb.control("POST", "/outage", map[string]any{"seconds": 60, "when": map[string]string{"method": "GET", "path": ".vmx"}}); code != 200 || !strings.Contains(string(b), `"down":false`) {
+		t.Fatalf("arm: %d %s", code, b)
+	}
+	if _, err := vm.PowerState(ctx); err != nil {
+		t.Fatalf("armed, not started: %v", err)
+	}
+	if res, _ := lb.folder("GET", "IR-NFS", "ir-app01/ir-app01.vmx", nil, "basic", nil); res != nil {
+		t.Fatalf("the trigger request answered %d", res.StatusCode)
+	}
+	if _, err := vm.PowerState(ctx); err == nil {
+		t.Fatal("the armed outage did not start")
+	}
+	lb.control("DELETE", "/outage", nil)
 }
 
 // ReconfigVM_Task adding a disk to a running VM with a snapshot: files on the datastore, the .vmx

@@ -4,7 +4,7 @@
  */
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import type { ControlActivities, TransferActivities } from '../activity-options';
-import type { MigrationProgress, MigrationResult, Phase } from '../definitions';
+import type { MigrationProgress, MigrationResult, Phase, QuickMigrationOptions } from '../definitions';
 import type { GateDeps } from '../switchover-gate';
 
 /** The snapshot name a migration uses on its source, so a retry finds it and nothing else is touched. */
@@ -31,4 +31,6 @@ export interface MigrationContext {
   finish(result: ResultFields): MigrationResult;
   /** How long `source: delete` waits for the target's guest heartbeat, ms. */
   heartbeatTimeoutMs: number;
+  /** The workflow's options (retry budgets of the switchover and its rollback). */
+  options?: QuickMigrationOptions;
 }

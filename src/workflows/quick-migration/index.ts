@@ -116,6 +116,7 @@ export async function quickMigration(
     longControl: longControlActivities(),
     finish: resultBuilder(migrationId, plan, progress, tracker, policyWarnings),
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 600_000,
+    options,
   };
   return plan.method === 'vmotion' ? vmotionMigration(prepared, ctx) : copySteps(prepared, ctx);
 }

@@ -103,7 +103,8 @@ export function operatorActivities() {
 export function sourceReturnOptions(options: QuickMigrationOptions): Partial<ActivityOptions> {
   return {
     scheduleToCloseTimeout: options.sourceReturnTimeout ?? '24h',
-    retry: { maximumInterval: '10s', maximumAttempts: 0 },
+    // Infinity: no attempt limit (the SDK refuses 0 here); the schedule-to-close timeout bounds it.
+    retry: { maximumInterval: '10s', maximumAttempts: Number.POSITIVE_INFINITY },
   };
 }
 

@@ -198,8 +198,12 @@ func (f *faultRules) clear() {
 // routes wraps the simulator's mux: control API, /folder, SOAP call log, HTTP fault rules.
 func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/quickmig/") {
+		if isControl(r) {
 			l.serveControl(w, r)
+			return
+		}
+		if l.outage.down() {
+			refuse(w)
 			return
 		}
 		soapMethod, soapThis := "", ""
@@ -208,6 +212,11 @@ func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 			body, _ = io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			soapMethod, soapThis = parseSOAPCall(body)
+		}
+		if l.outage.fire(r, soapMethod) {
+			l.logf("outage: started by %s %s%s", r.Method, r.URL.Path, soapMethod)
+			refuse(w)
+			return
 		}
 		match := func(fr *faultRule) bool {
 			if fr.Path != "" && !strings.Contains(r.URL.Path, fr.Path) {
@@ -444,6 +453,9 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route := r.Method + " " + strings.TrimPrefix(r.URL.Path, "/quickmig")
+	if l.serveOutage(w, r, route) {
+		return
+	}
 	switch route {
 	case "GET /health":
 		writeJSON(w, 200, map[string]bool{"ok": true})

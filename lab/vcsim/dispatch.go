@@ -232,12 +232,27 @@ func (v *labVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_Tas
 	return &methods.RelocateVM_TaskBody{Res: &types.RelocateVM_TaskResponse{Returnval: ref}}
 }
 
-// ReconfigVM_Task is the stock one, but counts as a mutating task (TaskInProgress while another runs).
+// ReconfigVM_Task is the stock one, but counts as a mutating task (TaskInProgress while another
+// runs), and a new disk gets real files, a .vmx entry and layoutEx (reconfig.go).
 func (v *labVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
 	ref := v.task(ctx, "reconfigVm", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		added, fault := v.l.prepareDiskAdds(ctx, v.VirtualMachine, vs, req)
+		if fault != nil {
+			return nil, fault
+		}
 		var body soap.HasFault
 		ctx.WithLock(v.VirtualMachine, func() { body = v.VirtualMachine.ReconfigVMTask(ctx, req) })
-		return runStock(ctx, body)
+		res, fault := runStock(ctx, body)
+		if fault != nil {
+			v.l.undoDiskAdds(vs, added)
+			return nil, fault
+		}
+		if len(added) > 0 {
+			renameDevices(ctx, v.VirtualMachine)
+			v.l.syncVM(ctx, vs)
+			go v.l.saveJournal()
+		}
+		return res, nil
 	})
 	return &methods.ReconfigVM_TaskBody{Res: &types.ReconfigVM_TaskResponse{Returnval: ref}}
 }

@@ -39,6 +39,7 @@ type Launcher struct {
 	taskSeq  atomic.Int64
 	calls    *callLog
 	faults   *faultRules
+	outage   outage
 	sessions sync.Map // vmware_soap_session cookie value (the session key) -> user name
 	authz    *authz   // users and permissions (privileges.go)
 	// cbtSnapshots holds the snapshot morefs taken with change tracking on (thin.go).
@@ -116,6 +117,8 @@ func NewLauncher(spec *Spec) (*Launcher, error) {
 		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only, as ESXi
 		ErrorLog:     log.New(os.Stderr, "http: ", log.LstdFlags),
+		ConnState:    l.outage.track,
+		ConnContext:  connContext,
 	}
 	go func() {
 		if err := l.srv.ServeTLS(ln, "", ""); err != nil && err != http.ErrServerClosed {

@@ -15,6 +15,9 @@ type diskState struct {
 	unit     int32
 	chain    []dsPath
 	capacity int64
+	// base is the snapshot level at which the disk was added (ReconfigVM_Task, reconfig.go): the
+	// snapshots taken before it do not hold it, so chain[i] is at level base+i.
+	base int
 }
 
 func (d *diskState) top() dsPath { return d.chain[len(d.chain)-1] }

@@ -127,6 +127,20 @@ export class LabControl {
     return this.call('POST', '/guest/write', { vm, disk, offset, dataBase64: data.toString('base64') });
   }
 
+  /**
+   * Takes the endpoint's vSphere service (SOAP and `/folder`) away for `seconds`: every connection is
+   * reset, sessions and VMs stay as they are, the control API stays reachable (lab/vcsim/README.md,
+   * "Control API"). With `when`, the outage is armed and starts with the first request matching it.
+   */
+  outage(seconds: number, when?: { method?: string; path?: string }): Promise<unknown> {
+    return this.call('POST', '/outage', { seconds, ...(when ? { when } : {}) });
+  }
+
+  /** Ends an outage now (and disarms one not started yet). */
+  endOutage(): Promise<void> {
+    return this.call('DELETE', '/outage');
+  }
+
   /** Sets a VM's background guest write rate. */
   setGuestRate(vm: string, bytesPerSec: number): Promise<void> {
     return this.call('POST', '/guest/rate', { vm, bytesPerSec });

@@ -27,6 +27,19 @@ export interface QuickMigrationOptions {
   controlStepTimeout?: Duration;
   /** How long a control step may take with all its retries before the migration fails and rolls back. Default 15 minutes. */
   controlRetryTimeout?: Duration;
+  /**
+   * How long each switchover step on the stopped source (listing what changed, copying it) may take
+   * with all its retries, e.g. while the source host does not answer, before the migration rolls back.
+   * Default: the steps' own budgets (listing: 10 attempts within `controlRetryTimeout`; the copy: 20
+   * attempts, about 7.5 minutes of backoff once the host stops answering).
+   */
+  switchoverRetryTimeout?: Duration;
+  /**
+   * How long a rollback after the source was stopped keeps trying to power the source on again while
+   * its host does not answer (every 10 s). Default 24 hours: the migration, and so an owner of the
+   * stopped VM, stays until the source runs again.
+   */
+  sourceReturnTimeout?: Duration;
 }
 
 /** Phases in order (ARCHITECTURE.md "Quick Migration phases"); the last two are end states. */

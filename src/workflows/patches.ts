@@ -60,3 +60,22 @@ export const PRECOPY_SHUTDOWN = 'precopy-shutdown';
  * with a commit window started before it is running.
  */
 export const COMMIT_WINDOW = 'commit-window';
+
+/**
+ * A source host that stops answering after the source was stopped (quick-migration/switchover.ts,
+ * copy.ts): the switchover's steps on the source retry within `switchoverRetryTimeout` when it is
+ * given, then the rollback powers the source on again as soon as its host answers (retried every
+ * 10 s for up to `sourceReturnTimeout`, default 24 h) instead of within the control step's budget,
+ * and the failure reports the source's real downtime. Added on branch faults-switch (2026-12-03);
+ * may be deprecated once no Quick Migration started before it is running.
+ */
+export const SOURCE_HOST_RETURN = 'source-host-return';
+
+/**
+ * A running VM's disks are compared with those at the migration snapshot right before the
+ * switchover and again once the source is stopped (quick-migration/copy.ts): a disk added or removed
+ * in between fails the migration before the switchover (or rolls it back, the source running again),
+ * naming the disk. Adds a `vmFiles` step before the stop. Added on branch faults-switch (2026-12-03);
+ * may be deprecated once no Quick Migration started before it is running.
+ */
+export const DISK_SET_CHECK = 'disk-set-check';

@@ -4,7 +4,7 @@
  */
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import type { ControlActivities, TransferActivities } from '../activity-options';
-import type { MigrationProgress, MigrationResult, Phase } from '../definitions';
+import type { MigrationProgress, MigrationResult, Phase, QuickMigrationOptions } from '../definitions';
 import type { GateDeps } from '../switchover-gate';
 import type { CommitWindowControl } from './commit-window';
 
@@ -34,4 +34,6 @@ export interface MigrationContext {
   heartbeatTimeoutMs: number;
   /** The revert and commit updates' decision, shared with the commit window. */
   commitWindow: CommitWindowControl;
+  /** The workflow's options (retry budgets of the switchover and its rollback). */
+  options?: QuickMigrationOptions;
 }

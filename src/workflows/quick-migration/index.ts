@@ -124,6 +124,7 @@ export async function quickMigration(
     finish: resultBuilder(migrationId, plan, progress, tracker, policyWarnings),
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 600_000,
     commitWindow,
+    options,
   };
   return plan.method === 'vmotion' ? vmotionMigration(prepared, ctx) : copySteps(prepared, ctx);
 }

@@ -3,6 +3,7 @@
  * approval update, the bytes of the copies and their verification, and the result built from them.
  * Workflow code: Temporal's clock only.
  */
+import type { ActivityOptions } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import { ApplicationFailure, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
@@ -12,7 +13,7 @@ import type { VmxEdit } from '../../planner/vmx';
 import { FAILURE_TYPES } from '../../request/contract';
 import type { MigrationRequestInput } from '../../request/request';
 import type { TransferActivities } from '../activity-options';
-import { step } from '../activity-options';
+import { stepWith } from '../activity-options';
 import type { MigrationProgress, MigrationResult, Phase, VerifiedFile } from '../definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../definitions';
 import { PHASE_ATTRIBUTE } from '../search-attributes';
@@ -160,11 +161,13 @@ export function copier(
   const verified: VerifiedFile[] = [];
   const copied = new Set<string>();
   const stats = { bytes: 0, ms: 0 };
-  const copy = async (copies: FileCopyPlan[]) => {
+  /** Copies files; `options` (call-site activity options) bound the copy's retries when given. */
+  const copy = async (copies: FileCopyPlan[], options: Partial<ActivityOptions> = {}) => {
     const copyStart = Date.now();
     progress.bytesTotal += copies.reduce((sum, c) => sum + c.size, 0);
-    const result = await step(
+    const result = await stepWith(
       transfer.copyFiles,
+      options,
       `Copy ${copies.length} file(s), ${mib(copies.reduce((n, c) => n + c.size, 0))} to ${target.endpoint}`,
       {
         sourceEndpoint: source.endpoint,

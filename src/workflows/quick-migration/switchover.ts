@@ -16,9 +16,9 @@ import { compareDowntime, projectMode } from '../../planner/downtime';
 import type { FileCopyPlan } from '../../planner/files';
 import type { VmxEdit } from '../../planner/vmx';
 import { KEEP_IDENTITY } from '../../planner/vmx';
-import { step as run } from '../activity-options';
-import type { MigrationProgress, SwitchoverReport } from '../definitions';
-import { SWITCHOVER_TRUTH } from '../patches';
+import { step as run, sourceReturnOptions, stepWith } from '../activity-options';
+import type { MigrationProgress, QuickMigrationOptions, SwitchoverReport } from '../definitions';
+import { SOURCE_HOST_RETURN, SWITCHOVER_TRUTH } from '../patches';
 
 type SwitchoverActivities = ActivityInterfaceFor<ReturnType<typeof createSwitchoverActivities>>;
 type MoRef = PreparedMigration['source']['vm'];
@@ -38,6 +38,8 @@ export interface SwitchoverDeps {
   longControl: SwitchoverActivities;
   /** Pushes a compensation (rollback runs them in reverse). */
   compensate(what: string, undo: () => Promise<unknown>): void;
+  /** The workflow's options (the rollback's wait for a source host that went away). */
+  options?: QuickMigrationOptions;
 }
 
 /** Builds the switchover steps of one migration; see the module comment. */
@@ -45,6 +47,8 @@ export function switchoverSteps(deps: SwitchoverDeps) {
   const { prepared, progress, control, longControl } = deps;
   const { plan, source, target, request } = prepared;
   const enabled = patched(SWITCHOVER_TRUTH);
+  // The rollback waits for a source host that went away, and the failure reports the real downtime.
+  const hostReturn = enabled && patched(SOURCE_HOST_RETURN);
   // Absent from requests normalized before these options existed: their defaults apply.
   const shutdown = request.options.shutdown ?? SHUTDOWN_DEFAULTS;
   const targetVm = request.options.targetVm ?? TARGET_VM_DEFAULTS;
@@ -65,6 +69,7 @@ export function switchoverSteps(deps: SwitchoverDeps) {
 
   return {
     enabled,
+    hostReturn,
 
     /** The .vmx edit for a copy of the source's .vmx (identity and media), else undefined. */
     vmxFor(copy: FileCopyPlan): VmxEdit | undefined {
@@ -84,14 +89,21 @@ export function switchoverSteps(deps: SwitchoverDeps) {
     async stop(): Promise<number> {
       const smart = plan.mode === 'smartswitch';
       const how = smart ? 'suspend' : shutdown.mode === 'power-off' ? 'power-off' : 'guest';
-      deps.compensate('restored the source to poweredOn', () =>
-        run(
+      deps.compensate('restored the source to poweredOn', async () => {
+        // The source is started the same way as a target: a question on the way is answered too.
+        const vm = { endpoint: source.endpoint, vm: source.vm };
+        if (!hostReturn) return run(control.startTarget, `Rollback: power ${source.name} on again`, vm);
+        // Its host may not answer (it went away after the stop): retried until it does, so the VM
+        // runs again whenever the host returns; the downtime is then from the stop to this start.
+        const again = await stepWith(
           control.startTarget,
-          `Rollback: power ${source.name} on again`,
-          // The source is started the same way as a target: a question on the way is answered too.
-          { endpoint: source.endpoint, vm: source.vm },
-        ),
-      );
+          sourceReturnOptions(deps.options ?? {}),
+          `Rollback: power ${source.name} on again (retried until ${source.endpoint} answers)`,
+          vm,
+        );
+        if (stopped) progress.downtimeMs = again.startedAt - stopped.stoppedAt;
+        return again;
+      });
       const activity = how === 'guest' ? longControl.stopSource : control.stopSource;
       const what =
         how === 'suspend'

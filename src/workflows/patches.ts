@@ -50,3 +50,13 @@ export const SWITCHOVER_TRUTH = 'switchover-truth';
  * branch s24 (2026-12-03); may be deprecated once no warm Cold migration started before it is running.
  */
 export const PRECOPY_SHUTDOWN = 'precopy-shutdown';
+
+/**
+ * After a running source was stopped for the switchover, its power state is checked again before and
+ * after the copy of its final delta (quick-migration/switchover.ts, `assertStopped`): a source something
+ * powered on again in between (an operator, a scheduled task) fails the migration with
+ * SourceRestartedError and rolls back, instead of registering a target from disks that changed while
+ * they were copied. Added on branch faults-guest (2026-12-03); may be deprecated once no Quick Migration
+ * started before it is running.
+ */
+export const SOURCE_STAYS_STOPPED = 'source-stays-stopped';

@@ -146,6 +146,7 @@ export async function copySteps(
         mode: plan.mode,
       });
     progress.step = copyStep;
+    await sw.assertStopped('before the final copy');
     const now = await step(control.vmFiles, `List what changed on ${source.name}`, src);
     const atSwitchover = planCopies(
       remainingFiles(now.files, copied),
@@ -155,7 +156,8 @@ export async function copySteps(
       target.datastoreUrls,
     );
     sw.countSwitchoverBytes(atSwitchover.reduce((sum, c) => sum + c.size, 0));
-    await copy(atSwitchover);
+    await copy(atSwitchover, sw.stoppedState());
+    await sw.assertStopped('after the final copy');
 
     progress.step = 'register-target';
     targetVm = await step(

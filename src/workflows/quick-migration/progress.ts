@@ -6,6 +6,7 @@
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import { ApplicationFailure, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
+import type { CopyFilesInput } from '../../activities/transfer';
 import type { FileCopyPlan } from '../../planner/files';
 import type { MigrationPlan } from '../../planner/plan';
 import type { VmxEdit } from '../../planner/vmx';
@@ -160,7 +161,8 @@ export function copier(
   const verified: VerifiedFile[] = [];
   const copied = new Set<string>();
   const stats = { bytes: 0, ms: 0 };
-  const copy = async (copies: FileCopyPlan[]) => {
+  /** `sourceStopped`: the switchover's copy of a stopped source, which must stay stopped meanwhile. */
+  const copy = async (copies: FileCopyPlan[], sourceStopped?: CopyFilesInput['sourceStopped']) => {
     const copyStart = Date.now();
     progress.bytesTotal += copies.reduce((sum, c) => sum + c.size, 0);
     const result = await step(
@@ -171,6 +173,7 @@ export function copier(
         targetEndpoint: target.endpoint,
         verify: request.options.verify,
         diskType: request.options.diskType,
+        ...(sourceStopped ? { sourceStopped } : {}),
         // The listed sizes: the copy need not search the datastore for each file.
         files: copies.map((c) => ({
           source: c.source,

@@ -18,7 +18,7 @@ import type { VmxEdit } from '../../planner/vmx';
 import { KEEP_IDENTITY } from '../../planner/vmx';
 import { step as run } from '../activity-options';
 import type { MigrationProgress, SwitchoverReport } from '../definitions';
-import { SWITCHOVER_TRUTH } from '../patches';
+import { SOURCE_STAYS_STOPPED, SWITCHOVER_TRUTH } from '../patches';
 
 type SwitchoverActivities = ActivityInterfaceFor<ReturnType<typeof createSwitchoverActivities>>;
 type MoRef = PreparedMigration['source']['vm'];
@@ -114,6 +114,27 @@ export function switchoverSteps(deps: SwitchoverDeps) {
         : { ...result, stoppedAt: scheduledAt, lastHeartbeatAt: result.lastHeartbeatAt ?? scheduledAt };
       report.stop = stopped.stop;
       return stopped.stoppedAt;
+    },
+
+    /**
+     * Fails the migration (SourceRestartedError, so it rolls back) when the source this switchover
+     * stopped is running again: checked before and after the final copy, so a target is never made
+     * from disks that changed while they were copied. Only for a source `stop` stopped.
+     */
+    async assertStopped(when: 'before the final copy' | 'after the final copy'): Promise<void> {
+      if (stopped === null || !patched(SOURCE_STAYS_STOPPED)) return;
+      await run(control.checkSourceStopped, `Check that ${source.name} is still stopped ${when}`, {
+        endpoint: source.endpoint,
+        vm: source.vm,
+        expected: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
+        when,
+      });
+    },
+
+    /** For the copy of the final delta: the state the stopped source must keep meanwhile, else undefined. */
+    stoppedState(): { vm: MoRef; expected: 'poweredOff' | 'suspended' } | undefined {
+      if (stopped === null || !patched(SOURCE_STAYS_STOPPED)) return undefined;
+      return { vm: source.vm, expected: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff' };
     },
 
     /** After the target's registration, before its start: the hardware upgrade when asked and possible. */

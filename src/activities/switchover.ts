@@ -157,13 +157,13 @@ export function createSwitchoverActivities(pool: EndpointPool) {
      * copy would not be the VM. Fails with SourceRestartedError, which rolls back.
      */
     async checkSourceStopped(
-      input: VmRef & { expected: 'poweredOff' | 'suspended'; when: string },
+      input: VmRef & { expected: 'poweredOff' | 'suspended'; when: string; name?: string },
     ): Promise<void> {
       const client = await clientFor(input.endpoint);
       const now = await client.guest.state(input.vm, { signal: cancellation() });
       if (now.powerState !== input.expected) {
         throw new SourceRestartedError(
-          `the source ${input.vm.value} is ${now.powerState} again ${input.when}, after quickmig had it ${input.expected} (something powered it on: an operator, a scheduled task, a monitoring tool); its disks changed, so quickmig does not copy them as the final state; leave the source off during the switchover and migrate again`,
+          `the source ${input.name ?? input.vm.value} is ${now.powerState} again ${input.when}, after quickmig had it ${input.expected} (something powered it on: an operator, a scheduled task, a monitoring tool); its disks changed, so quickmig does not copy them as the final state; leave the source off during the switchover and migrate again`,
         );
       }
     },

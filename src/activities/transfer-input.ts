@@ -139,6 +139,8 @@ export function validateInput(input: CopyFilesInput): void {
 /** A VM whose files are copied and the state it must keep meanwhile (CopyFilesInput.sourceStopped). */
 export interface SourceStopped {
   readonly vm: MoRef;
+  /** The VM's name, for the error. Default: its moref. */
+  readonly name?: string | undefined;
   readonly expected: 'poweredOff' | 'suspended';
 }
 
@@ -151,6 +153,6 @@ export async function sourceRestarted(
   const { powerState } = await client.guest.state(stopped.vm);
   if (powerState === stopped.expected) return undefined;
   return new SourceRestartedError(
-    `the source ${stopped.vm.value} is ${powerState} again during the final copy, after quickmig had it ${stopped.expected} (something powered it on: an operator, a scheduled task, a monitoring tool); its disks changed, so quickmig does not copy them as the final state; leave the source off during the switchover and migrate again`,
+    `the source ${stopped.name ?? stopped.vm.value} is ${powerState} again during the final copy, after quickmig had it ${stopped.expected} (something powered it on: an operator, a scheduled task, a monitoring tool); its disks changed, so quickmig does not copy them as the final state; leave the source off during the switchover and migrate again`,
   );
 }

@@ -60,3 +60,12 @@ export const PRECOPY_SHUTDOWN = 'precopy-shutdown';
  * started before it is running.
  */
 export const SOURCE_STAYS_STOPPED = 'source-stays-stopped';
+
+/**
+ * A rollback step that fails after its retries no longer stops the rollback: the steps after it still run
+ * (the source is started again even when the target cannot be unregistered because a question waits on
+ * it or another client's task holds it), and the failure lists what was not undone
+ * (quick-migration/compensation.ts). Added on branch faults-guest (2026-12-03); may be deprecated once no
+ * Quick Migration started before it is running.
+ */
+export const ROLLBACK_CONTINUES = 'rollback-continues';

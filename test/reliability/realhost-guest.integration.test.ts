@@ -46,6 +46,7 @@ beforeAll(async () => {
     vm('q-uuid', { uuidQuestion: 'cancelOnly' }),
     vm('q-uuid2'),
     vm('q-unknown'),
+    vm('q-pending'),
     vm('g-tools'),
     vm('g-ignore'),
     vm('g-restart'),
@@ -223,6 +224,49 @@ describe('VM questions at power-on: never answered blindly, never waited on for 
       (m) => m.slice(0, 240),
     );
   });
+
+  it('a question offering neither Cancel nor Abort: left to a person, named; the rollback goes on and starts the source', async () => {
+    await matrix.run(
+      'question without Cancel or Abort at power-on',
+      async () => {
+        const before = sourceFiles('q-pending');
+        await controlOf(lab, 'esx-b').addFault({
+          kind: 'question',
+          method: 'PowerOnVM_Task',
+          messageId: 'msg.hbacommon.locklost',
+          text: 'The lock protecting q-pending-000001.vmdk has been lost, possibly due to underlying storage issues.',
+          choices: ['OK'],
+          count: 1,
+        });
+        try {
+          const { id } = await start('q-pending');
+          const failure = await failureOf(id);
+          expect(failure.step).toBe('resume');
+          expect(failure.message).toMatch(/msg\.hbacommon\.locklost/);
+          expect(failure.message).toMatch(/offers no Cancel or Abort/);
+          // vSphere refuses to unregister a VM waiting on a question: the rollback reports it and goes on.
+          expect(failure.message).toMatch(
+            /Not undone, left for an operator: unregistered the target VM .*FAILED.*(QuestionPending|question pending)/,
+          );
+          const source = await estate.vm('esx-a', 'q-pending');
+          expect(source?.powerState).toBe('poweredOn');
+          expect(source?.snapshots).toEqual([]);
+          expect(sourceFiles('q-pending').filter((f) => f !== 'q-pending.vmsd')).toEqual(before);
+          // The target waits on the question, registered, for a person to answer it.
+          const [target] = await estate.vms('esx-b', 'q-pending');
+          expect(target).toBeDefined();
+          const asked = await (await estate.client('esx-b')).guest.state(
+            target?.ref as NonNullable<typeof target>['ref'],
+          );
+          expect(asked.question?.messageIds).toEqual(['msg.hbacommon.locklost']);
+          return failure.message;
+        } finally {
+          await controlOf(lab, 'esx-b').clearFaults();
+        }
+      },
+      (m) => m.slice(0, 400),
+    );
+  });
 });
 
 describe('guest shutdown (Cold): a bound, then a hard stop or a rollback; never a copy of a running VM', () => {
@@ -312,7 +356,9 @@ describe('guest shutdown (Cold): a bound, then a hard stop or a rollback; never 
           await esxA.vms.powerOn(off?.ref as NonNullable<typeof off>['ref']);
           const failure = await failureOf(id);
           expect(failure.step).toBe('delta-copy');
-          expect(failure.message).toMatch(/is poweredOn again (before|during|after) the final copy/);
+          expect(failure.message).toMatch(
+            /the source g-poweron is poweredOn again (before|during|after) the final copy/,
+          );
           await expectRolledBack('g-poweron', before);
           expect(await estate.vms('esx-b', 'g-poweron')).toEqual([]);
           return failure.message;

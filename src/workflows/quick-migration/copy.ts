@@ -206,13 +206,17 @@ export async function copySteps(
       });
   } catch (error) {
     const failedStep = progress.step;
-    await rollback(compensations, progress, enter);
+    const failed = await rollback(compensations, progress, enter);
     const cancelled = isCancellation(error);
     const cause = causeOf(error);
     progress.error = cause;
     if (cancelled) throw error;
+    const after =
+      failed.length === 0
+        ? `The source is ${source.powerState} as before.`
+        : `Not undone, left for an operator: ${failed.join('; ')}.`;
     throw migrationFailed(
-      `${plan.method} of ${source.name} failed at step ${failedStep}: ${cause}. Rolled back: ${progress.undone.join('; ') || 'nothing to undo'}. The source is ${source.powerState} as before.`,
+      `${plan.method} of ${source.name} failed at step ${failedStep}: ${cause}. Rolled back: ${progress.undone.join('; ') || 'nothing to undo'}. ${after}`,
       { step: failedStep, undone: progress.undone },
       error,
     );

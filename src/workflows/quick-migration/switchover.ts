@@ -128,13 +128,18 @@ export function switchoverSteps(deps: SwitchoverDeps) {
         vm: source.vm,
         expected: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
         when,
+        name: source.name,
       });
     },
 
     /** For the copy of the final delta: the state the stopped source must keep meanwhile, else undefined. */
-    stoppedState(): { vm: MoRef; expected: 'poweredOff' | 'suspended' } | undefined {
+    stoppedState(): { vm: MoRef; name: string; expected: 'poweredOff' | 'suspended' } | undefined {
       if (stopped === null || !patched(SOURCE_STAYS_STOPPED)) return undefined;
-      return { vm: source.vm, expected: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff' };
+      return {
+        vm: source.vm,
+        name: source.name,
+        expected: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
+      };
     },
 
     /** After the target's registration, before its start: the hardware upgrade when asked and possible. */

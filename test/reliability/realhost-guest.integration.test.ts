@@ -17,6 +17,7 @@ import type { LabInfo } from '../../src/lab/lab';
 import { labDown } from '../../src/lab/lab';
 import type { MigrationRequestInput } from '../../src/request/request';
 import type { MigrationResult, QuickMigrationOptions } from '../../src/workflows/definitions';
+import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab } from '../support/lab';
 import {
   checkCompleted,
@@ -36,6 +37,8 @@ let worker: WorkerProcess;
 let clients: Awaited<ReturnType<typeof clientsFor>>;
 let estate: Estate;
 const matrix = new Matrix('realhost-guest');
+/** The histories of the new paths (patches source-stays-stopped, rollback-continues) for the replay test. */
+const histories = new HistoryRecorder();
 
 /** A quiet VM (no guest writes): the cases are about the guest and vSphere, not about the delta. */
 const vm = (name: string, extra: Parameters<typeof smallVm>[1] = {}) =>
@@ -69,6 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   matrix.write();
+  await histories.record();
   await worker?.stop();
   await clients?.close();
   await estate?.close();
@@ -239,7 +243,8 @@ describe('VM questions at power-on: never answered blindly, never waited on for 
           count: 1,
         });
         try {
-          const { id } = await start('q-pending');
+          const { id, handle } = await start('q-pending');
+          histories.add('realhost-pending01', handle);
           const failure = await failureOf(id);
           expect(failure.step).toBe('resume');
           expect(failure.message).toMatch(/msg\.hbacommon\.locklost/);
@@ -342,7 +347,8 @@ describe('guest shutdown (Cold): a bound, then a hard stop or a rollback; never 
           count: 4,
         });
         try {
-          const { id } = await start('g-poweron', cold(60_000, 'abort'));
+          const { id, handle } = await start('g-poweron', cold(60_000, 'abort'));
+          histories.add('realhost-poweron01', handle);
           const esxA = await estate.client('esx-a');
           // Wait until quickmig saw the shutdown end (its stop step is done), then power the VM on
           // from this other session while the final delta is being copied.

@@ -93,7 +93,7 @@ type faultRule struct {
 	BytesPerSec int64   `json:"bytesPerSec,omitempty"`
 	// question rules: the VM (name or moref; empty = any) whose next power-on/resume asks
 	// messageId/text with the given choice labels (keys "0", "1", …; a label containing
-	// "cancel" fails the power task when chosen, any other lets it go on).
+	// "cancel" or "abort" fails the power task when chosen, any other lets it go on).
 	VM        string   `json:"vm,omitempty"`
 	MessageID string   `json:"messageId,omitempty"`
 	Text      string   `json:"text,omitempty"`
@@ -555,6 +555,51 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 		vs.rate.Store(req.BytesPerSec)
 		go l.saveJournal()
 		writeJSON(w, 200, map[string]bool{"ok": true})
+	case "POST /guest/shutdown-action":
+		var req struct {
+			VM     string `json:"vm"`
+			Action string `json:"action"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(w, 400, map[string]string{"error": err.Error()})
+			return
+		}
+		switch req.Action {
+		case "halt", "ignore", "restart", "hang":
+		default:
+			writeJSON(w, 400, map[string]string{"error": "action must be halt, ignore, restart or hang, got " + strconv.Quote(req.Action)})
+			return
+		}
+		vs := l.vmByName(req.VM)
+		if vs == nil {
+			writeJSON(w, 404, map[string]string{"error": "no such vm"})
+			return
+		}
+		vs.mu.Lock()
+		vs.shutdownAction = req.Action
+		vs.mu.Unlock()
+		writeJSON(w, 200, map[string]bool{"ok": true})
+	case "POST /tasks/hold":
+		var req struct {
+			VM      string  `json:"vm"`
+			Seconds float64 `json:"seconds"`
+			Name    string  `json:"name"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Seconds <= 0 {
+			writeJSON(w, 400, map[string]string{"error": "need vm and seconds > 0"})
+			return
+		}
+		vs := l.vmByName(req.VM)
+		if vs == nil {
+			writeJSON(w, 404, map[string]string{"error": "no such vm"})
+			return
+		}
+		ref, err := l.holdTask(vs, req.Name, time.Duration(req.Seconds*float64(time.Second)))
+		if err != "" {
+			writeJSON(w, 409, map[string]string{"error": err})
+			return
+		}
+		writeJSON(w, 201, map[string]string{"task": ref.Value})
 	case "GET /datastores":
 		type dsOut struct {
 			Name string `json:"name"`
@@ -572,6 +617,29 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, 404, map[string]string{"error": "no route " + route})
 	}
+}
+
+// holdTask runs a mutating task on the VM for d, as another client's would (a backup job's snapshot,
+// say): while it runs, every other mutating task on the VM fails with TaskInProgress. It fails at once
+// when the VM is busy already.
+func (l *Launcher) holdTask(vs *vmState, name string, d time.Duration) (types.ManagedObjectReference, string) {
+	if name == "" {
+		name = "createSnapshot"
+	}
+	vs.mu.RLock()
+	busy := vs.busy != nil
+	vs.mu.RUnlock()
+	if busy {
+		return types.ManagedObjectReference{}, "vm is busy with another task"
+	}
+	ref := l.vmTask(l.bgCtx(), vs.ref, name, func(_ *vmState, _ *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		select {
+		case <-time.After(d):
+		case <-l.done:
+		}
+		return nil, nil
+	})
+	return ref, ""
 }
 
 func (l *Launcher) dcPath() string {

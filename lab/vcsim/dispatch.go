@@ -103,15 +103,23 @@ func (v *labVM) task(ctx *simulator.Context, name string, run func(vs *vmState, 
 func (l *Launcher) vmTask(ctx *simulator.Context, vmRef types.ManagedObjectReference, name string, run func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault)) types.ManagedObjectReference {
 	vs := l.vmByRef(vmRef.Value)
 	var busy *types.ManagedObjectReference
+	question := ""
 	if vs != nil {
 		vs.mu.Lock()
 		busy = vs.busy
+		if vs.question != nil {
+			question = vs.question.info.Text
+		}
 		if busy == nil {
 			vs.busy = &types.ManagedObjectReference{Type: "Task"} // claimed; the task's ref follows
 		}
 		vs.mu.Unlock()
 	}
 	t := l.labTask(ctx, vmRef, name, func(t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		if question != "" {
+			// A VM waiting on a question refuses other operations until it is answered (QuestionPending).
+			return nil, &types.QuestionPending{Text: question}
+		}
 		if busy != nil {
 			return nil, &types.TaskInProgress{Task: *busy}
 		}
@@ -173,6 +181,8 @@ func faultMessage(f types.BaseMethodFault) string {
 	switch x := f.(type) {
 	case *types.TaskInProgress:
 		return "Another task is already in progress."
+	case *types.QuestionPending:
+		return "The operation is not allowed in the current state because the virtual machine has a question pending: '" + x.Text + "'"
 	case *types.GenericVmConfigFault:
 		return x.Reason
 	case *types.InvalidPowerState:
@@ -261,6 +271,12 @@ func (v *labVM) UnregisterVM(ctx *simulator.Context, req *types.UnregisterVM) so
 	vs := v.l.vmByRef(v.Self.Value)
 	if vs == nil || ctx.Map.Get(v.Self) == nil {
 		return &methods.UnregisterVMBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: v.Self})}
+	}
+	vs.mu.RLock()
+	q := vs.question
+	vs.mu.RUnlock()
+	if q != nil {
+		return &methods.UnregisterVMBody{Fault_: simulator.Fault("The operation is not allowed in the current state because the virtual machine has a question pending: '"+q.info.Text+"'", &types.QuestionPending{Text: q.info.Text})}
 	}
 	body := v.VirtualMachine.UnregisterVM(ctx, req)
 	if body.Fault() == nil {

@@ -79,3 +79,22 @@ export const SOURCE_HOST_RETURN = 'source-host-return';
  * may be deprecated once no Quick Migration started before it is running.
  */
 export const DISK_SET_CHECK = 'disk-set-check';
+
+/**
+ * After a running source was stopped for the switchover, its power state is checked again before and
+ * after the copy of its final delta (quick-migration/switchover.ts, `assertStopped`): a source something
+ * powered on again in between (an operator, a scheduled task) fails the migration with
+ * SourceRestartedError and rolls back, instead of registering a target from disks that changed while
+ * they were copied. Added on branch faults-guest (2026-12-03); may be deprecated once no Quick Migration
+ * started before it is running.
+ */
+export const SOURCE_STAYS_STOPPED = 'source-stays-stopped';
+
+/**
+ * A rollback step that fails after its retries no longer stops the rollback: the steps after it still run
+ * (the source is started again even when the target cannot be unregistered because a question waits on
+ * it or another client's task holds it), and the failure lists what was not undone
+ * (quick-migration/compensation.ts). Added on branch faults-guest (2026-12-03); may be deprecated once no
+ * Quick Migration started before it is running.
+ */
+export const ROLLBACK_CONTINUES = 'rollback-continues';

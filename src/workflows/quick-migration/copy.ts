@@ -166,6 +166,7 @@ export async function copySteps(
     progress.step = copyStep;
     // With SOURCE_HOST_RETURN, switchoverRetryTimeout bounds the steps on the stopped source.
     const onSource = sw.hostReturn && running ? switchoverSourceOptions(ctx.options ?? {}) : {};
+    await sw.assertStopped('before the final copy', onSource);
     const now = await stepWith(control.vmFiles, onSource, `List what changed on ${source.name}`, src);
     if (diskCheck && frozenDisks) refuseDiskChanges(source.name, frozenDisks, now.disks, 'while it stopped');
     const atSwitchover = planCopies(
@@ -176,7 +177,8 @@ export async function copySteps(
       target.datastoreUrls,
     );
     sw.countSwitchoverBytes(atSwitchover.reduce((sum, c) => sum + c.size, 0));
-    await copy(atSwitchover, onSource);
+    await copy(atSwitchover, onSource, sw.stoppedState());
+    await sw.assertStopped('after the final copy', onSource);
 
     progress.step = 'register-target';
     targetVm = await step(
@@ -225,7 +227,7 @@ export async function copySteps(
       });
   } catch (error) {
     const failedStep = progress.step;
-    await rollback(compensations, progress, enter);
+    const failed = await rollback(compensations, progress, enter);
     const cancelled = isCancellation(error);
     const cause = causeOf(error);
     progress.error = cause;
@@ -235,8 +237,12 @@ export async function copySteps(
       sw.hostReturn && progress.downtimeMs !== null
         ? ` It was down ${progress.downtimeMs} ms, from its ${plan.mode === 'smartswitch' ? 'suspend' : 'stop'} until it ran again.`
         : '';
+    const after =
+      failed.length === 0
+        ? `The source is ${source.powerState} as before.${down}`
+        : `Not undone, left for an operator: ${failed.join('; ')}.`;
     throw migrationFailed(
-      `${plan.method} of ${source.name} failed at step ${failedStep}: ${cause}. Rolled back: ${progress.undone.join('; ') || 'nothing to undo'}. The source is ${source.powerState} as before.${down}`,
+      `${plan.method} of ${source.name} failed at step ${failedStep}: ${cause}. Rolled back: ${progress.undone.join('; ') || 'nothing to undo'}. ${after}`,
       { step: failedStep, undone: progress.undone },
       error,
     );

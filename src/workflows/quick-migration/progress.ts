@@ -7,6 +7,7 @@ import type { ActivityOptions } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import { ApplicationFailure, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
+import type { CopyFilesInput } from '../../activities/transfer';
 import type { FileCopyPlan } from '../../planner/files';
 import type { MigrationPlan } from '../../planner/plan';
 import type { VmxEdit } from '../../planner/vmx';
@@ -161,8 +162,15 @@ export function copier(
   const verified: VerifiedFile[] = [];
   const copied = new Set<string>();
   const stats = { bytes: 0, ms: 0 };
-  /** Copies files; `options` (call-site activity options) bound the copy's retries when given. */
-  const copy = async (copies: FileCopyPlan[], options: Partial<ActivityOptions> = {}) => {
+  /**
+   * Copies files; `options` (call-site activity options) bound the copy's retries when given;
+   * `sourceStopped`: the switchover's copy of a stopped source, which must stay stopped meanwhile.
+   */
+  const copy = async (
+    copies: FileCopyPlan[],
+    options: Partial<ActivityOptions> = {},
+    sourceStopped?: CopyFilesInput['sourceStopped'],
+  ) => {
     const copyStart = Date.now();
     progress.bytesTotal += copies.reduce((sum, c) => sum + c.size, 0);
     const result = await stepWith(
@@ -174,6 +182,7 @@ export function copier(
         targetEndpoint: target.endpoint,
         verify: request.options.verify,
         diskType: request.options.diskType,
+        ...(sourceStopped ? { sourceStopped } : {}),
         // The listed sizes: the copy need not search the datastore for each file.
         files: copies.map((c) => ({
           source: c.source,

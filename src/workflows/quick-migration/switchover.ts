@@ -7,6 +7,7 @@
  * Workflows that started before this patch keep their old steps (hard power-off, plain power-on) so
  * their histories replay; `enabled` says which one runs.
  */
+import type { ActivityOptions } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import { patched } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
@@ -18,7 +19,7 @@ import type { VmxEdit } from '../../planner/vmx';
 import { KEEP_IDENTITY } from '../../planner/vmx';
 import { step as run, sourceReturnOptions, stepWith } from '../activity-options';
 import type { MigrationProgress, QuickMigrationOptions, SwitchoverReport } from '../definitions';
-import { SOURCE_HOST_RETURN, SWITCHOVER_TRUTH } from '../patches';
+import { SOURCE_HOST_RETURN, SOURCE_STAYS_STOPPED, SWITCHOVER_TRUTH } from '../patches';
 
 type SwitchoverActivities = ActivityInterfaceFor<ReturnType<typeof createSwitchoverActivities>>;
 type MoRef = PreparedMigration['source']['vm'];
@@ -126,6 +127,41 @@ export function switchoverSteps(deps: SwitchoverDeps) {
         : { ...result, stoppedAt: scheduledAt, lastHeartbeatAt: result.lastHeartbeatAt ?? scheduledAt };
       report.stop = stopped.stop;
       return stopped.stoppedAt;
+    },
+
+    /**
+     * Fails the migration (SourceRestartedError, so it rolls back) when the source this switchover
+     * stopped is running again: checked before and after the final copy, so a target is never made
+     * from disks that changed while they were copied. Only for a source `stop` stopped; `options`
+     * bound the check's retries (switchoverRetryTimeout on a source whose host may go away).
+     */
+    async assertStopped(
+      when: 'before the final copy' | 'after the final copy',
+      options: Partial<ActivityOptions> = {},
+    ): Promise<void> {
+      if (stopped === null || !patched(SOURCE_STAYS_STOPPED)) return;
+      await stepWith(
+        control.checkSourceStopped,
+        options,
+        `Check that ${source.name} is still stopped ${when}`,
+        {
+          endpoint: source.endpoint,
+          vm: source.vm,
+          expected: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
+          when,
+          name: source.name,
+        },
+      );
+    },
+
+    /** For the copy of the final delta: the state the stopped source must keep meanwhile, else undefined. */
+    stoppedState(): { vm: MoRef; name: string; expected: 'poweredOff' | 'suspended' } | undefined {
+      if (stopped === null || !patched(SOURCE_STAYS_STOPPED)) return undefined;
+      return {
+        vm: source.vm,
+        name: source.name,
+        expected: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
+      };
     },
 
     /** After the target's registration, before its start: the hardware upgrade when asked and possible. */

@@ -18,6 +18,7 @@ export type {
 export type { CopyFilesHeartbeat, HeartbeatFile } from './activities/transfer';
 export type { QuickmigClientOptions } from './client/base';
 export type { BatchStartOptions, LiveBatchProgress, StartedBatch } from './client/batches';
+export type { RevertOptions } from './client/commit-window';
 export type { ConnectOptions, ResolvedConnection } from './client/connection';
 export { resolveConnection } from './client/connection';
 export {
@@ -74,10 +75,11 @@ export type {
   PlanProblem,
 } from './request/batch-plan';
 export { normalizePlan, PlanSyntaxError, PlanValidationError, parsePlan } from './request/batch-plan';
-export { DEFAULT_TASK_QUEUE } from './request/contract';
+export { DEFAULT_TASK_QUEUE, FAILURE_TYPES, WORKFLOW_TYPES } from './request/contract';
 export type { RequestProblem } from './request/errors';
 export { RequestSyntaxError, RequestValidationError } from './request/errors';
 export type {
+  CommitOptions,
   DiskPlacement,
   DiskType,
   Method,
@@ -101,14 +103,17 @@ export { normalizeRequest, parseRequest } from './request/request';
 export type { BatchCounts, BatchProgress, BatchResult, BatchVm, BatchVmState } from './workflows/batch';
 export { batchProgressQuery } from './workflows/batch';
 export type {
+  CommitOutcome,
+  CommitWindowStatus,
   MigrationProgress,
   MigrationResult,
   Phase,
   PrecopyStatus,
+  RevertOutcome,
   SwitchoverReport,
   VerifiedFile,
 } from './workflows/definitions';
-export { approveSwitchoverUpdate, progressQuery } from './workflows/definitions';
+export { approveSwitchoverUpdate, commitUpdate, progressQuery, revertUpdate } from './workflows/definitions';
 export {
   METHOD_ATTRIBUTE,
   MODE_ATTRIBUTE,

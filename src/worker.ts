@@ -12,7 +12,7 @@ import type { Logger, WorkerOptions, WorkflowBundleWithSourceMap } from '@tempor
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { createControlActivities, createDataMoverActivities } from './activities';
 import type { EndpointPool, EndpointState } from './activities/endpoints';
-import { createEndpointPool } from './activities/endpoints';
+import { checkEndpoints, createEndpointPool } from './activities/endpoints';
 import { dataConverterFor } from './codec/codec';
 import type { WorkerConfig } from './config/config';
 import { packagePath } from './package-root';
@@ -23,6 +23,7 @@ import {
   countCopiedBytes,
   installTelemetry,
   migrationMetricsSinks,
+  recordEndpointUp,
   WORKFLOW_METRICS_MODULE,
 } from './telemetry/telemetry';
 import type { EndpointDirectory } from './workflows/operator';
@@ -206,4 +207,44 @@ export async function publishEndpointDirectory(
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     staticSummary: `Endpoints of the quickmig workers on task queue ${config.taskQueue}: ${directory.endpoints.join(', ')}`,
   });
+}
+
+/** How often a running worker checks its endpoints again for `quickmig_endpoint_up`: 5 minutes. */
+export const ENDPOINT_RECHECK_MS = 5 * 60_000;
+
+/**
+ * Keeps `quickmig_endpoint_up` true to the worker's endpoints: records the states of the start-up check,
+ * then checks every endpoint again (a fresh login and logout each) every `intervalMs` and records the
+ * result; `onChange` hears of an endpoint whose usability changed. Returns the function that stops it.
+ * Needs the telemetry runtime installed (createWorkers does it).
+ */
+export function monitorEndpoints(
+  config: WorkerConfig,
+  initial: readonly EndpointState[],
+  onChange: (state: EndpointState) => void,
+  intervalMs = ENDPOINT_RECHECK_MS,
+): () => void {
+  const usable = new Map<string, boolean>();
+  const record = (states: readonly EndpointState[]) => {
+    for (const state of states) {
+      const up = state.problem === null;
+      if (usable.has(state.name) && usable.get(state.name) !== up) onChange(state);
+      usable.set(state.name, up);
+      recordEndpointUp(state.name, up);
+    }
+  };
+  record(initial);
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    checkEndpoints(config.endpoints)
+      .then(record)
+      .catch(() => {})
+      .finally(() => {
+        checking = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -61,7 +62,7 @@ func (c *callLog) since(seq int64) []callEntry {
 
 // mutating reports whether a SOAP method changes state (read-only methods are not logged).
 func mutating(method string) bool {
-	for _, p := range []string{"Retrieve", "ContinueRetrieve", "WaitForUpdates", "Find", "Query", "Check", "SearchDatastore"} {
+	for _, p := range []string{"Retrieve", "ContinueRetrieve", "WaitForUpdates", "Find", "Query", "Check", "SearchDatastore", "HasPrivilege", "HasUserPrivilege", "FetchUserPrivilege"} {
 		if strings.HasPrefix(method, p) {
 			return false
 		}
@@ -92,7 +93,7 @@ type faultRule struct {
 	BytesPerSec int64   `json:"bytesPerSec,omitempty"`
 	// question rules: the VM (name or moref; empty = any) whose next power-on/resume asks
 	// messageId/text with the given choice labels (keys "0", "1", …; a label containing
-	// "cancel" fails the power task when chosen, any other lets it go on).
+	// "cancel" or "abort" fails the power task when chosen, any other lets it go on).
 	VM        string   `json:"vm,omitempty"`
 	MessageID string   `json:"messageId,omitempty"`
 	Text      string   `json:"text,omitempty"`
@@ -197,15 +198,25 @@ func (f *faultRules) clear() {
 // routes wraps the simulator's mux: control API, /folder, SOAP call log, HTTP fault rules.
 func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/quickmig/") {
+		if isControl(r) {
 			l.serveControl(w, r)
 			return
 		}
+		if l.outage.down() {
+			refuse(w)
+			return
+		}
 		soapMethod, soapThis := "", ""
+		var body []byte
 		if strings.HasPrefix(r.URL.Path, "/sdk") && r.Method == http.MethodPost {
-			body, _ := io.ReadAll(r.Body)
+			body, _ = io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			soapMethod, soapThis = parseSOAPCall(body)
+		}
+		if l.outage.fire(r, soapMethod) {
+			l.logf("outage: started by %s %s%s", r.Method, r.URL.Path, soapMethod)
+			refuse(w)
+			return
 		}
 		match := func(fr *faultRule) bool {
 			if fr.Path != "" && !strings.Contains(r.URL.Path, fr.Path) {
@@ -234,7 +245,7 @@ func (l *Launcher) routes(mux *http.ServeMux) http.Handler {
 		case soapMethod != "":
 			rec := &recordWriter{ResponseWriter: w, status: 200}
 			mux.ServeHTTP(rec, r)
-			l.afterSOAP(r, rec, soapMethod, soapThis)
+			l.afterSOAP(r, rec, soapMethod, soapThis, body)
 		default:
 			mux.ServeHTTP(w, r)
 		}
@@ -288,8 +299,22 @@ func (w *recordWriter) Write(b []byte) (int, error) {
 }
 
 // afterSOAP logs mutating calls and tracks session cookies for /folder authentication.
-func (l *Launcher) afterSOAP(r *http.Request, rec *recordWriter, method, this string) {
-	l.noteSOAP(r, rec, method) // realfaults.go
+func (l *Launcher) afterSOAP(r *http.Request, rec *recordWriter, method, this string, body []byte) {
+	l.noteSOAP(r, rec, method) // realfaults.go: session idle timeout, login count
+	switch method {
+	case "Login":
+		if rec.status == 200 {
+			for _, c := range (&http.Response{Header: rec.Header()}).Cookies() {
+				if c.Name == soap.SessionCookieName {
+					l.sessions.Store(c.Value, loginUser(body))
+				}
+			}
+		}
+	case "Logout":
+		if c, err := r.Cookie(soap.SessionCookieName); err == nil {
+			l.sessions.Delete(c.Value)
+		}
+	}
 	if !mutating(method) {
 		return
 	}
@@ -298,6 +323,22 @@ func (l *Launcher) afterSOAP(r *http.Request, rec *recordWriter, method, this st
 		fault = faultName(rec.buf.Bytes())
 	}
 	l.calls.add(method, this, rec.status == 200, fault)
+}
+
+// loginUser is the userName of a Login request body.
+func loginUser(body []byte) string {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		if t, ok := tok.(xml.StartElement); ok && t.Name.Local == "userName" {
+			var s string
+			_ = d.DecodeElement(&s, &t)
+			return strings.TrimSpace(s)
+		}
+	}
 }
 
 // faultName extracts the fault type from a SOAP fault response.
@@ -418,6 +459,9 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 	if l.serveRealFaults(w, r, route) {
 		return
 	}
+	if l.serveOutage(w, r, route) {
+		return
+	}
 	switch route {
 	case "GET /health":
 		writeJSON(w, 200, map[string]bool{"ok": true})
@@ -517,6 +561,51 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 		vs.rate.Store(req.BytesPerSec)
 		go l.saveJournal()
 		writeJSON(w, 200, map[string]bool{"ok": true})
+	case "POST /guest/shutdown-action":
+		var req struct {
+			VM     string `json:"vm"`
+			Action string `json:"action"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(w, 400, map[string]string{"error": err.Error()})
+			return
+		}
+		switch req.Action {
+		case "halt", "ignore", "restart", "hang":
+		default:
+			writeJSON(w, 400, map[string]string{"error": "action must be halt, ignore, restart or hang, got " + strconv.Quote(req.Action)})
+			return
+		}
+		vs := l.vmByName(req.VM)
+		if vs == nil {
+			writeJSON(w, 404, map[string]string{"error": "no such vm"})
+			return
+		}
+		vs.mu.Lock()
+		vs.shutdownAction = req.Action
+		vs.mu.Unlock()
+		writeJSON(w, 200, map[string]bool{"ok": true})
+	case "POST /tasks/hold":
+		var req struct {
+			VM      string  `json:"vm"`
+			Seconds float64 `json:"seconds"`
+			Name    string  `json:"name"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Seconds <= 0 {
+			writeJSON(w, 400, map[string]string{"error": "need vm and seconds > 0"})
+			return
+		}
+		vs := l.vmByName(req.VM)
+		if vs == nil {
+			writeJSON(w, 404, map[string]string{"error": "no such vm"})
+			return
+		}
+		ref, err := l.holdTask(vs, req.Name, time.Duration(req.Seconds*float64(time.Second)))
+		if err != "" {
+			writeJSON(w, 409, map[string]string{"error": err})
+			return
+		}
+		writeJSON(w, 201, map[string]string{"task": ref.Value})
 	case "GET /datastores":
 		type dsOut struct {
 			Name string `json:"name"`
@@ -534,6 +623,29 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, 404, map[string]string{"error": "no route " + route})
 	}
+}
+
+// holdTask runs a mutating task on the VM for d, as another client's would (a backup job's snapshot,
+// say): while it runs, every other mutating task on the VM fails with TaskInProgress. It fails at once
+// when the VM is busy already.
+func (l *Launcher) holdTask(vs *vmState, name string, d time.Duration) (types.ManagedObjectReference, string) {
+	if name == "" {
+		name = "createSnapshot"
+	}
+	vs.mu.RLock()
+	busy := vs.busy != nil
+	vs.mu.RUnlock()
+	if busy {
+		return types.ManagedObjectReference{}, "vm is busy with another task"
+	}
+	ref := l.vmTask(l.bgCtx(), vs.ref, name, func(_ *vmState, _ *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		select {
+		case <-time.After(d):
+		case <-l.done:
+		}
+		return nil, nil
+	})
+	return ref, ""
 }
 
 func (l *Launcher) dcPath() string {

@@ -21,6 +21,9 @@ func (l *Launcher) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Ref
 	if f := l.faults.soapFault(m.Name, m.This); f != nil {
 		return nil, f
 	}
+	if f := l.checkPrivileges(ctx, m); f != nil {
+		return nil, f
+	}
 	w := l.override(ctx, m)
 	if w == nil {
 		return nil, nil
@@ -31,6 +34,7 @@ func (l *Launcher) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Ref
 	if ctx.Session != nil && ctx.Session.Registry != nil {
 		if _, ok := ctx.Session.Registry.Get(m.This).(labObject); !ok {
 			ctx.Session.Registry.Put(w)
+			l.wrapperRegistries.Store(ctx.Session.Registry, struct{}{})
 		}
 	}
 	return w, nil
@@ -74,6 +78,11 @@ func (l *Launcher) override(ctx *simulator.Context, m *simulator.Method) mo.Refe
 		if m.Name == "RefreshDatastore" {
 			return &labDatastore{Datastore: o, l: l}
 		}
+	case *simulator.AuthorizationManager:
+		switch m.Name {
+		case "HasPrivilegeOnEntities", "HasPrivilegeOnEntity", "HasUserPrivilegeOnEntities", "FetchUserPrivilegeOnEntities":
+			return &labAuthz{AuthorizationManager: o, l: l}
+		}
 	}
 	return nil
 }
@@ -94,15 +103,23 @@ func (v *labVM) task(ctx *simulator.Context, name string, run func(vs *vmState, 
 func (l *Launcher) vmTask(ctx *simulator.Context, vmRef types.ManagedObjectReference, name string, run func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault)) types.ManagedObjectReference {
 	vs := l.vmByRef(vmRef.Value)
 	var busy *types.ManagedObjectReference
+	question := ""
 	if vs != nil {
 		vs.mu.Lock()
 		busy = vs.busy
+		if vs.question != nil {
+			question = vs.question.info.Text
+		}
 		if busy == nil {
 			vs.busy = &types.ManagedObjectReference{Type: "Task"} // claimed; the task's ref follows
 		}
 		vs.mu.Unlock()
 	}
 	t := l.labTask(ctx, vmRef, name, func(t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		if question != "" {
+			// A VM waiting on a question refuses other operations until it is answered (QuestionPending).
+			return nil, &types.QuestionPending{Text: question}
+		}
 		if busy != nil {
 			return nil, &types.TaskInProgress{Task: *busy}
 		}
@@ -164,6 +181,8 @@ func faultMessage(f types.BaseMethodFault) string {
 	switch x := f.(type) {
 	case *types.TaskInProgress:
 		return "Another task is already in progress."
+	case *types.QuestionPending:
+		return "The operation is not allowed in the current state because the virtual machine has a question pending: '" + x.Text + "'"
 	case *types.GenericVmConfigFault:
 		return x.Reason
 	case *types.InvalidPowerState:
@@ -223,12 +242,27 @@ func (v *labVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_Tas
 	return &methods.RelocateVM_TaskBody{Res: &types.RelocateVM_TaskResponse{Returnval: ref}}
 }
 
-// ReconfigVM_Task is the stock one, but counts as a mutating task (TaskInProgress while another runs).
+// ReconfigVM_Task is the stock one, but counts as a mutating task (TaskInProgress while another
+// runs), and a new disk gets real files, a .vmx entry and layoutEx (reconfig.go).
 func (v *labVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
 	ref := v.task(ctx, "reconfigVm", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		added, fault := v.l.prepareDiskAdds(ctx, v.VirtualMachine, vs, req)
+		if fault != nil {
+			return nil, fault
+		}
 		var body soap.HasFault
 		ctx.WithLock(v.VirtualMachine, func() { body = v.VirtualMachine.ReconfigVMTask(ctx, req) })
-		return runStock(ctx, body)
+		res, fault := runStock(ctx, body)
+		if fault != nil {
+			v.l.undoDiskAdds(vs, added)
+			return nil, fault
+		}
+		if len(added) > 0 {
+			renameDevices(ctx, v.VirtualMachine)
+			v.l.syncVM(ctx, vs)
+			go v.l.saveJournal()
+		}
+		return res, nil
 	})
 	return &methods.ReconfigVM_TaskBody{Res: &types.ReconfigVM_TaskResponse{Returnval: ref}}
 }
@@ -238,9 +272,16 @@ func (v *labVM) UnregisterVM(ctx *simulator.Context, req *types.UnregisterVM) so
 	if vs == nil || ctx.Map.Get(v.Self) == nil {
 		return &methods.UnregisterVMBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: v.Self})}
 	}
+	vs.mu.RLock()
+	q := vs.question
+	vs.mu.RUnlock()
+	if q != nil {
+		return &methods.UnregisterVMBody{Fault_: simulator.Fault("The operation is not allowed in the current state because the virtual machine has a question pending: '"+q.info.Text+"'", &types.QuestionPending{Text: q.info.Text})}
+	}
 	body := v.VirtualMachine.UnregisterVM(ctx, req)
 	if body.Fault() == nil {
 		v.l.forget(vs)
+		v.l.dropWrappers(ctx, v.Self)
 	}
 	return body
 }
@@ -255,6 +296,7 @@ func (v *labVM) DestroyTask(ctx *simulator.Context, req *types.Destroy_Task) soa
 			return nil, f
 		}
 		v.l.forget(vs)
+		v.l.dropWrappers(ctx, v.Self)
 		return nil, nil
 	})
 	return &methods.Destroy_TaskBody{Res: &types.Destroy_TaskResponse{Returnval: ref}}
@@ -270,6 +312,22 @@ func (l *Launcher) forget(vs *vmState) {
 	}
 	l.mu.Unlock()
 	go l.saveJournal()
+}
+
+// dropWrappers removes a VM that is no longer in the inventory from every session registry that
+// holds its wrapper: a session looks there before the inventory, so the VM would otherwise still
+// answer property reads and take tasks (a Rename_Task on it brought the simulator down). A real
+// host answers ManagedObjectNotFound, "thrown when a request refers to a managed object that no
+// longer exists" (vSphere Web Services API reference, vmodl.fault.ManagedObjectNotFound; thrown by
+// RetrieveProperties and RetrievePropertiesEx among others), as the stock simulator does once the
+// session no longer holds the object.
+func (l *Launcher) dropWrappers(ctx *simulator.Context, ref types.ManagedObjectReference) {
+	l.wrapperRegistries.Range(func(key, _ any) bool {
+		if r := key.(*simulator.Registry); r.Get(ref) != nil {
+			r.Remove(ctx, ref)
+		}
+		return true
+	})
 }
 
 type labSnapshot struct {

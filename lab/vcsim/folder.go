@@ -12,24 +12,41 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 )
 
-// authorized: a logged-in session cookie or HTTP basic auth with the spec credentials.
-func (l *Launcher) authorized(r *http.Request) bool {
+// authorized: the user of a logged-in session cookie, or of HTTP basic auth with the spec credentials
+// or a user's.
+func (l *Launcher) authorized(r *http.Request) (string, bool) {
 	if c, err := r.Cookie(soap.SessionCookieName); err == nil {
-		if l.sessionLive(c.Value) {
-			return true
+		if user, ok := l.userOfSession(c.Value); ok && l.sessionLive(c.Value) {
+			return user, true
 		}
 		l.rf.refused.Add(1) // realfaults.go: an expired or unknown session
 	}
 	if u, p, ok := r.BasicAuth(); ok {
-		return subtle.ConstantTimeCompare([]byte(u), []byte(l.spec.Username)) == 1 &&
-			subtle.ConstantTimeCompare([]byte(p), []byte(l.spec.Password)) == 1
+		if subtle.ConstantTimeCompare([]byte(u), []byte(l.spec.Username)) == 1 &&
+			subtle.ConstantTimeCompare([]byte(p), []byte(l.spec.Password)) == 1 {
+			return u, true
+		}
+		if l.authz != nil && l.authz.login(u, p) {
+			return u, true
+		}
 	}
-	return false
+	return "", false
+}
+
+// folderPrivilege is what a /folder request needs on the datastore: Datastore.Browse to read,
+// Datastore.FileManagement to write or delete (vSphere Web Services SDK Programming Guide, "Privilege
+// Requirements for HTTP Access").
+func folderPrivilege(method string) string {
+	if method == http.MethodGet || method == http.MethodHead {
+		return "Datastore.Browse"
+	}
+	return "Datastore.FileManagement"
 }
 
 // serveFolder is the datastore HTTP file API (/folder/<path>?dcPath=..&dsName=..).
 func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
-	if !l.authorized(r) {
+	user, ok := l.authorized(r)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Basic realm="VMware HTTP server"`)
 		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
 		return
@@ -38,6 +55,15 @@ func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http
 	dir, ok := l.dsDirs[dsName]
 	if !ok {
 		http.Error(w, "datastore not found", http.StatusNotFound)
+		return
+	}
+	if priv := folderPrivilege(r.Method); !l.authz.has(l.bgCtx(), user, priv, l.dsRefs[dsName]) {
+		// A host answers a request its user may not make with 403 Forbidden (a missing or bad login
+		// is 401); the body names what is missing.
+		if r.Method == http.MethodPut || r.Method == http.MethodDelete {
+			l.calls.add("HTTP "+r.Method, "["+dsName+"] "+strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/folder"), "/"), false, "NoPermission")
+		}
+		http.Error(w, "403 Forbidden: permission "+priv+" on datastore "+dsName+" denied", http.StatusForbidden)
 		return
 	}
 	rel := strings.TrimPrefix(r.URL.Path, "/folder")

@@ -17,6 +17,7 @@ const (
 	guestBooting                    // powered on, heartbeat not yet green
 	guestRunning                    // Tools running, heartbeat green
 	guestStopping                   // ShutdownGuest accepted, still powered on
+	guestHung                       // the guest OS stopped responding: Tools not running, heartbeat red
 )
 
 // setGuest publishes a guest phase coherently: guest.guestState, guest.toolsRunningStatus,
@@ -40,6 +41,10 @@ func (l *Launcher) setGuest(ctx *simulator.Context, vm *simulator.VirtualMachine
 			if phase == guestStopping {
 				state = string(types.VirtualMachineGuestStateShuttingDown)
 			}
+		}
+		if phase == guestHung && !noTools {
+			// Tools installed but silent: vSphere shows no heartbeat (red), not "no Tools" (gray).
+			status = types.ManagedEntityStatusRed
 		}
 		versionStatus := string(types.VirtualMachineToolsVersionStatusGuestToolsCurrent)
 		if noTools {
@@ -87,7 +92,11 @@ func secs(f *float64) time.Duration { return time.Duration(*f * float64(time.Sec
 
 // ShutdownGuest asks the guest to shut down through VMware Tools: without Tools running it fails
 // with ToolsUnavailable, as vSphere does; otherwise the power state turns poweredOff after
-// guest.shutdownSec, unless the guest ignores it (VM option ignoreShutdown).
+// guest.shutdownSec, unless the guest ignores it (VM option ignoreShutdown) or its shutdown action
+// (control API /guest/shutdown-action) says otherwise: "restart", a guest OS that reboots instead of
+// halting (after guest.shutdownSec its Tools stop and the heartbeat goes gray, then it boots again in
+// guest.bootSec; the VM never leaves poweredOn, as with RebootGuest); "hang", Tools that stop responding
+// half way through (heartbeat red, toolsRunningStatus guestToolsNotRunning) and a VM that stays on.
 func (v *labVM) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGuest) soap.HasFault {
 	vs := v.l.vmByRef(v.Self.Value)
 	if vs == nil {
@@ -100,14 +109,18 @@ func (v *labVM) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGuest) 
 		return &methods.ShutdownGuestBody{Fault_: simulator.Fault("VMware Tools is not running in the guest", &types.ToolsUnavailable{})}
 	}
 	vs.mu.RLock()
-	gen, ignore, stopping := vs.powerGen, vs.ignoreShutdown, vs.phase == guestStopping
+	gen, ignore, stopping, action := vs.powerGen, vs.ignoreShutdown, vs.phase == guestStopping, vs.shutdownAction
 	vs.mu.RUnlock()
-	if ignore || stopping {
+	if ignore || stopping || action == "ignore" {
 		return &methods.ShutdownGuestBody{Res: &types.ShutdownGuestResponse{}}
 	}
 	v.l.setGuest(ctx, v.VirtualMachine, vs, guestStopping)
 	vm, l := v.VirtualMachine, v.l
-	time.AfterFunc(secs(l.spec.Guest.ShutdownSec), func() {
+	after := secs(l.spec.Guest.ShutdownSec)
+	if action == "hang" {
+		after /= 2
+	}
+	time.AfterFunc(after, func() {
 		vs.mu.RLock()
 		same := vs.powerGen == gen
 		vs.mu.RUnlock()
@@ -115,6 +128,15 @@ func (v *labVM) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGuest) 
 			return
 		}
 		bg := l.bgCtx()
+		switch action {
+		case "restart":
+			l.setGuest(bg, vm, vs, guestBooting)
+			l.startGuest(vm, vs, secs(l.spec.Guest.BootSec))
+			return
+		case "hang":
+			l.setGuest(bg, vm, vs, guestHung)
+			return
+		}
 		var f types.BaseMethodFault
 		bg.WithLock(vm, func() { f = l.powerOff(bg, vm, vs) })
 		if f != nil {

@@ -39,10 +39,15 @@ type Launcher struct {
 	taskSeq  atomic.Int64
 	calls    *callLog
 	faults   *faultRules
-	sessions sync.Map // vmware_soap_session cookie → sessionUse (realfaults.go)
-	rf       realFaults
+	outage   outage
+	sessions sync.Map   // vmware_soap_session cookie value (the session key) -> user name
+	authz    *authz     // users and permissions (privileges.go)
+	rf       realFaults // realfaults.go
 	// cbtSnapshots holds the snapshot morefs taken with change tracking on (thin.go).
 	cbtSnapshots sync.Map
+	// wrapperRegistries holds the session registries dispatch placed a wrapper in, so that a VM
+	// unregistered or destroyed leaves them all (sessionRegistries in dispatch.go).
+	wrapperRegistries sync.Map // *simulator.Registry → struct{}
 
 	inner    *simulator.Server
 	srv      *http.Server
@@ -102,12 +107,19 @@ func NewLauncher(spec *Spec) (*Launcher, error) {
 		l.Stop()
 		return nil, err
 	}
+	if err := l.resolvePermissions(); err != nil {
+		ln.Close()
+		l.Stop()
+		return nil, err
+	}
 	l.URL = "https://" + ln.Addr().String() + "/sdk"
 	l.srv = &http.Server{
 		Handler:      l.routes(svc.ServeMux),
 		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only, as ESXi
 		ErrorLog:     log.New(os.Stderr, "http: ", log.LstdFlags),
+		ConnState:    l.outage.track,
+		ConnContext:  connContext,
 	}
 	go func() {
 		if err := l.srv.ServeTLS(ln, "", ""); err != nil && err != http.ErrServerClosed {

@@ -282,7 +282,11 @@ func (l *Launcher) mergeLevel(vs *vmState, d *diskState, level int) error {
 // removeLevels merges the given delta level (1-based) of every disk into its parent.
 func (l *Launcher) removeLevel(vs *vmState, level int) error {
 	for _, d := range vs.disks {
-		if err := l.mergeLevel(vs, d, level); err != nil {
+		if level <= d.base {
+			d.base-- // a level below the disk goes: its own levels move down by one
+			continue
+		}
+		if err := l.mergeLevel(vs, d, level-d.base); err != nil {
 			return err
 		}
 	}
@@ -312,13 +316,16 @@ func (l *Launcher) writeVMSD(vs *vmState) {
 		}
 		x.Set(pre+"filename", s.vmsn)
 		x.Set(pre+"displayName", s.name)
-		x.Set(pre+"numDisks", strconv.Itoa(len(vs.disks)))
-		for j, d := range vs.disks {
-			if s.level-1 < len(d.chain) {
-				x.Set(fmt.Sprintf("%sdisk%d.fileName", pre, j), vmxDiskRef(vs.home(), d.chain[s.level-1]))
+		j := 0
+		for _, d := range vs.disks {
+			// a disk added after this snapshot is not part of it
+			if i := s.level - 1 - d.base; i >= 0 && i < len(d.chain) {
+				x.Set(fmt.Sprintf("%sdisk%d.fileName", pre, j), vmxDiskRef(vs.home(), d.chain[i]))
 				x.Set(fmt.Sprintf("%sdisk%d.node", pre, j), fmt.Sprintf("scsi0:%d", d.unit))
+				j++
 			}
 		}
+		x.Set(pre+"numDisks", strconv.Itoa(j))
 	}
 	x.Set("snapshot.numSnapshots", strconv.Itoa(len(vs.snaps)))
 	_ = writeFileAtomic(file, []byte(x.String()))
@@ -334,10 +341,7 @@ func (l *Launcher) createSnapshot(ctx *simulator.Context, vm *simulator.VirtualM
 		}
 	}
 	err := l.rewriteVMX(vs, nil)
-	level := 1
-	if len(vs.disks) > 0 {
-		level = len(vs.disks[0].chain) - 1
-	}
+	level := max(1, vs.level())
 	vmx, _ := os.ReadFile(l.mustLocal(vs.vmx))
 	vs.mu.Unlock()
 	if err != nil {

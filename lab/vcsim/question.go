@@ -116,7 +116,8 @@ func (l *Launcher) checkQuestions(ctx *simulator.Context, vm *simulator.VirtualM
 			return f
 		}
 		for _, c := range q.Choice.ChoiceInfo {
-			if c.GetElementDescription().Key == ans && strings.Contains(strings.ToLower(c.GetElementDescription().Label), "cancel") {
+			label := strings.ToLower(c.GetElementDescription().Label)
+			if c.GetElementDescription().Key == ans && (strings.Contains(label, "cancel") || strings.Contains(label, "abort")) {
 				return &types.GenericVmConfigFault{Reason: fmt.Sprintf("%s answered %s", fr.MessageID, c.GetElementDescription().Label)}
 			}
 		}

@@ -35,21 +35,22 @@ type realFaults struct {
 	refused     atomic.Int64 // /folder requests refused with 401 for an expired session
 	fillSeq     atomic.Int64
 	putBytes    sync.Map // "[ds] path" → *atomic.Int64: body bytes every PUT of the file wrote
+	uses        sync.Map // session cookie → sessionUse
 	fillMu      sync.Mutex
 }
 
 // --- sessions ------------------------------------------------------------------------------------
 
-// noteSOAP follows the API sessions after every SOAP call: a Login starts one, a call with a live
-// session's cookie is activity of that session (it resets the idle clock, as vcsim's mapSession does),
-// a Logout ends it; an idle one ends when it is next used (sessionLive).
+// noteSOAP follows the API sessions after every SOAP call (their users are in l.sessions, see
+// afterSOAP): a Login starts one, a call with a live session's cookie is activity of that session (it
+// resets the idle clock, as vcsim's mapSession does), a Logout ends it; an idle one ends when it is next
+// used (sessionLive).
 func (l *Launcher) noteSOAP(r *http.Request, rec *recordWriter, method string) {
-	switch {
-	case method == "Login" && rec.status == 200:
+	if method == "Login" && rec.status == 200 {
 		l.rf.logins.Add(1)
 		for _, c := range (&http.Response{Header: rec.Header()}).Cookies() {
 			if c.Name == soap.SessionCookieName {
-				l.sessions.Store(c.Value, sessionUse{time.Now(), l.rf.idleTimeout.Load() > 0})
+				l.rf.uses.Store(c.Value, sessionUse{time.Now(), l.rf.idleTimeout.Load() > 0})
 			}
 		}
 		return
@@ -60,31 +61,33 @@ func (l *Launcher) noteSOAP(r *http.Request, rec *recordWriter, method string) {
 	}
 	switch {
 	case method == "Logout":
-		l.sessions.Delete(c.Value)
+		l.rf.uses.Delete(c.Value)
 	case l.sessionLive(c.Value):
-		if v, ok := l.sessions.Load(c.Value); ok {
-			l.sessions.Store(c.Value, sessionUse{time.Now(), v.(sessionUse).watched})
+		if v, ok := l.rf.uses.Load(c.Value); ok {
+			l.rf.uses.Store(c.Value, sessionUse{time.Now(), v.(sessionUse).watched})
 		}
 	}
 }
 
-// sessionUse is what the launcher knows of a session: its last API call, and whether it is watched
-// for idleness (vcsim watches the sessions logged in while a timeout is set, from their Login).
+// sessionUse is what the launcher knows of a session's activity: its last API call, and whether it is
+// watched for idleness (vcsim watches the sessions logged in while a timeout is set, from their Login).
 type sessionUse struct {
 	last    time.Time
 	watched bool
 }
 
-// sessionLive: the cookie is of a logged-in session that has not been idle longer than the timeout.
-// A /folder request authenticates with it when it starts; it is not activity of the session (only API
-// calls are), and an expired session does not cut a stream that started before.
+// sessionLive: the cookie's session has not been idle longer than the timeout (a session the launcher
+// did not see log in is left to l.sessions). A /folder request authenticates with it when it starts; it
+// is not activity of the session (only API calls are), and an expired session does not cut a stream
+// that started before. An expired session is forgotten.
 func (l *Launcher) sessionLive(cookie string) bool {
-	v, ok := l.sessions.Load(cookie)
+	v, ok := l.rf.uses.Load(cookie)
 	if !ok {
-		return false
+		return true
 	}
 	timeout := time.Duration(l.rf.idleTimeout.Load())
 	if use := v.(sessionUse); use.watched && timeout > 0 && time.Since(use.last) > timeout {
+		l.rf.uses.Delete(cookie)
 		l.sessions.Delete(cookie)
 		return false
 	}

@@ -28,6 +28,9 @@ type Spec struct {
 	Clusters        []ClusterSpec   `json:"clusters"`
 	Hosts           []HostSpec      `json:"hosts"`
 	VMs             []VMSpec        `json:"vms"`
+	// Users are accounts besides the administrator, each with its permissions (privileges.go); the
+	// administrator holds every privilege everywhere.
+	Users []UserSpec `json:"users,omitempty"`
 }
 
 type DatastoreSpec struct {
@@ -166,6 +169,11 @@ func (s *Spec) validate() error {
 			if !ds[n] {
 				return fmt.Errorf("spec: host %s mounts unknown datastore %s", h.Name, n)
 			}
+		}
+	}
+	for _, u := range s.Users {
+		if u.Name == "" || u.Password == "" || u.Name == s.Username {
+			return fmt.Errorf("spec: a user needs a name other than the administrator's and a password, got %q", u.Name)
 		}
 	}
 	for i := range s.VMs {

@@ -174,7 +174,11 @@ func (l *Launcher) changedAreas(vm *simulator.VirtualMachine, req *types.QueryCh
 		return nil, &types.InvalidArgument{InvalidProperty: "deviceKey"}
 	}
 	d := vs.disks[di]
-	levels := append([]dsPath(nil), d.chain[:min(level, len(d.chain))]...)
+	if level-d.base <= 0 { // a disk added after the snapshot is not part of it
+		vs.mu.RUnlock()
+		return nil, &types.InvalidArgument{InvalidProperty: "deviceKey"}
+	}
+	levels := append([]dsPath(nil), d.chain[:min(level-d.base, len(d.chain))]...)
 	capacity := d.capacity
 	spans, err := l.allocatedSpans(levels, capacity)
 	vs.mu.RUnlock()

@@ -310,7 +310,7 @@ func (l *Launcher) syncVM(ctx *simulator.Context, vs *vmState) {
 	vs.mu.RLock()
 	disks := make([]diskState, len(vs.disks))
 	for i, d := range vs.disks {
-		disks[i] = diskState{unit: d.unit, chain: append([]dsPath(nil), d.chain...), capacity: d.capacity}
+		disks[i] = diskState{unit: d.unit, chain: append([]dsPath(nil), d.chain...), capacity: d.capacity, base: d.base}
 	}
 	snaps := append([]snapRec(nil), vs.snaps...)
 	vmx := vs.vmx
@@ -351,7 +351,7 @@ func (l *Launcher) syncVM(ctx *simulator.Context, vs *vmState) {
 
 	need := false
 	for _, d := range disks {
-		if len(d.chain)-1 > len(snaps) {
+		if d.base+len(d.chain)-1 > len(snaps) {
 			need = true
 		}
 	}
@@ -492,10 +492,10 @@ func (l *Launcher) layout(vmx dsPath, disks []diskState, snaps []snapRec, diskKe
 	for _, s := range snaps {
 		sl := types.VirtualMachineFileLayoutExSnapshotLayout{Key: s.ref, DataKey: add(vmx.Dir().Join(s.vmsn)), MemoryKey: -1}
 		for i, d := range diskLayout {
-			if s.level <= len(d.Chain) {
-				sl.Disk = append(sl.Disk, types.VirtualMachineFileLayoutExDiskLayout{Key: d.Key, Chain: d.Chain[:min(s.level, len(d.Chain))]})
+			// a disk added after this snapshot (base ≥ its level) is not part of it
+			if n := s.level - disks[i].base; n > 0 && n <= len(d.Chain) {
+				sl.Disk = append(sl.Disk, types.VirtualMachineFileLayoutExDiskLayout{Key: d.Key, Chain: d.Chain[:n]})
 			}
-			_ = i
 		}
 		snapLayout = append(snapLayout, sl)
 	}

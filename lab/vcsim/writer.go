@@ -15,6 +15,9 @@ type diskState struct {
 	unit     int32
 	chain    []dsPath
 	capacity int64
+	// base is the snapshot level at which the disk was added (ReconfigVM_Task, reconfig.go): the
+	// snapshots taken before it do not hold it, so chain[i] is at level base+i.
+	base int
 }
 
 func (d *diskState) top() dsPath { return d.chain[len(d.chain)-1] }
@@ -55,6 +58,10 @@ type vmState struct {
 	// guest behaviour, from the .vmx's lab keys (quickmig.tools, quickmig.ignoreShutdown)
 	noTools        bool
 	ignoreShutdown bool
+	// shutdownAction is what the guest OS does on ShutdownGuest (control API /guest/shutdown-action):
+	// "" or "halt" powers off, "ignore", "restart" (reboots instead of halting), "hang" (Tools stop
+	// responding mid-shutdown and the VM stays on).
+	shutdownAction string
 	phase          guestPhase
 	powerGen       uint64 // bumped on every power transition; stale timers compare it
 

@@ -3,7 +3,9 @@
  * names come from migration requests; credentials and TLS trust come from the worker configuration only.
  */
 import type { EndpointConfig } from '../config/config';
-import type { Logger } from '../vsphere';
+import type { PrivilegeObject } from '../planner/privileges';
+import { ROLES } from '../planner/privileges';
+import type { Logger, MoRef } from '../vsphere';
 import { VSphereClient } from '../vsphere';
 import { UnknownEndpointError } from './errors';
 
@@ -81,7 +83,12 @@ export interface EndpointState {
   product: string | null;
   /** vCenter or standalone ESXi, after login. */
   kind: 'vcenter' | 'esx' | null;
-  /** Privileges the login lacks for migrations; null: not checked. */
+  /**
+   * Privileges of the migration roles (docs/privileges.md: quickmig-qm-source and -qm-target, and
+   * quickmig-vmotion on a vCenter) the login holds on no object they are checked on (no VM folder,
+   * datastore, resource pool or host): every migration that needs one fails preflight. Empty: each is
+   * held somewhere (preflight checks the objects of each migration). Null: not checked (no answer).
+   */
   missingPrivileges: string[] | null;
   /** What failed, with the fix in the worker configuration; null when the endpoint is usable. */
   problem: string | null;
@@ -158,9 +165,57 @@ export async function checkEndpoint(config: EndpointConfig, logger?: Logger): Pr
       apiVersion: client.apiVersion,
       product: client.about.fullName || null,
       kind: client.isVCenter ? 'vcenter' : 'esx',
+      missingPrivileges: await missingPrivileges(client),
     };
   } finally {
     await client.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The migration roles' privileges the login holds on none of the objects they are checked on (VM
+ * folders, datastores, resource pools, hosts: docs/privileges.md); null when the endpoint cannot say.
+ */
+async function missingPrivileges(client: VSphereClient): Promise<string[] | null> {
+  const roles = [
+    'quickmig-qm-source',
+    'quickmig-qm-target',
+    ...(client.isVCenter ? ['quickmig-vmotion'] : []),
+  ];
+  try {
+    const inv = client.inventory;
+    const [folders, datastores, pools, hosts] = await Promise.all([
+      inv
+        .listFolders()
+        .then((f) => f.filter((x) => x.childTypes.includes('VirtualMachine')).map((x) => x.ref)),
+      inv.listDatastores().then((d) => d.map((x) => x.ref)),
+      inv.listResourcePools().then((p) => p.map((x) => x.ref)),
+      inv.listHosts().then((h) => h.map((x) => x.ref)),
+    ]);
+    const on: Record<PrivilegeObject, MoRef[]> = {
+      vm: folders,
+      vmFolder: folders,
+      targetFolder: folders,
+      sourceDatastores: datastores,
+      targetDatastores: datastores,
+      targetPool: pools,
+      irHosts: hosts,
+    };
+    const wanted = new Map<string, Set<PrivilegeObject>>();
+    for (const role of roles)
+      for (const [privilege, kinds] of Object.entries(ROLES[role] ?? {}))
+        for (const kind of kinds) wanted.set(privilege, (wanted.get(privilege) ?? new Set()).add(kind));
+    const entities = [
+      ...new Map([...folders, ...datastores, ...pools, ...hosts].map((r) => [r.value, r])).values(),
+    ];
+    const grants = await client.authorization.hasPrivileges(entities, [...wanted.keys()]);
+    return [...wanted].flatMap(([privilege, kinds]) =>
+      [...kinds].some((k) => on[k].some((r) => grants.get(r.value)?.get(privilege) === true))
+        ? []
+        : [privilege],
+    );
+  } catch {
+    return null;
   }
 }
 

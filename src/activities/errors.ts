@@ -55,6 +55,11 @@ export class GuestToolsUnavailableError extends Error {
   override readonly name = 'GuestToolsUnavailableError';
 }
 
+/** Thrown when a source quickmig stopped for the switchover runs again before its final delta is copied. */
+export class SourceRestartedError extends Error {
+  override readonly name = 'SourceRestartedError';
+}
+
 /**
  * Error names that are permanent: retrying cannot help. The one list of the project: workflows pass it as
  * `nonRetryableErrorTypes`, and the transfer activity raises these non-retryable itself (isPermanent in
@@ -83,6 +88,7 @@ export const PERMANENT_ERROR_TYPES = [
   'AmbiguousNameError',
   'GuestShutdownTimeoutError',
   'GuestToolsUnavailableError',
+  'SourceRestartedError',
   // A question quickmig does not answer: asking again would meet it again.
   'VmQuestionError',
   'TransformError',

@@ -15,6 +15,7 @@ import { folderState } from './datastore';
 import type { EndpointPool } from './endpoints';
 import { PreflightBlockedError } from './errors';
 import { isVPowerLike, migrationFacts } from './migration-facts';
+import { checkPrivileges, labelled, noObjects } from './privileges';
 import { chooseTargetHost, findNamed, findSourceVm, refuse } from './resolve';
 import { filesOf } from './vm';
 
@@ -175,11 +176,20 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
   const folderName = request.target.name ?? vm.name;
   facts.targetFolders = {
     migrationId,
-    folders: await Promise.all(
-      wantedDatastores
-        .filter((name) => targetDatastores.some((d) => d.name === name))
-        .map((name) => folderState(target, `[${name}] ${folderName}`)),
-    ),
+    // Listing needs Datastore.Browse, which vMotion's role lacks: a refused listing is left out (the
+    // privilege check below names it when the method needs it).
+    folders: (
+      await Promise.all(
+        wantedDatastores
+          .filter((name) => targetDatastores.some((d) => d.name === name))
+          .map((name) =>
+            folderState(target, `[${name}] ${folderName}`).catch((error: unknown) => {
+              if (error instanceof Error && error.name === 'PermissionDeniedError') return undefined;
+              throw error;
+            }),
+          ),
+      )
+    ).filter((f) => f !== undefined),
   };
   const plan = decidePlan(request, facts);
   // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the
@@ -196,6 +206,43 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
     });
     plan.blocked = true;
   }
+  // Every host that mounts the instant-recovery datastore unmounts it once no VM uses it.
+  const irHosts = irDatastore
+    ? await source.facts.hosts(irDatastore.hosts.filter((m) => m.mounted).map((m) => m.host))
+    : [];
+  if (poolInfo && folderInfo) {
+    // The account's privileges on every object the migration touches (docs/privileges.md), before any change.
+    const src = noObjects();
+    const tgt = noObjects();
+    src.vm.push(labelled('VM', vm.name, vm.ref));
+    const parent = vm.parent
+      ? (await source.inventory.listFolders()).find((f) => f.ref.value === vm.parent?.value)
+      : undefined;
+    if (parent) src.vmFolder.push(labelled('folder', parent.name, parent.ref));
+    src.sourceDatastores.push(...sourceDatastores.map((d) => labelled('datastore', d.name, d.ref)));
+    if (plan.steps.includes('finalize-ir'))
+      src.irHosts.push(...irHosts.map((h) => labelled('host', h.name, h.ref)));
+    tgt.targetFolder.push(labelled('folder', folderInfo.name, folderInfo.ref));
+    tgt.targetPool.push(labelled('resource pool', poolInfo.name, poolInfo.ref));
+    tgt.targetDatastores.push(
+      ...targetDatastores
+        .filter((d) => wantedDatastores.includes(d.name))
+        .map((d) => labelled('datastore', d.name, d.ref)),
+    );
+    const found = await checkPrivileges(
+      { source, target },
+      { source: request.source.endpoint, target: request.target.endpoint },
+      {
+        method: plan.method,
+        sourceDelete: request.options.source === 'delete',
+        finalizeInstantRecovery: plan.steps.includes('finalize-ir'),
+        upgradeHardware: request.options.targetVm.upgradeHardware,
+      },
+      { source: src, target: tgt },
+    );
+    plan.findings.push(...found);
+    if (found.some((f) => f.severity === 'error')) plan.blocked = true;
+  }
   if (plan.blocked) throw new PreflightBlockedError(plan);
   if (!poolInfo || !folderInfo)
     refuse(
@@ -210,10 +257,6 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       const ds = targetDatastores.find((t) => t.name === d.to) as DatastoreFacts;
       return { diskKey: d.key, datastore: ds.ref, name: ds.name };
     });
-  // Every host that mounts the instant-recovery datastore unmounts it once no VM uses it.
-  const irHosts = irDatastore
-    ? await source.facts.hosts(irDatastore.hosts.filter((m) => m.mounted).map((m) => m.host))
-    : [];
   const irSystems = irHosts.flatMap((h) => (h.datastoreSystem ? [h.datastoreSystem] : []));
   return {
     request,

@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import type { MoRef, QuestionAnswerer, VSphereClient } from '../vsphere';
 import { InvalidPowerStateError, isUuidQuestion, movedChoice, VSphereFaultError } from '../vsphere';
 import type { EndpointPool } from './endpoints';
-import { GuestShutdownTimeoutError, GuestToolsUnavailableError } from './errors';
+import { GuestShutdownTimeoutError, GuestToolsUnavailableError, SourceRestartedError } from './errors';
 
 /** A VM on an endpoint. */
 interface VmRef {
@@ -136,7 +136,7 @@ export function createSwitchoverActivities(pool: EndpointPool) {
       }
       if (input.onTimeout === 'abort') {
         throw new GuestShutdownTimeoutError(
-          `the guest did not stop within ${input.timeoutMs} ms of ShutdownGuest (still ${outcome.state.powerState}, heartbeat ${outcome.state.heartbeat}); set options.shutdown.timeoutMs higher, or options.shutdown.onTimeout to power-off`,
+          `the guest did not stop within ${input.timeoutMs} ms of ShutdownGuest (still ${outcome.state.powerState}, heartbeat ${outcome.state.heartbeat}${seen(outcome)}); set options.shutdown.timeoutMs higher, or options.shutdown.onTimeout to power-off`,
         );
       }
       const hardAt = Date.now();
@@ -148,6 +148,24 @@ export function createSwitchoverActivities(pool: EndpointPool) {
         stoppedAt: hardAt,
         lastHeartbeatAt: serviceFrom,
       };
+    },
+
+    /**
+     * Checks that the stopped source is still `expected` (poweredOff after a Cold stop, suspended after
+     * SmartSwitch's) before and after the copy of its final delta: a VM that something powered on again
+     * (an operator, a scheduled task, a monitoring tool) writes to its disks while they are copied, so the
+     * copy would not be the VM. Fails with SourceRestartedError, which rolls back.
+     */
+    async checkSourceStopped(
+      input: VmRef & { expected: 'poweredOff' | 'suspended'; when: string; name?: string },
+    ): Promise<void> {
+      const client = await clientFor(input.endpoint);
+      const now = await client.guest.state(input.vm, { signal: cancellation() });
+      if (now.powerState !== input.expected) {
+        throw new SourceRestartedError(
+          `the source ${input.name ?? input.vm.value} is ${now.powerState} again ${input.when}, after quickmig had it ${input.expected} (something powered it on: an operator, a scheduled task, a monitoring tool); its disks changed, so quickmig does not copy them as the final state; leave the source off during the switchover and migrate again`,
+        );
+      }
     },
 
     /**
@@ -201,6 +219,14 @@ export function createSwitchoverActivities(pool: EndpointPool) {
       return client.vms.upgradeHardware(input.vm, { signal: cancellation() });
     },
   };
+}
+
+/** What the shutdown wait saw of the guest besides its power state: Tools lost, a restart. */
+function seen(outcome: { toolsLostAfterMs: number | null; restartedAfterMs: number | null }): string {
+  if (outcome.toolsLostAfterMs === null) return '';
+  if (outcome.restartedAfterMs !== null)
+    return `; the guest restarted instead of powering off: VMware Tools stopped ${outcome.toolsLostAfterMs} ms after ShutdownGuest and ran again at ${outcome.restartedAfterMs} ms, the VM never left poweredOn (is the guest OS set to restart on shutdown?)`;
+  return `; VMware Tools stopped responding ${outcome.toolsLostAfterMs} ms after ShutdownGuest and the VM stayed on: the guest OS hangs in its shutdown`;
 }
 
 async function hardStop(client: VSphereClient, vm: MoRef, signal: AbortSignal | undefined): Promise<void> {

@@ -15,6 +15,7 @@ import type {
   VSphereClient,
 } from '../vsphere';
 import { copyThinDisk, isComplete, VSphereFaultError } from '../vsphere';
+import { findSnapshot } from './vm';
 
 /** Provisioning asked for the target disks: `same` keeps each disk's own. */
 export type TargetDiskType = 'same' | 'thin' | 'thick' | 'thick-eager';
@@ -232,13 +233,4 @@ export async function runThinJobs(
       { ...base, ...result.report, allocatedBytes: result.report.allocatedBytes },
     );
   }
-}
-
-function findSnapshot(tree: VmFacts['snapshots'], name: string): MoRef | undefined {
-  for (const s of tree) {
-    if (s.name === name) return s.ref;
-    const child = findSnapshot(s.children, name);
-    if (child) return child;
-  }
-  return undefined;
 }

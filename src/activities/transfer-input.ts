@@ -3,8 +3,9 @@
  * heartbeat (./transfer.ts).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import type { CopyFileResult, ThinChunkDone } from '../vsphere';
+import type { CopyFileResult, MoRef, ThinChunkDone, VSphereClient } from '../vsphere';
 import { parseDatastorePath } from '../vsphere';
+import { SourceRestartedError } from './errors';
 import type { CopyFilesInput } from './transfer';
 
 /** The previous attempt's completed chunks of disks moved by their allocated areas; malformed ones are ignored. */
@@ -133,4 +134,25 @@ export function validateInput(input: CopyFilesInput): void {
       details: [problems],
     });
   }
+}
+
+/** A VM whose files are copied and the state it must keep meanwhile (CopyFilesInput.sourceStopped). */
+export interface SourceStopped {
+  readonly vm: MoRef;
+  /** The VM's name, for the error. Default: its moref. */
+  readonly name?: string | undefined;
+  readonly expected: 'poweredOff' | 'suspended';
+}
+
+/** SourceRestartedError when the VM left the state it must keep during the copy; undefined otherwise. */
+export async function sourceRestarted(
+  client: VSphereClient,
+  stopped: SourceStopped | undefined,
+): Promise<SourceRestartedError | undefined> {
+  if (stopped === undefined) return undefined;
+  const { powerState } = await client.guest.state(stopped.vm);
+  if (powerState === stopped.expected) return undefined;
+  return new SourceRestartedError(
+    `the source ${stopped.name ?? stopped.vm.value} is ${powerState} again during the final copy, after quickmig had it ${stopped.expected} (something powered it on: an operator, a scheduled task, a monitoring tool); its disks changed, so quickmig does not copy them as the final state; leave the source off during the switchover and migrate again`,
+  );
 }

@@ -22,7 +22,8 @@ import { recordCopy } from './copy-rates';
 import { PERMANENT_ERROR_TYPES } from './errors';
 import type { CopyDiskInput, DiskCopyReport, TargetDiskType } from './thin-disks';
 import { planThinJobs, runThinJobs } from './thin-disks';
-import { chunksFrom, inFlightFrom, resumeFrom, validateInput } from './transfer-input';
+import type { SourceStopped } from './transfer-input';
+import { chunksFrom, inFlightFrom, resumeFrom, sourceRestarted, validateInput } from './transfer-input';
 
 export type { CopyFileResult, VerifyMode } from '../vsphere';
 export type { CopyDiskInput, DiskCopyReport, TargetDiskType } from './thin-disks';
@@ -67,6 +68,12 @@ export interface CopyFilesInput {
   readonly concurrency?: number | undefined;
   /** Provisioning of the disks moved by their allocated areas. Default 'same'. */
   readonly diskType?: TargetDiskType | undefined;
+  /**
+   * The source VM and the state it must keep while its files are copied (a switchover's final delta of
+   * a stopped VM): checked at each attempt's start and after a failure (a running VM's locked files fail
+   * their reads); found otherwise, the copy fails non-retryably with SourceRestartedError. Default: none.
+   */
+  readonly sourceStopped?: SourceStopped | undefined;
 }
 
 /** Result of the `copyFiles` activity. */
@@ -252,6 +259,8 @@ export async function runCopyFiles(
       deps.clientFor(input.sourceEndpoint),
       deps.clientFor(input.targetEndpoint),
     ]);
+    const restarted = await sourceRestarted(source, input.sourceStopped);
+    if (restarted) throw restarted;
     const thin = await planThinJobs(source, input.files, input.diskType ?? 'same');
     for (const r of thin.fallbacks) reports.set(r.target, r);
     const results: (CopyFileResult | undefined)[] = input.files.map(() => undefined);
@@ -341,7 +350,13 @@ export async function runCopyFiles(
     // The files completed since the last heartbeat are what the retry must not copy again: record them now.
     throttle.stop();
     heartbeat();
-    throw toActivityFailure(err);
+    const restarted = input.sourceStopped
+      ? await deps
+          .clientFor(input.sourceEndpoint)
+          .then((c) => sourceRestarted(c, input.sourceStopped))
+          .catch(() => undefined)
+      : undefined;
+    throw toActivityFailure(restarted ?? err);
   } finally {
     clearInterval(keepAlive);
     throttle.stop();

@@ -74,7 +74,8 @@ export function filesOf(vm: VmFacts): { files: VmFileRef[]; disks: DiskChain[] }
   };
 }
 
-function findSnapshot(tree: VmFacts['snapshots'], name: string): MoRef | undefined {
+/** The snapshot named `name` anywhere in a VM's snapshot tree. */
+export function findSnapshot(tree: VmFacts['snapshots'], name: string): MoRef | undefined {
   for (const s of tree) {
     if (s.name === name) return s.ref;
     const child = findSnapshot(s.children, name);

@@ -129,6 +129,12 @@ export const REQUEST_ARGS = {
     valueHint: 'abort|wait-approval|switchover',
     description: 'When the window closes first (default abort)',
   },
+  'commit-window': {
+    type: 'string',
+    valueHint: 'DURATION',
+    description:
+      "Keep the source off for a revert this long after the switchover ('quickmig revert ID'), e.g. 1h (default 0: commit at once)",
+  },
 } as const satisfies ArgsDef;
 
 /** The values of the request flags, as a command's parsed arguments hold them. */
@@ -148,6 +154,16 @@ export const REQUEST_FILE_ARG = {
 /** True when any request flag is set. */
 export function hasRequestFlags(flags: RequestFlags): boolean {
   return Object.keys(REQUEST_ARGS).some((k) => flags[k as keyof RequestFlags] !== undefined);
+}
+
+/** `--plan` names a batch plan: a request file or request flags beside it are refused (usage error). */
+export function refusePlanWithRequest(args: RequestFlags & { _: readonly string[] }): void {
+  if (args._.length > 0 || hasRequestFlags(args))
+    throw new CliError(
+      "--plan takes no request file or request flags; put shared fields in the plan's defaults",
+      ExitCode.usage,
+      { showUsage: true },
+    );
 }
 
 /** The `ID` argument of `watch`, `status`, `approve` and `cancel`. */

@@ -46,3 +46,12 @@ export async function withClient<T>(
     await client.close();
   }
 }
+
+/** Refuses a batch id where a command acts on one migration (revert, commit): name each migration instead. */
+export async function oneMigration(client: QuickmigClient, id: string, command: string): Promise<void> {
+  if ((await client.kindOf(id)) !== 'batch') return;
+  throw new CliError(
+    `${id} is a batch; ${command} acts on one migration: run 'quickmig ${command} <migration id>' for each migration of the batch in its commit window (quickmig status ${id} lists them)`,
+    ExitCode.usage,
+  );
+}

@@ -9,7 +9,7 @@ import { FORMAT_ARG, renderTable, tableFormatOf } from './table';
 
 const yesNo = (v: boolean) => (v ? 'yes' : 'no');
 
-/** The table's columns; `privileges` stays `not checked` until the privilege check fills it. */
+/** The table's columns; `MISSING PRIVILEGES`: the roles' privileges held on no object (docs/privileges.md), `not checked` when the endpoint could not say. */
 export const ENDPOINT_COLUMNS: readonly Column<EndpointState>[] = [
   { header: 'ENDPOINT', cell: (s) => s.name },
   { header: 'URL', cell: (s) => s.url },

@@ -142,6 +142,36 @@ const restartCommand = command({
   },
 });
 
+const outageCommand = command({
+  meta: {
+    name: 'outage',
+    description:
+      'Take an endpoint away for SECONDS (every vSphere connection reset; VMs and sessions kept); 0 ends it',
+  },
+  args: {
+    ...ENDPOINT_ARG,
+    seconds: { type: 'positional', valueHint: 'SECONDS', description: 'How long; 0 brings it back now' },
+    ...LAB_ARGS,
+  },
+  async run(context) {
+    const { args } = context;
+    const seconds = Number(args.seconds);
+    if (!Number.isFinite(seconds) || seconds < 0)
+      throw new CliError(
+        `lab outage: SECONDS must be a number of seconds ≥ 0, got '${args.seconds}'`,
+        ExitCode.invalidInput,
+      );
+    const control = controlFor(args.lab, args.name);
+    if (seconds === 0) await control.endOutage();
+    else await control.outage(seconds);
+    if (args.json) outputOf(context).json({ endpoint: args.name, down: seconds > 0, seconds });
+    else
+      outputOf(context).text(
+        seconds > 0 ? `${args.name} unreachable for ${seconds} s` : `${args.name} reachable again`,
+      );
+  },
+});
+
 const faultAddCommand = command({
   meta: { name: 'add', description: 'Inject a fault into an endpoint' },
   args: {
@@ -217,6 +247,7 @@ export const labCommand = command({
     status: statusCommand,
     down: downCommand,
     restart: restartCommand,
+    outage: outageCommand,
     fault: faultCommand,
     calls: callsCommand,
   },

@@ -26,6 +26,8 @@ const quickmig = command({
     list: () => import('./list').then((m) => m.listCommand),
     approve: () => import('./approve').then((m) => m.approveCommand),
     cancel: () => import('./cancel').then((m) => m.cancelCommand),
+    revert: () => import('./revert').then((m) => m.revertCommand),
+    commit: () => import('./commit').then((m) => m.commitCommand),
     worker: () => import('./worker').then((m) => m.workerCommand),
     'codec-server': () => import('./codec').then((m) => m.codecServerCommand),
     lab: () => import('./lab').then((m) => m.labCommand),

@@ -4,7 +4,7 @@
  */
 import type { ArgsDef } from 'citty';
 import type { QuickmigClient } from '../client/migrations';
-import { CONNECTION_ARGS, hasRequestFlags, REQUEST_ARGS, REQUEST_FILE_ARG } from './args';
+import { CONNECTION_ARGS, REQUEST_ARGS, REQUEST_FILE_ARG, refusePlanWithRequest } from './args';
 import { command, outputOf } from './command';
 import { withClient } from './connect';
 import { CliError, ExitCode } from './errors';
@@ -59,12 +59,7 @@ cancel (roll back) or detach (the migration goes on).
     const { args } = context;
     const out = outputOf(context);
     if (args.plan !== undefined) {
-      if (args._.length > 0 || hasRequestFlags(args))
-        throw new CliError(
-          "--plan takes no request file or request flags; put shared fields in the plan's defaults",
-          ExitCode.usage,
-          { showUsage: true },
-        );
+      refusePlanWithRequest(args);
       return migratePlan(args.plan, args, out);
     }
     if (args.wait) throw new CliError('--wait goes with --plan', ExitCode.usage, { showUsage: true });

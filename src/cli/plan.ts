@@ -9,7 +9,7 @@ import type { QuickmigClient } from '../client/migrations';
 import { explainPlan } from '../planner/explain';
 import { RequestValidationError } from '../request/errors';
 import type { MigrationRequest } from '../request/request';
-import { CONNECTION_ARGS, hasRequestFlags, REQUEST_ARGS, REQUEST_FILE_ARG } from './args';
+import { CONNECTION_ARGS, REQUEST_ARGS, REQUEST_FILE_ARG, refusePlanWithRequest } from './args';
 import { command, outputOf } from './command';
 import { withClient } from './connect';
 import { CliError, ExitCode } from './errors';
@@ -73,12 +73,7 @@ table for a change request. Exits 4 when a finding blocks a migration, 3 when a 
     const format = tableFormatOf(args.format);
     let rows: PlannedVm[];
     if (args.plan !== undefined) {
-      if (args._.length > 0 || hasRequestFlags(args))
-        throw new CliError(
-          "--plan takes no request file or request flags; put shared fields in the plan's defaults",
-          ExitCode.usage,
-          { showUsage: true },
-        );
+      refusePlanWithRequest(args);
       const batch = planFrom(args.plan);
       rows = await withClient(args, async (client) => {
         await client.waitForWorker();

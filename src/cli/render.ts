@@ -135,6 +135,12 @@ export function reportLines(
         : `; budget ${formatDuration(pc.budgetMs)} ${pc.budgetMet === true ? 'met' : pc.budgetMet === false ? 'MISSED' : ''}`;
     lines.push(`  pre-copy      ${pc.rounds.length} round(s): ${sizes}${projected}${budget}`.trimEnd());
   }
+  if (result.commitWindow) {
+    const w = result.commitWindow;
+    lines.push(
+      `  commit window ${formatDuration(w.afterMs)} from ${w.openedAt}; ended ${w.endedAt} by ${w.endedBy === 'commit' ? 'the commit update' : "the window's end"}`,
+    );
+  }
   if (phases) lines.push(`  phases        ${phases}`);
   for (const w of result.warnings) lines.push(`  warning       ${w}`);
   if (extra.uiLink) lines.push(`  Temporal UI   ${extra.uiLink}`);

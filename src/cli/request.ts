@@ -34,6 +34,7 @@ const FLAG_OF: Record<string, string> = {
   'options.window.notBefore': '--not-before',
   'options.window.notAfter': '--not-after',
   'options.window.onMiss': '--on-window-miss',
+  'options.commit.afterMs': '--commit-window',
 };
 
 /**
@@ -162,6 +163,16 @@ export function requestFrom(file: string | undefined, flags: RequestFlags): Migr
         message: `give a duration: 2s, 1500ms, 1.5s, 2m or 1h (a bare number is milliseconds; got ${JSON.stringify(maxDowntime)})`,
       });
     else options.maxDowntimeMs = ms;
+  }
+  const commitWindow = str(flags['commit-window']);
+  if (commitWindow !== undefined) {
+    const ms = durationMs(commitWindow);
+    if (ms === undefined)
+      problems.push({
+        path: 'options.commit.afterMs (--commit-window)',
+        message: `give a duration: 30m, 1h, 90s or 0 (a bare number is milliseconds; got ${JSON.stringify(commitWindow)})`,
+      });
+    else options.commit = { ...(typeof options.commit === 'object' ? options.commit : {}), afterMs: ms };
   }
   for (const [flag, field] of [
     ['not-before', 'notBefore'],

@@ -48,7 +48,15 @@ async function migrationStatus(
   out.text(`${id}  ${progress.status}  ${progress.vm}`);
   out.text(`  ${progressLine(progress, id)}`);
   if (progress.plan) out.text(planLine(progress.plan).replace(/^/gm, '  '));
-  if (progress.undone.length) out.text(`  rolled back: ${progress.undone.join('; ')}`);
+  const window = progress.commitWindow;
+  if (window?.endsAt && (window.state === 'open' || window.state === 'pending'))
+    out.text(
+      `  commit window open until ${window.endsAt}; the source is kept off as ${window.sourceKeptAs}: quickmig revert ${id} or quickmig commit ${id}`,
+    );
+  if (progress.undone.length)
+    out.text(
+      `  ${progress.phase === 'reverted' ? 'reverted' : 'rolled back'}: ${progress.undone.join('; ')}`,
+    );
   if (failure) out.text(`  ${progress.status.toLowerCase()}: ${failure}`);
   else if (progress.error) out.text(`  error: ${progress.error}`);
   if (result) {

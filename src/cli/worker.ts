@@ -7,7 +7,7 @@ import { checkEndpoints, unusableConfiguration } from '../activities/endpoints';
 import { loadWorkerConfig, workerConfigPath } from '../config/config';
 import { ConfigError } from '../config/errors';
 import { LAB_ENVIRONMENT } from '../config/lab-paths';
-import { createWorkers, publishEndpointDirectory } from '../worker';
+import { createWorkers, monitorEndpoints, publishEndpointDirectory } from '../worker';
 import { command, outputOf } from './command';
 import { CliError, ExitCode } from './errors';
 
@@ -120,7 +120,14 @@ override the file's temporal section.`,
         ...(metrics ? { metricsBindAddress: metricsBindAddress(metrics) } : {}),
       },
     });
-    const stop = () => workers.shutdown();
+    // quickmig_endpoint_up: the states above, then a fresh check every few minutes; a change is logged.
+    const stopMonitor = monitorEndpoints(config, states, (state) =>
+      log(state.problem ? 'WARN' : 'INFO', `now: ${endpointLine(state)}`, { endpoint: state }),
+    );
+    const stop = () => {
+      stopMonitor();
+      workers.shutdown();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const queues = dataMoverOnly

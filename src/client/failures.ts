@@ -109,12 +109,12 @@ export class MigrationCancelledError extends QuickmigClientError {
   }
 }
 
-/** Thrown when an approval or a cancellation is refused, with the workflow's reason. */
+/** Thrown when an approval, a cancellation, a revert or a commit is refused, with the workflow's reason. */
 export class OperationRefusedError extends QuickmigClientError {
   override readonly name: string = 'OperationRefusedError';
   constructor(
     readonly migrationId: string,
-    readonly operation: 'approve' | 'cancel',
+    readonly operation: 'approve' | 'cancel' | 'revert' | 'commit',
     readonly reason: string,
     options?: ErrorOptions,
   ) {

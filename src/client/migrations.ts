@@ -45,7 +45,7 @@ import {
   PHASE_ATTRIBUTE,
   VM_ATTRIBUTE,
 } from '../workflows/search-attributes';
-import { BatchClient } from './batches';
+import { CommitWindowClient } from './commit-window';
 import type { ConnectOptions } from './connection';
 import { resolveConnection } from './connection';
 import { MigrationAlreadyRunningError, OperationRefusedError, rootMessage } from './failures';
@@ -111,7 +111,7 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
-export class QuickmigClient extends BatchClient {
+export class QuickmigClient extends CommitWindowClient {
   private ownedConnection: Connection | undefined;
 
   /** Connects as {@link resolveConnection} describes; `close()` closes the connection. */
@@ -318,6 +318,12 @@ export class QuickmigClient extends BatchClient {
   async cancel(id: string): Promise<void> {
     const description = await this.running(id, 'cancel', 'migration');
     const phase = description.typedSearchAttributes.get(PHASE_ATTRIBUTE);
+    if (phase === 'committing')
+      throw new OperationRefusedError(
+        id,
+        'cancel',
+        `the migration is in its commit window (the target runs, the source is kept off): revert it with 'quickmig revert ${id}' or commit it with 'quickmig commit ${id}'`,
+      );
     if (phase && TOO_LATE_TO_CANCEL.includes(phase as Phase))
       throw new OperationRefusedError(
         id,

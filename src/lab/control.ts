@@ -163,6 +163,37 @@ export class LabControl {
     return this.call('GET', '/datastores/free');
   }
 
+  /**
+   * Takes the endpoint's vSphere service (SOAP and `/folder`) away for `seconds`: every connection is
+   * reset, sessions and VMs stay as they are, the control API stays reachable (lab/vcsim/README.md,
+   * "Control API"). With `when`, the outage is armed and starts with the first request matching it.
+   */
+  outage(seconds: number, when?: { method?: string; path?: string }): Promise<unknown> {
+    return this.call('POST', '/outage', { seconds, ...(when ? { when } : {}) });
+  }
+
+  /** Ends an outage now (and disarms one not started yet). */
+  endOutage(): Promise<void> {
+    return this.call('DELETE', '/outage');
+  }
+
+  /**
+   * What the VM's guest OS does on its next ShutdownGuest: `halt` (powers off, the default), `ignore`
+   * (never stops), `restart` (reboots instead: the VM stays poweredOn), `hang` (Tools stop responding half
+   * way through and the VM stays on). See lab/vcsim/README.md "Control API".
+   */
+  setShutdownAction(vm: string, action: 'halt' | 'ignore' | 'restart' | 'hang'): Promise<void> {
+    return this.call('POST', '/guest/shutdown-action', { vm, action });
+  }
+
+  /**
+   * Runs a task of another client on the VM for `seconds` (a backup job's snapshot, say): meanwhile every
+   * other mutating task on the VM fails with TaskInProgress. Resolves with the task's moref.
+   */
+  async holdTask(vm: string, seconds: number, name?: string): Promise<string> {
+    return (await this.call<{ task: string }>('POST', '/tasks/hold', { vm, seconds, name })).task;
+  }
+
   /** Sets a VM's background guest write rate. */
   setGuestRate(vm: string, bytesPerSec: number): Promise<void> {
     return this.call('POST', '/guest/rate', { vm, bytesPerSec });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultLabDir, labStatePath, labWorkerConfigPath } from '../config/lab-paths';
-import { SEARCH_ATTRIBUTES } from '../request/contract';
+import { DEFAULT_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../request/contract';
 import { LabError } from './errors';
 import { probeHttpPage, probeTemporal, probeVsphere } from './probe';
 import type { LabProcess } from './processes';
@@ -33,6 +33,8 @@ export interface LabEndpoint {
   control: { url: string; tokenFile: string };
   /** The times and rates this endpoint runs with (lab/vcsim/profiles.json), for every figure to name. */
   profile: EffectiveProfile;
+  /** The topology's users besides the administrator, each with the file holding its password. */
+  users?: { name: string; passwordFile: string }[];
 }
 
 /** What `lab up --json` prints and `lab status` reads. */
@@ -236,6 +238,7 @@ async function startLab(
         port: endpointPorts[i] as number,
         password: randomBytes(18).toString('base64url'),
         controlToken: randomBytes(24).toString('hex'),
+        userPassword: () => randomBytes(18).toString('base64url'),
       }),
     );
     const started = specs.map((spec) => {
@@ -255,6 +258,15 @@ async function startLab(
       const tokenFile = join(dir, 'secrets', `${spec.name}.control-token`);
       writeSecret(passwordFile, spec.password);
       writeSecret(tokenFile, spec.controlToken);
+      const users = spec.users.map((u) => {
+        const file = join(
+          dir,
+          'secrets',
+          `${spec.name}.user.${u.name.replace(/[^A-Za-z0-9._-]/g, '_')}.password`,
+        );
+        writeSecret(file, u.password);
+        return { name: u.name, passwordFile: file };
+      });
       state.info.endpoints.push({
         name: spec.name,
         kind: spec.kind,
@@ -265,6 +277,7 @@ async function startLab(
         certFile: ready.certFile,
         control: { url: new URL('/quickmig', ready.url).href, tokenFile },
         profile: effectiveProfile(spec),
+        ...(users.length > 0 ? { users } : {}),
       });
     });
 
@@ -297,7 +310,7 @@ async function startLab(
 /** Writes the worker configuration (src/config format) for the lab's endpoints; secrets by reference. */
 function writeWorkerConfig(info: LabInfo): void {
   const config = {
-    taskQueue: 'quickmig',
+    taskQueue: DEFAULT_TASK_QUEUE,
     temporal: { address: info.temporal.address, namespace: info.temporal.namespace },
     endpoints: Object.fromEntries(
       info.endpoints.map((ep) => [

@@ -2,12 +2,15 @@
  * The lab topology file (lab/topology.schema.json) and its translation into one launcher spec per
  * simulated endpoint (the contract of lab/vcsim, documented in lab/vcsim/README.md).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { describeSchemaErrors, unknownPropertyMessage } from '../request/schema-errors';
 import { LabError } from './errors';
 import { projectRoot } from './tools';
+import type { SpecUser, TopologyUser } from './topology-users';
+import { checkUsers, specUsers } from './topology-users';
 
 /** The default topology file, relative to the repository root. */
 export const DEFAULT_TOPOLOGY = join(projectRoot, 'lab', 'topology.json');
@@ -94,6 +97,8 @@ export interface TopologyEndpoint {
   clusters?: { name: string }[];
   hosts: TopologyHost[];
   vms?: TopologyVm[];
+  /** Accounts besides the administrator, with their permissions (the lab enforces them). */
+  users?: TopologyUser[];
 }
 
 /** A whole lab topology file. */
@@ -106,6 +111,8 @@ export interface Topology {
   /** Deprecated: sets guest.bootSec and guest.resumeSec when `guest` does not. */
   heartbeatDelaySec?: number;
   cpuModels?: Record<string, CpuModel>;
+  /** Roles by name: privilege ids, as `govc role.create` takes them. */
+  roles?: Record<string, string[]>;
   nfsExports?: { name: string; remoteHost: string; remotePath: string }[];
   endpoints: TopologyEndpoint[];
 }
@@ -221,6 +228,7 @@ export interface EndpointSpec {
       disks: (Required<Omit<TopologyDisk, 'datastore' | 'thin'>> &
         Pick<TopologyDisk, 'datastore' | 'thin'>)[];
     })[];
+  users: SpecUser[];
 }
 
 /** Reads and validates a topology file; every problem is reported with its JSON path. */
@@ -236,15 +244,13 @@ export function loadTopology(file: string = DEFAULT_TOPOLOGY): Topology {
 
 /** Validates a parsed topology against the schema and its cross-references. */
 export function validateTopology(data: unknown, source = 'topology'): Topology {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false });
   const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA, 'utf8')));
   if (!validate(data)) {
-    const problems = (validate.errors ?? []).map((e) => {
-      const where = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
-      const extra = e.params && 'additionalProperty' in e.params ? ` '${e.params.additionalProperty}'` : '';
-      const allowed = e.params && 'allowedValues' in e.params ? `: ${e.params.allowedValues.join(', ')}` : '';
-      return `${where}: ${e.message}${extra}${allowed}`;
-    });
+    const problems = describeSchemaErrors(validate.errors ?? [], {
+      root: '(top level)',
+      unknownProperty: (_at, name, allowed) => unknownPropertyMessage(name, allowed),
+    }).map((p) => `${p.path}: ${p.message}`);
     throw new LabError(`Invalid topology ${source}:\n  ${problems.join('\n  ')}`);
   }
   const topology = data as Topology;
@@ -292,6 +298,8 @@ function crossCheck(t: Topology): string[] {
       for (const d of h.datastores)
         if (!datastores.has(d)) problems.push(`${at}.hosts.${j}.datastores: no datastore '${d}'`);
     });
+    const admin = ep.username ?? (ep.kind === 'esx' ? 'root' : 'administrator@vsphere.local');
+    problems.push(...checkUsers(at, ep.users ?? [], t.roles ?? {}, admin));
     (ep.vms ?? []).forEach((vm, j) => {
       const host = hosts.get(vm.host);
       if (!host) {
@@ -332,6 +340,8 @@ export interface EndpointRuntime {
   port: number;
   password: string;
   controlToken: string;
+  /** The password of a user whose topology gives none; default a fresh random one each. */
+  userPassword?: (user: string) => string;
 }
 
 /**
@@ -417,5 +427,10 @@ export function endpointSpec(
         ...(d.thin !== undefined ? { thin: d.thin } : {}),
       })),
     })),
+    users: specUsers(
+      ep.users ?? [],
+      t.roles ?? {},
+      rt.userPassword ?? (() => randomBytes(18).toString('base64url')),
+    ),
   };
 }

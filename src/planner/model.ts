@@ -23,6 +23,8 @@ export type Relocation = 'host' | 'datastore' | 'host+datastore';
  * - `register-target`: register the copied .vmx on the target host under a temporary name.
  * - `resume` / `start`: resume or power on the target: downtime ends.
  * - `consolidate`: consolidate the target's disks into one file each.
+ * - `commit-window`: with options.commit.afterMs, the source off and renamed (still registered), the
+ *   target renamed, then the wait for a commit or a revert (README "Commit window").
  * - `finalize-source`: delete the source, or keep it off, renamed and unregistered; rename the target.
  * - `relocate`: vMotion / Storage vMotion, one RelocateVM_Task (instead of the copy steps).
  * - `finalize-ir`: unmount the instant-recovery datastore where no VM uses it any more.
@@ -42,6 +44,7 @@ export type StepId =
   | 'resume'
   | 'start'
   | 'consolidate'
+  | 'commit-window'
   | 'finalize-source'
   | 'relocate'
   | 'finalize-ir';

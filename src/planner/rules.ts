@@ -71,6 +71,15 @@ export function decideMethod(ctx: Context, where: Where): MigrationPlan['method'
     ctx.reason('R1-vmotion-available', `Quick Migration, because ${list(vmotion.missing)}`, vmotion.facts);
     return 'quick-migration';
   }
+  // vMotion moves the VM itself: there is no source left to revert to, so a commit window needs a copy.
+  if ((options.commit?.afterMs ?? 0) > 0) {
+    ctx.reason(
+      'R2-method-requested',
+      'Quick Migration, because options.commit asks for a commit window and vMotion leaves no source to revert to',
+      { 'options.commit.afterMs': options.commit?.afterMs ?? 0, vmotionPossible: true },
+    );
+    return 'quick-migration';
+  }
   const kind = {
     host: 'vMotion',
     datastore: 'Storage vMotion',

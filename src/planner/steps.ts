@@ -50,6 +50,9 @@ export function buildSteps(
       );
     }
   }
+  // The commit window sits between the target's consolidation and what finalize does to the source.
+  if (quick && (ctx.request.options.commit?.afterMs ?? 0) > 0)
+    steps.splice(steps.indexOf('finalize-source'), 0, 'commit-window');
   if (finalizeIr) steps.push('finalize-ir');
   return steps;
 }

@@ -50,6 +50,14 @@ export const FAILURE_TYPES = {
   unknownEndpoint: 'UnknownEndpointError',
   /** The approveSwitchover update was refused (nothing to approve, already approved, too late). */
   approvalRefused: 'ApprovalRefused',
+  /** `options.precopy.onBudgetMiss: abort`: the projected switchover did not fit `maxDowntimeMs`; the source runs on. */
+  downtimeBudgetMissed: 'DowntimeBudgetMissed',
+  /** `options.window.onMiss: abort`: the switchover window closed before the switchover could start. */
+  switchoverWindowMissed: 'SwitchoverWindowMissed',
+  /** The revert or commit update was refused (no commit window, not yet, closed, decided already). */
+  commitWindowRefused: 'CommitWindowRefused',
+  /** The migration was reverted within its commit window: the source runs as before, the target is gone. */
+  migrationReverted: 'MigrationReverted',
 } as const;
 
 /**

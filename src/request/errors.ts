@@ -1,3 +1,5 @@
+import { FAILURE_TYPES } from './contract';
+
 /** One problem in a migration request: the field as a JSON path (`target.datastore`) and what to do. */
 export interface RequestProblem {
   /** Dotted path of the field, e.g. `target.disks[0].index`; `(request)` for the request itself. */
@@ -11,7 +13,7 @@ export interface RequestProblem {
  * problem, one per line, so an operator can fix them all in one go.
  */
 export class RequestValidationError extends Error {
-  override readonly name: string = 'RequestValidationError';
+  override readonly name: string = FAILURE_TYPES.requestInvalid;
   /** Every problem found, in document order. */
   readonly problems: readonly RequestProblem[];
 

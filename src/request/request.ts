@@ -1,5 +1,6 @@
 import Ajv2020 from 'ajv/dist/2020.js';
 import schema from '../../schema/migration-request.schema.json' with { type: 'json' };
+import type { RequestProblem } from './errors';
 import { RequestSyntaxError, RequestValidationError } from './errors';
 import { jsonSyntaxError } from './json-syntax';
 import { nameProblems } from './names';
@@ -102,6 +103,12 @@ export interface TargetVmOptions {
   upgradeHardware: boolean;
 }
 
+/** The commit window after a Quick Migration's switchover (README "Commit window"). */
+export interface CommitOptions {
+  /** Default 0: commit at once, no window. At most 30 days. */
+  afterMs: number;
+}
+
 /** Migration options, with defaults applied (see the schema for the full meaning of each). */
 export interface MigrationOptions {
   /** Default 'auto': vMotion when possible, else Quick Migration. */
@@ -130,6 +137,8 @@ export interface MigrationOptions {
   shutdown: ShutdownOptions;
   /** Defaults as in TargetVmOptions. */
   targetVm: TargetVmOptions;
+  /** Default { afterMs: 0 }. Absent from requests normalized before it existed. */
+  commit?: CommitOptions;
 }
 
 /** A migration request as a person writes it: options may be left out. */
@@ -138,8 +147,9 @@ export interface MigrationRequestInput {
   $schema?: string;
   source: SourceSpec;
   target: TargetSpec;
-  options?: Partial<Omit<MigrationOptions, 'precopy' | 'window' | 'shutdown' | 'targetVm'>> & {
+  options?: Partial<Omit<MigrationOptions, 'precopy' | 'window' | 'shutdown' | 'targetVm' | 'commit'>> & {
     precopy?: Partial<PrecopyOptions>;
+    commit?: Partial<CommitOptions>;
     window?: Partial<SwitchoverWindow>;
     shutdown?: Partial<ShutdownOptions>;
     targetVm?: Partial<TargetVmOptions>;
@@ -182,9 +192,23 @@ export function normalizeRequest(input: unknown): MigrationRequest {
   // useDefaults has filled in every option and target.disks, which turns the input into a request.
   const { $schema: _editorHint, ...rest } = copy;
   const request = rest as MigrationRequest;
-  const names = nameProblems(request);
-  if (names.length > 0) throw new RequestValidationError(names);
+  const problems = [...nameProblems(request), ...optionProblems(request)];
+  if (problems.length > 0) throw new RequestValidationError(problems);
   return request;
+}
+
+/** Options that contradict each other, which the schema alone cannot say. */
+function optionProblems(request: MigrationRequest): RequestProblem[] {
+  const { options } = request;
+  if (options.method === 'vmotion' && (options.commit?.afterMs ?? 0) > 0)
+    return [
+      {
+        path: 'options.commit.afterMs',
+        message:
+          "a commit window applies to Quick Migration only: vMotion moves the VM itself and leaves no source to revert to; remove options.commit or set options.method to 'quick-migration' (or 'auto', which then chooses Quick Migration)",
+      },
+    ];
+  return [];
 }
 
 /** Parses JSON text and normalizes it; malformed text throws RequestSyntaxError naming line and column. */

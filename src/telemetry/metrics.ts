@@ -90,6 +90,20 @@ export const DOWNTIME_OVER_BUDGET = {
   labels: [...WORKFLOW_CONTEXT, 'method', 'mode'],
 } as const satisfies MetricDefinition;
 
+/**
+ * 1 while the worker can use a vSphere endpoint of its configuration (it answers, its certificate is
+ * trusted, the login works), else 0; checked at start and every few minutes after. A worker whose every
+ * endpoint is 0 runs no migration step that touches vSphere.
+ */
+export const ENDPOINT_UP = {
+  meterName: 'quickmig_endpoint_up',
+  name: 'quickmig_endpoint_up',
+  type: 'gauge',
+  unit: '',
+  help: 'Whether the worker can use the vSphere endpoint (1: answers, trusted, login ok; 0: not)',
+  labels: ['endpoint'],
+} as const satisfies MetricDefinition;
+
 /** Bucket bounds of {@link DOWNTIME}, in seconds: tens of milliseconds (warm SmartSwitch) to minutes (cold). */
 export const DOWNTIME_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
 
@@ -101,6 +115,7 @@ export const QUICKMIG_METRICS: readonly MetricDefinition[] = [
   DOWNTIME,
   SERVICE_DOWNTIME,
   DOWNTIME_OVER_BUDGET,
+  ENDPOINT_UP,
 ];
 
 /**

@@ -18,6 +18,7 @@ import {
   DOWNTIME,
   DOWNTIME_BUCKETS_SECONDS,
   DOWNTIME_OVER_BUDGET,
+  ENDPOINT_UP,
   MIGRATIONS,
   SERVICE_DOWNTIME,
 } from './metrics';
@@ -138,6 +139,13 @@ export function countCopiedBytes(bytes: number, route: CopiedBytesRoute): void {
       source_endpoint: route.sourceEndpoint,
       target_endpoint: route.targetEndpoint,
     });
+}
+
+/** Sets {@link ENDPOINT_UP} for one endpoint of the worker's configuration. */
+export function recordEndpointUp(endpoint: string, up: boolean): void {
+  Runtime.instance()
+    .metricMeter.createGauge(ENDPOINT_UP.meterName, 'int', ENDPOINT_UP.unit, ENDPOINT_UP.help)
+    .set(up ? 1 : 0, { endpoint });
 }
 
 /** Copies running in this process, per namespace and task queue, behind {@link COPIES_IN_PROGRESS}. */

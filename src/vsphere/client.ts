@@ -1,4 +1,5 @@
 /** The vSphere client: one endpoint (vCenter or standalone ESXi), one shared session. */
+import { Authorization } from './authorization';
 import { Datastores } from './datastores';
 import { VirtualDisks } from './disks';
 import { Facts } from './facts';
@@ -42,6 +43,8 @@ export class VSphereClient {
   readonly files: DatastoreFiles;
   /** Virtual disks: allocated areas (change tracking) and server-side conversion. */
   readonly disks: VirtualDisks;
+  /** The session's privileges on entities. */
+  readonly authorization: Authorization;
 
   readonly #session: Session;
 
@@ -55,6 +58,7 @@ export class VSphereClient {
     this.datastores = new Datastores(session, this.tasks);
     this.files = new DatastoreFiles(session, this.inventory, this.facts, this.datastores);
     this.disks = new VirtualDisks(session, this.tasks);
+    this.authorization = new Authorization(session);
   }
 
   /**

@@ -100,6 +100,21 @@ export class SessionExpiredError extends VSphereFaultError {
 /** Thrown when the logged-in user may not do the operation on the object (faults NoPermission, NotAuthorized). */
 export class PermissionDeniedError extends VSphereFaultError {
   override name = 'PermissionDeniedError';
+  /** The privilege the server named (NoPermission.privilegeId), when it did. */
+  readonly privilegeId: string | undefined;
+
+  constructor(context: RequestContext, fault: RawFault, options?: { cause?: unknown }) {
+    super(context, fault, options);
+    const id = fault.detail.privilegeId;
+    this.privilegeId = typeof id === 'string' && id !== '' ? id : undefined;
+    const on = fault.detail.object as
+      | { $value?: unknown; value?: unknown; attributes?: { type?: unknown } }
+      | string;
+    const value = typeof on === 'string' ? on : (on?.$value ?? on?.value);
+    const type = typeof on === 'object' ? on?.attributes?.type : undefined;
+    if (this.privilegeId !== undefined)
+      this.message += ` [needs ${this.privilegeId}${typeof value === 'string' ? ` on ${typeof type === 'string' ? `${type}:` : ''}${value}` : ''}; docs/privileges.md]`;
+  }
 }
 
 /** Thrown when the target lacks space or capacity (faults NoDiskSpace, InsufficientResourcesFault and its kinds). */

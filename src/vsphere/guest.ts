@@ -12,6 +12,7 @@ import { ProtocolError, VSphereError } from './errors';
 import { retrieveObjects } from './property-collector';
 import type { Session } from './session';
 import type { Tasks } from './tasks';
+import { sleep } from './tasks';
 import type { MoRef, PowerState } from './types';
 
 /** A question the VM waits on (runtime.question), as vSphere shows it in the client. */
@@ -59,7 +60,15 @@ export type ShutdownOutcome =
       /** Epoch ms the guest's heartbeat was last seen green; null when it never was during the wait. */
       readonly lastHeartbeatAt: number | null;
     }
-  | { readonly stopped: false; readonly lastHeartbeatAt: number | null; readonly state: GuestState };
+  | {
+      readonly stopped: false;
+      readonly lastHeartbeatAt: number | null;
+      readonly state: GuestState;
+      /** Ms after ShutdownGuest that VMware Tools were first seen not running (the VM still on); null if never. */
+      readonly toolsLostAfterMs: number | null;
+      /** Ms after ShutdownGuest that Tools ran again after that loss: the guest restarted instead of halting. */
+      readonly restartedAfterMs: number | null;
+    };
 
 /**
  * Decides the answer to a question met by a power task: a choice key, or undefined to refuse (the
@@ -67,18 +76,35 @@ export type ShutdownOutcome =
  */
 export type QuestionAnswerer = (question: VmQuestion) => string | undefined;
 
-/** Thrown when a VM asks a question the caller does not answer; carries the question's text and choices. */
+/**
+ * Thrown when a VM asks a question the caller does not answer; carries the question's text and choices
+ * and what became of it: cancelled (quickmig chose its Cancel or Abort, so the power task ended without
+ * powering on) or left pending (it offers no such choice: only a person can answer it, and until then
+ * vSphere refuses to power off or unregister the VM with QuestionPending).
+ */
 export class VmQuestionError extends VSphereError {
   override name = 'VmQuestionError';
   /** The question as vSphere asked it. */
   readonly question: VmQuestion;
+  /** The label of the cancelling choice quickmig answered, or undefined when the question is still pending. */
+  readonly cancelledWith: string | undefined;
 
-  constructor(context: { endpoint: string; method: string; object: string }, question: VmQuestion) {
+  constructor(
+    context: { endpoint: string; method: string; object: string },
+    question: VmQuestion,
+    cancelledWith?: string,
+  ) {
+    const labels = question.choices.map((c) => c.summary || c.label || c.key).join(', ');
     super(
       context,
-      `the VM asks "${question.text}" (${question.messageIds.join(', ') || 'no message id'}; choices: ${question.choices.map((c) => c.label || c.key).join(', ')}), which quickmig does not answer`,
+      `the VM asks "${question.text}" (message ${question.messageIds.join(', ') || 'without id'}; choices: ${labels}), which quickmig does not answer: ${
+        cancelledWith !== undefined
+          ? `it answered ${cancelledWith} so the power-on ends without starting the VM`
+          : 'it offers no Cancel or Abort, so it waits for an answer in the vSphere Client (until then the VM cannot be powered off or unregistered)'
+      }`,
     );
     this.question = question;
+    this.cancelledWith = cancelledWith;
   }
 }
 
@@ -96,9 +122,13 @@ export function movedChoice(question: VmQuestion): string | undefined {
   return (byId ?? question.choices.find((c) => /moved/i.test(c.label)))?.key;
 }
 
-/** The choice that cancels (fails the waiting task without side effects), if offered. */
+/**
+ * The choice that refuses (Cancel, or Abort as some questions call it): the waiting power task ends
+ * without powering the VM on. Never another choice: "Retry" or "OK" may let a VM in an unknown state
+ * run, so a question without a refusing choice is left to a person.
+ */
 export function cancelChoice(question: VmQuestion): string | undefined {
-  return question.choices.find((c) => /cancel/i.test(`${c.key} ${c.label} ${c.summary}`))?.key;
+  return question.choices.find((c) => /cancel|abort/i.test(`${c.key} ${c.label} ${c.summary}`))?.key;
 }
 
 /** Parses runtime.question as RetrievePropertiesEx returns it; undefined when there is none. */
@@ -182,15 +212,29 @@ export class Guest {
     if (before.powerState === 'poweredOff')
       return { stopped: true, poweredOffAt: Date.now(), lastHeartbeatAt };
     if (!before.toolsRunning && before.toolsInstalled)
-      return { stopped: false, lastHeartbeatAt, state: before };
+      return {
+        stopped: false,
+        lastHeartbeatAt,
+        state: before,
+        toolsLostAfterMs: null,
+        restartedAfterMs: null,
+      };
     await this.#session.call('ShutdownGuest', vm, {}, { signal: options.signal });
+    const askedAt = Date.now();
+    // Tools stop late in every shutdown; Tools that run again while the VM stayed on mean a restart.
+    let toolsLostAfterMs: number | null = null;
+    let restartedAfterMs: number | null = null;
     for (;;) {
       const state = await this.state(vm, options);
       options.onPoll?.(state);
       const now = Date.now();
       if (state.powerState === 'poweredOff') return { stopped: true, poweredOffAt: now, lastHeartbeatAt };
       if (state.heartbeat === 'green') lastHeartbeatAt = now;
-      if (now >= deadline) return { stopped: false, lastHeartbeatAt, state };
+      if (!state.toolsRunning && toolsLostAfterMs === null) toolsLostAfterMs = now - askedAt;
+      if (state.toolsRunning && toolsLostAfterMs !== null && restartedAfterMs === null)
+        restartedAfterMs = now - askedAt;
+      if (now >= deadline)
+        return { stopped: false, lastHeartbeatAt, state, toolsLostAfterMs, restartedAfterMs };
       await sleep(Math.min(options.intervalMs ?? 250, Math.max(0, deadline - now)), options.signal);
     }
   }
@@ -247,10 +291,18 @@ export class Guest {
           continue;
         }
         const cancel = cancelChoice(question);
-        if (cancel !== undefined) await this.answer(vm, question.id, cancel).catch(() => undefined);
+        let cancelled: string | undefined;
+        if (cancel !== undefined) {
+          const c = question.choices.find((x) => x.key === cancel);
+          cancelled = await this.answer(vm, question.id, cancel).then(
+            () => c?.summary || c?.label || cancel,
+            () => undefined,
+          );
+        }
         watchError = new VmQuestionError(
           { endpoint: this.#session.endpoint, method, object: refLabel(vm) },
           question,
+          cancelled,
         );
         stop.abort(watchError);
         return;
@@ -274,22 +326,4 @@ export class Guest {
     if (watchError !== undefined) throw watchError;
     return { answered };
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

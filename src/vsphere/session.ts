@@ -62,6 +62,7 @@ export interface ServiceRefs {
   readonly propertyCollector: MoRef;
   readonly viewManager: MoRef | undefined;
   readonly sessionManager: MoRef;
+  readonly authorizationManager: MoRef | undefined;
   readonly searchIndex: MoRef | undefined;
   readonly fileManager: MoRef | undefined;
   readonly virtualDiskManager: MoRef | undefined;
@@ -87,6 +88,7 @@ export class Session {
   readonly #options: SessionOptions;
   readonly #timeoutMs: number;
   #cookie: string | undefined;
+  #sessionKey: string | undefined;
   #generation = 0;
   #login: Promise<void> | undefined;
   #closed = false;
@@ -117,6 +119,7 @@ export class Session {
       propertyCollector: must('propertyCollector'),
       sessionManager: must('sessionManager'),
       viewManager: ref(c.viewManager),
+      authorizationManager: ref(c.authorizationManager),
       searchIndex: ref(c.searchIndex),
       fileManager: ref(c.fileManager),
       virtualDiskManager: ref(c.virtualDiskManager),
@@ -168,6 +171,11 @@ export class Session {
   /** The `Cookie` header value of the current session, for the datastore file API. */
   get cookie(): string | undefined {
     return this.#cookie;
+  }
+
+  /** The key of the current session (UserSession.key), which HasPrivilegeOnEntities takes. */
+  get sessionKey(): string | undefined {
+    return this.#sessionKey;
   }
 
   /** Increases on every successful login; lets a caller tell whether a re-login already happened. */
@@ -243,8 +251,9 @@ export class Session {
       if (eid === exchangeId) setCookie = response?.headers?.['set-cookie'] as string[] | string | undefined;
     };
     this.#client.on('response', onResponse);
+    let userSession: Raw;
     try {
-      await invoke(
+      userSession = await invoke(
         this.#client,
         this.agent,
         this.endpoint,
@@ -264,6 +273,7 @@ export class Session {
       throw new ProtocolError(this.#context('Login'), `the Login response set no ${SESSION_COOKIE} cookie`);
     }
     this.#cookie = cookie;
+    this.#sessionKey = str(obj(userSession)?.key);
     this.#generation += 1;
     this.logger.debug?.('logged in', { endpoint: this.endpoint, generation: this.#generation });
   }

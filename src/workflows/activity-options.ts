@@ -95,6 +95,34 @@ export function operatorActivities() {
   });
 }
 
+/**
+ * Call-site options of the rollback step that powers a stopped source on again: retried every 10 s
+ * at most, without an attempt limit, for up to `sourceReturnTimeout` (default 24 h), so a source
+ * host that went away comes back to a running source, whenever that is (patch SOURCE_HOST_RETURN).
+ */
+export function sourceReturnOptions(options: QuickMigrationOptions): Partial<ActivityOptions> {
+  return {
+    scheduleToCloseTimeout: options.sourceReturnTimeout ?? '24h',
+    // Infinity: no attempt limit (the SDK refuses 0 here); the schedule-to-close timeout bounds it.
+    retry: { maximumInterval: '10s', maximumAttempts: Number.POSITIVE_INFINITY },
+  };
+}
+
+/** Call-site options of the switchover's steps on the stopped source: `switchoverRetryTimeout` bounds them. */
+export function switchoverSourceOptions(options: QuickMigrationOptions): Partial<ActivityOptions> {
+  return options.switchoverRetryTimeout ? { scheduleToCloseTimeout: options.switchoverRetryTimeout } : {};
+}
+
+/** Runs an activity with a one-line summary and call-site options (merged over the proxy's). */
+export function stepWith<A extends unknown[], R>(
+  activity: Summarizable<A, R>,
+  options: Partial<ActivityOptions>,
+  summary: string,
+  ...args: A
+): Promise<R> {
+  return activity.executeWithOptions({ ...options, summary } as ActivityOptions, args);
+}
+
 /** An activity proxy that takes call-site options (all of proxyActivities' functions do). */
 interface Summarizable<A extends unknown[], R> {
   executeWithOptions(options: ActivityOptions, args: A): Promise<R>;

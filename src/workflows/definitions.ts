@@ -27,6 +27,19 @@ export interface QuickMigrationOptions {
   controlStepTimeout?: Duration;
   /** How long a control step may take with all its retries before the migration fails and rolls back. Default 15 minutes. */
   controlRetryTimeout?: Duration;
+  /**
+   * How long each switchover step on the stopped source (listing what changed, copying it) may take
+   * with all its retries, e.g. while the source host does not answer, before the migration rolls back.
+   * Default: the steps' own budgets (listing: 10 attempts within `controlRetryTimeout`; the copy: 20
+   * attempts, about 7.5 minutes of backoff once the host stops answering).
+   */
+  switchoverRetryTimeout?: Duration;
+  /**
+   * How long a rollback after the source was stopped keeps trying to power the source on again while
+   * its host does not answer (every 10 s). Default 24 hours: the migration, and so an owner of the
+   * stopped VM, stays until the source runs again.
+   */
+  sourceReturnTimeout?: Duration;
 }
 
 /** Phases in order (ARCHITECTURE.md "Quick Migration phases"); the last two are end states. */
@@ -40,11 +53,15 @@ export type Phase =
   | 'switchover'
   | 'relocate'
   | 'finalize'
+  /** options.commit: the target runs, the source is kept off; a revert or a commit ends it. */
+  | 'committing'
   | 'done'
   | 'rolling-back'
   | 'rolled-back'
   /** End state: preflight refused the migration or failed; nothing was changed (`error` says why). */
-  | 'refused';
+  | 'refused'
+  /** End state: reverted within the commit window; the source runs as before, the target is gone. */
+  | 'reverted';
 
 /** One verified file: its size and SHA-256 on both sides. */
 export interface VerifiedFile {
@@ -113,6 +130,42 @@ export interface MigrationProgress {
    * transport (allocated areas or whole file) and its rate. Absent before the first disk copy.
    */
   disks?: DiskCopyReport[];
+  /** The commit window (options.commit.afterMs); absent without one. */
+  commitWindow?: CommitWindowStatus;
+}
+
+/** The commit window of a migration: when it ends, what the source is meanwhile, how it ended. */
+export interface CommitWindowStatus {
+  afterMs: number;
+  /** When the window opened (the target runs, the source is kept off), ISO 8601; null before. */
+  openedAt: string | null;
+  /** When it ends and the migration commits by itself, ISO 8601; null before it opens. */
+  endsAt: string | null;
+  /** The name the source is kept under during the window (`<name>_migrated`, still registered). */
+  sourceKeptAs: string;
+  /** open while it waits; then committed (by the window's end or the commit update) or reverted. */
+  state: 'pending' | 'open' | 'committing' | 'committed' | 'reverting' | 'reverted';
+  /** What ended it: 'window-end', 'commit' (the update) or 'revert'; null while open. */
+  endedBy: 'window-end' | 'commit' | 'revert' | null;
+  /** When it ended, ISO 8601; null while open. */
+  endedAt: string | null;
+}
+
+/** What the revert update answers once the source runs again and the target is gone. */
+export interface RevertOutcome {
+  revertedAt: string;
+  /** The source as it is now: name, moref, power state. */
+  source: { endpoint: string; name: string; moref: string; powerState: string };
+  /** What the revert did, in order. */
+  steps: string[];
+  /** What the user must know: the target's changes since the switchover are lost. */
+  warnings: string[];
+}
+
+/** What the commit update answers once the source was dealt with as options.source says. */
+export interface CommitOutcome {
+  committedAt: string;
+  source: MigrationResult['source'];
 }
 
 /** How the switchover went: the stop, the questions answered, the hardware, the downtime against its projection. */
@@ -175,7 +228,20 @@ export interface MigrationResult {
   precopy: (PrecopyStatus & { budgetMet: boolean | null }) | null;
   /** Per copied disk, as in the progress (absent for vMotion and for a VM whose disks were not copied). */
   disks?: DiskCopyReport[];
+  /** The commit window and how it ended; absent without options.commit. */
+  commitWindow?: CommitWindowStatus;
 }
+
+/**
+ * Reverts the migration within its commit window (options.commit): stops and removes the target, brings
+ * the source back under its name and power state. Refused outside the window, with the reason, and
+ * with keepTargetChanges (README "Commit window" says why). The workflow then fails as
+ * FAILURE_TYPES.migrationReverted.
+ */
+export const revertUpdate = defineUpdate<RevertOutcome, [{ keepTargetChanges?: boolean }]>('revert');
+
+/** Commits the migration before its commit window ends (options.source then happens). */
+export const commitUpdate = defineUpdate<CommitOutcome>('commit');
 
 /** The migration's progress, any time. */
 export const progressQuery = defineQuery<MigrationProgress>('progress');

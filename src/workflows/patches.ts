@@ -50,3 +50,51 @@ export const SWITCHOVER_TRUTH = 'switchover-truth';
  * branch s24 (2026-12-03); may be deprecated once no warm Cold migration started before it is running.
  */
 export const PRECOPY_SHUTDOWN = 'precopy-shutdown';
+
+/**
+ * The commit window (options.commit.afterMs > 0): after the switchover the source is kept off and
+ * renamed but registered, and the migration waits in phase committing for the revert or commit update
+ * or the window's end; source delete (or keep's unregistration) happens at commit
+ * (quick-migration/commit-window.ts). Only requests with a window take the new path, so no stored
+ * history meets it. Added on branch commit-window (2026-12-03); may be deprecated once no migration
+ * with a commit window started before it is running.
+ */
+export const COMMIT_WINDOW = 'commit-window';
+
+/**
+ * A source host that stops answering after the source was stopped (quick-migration/switchover.ts,
+ * copy.ts): the switchover's steps on the source retry within `switchoverRetryTimeout` when it is
+ * given, then the rollback powers the source on again as soon as its host answers (retried every
+ * 10 s for up to `sourceReturnTimeout`, default 24 h) instead of within the control step's budget,
+ * and the failure reports the source's real downtime. Added on branch faults-switch (2026-12-03);
+ * may be deprecated once no Quick Migration started before it is running.
+ */
+export const SOURCE_HOST_RETURN = 'source-host-return';
+
+/**
+ * A running VM's disks are compared with those at the migration snapshot right before the
+ * switchover and again once the source is stopped (quick-migration/copy.ts): a disk added or removed
+ * in between fails the migration before the switchover (or rolls it back, the source running again),
+ * naming the disk. Adds a `vmFiles` step before the stop. Added on branch faults-switch (2026-12-03);
+ * may be deprecated once no Quick Migration started before it is running.
+ */
+export const DISK_SET_CHECK = 'disk-set-check';
+
+/**
+ * After a running source was stopped for the switchover, its power state is checked again before and
+ * after the copy of its final delta (quick-migration/switchover.ts, `assertStopped`): a source something
+ * powered on again in between (an operator, a scheduled task) fails the migration with
+ * SourceRestartedError and rolls back, instead of registering a target from disks that changed while
+ * they were copied. Added on branch faults-guest (2026-12-03); may be deprecated once no Quick Migration
+ * started before it is running.
+ */
+export const SOURCE_STAYS_STOPPED = 'source-stays-stopped';
+
+/**
+ * A rollback step that fails after its retries no longer stops the rollback: the steps after it still run
+ * (the source is started again even when the target cannot be unregistered because a question waits on
+ * it or another client's task holds it), and the failure lists what was not undone
+ * (quick-migration/compensation.ts). Added on branch faults-guest (2026-12-03); may be deprecated once no
+ * Quick Migration started before it is running.
+ */
+export const ROLLBACK_CONTINUES = 'rollback-continues';

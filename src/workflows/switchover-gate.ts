@@ -5,6 +5,7 @@
  * Workflow code: Temporal's clock and timers only.
  */
 import { ApplicationFailure, condition, sleep } from '@temporalio/workflow';
+import { FAILURE_TYPES } from '../request/contract';
 import type { MissPolicy, SwitchoverWindow } from '../request/request';
 
 /** What the gate needs from the migration. */
@@ -31,10 +32,6 @@ export interface GateDeps {
   };
 }
 
-/** Failure types of the gate, for the workflow's caller and the retry policy. */
-export const DOWNTIME_BUDGET_MISSED = 'DowntimeBudgetMissed';
-export const SWITCHOVER_WINDOW_MISSED = 'SwitchoverWindowMissed';
-
 /** Returns when the switchover may start; throws a non-retryable failure when a policy says abort. */
 export async function waitForSwitchover(deps: GateDeps): Promise<void> {
   const { window, precopy } = deps;
@@ -50,7 +47,12 @@ export async function waitForSwitchover(deps: GateDeps): Promise<void> {
   const windowMissed = async (): Promise<void> => {
     windowMissHandled = true;
     const reason = `the switchover window closed at ${window?.notAfter} before the switchover could start`;
-    await applyPolicy(window?.onMiss ?? 'abort', SWITCHOVER_WINDOW_MISSED, reason, 'options.window.onMiss');
+    await applyPolicy(
+      window?.onMiss ?? 'abort',
+      FAILURE_TYPES.switchoverWindowMissed,
+      reason,
+      'options.window.onMiss',
+    );
   };
 
   // Waits for an approval; with pre-copy, a round every refresh interval. Watches the window's end.
@@ -97,7 +99,7 @@ export async function waitForSwitchover(deps: GateDeps): Promise<void> {
     if (deps.isApproved()) deps.warn(`${reason}; switched over on approval (${field} is wait-approval)`);
   };
   const budgetMissed = (policy: MissPolicy, reason: string) =>
-    applyPolicy(policy, DOWNTIME_BUDGET_MISSED, reason, 'options.precopy.onBudgetMiss');
+    applyPolicy(policy, FAILURE_TYPES.downtimeBudgetMissed, reason, 'options.precopy.onBudgetMiss');
   const closedYet = () => notAfter !== undefined && !windowMissHandled && Date.now() >= notAfter;
 
   // 1. Converge once the bulk copy is done; a miss waits for its policy until no other wait is ahead.

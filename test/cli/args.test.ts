@@ -329,6 +329,26 @@ describe('requestFrom (flags → request)', () => {
     expect(problemsOf(() => budget('2 days'))[0]?.message).toContain('got "2 days"');
   });
 
+  it('reads --commit-window as a duration, and names the flag when the window cannot apply', () => {
+    const window = (value: string, extra: Record<string, string> = {}) =>
+      requestFrom(undefined, { vm: 'esx-a/app01', datastore: 'x', 'commit-window': value, ...extra }).options
+        .commit;
+    expect(window('1h')).toEqual({ afterMs: 3_600_000 });
+    expect(window('0')).toEqual({ afterMs: 0 });
+    expect(problemsOf(() => window('a while'))).toEqual([
+      {
+        path: 'options.commit.afterMs (--commit-window)',
+        message: 'give a duration: 30m, 1h, 90s or 0 (a bare number is milliseconds; got "a while")',
+      },
+    ]);
+    expect(problemsOf(() => window('1h', { method: 'vmotion' }))).toEqual([
+      {
+        path: 'options.commit.afterMs (--commit-window)',
+        message: expect.stringContaining('a commit window applies to Quick Migration only'),
+      },
+    ]);
+  });
+
   it('a request file with a malformed window time gets an example, not a regular expression', () => {
     const dir = mkdtempSync(join(tmpdir(), 'quickmig-args-'));
     const file = join(dir, 'r.json');

@@ -98,6 +98,22 @@ describe('--lab DIR and QUICKMIG_LAB', () => {
   });
 });
 
+describe('lab outage', () => {
+  it('refuses SECONDS that is not a number of seconds, before contacting the lab', async () => {
+    const root = command({ meta: { name: 'quickmig' }, subCommands: { lab: labCommand } });
+    const empty = mkdtempSync(join(tmpdir(), 'quickmig-empty-'));
+    const error = await runCommandLine(
+      root,
+      ['lab', 'outage', 'esx-a', 'soon', '--lab', empty],
+      silent,
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).message).toBe(
+      "lab outage: SECONDS must be a number of seconds ≥ 0, got 'soon'",
+    );
+  });
+});
+
 describe('lab down', () => {
   it("removes the lab's folder unless asked to keep it, and never a folder that is not a lab's", async () => {
     const lab = fakeLab('127.0.0.1:1');

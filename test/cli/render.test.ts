@@ -75,4 +75,28 @@ describe('reportLines', () => {
       false,
     );
   });
+
+  it('shows how the commit window ended', () => {
+    const lines = reportLines(
+      {
+        ...base,
+        commitWindow: {
+          afterMs: 3_600_000,
+          openedAt: '2026-12-03T10:00:00.000Z',
+          endsAt: '2026-12-03T11:00:00.000Z',
+          sourceKeptAs: 'app01_migrated',
+          state: 'committed',
+          endedBy: 'commit',
+          endedAt: '2026-12-03T10:20:00.000Z',
+        },
+      },
+      { id: 'x', durationMs: null },
+    );
+    expect(lines).toContain(
+      '  commit window 1h00m00s from 2026-12-03T10:00:00.000Z; ended 2026-12-03T10:20:00.000Z by the commit update',
+    );
+    expect(reportLines(base, { id: 'x', durationMs: null }).some((l) => l.startsWith('  commit'))).toBe(
+      false,
+    );
+  });
 });

@@ -57,8 +57,8 @@ describe('lab topology', () => {
     (t.endpoints[0] as Record<string, unknown>).kind = 'hyperv';
     (t.endpoints[0] as Record<string, unknown>).colour = 'blue';
     const message = problemsOf(t);
-    expect(message).toContain('endpoints.0.kind: must be equal to one of the allowed values: vcenter, esx');
-    expect(message).toContain("endpoints.0: must NOT have additional properties 'colour'");
+    expect(message).toContain('endpoints[0].kind: must be one of vcenter, esx (got "hyperv")');
+    expect(message).toContain("endpoints[0].colour: unknown property 'colour'; allowed: name, kind,");
   });
 
   it('checks cross-references: hosts, datastores, clusters, CPU models, exports', () => {
@@ -174,6 +174,55 @@ describe('lab topology', () => {
 
   it('refuses an unknown profile, naming the field', () => {
     const t: Record<string, unknown> = { ...minimal(), profile: 'fast' };
-    expect(problemsOf(t)).toContain('profile: must be equal to one of the allowed values: realistic, quick');
+    expect(problemsOf(t)).toContain('profile: must be one of realistic, quick (got "fast")');
+  });
+
+  it('resolves users: a role and extra privileges per permission, propagating by default, a password each', () => {
+    const t = minimal();
+    t.roles = { 'quickmig-qm-target': ['Datastore.Browse', 'VirtualMachine.Inventory.Register'] };
+    first(t.endpoints).users = [
+      {
+        name: 'qm',
+        permissions: [
+          { entity: '/', role: 'quickmig-qm-target', privileges: ['Datastore.FileManagement'] },
+          { entity: '/ha-datacenter/vm', privileges: ['VirtualMachine.Interact.PowerOn'], propagate: false },
+        ],
+      },
+    ];
+    const spec = endpointSpec(validateTopology(t), first(t.endpoints), '/lab', {
+      ...runtime,
+      userPassword: (u) => `secret-of-${u}`,
+    });
+    expect(spec.users).toEqual([
+      {
+        name: 'qm',
+        password: 'secret-of-qm',
+        permissions: [
+          {
+            entity: '/',
+            role: 'quickmig-qm-target',
+            privileges: ['Datastore.Browse', 'VirtualMachine.Inventory.Register', 'Datastore.FileManagement'],
+            propagate: true,
+          },
+          { entity: '/ha-datacenter/vm', privileges: ['VirtualMachine.Interact.PowerOn'], propagate: false },
+        ],
+      },
+    ]);
+  });
+
+  it("refuses a user with an unknown role, the administrator's name or no privileges, naming the field", () => {
+    const t = minimal();
+    first(t.endpoints).users = [
+      { name: 'root', permissions: [{ entity: '/', role: 'nosuch' }] },
+      { name: 'u', permissions: [{ entity: '/' }] },
+    ];
+    const problems = problemsOf(t);
+    expect(problems).toContain("endpoints.0 (esx-a).users.0.name: 'root' is the administrator's name");
+    expect(problems).toContain("endpoints.0 (esx-a).users.0.permissions.0.role: no role 'nosuch' in roles");
+    expect(problems).toContain('endpoints.0 (esx-a).users.1.permissions.0: give a role or privileges');
+    first(t.endpoints).users = [{ name: 'u', permissions: [{ entity: 'DC1/vm', privileges: ['Bad'] }] }];
+    expect(problemsOf(t)).toContain(
+      'endpoints[0].users[0].permissions[0].entity: must match ^/ (got "DC1/vm")',
+    );
   });
 });

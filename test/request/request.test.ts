@@ -36,6 +36,7 @@ describe('normalizeRequest', () => {
         precopy: { maxRounds: 8, onBudgetMiss: 'wait-approval', refreshIntervalMs: 30_000, headroom: 0.2 },
         shutdown: { mode: 'guest', timeoutMs: 300_000, onTimeout: 'abort' },
         targetVm: { disconnectMedia: true, upgradeHardware: false },
+        commit: { afterMs: 0 },
       },
     } satisfies MigrationRequest);
   });
@@ -125,7 +126,7 @@ describe('normalizeRequest', () => {
         {
           path: 'options.foo',
           message:
-            "unknown property 'foo'; allowed: method, mode, diskType, source, finalizeInstantRecovery, verify, switchover, memoryThresholdMiB, maxDowntimeMs, precopy, window, shutdown, targetVm",
+            "unknown property 'foo'; allowed: method, mode, diskType, source, finalizeInstantRecovery, verify, switchover, memoryThresholdMiB, maxDowntimeMs, precopy, window, shutdown, targetVm, commit",
         },
       ],
     },

@@ -8,6 +8,7 @@
  * migration id and no task token, secret or empty error.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
@@ -19,9 +20,11 @@ import {
   COPIED_BYTES,
   COPIES_IN_PROGRESS,
   DOWNTIME,
+  ENDPOINT_UP,
   MIGRATIONS,
   QUICKMIG_METRICS,
   SDK_METRICS,
+  SERVICE_DOWNTIME,
 } from '../../src/telemetry/metrics';
 import type { CliProcess } from '../cli/support';
 import { labEnv, runCli, startWorkerProcess, stopProcess } from '../cli/support';
@@ -118,7 +121,14 @@ afterAll(async () => {
 describe('worker telemetry (integration)', () => {
   it("serves quickmig's metrics with the declared names, types, units and snake_case labels, never an empty value", () => {
     // Every metric the two migrations recorded (the over-budget counter needs a missed downtime budget).
-    for (const def of [COPIED_BYTES, COPIES_IN_PROGRESS, MIGRATIONS, DOWNTIME]) {
+    for (const def of [
+      COPIED_BYTES,
+      COPIES_IN_PROGRESS,
+      MIGRATIONS,
+      DOWNTIME,
+      SERVICE_DOWNTIME,
+      ENDPOINT_UP,
+    ]) {
       expect(scrape.types.get(def.name), `# TYPE of ${def.name}`).toBe(def.type);
       const series = seriesOf(scrape, def);
       expect(series.length, `${def.name} has no series`).toBeGreaterThan(0);
@@ -135,6 +145,16 @@ describe('worker telemetry (integration)', () => {
       if (def.type === 'counter') expect(def.name).toMatch(/_total$/);
       if (def.unit !== '') expect(def.name).toContain(`_${def.unit}`);
     }
+  });
+
+  it('reports every vSphere endpoint of the configuration usable (quickmig_endpoint_up 1)', () => {
+    const configured = Object.keys(
+      (JSON.parse(readFileSync(lab.workerConfig, 'utf8')) as { endpoints: Record<string, unknown> })
+        .endpoints,
+    );
+    expect(configured.length).toBeGreaterThan(0);
+    const up = Object.fromEntries(seriesOf(scrape, ENDPOINT_UP).map((s) => [s.labels.endpoint, s.value]));
+    expect(up).toEqual(Object.fromEntries(configured.map((name) => [name, 1])));
   });
 
   it('counts the bytes copied per endpoint pair, the migrations by outcome with their method, the downtime in seconds', () => {

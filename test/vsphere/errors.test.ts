@@ -65,6 +65,19 @@ describe('fault errors', () => {
     expect(err.message).toMatch(/VM is poweredOn/);
   });
 
+  it('NoPermission names the privilege and the object the server named', () => {
+    const err = faultError(context, {
+      type: 'NoPermission',
+      message: '',
+      detail: {
+        object: { attributes: { type: 'Datastore' }, $value: 'datastore-29' },
+        privilegeId: 'Datastore.Browse',
+      },
+    });
+    expect(err).toMatchObject({ privilegeId: 'Datastore.Browse' });
+    expect(err.message).toContain('[needs Datastore.Browse on Datastore:datastore-29; docs/privileges.md]');
+  });
+
   it('keeps the cause', () => {
     const cause = new Error('raw');
     expect(faultError(context, { type: 'X', message: '', detail: {} }, { cause }).cause).toBe(cause);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cancelChoice, isUuidQuestion, movedChoice, parseQuestion } from '../../src/vsphere';
+import { cancelChoice, isUuidQuestion, movedChoice, parseQuestion, VmQuestionError } from '../../src/vsphere';
 
 /** runtime.question as RetrievePropertiesEx gives it (one message, three choices, as ESXi asks). */
 const uuidQuestion = {
@@ -59,5 +59,28 @@ describe('VM questions', () => {
     expect(isUuidQuestion(q)).toBe(false);
     expect(movedChoice(q)).toBeUndefined();
     expect(cancelChoice(q)).toBe('1');
+  });
+
+  it('refuses with Cancel or Abort only, never Retry or OK; the error says what became of the question', () => {
+    const ask = (labels: string[]) => {
+      const q = parseQuestion({
+        id: 'vm-42-3',
+        text: 'msg.hbacommon.outofspace:There is no more space for virtual disk.',
+        choice: { choiceInfo: labels.map((label, i) => ({ label, summary: label, key: String(i) })) },
+        message: [{ id: 'msg.hbacommon.outofspace' }],
+      });
+      if (!q) throw new Error('no question');
+      return q;
+    };
+    expect(cancelChoice(ask(['button.retry', 'button.abort']))).toBe('1');
+    expect(cancelChoice(ask(['Retry', 'OK']))).toBeUndefined();
+    const context = { endpoint: 'esx-b', method: 'PowerOnVM_Task', object: 'vm-42' };
+    const cancelled = new VmQuestionError(context, ask(['Retry', 'Cancel']), 'Cancel');
+    expect(cancelled.message).toContain('msg.hbacommon.outofspace');
+    expect(cancelled.message).toContain('There is no more space for virtual disk.');
+    expect(cancelled.message).toContain('answered Cancel so the power-on ends without starting the VM');
+    const pending = new VmQuestionError(context, ask(['Retry', 'OK']));
+    expect(pending.message).toContain('offers no Cancel or Abort');
+    expect(pending.cancelledWith).toBeUndefined();
   });
 });

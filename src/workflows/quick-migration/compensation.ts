@@ -3,9 +3,10 @@
  * a cancellation before the target runs undoes them in reverse, in a non-cancellable scope, and the
  * workflow fails with FAILURE_TYPES.migrationFailed naming the step and what was undone.
  */
-import { ApplicationFailure, CancellationScope, log } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log, patched } from '@temporalio/workflow';
 import { FAILURE_TYPES } from '../../request/contract';
 import type { MigrationProgress, Phase } from '../definitions';
+import { ROLLBACK_CONTINUES } from '../patches';
 
 /** One undo: what it restores, in words for the progress and the failure, and how. */
 export interface Compensation {
@@ -13,25 +14,40 @@ export interface Compensation {
   undo: () => Promise<unknown>;
 }
 
-/** Runs the compensations in reverse, even when the workflow is being cancelled. */
+/**
+ * Runs the compensations in reverse, even when the workflow is being cancelled. An undo that fails (after
+ * its retries) no longer stops the rollback (patch ROLLBACK_CONTINUES): the ones after it still run, so
+ * the source is started again even when the target cannot be removed (a question pending on it, another
+ * client's task). Returns what could not be undone, each with its cause.
+ */
 export async function rollback(
   compensations: readonly Compensation[],
   progress: MigrationProgress,
   enter: (phase: Phase, step?: string) => void,
-): Promise<void> {
+): Promise<string[]> {
   progress.awaitingApproval = false;
   enter('rolling-back', 'rollback');
+  const failed: string[] = [];
   await CancellationScope.nonCancellable(async () => {
+    const goOn = patched(ROLLBACK_CONTINUES);
     for (const { what, undo } of [...compensations].reverse()) {
-      await undo();
-      progress.undone.push(what);
+      try {
+        await undo();
+        progress.undone.push(what);
+      } catch (error) {
+        if (!goOn) throw error;
+        failed.push(`${what}: FAILED, ${causeOf(error)}`);
+        log.warn(`rollback step failed: ${what}`, { event: 'rollback-step-failed', error: causeOf(error) });
+      }
     }
   });
   enter('rolled-back', 'rollback');
   log.info(`rolled back: ${progress.undone.length} step(s) undone`, {
     event: 'rolled-back',
     undone: progress.undone,
+    failed,
   });
+  return failed;
 }
 
 /** The innermost useful message of an activity failure (the activity's own error, not the wrapper). */

@@ -4,8 +4,9 @@
  */
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import type { ControlActivities, TransferActivities } from '../activity-options';
-import type { MigrationProgress, MigrationResult, Phase } from '../definitions';
+import type { MigrationProgress, MigrationResult, Phase, QuickMigrationOptions } from '../definitions';
 import type { GateDeps } from '../switchover-gate';
+import type { CommitWindowControl } from './commit-window';
 
 /** The snapshot name a migration uses on its source, so a retry finds it and nothing else is touched. */
 export const snapshotName = (migrationId: string) => `quickmig-${migrationId}`;
@@ -31,4 +32,8 @@ export interface MigrationContext {
   finish(result: ResultFields): MigrationResult;
   /** How long `source: delete` waits for the target's guest heartbeat, ms. */
   heartbeatTimeoutMs: number;
+  /** The revert and commit updates' decision, shared with the commit window. */
+  commitWindow: CommitWindowControl;
+  /** The workflow's options (retry budgets of the switchover and its rollback). */
+  options?: QuickMigrationOptions;
 }

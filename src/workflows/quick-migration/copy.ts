@@ -4,8 +4,9 @@
  * order (src/planner/steps.ts). Every step pushes its compensation right after it succeeds; a failure
  * or cancellation before the target runs rolls them back. Finalize follows (finalize.ts).
  */
-import { isCancellation, log } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, log, patched } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
+import type { DiskChain } from '../../planner/files';
 import {
   frozenDiskFiles,
   layoutFolders,
@@ -14,8 +15,9 @@ import {
   planCopies,
   remainingFiles,
 } from '../../planner/files';
-import { step } from '../activity-options';
+import { step, stepWith, switchoverSourceOptions } from '../activity-options';
 import type { MigrationResult } from '../definitions';
+import { DISK_SET_CHECK } from '../patches';
 import type { Compensation } from './compensation';
 import { causeOf, migrationFailed, rollback } from './compensation';
 import type { MigrationContext } from './context';
@@ -46,11 +48,14 @@ export async function copySteps(
     control,
     longControl: ctx.longControl,
     compensate: (what, undo) => compensations.push({ what, undo }),
+    ...(ctx.options ? { options: ctx.options } : {}),
   });
   const copies = copier(prepared, progress, ctx.transfer, sw.vmxFor);
   const { copy, copied } = copies;
   const warm = warmMigration(prepared, ctx, copies, compensations, layout);
 
+  /** The disks at the migration snapshot, to find one added or removed before the switchover. */
+  let frozenDisks: DiskChain[] | null = null;
   let targetVm: PreparedMigration['source']['vm'] | undefined;
   let stoppedAt: number | null = null;
   let startedAt: number | null = null;
@@ -89,6 +94,7 @@ export async function copySteps(
           }),
       });
       const listed = await step(control.vmFiles, `List the frozen files of ${source.name}`, src);
+      frozenDisks = listed.disks;
       warm.state.samples.listMs.push(Date.now() - warm.state.snapshotAt);
       progress.step = 'bulk-copy';
       await copy(
@@ -109,6 +115,18 @@ export async function copySteps(
     }
 
     await ctx.awaitSwitchover(running && warm.state.enabled ? warm.precopyDeps() : undefined);
+    // A disk added (or removed) since the snapshot is in no copy and no delta: the migration stops
+    // here, before the switchover, the source untouched (README "Warm migration", RELIABILITY.md).
+    const diskCheck = running && frozenDisks !== null && patched(DISK_SET_CHECK);
+    if (diskCheck && frozenDisks) {
+      progress.step = 'check-disks';
+      const before = await step(
+        control.vmFiles,
+        `Check the disks of ${source.name} before the switchover`,
+        src,
+      );
+      refuseDiskChanges(source.name, frozenDisks, before.disks, 'before the switchover');
+    }
     // A VM that is not running and not snapshotted is copied whole here, in one copy: its plan calls that
     // the bulk copy.
     const copyStep = frozen ? 'delta-copy' : 'bulk-copy';
@@ -146,7 +164,11 @@ export async function copySteps(
         mode: plan.mode,
       });
     progress.step = copyStep;
-    const now = await step(control.vmFiles, `List what changed on ${source.name}`, src);
+    // With SOURCE_HOST_RETURN, switchoverRetryTimeout bounds the steps on the stopped source.
+    const onSource = sw.hostReturn && running ? switchoverSourceOptions(ctx.options ?? {}) : {};
+    await sw.assertStopped('before the final copy', onSource);
+    const now = await stepWith(control.vmFiles, onSource, `List what changed on ${source.name}`, src);
+    if (diskCheck && frozenDisks) refuseDiskChanges(source.name, frozenDisks, now.disks, 'while it stopped');
     const atSwitchover = planCopies(
       remainingFiles(now.files, copied),
       now.files,
@@ -155,7 +177,8 @@ export async function copySteps(
       target.datastoreUrls,
     );
     sw.countSwitchoverBytes(atSwitchover.reduce((sum, c) => sum + c.size, 0));
-    await copy(atSwitchover);
+    await copy(atSwitchover, onSource, sw.stoppedState());
+    await sw.assertStopped('after the final copy', onSource);
 
     progress.step = 'register-target';
     targetVm = await step(
@@ -204,18 +227,53 @@ export async function copySteps(
       });
   } catch (error) {
     const failedStep = progress.step;
-    await rollback(compensations, progress, enter);
+    const failed = await rollback(compensations, progress, enter);
     const cancelled = isCancellation(error);
     const cause = causeOf(error);
     progress.error = cause;
     if (cancelled) throw error;
+    // The source's real downtime when it was stopped and runs again (SOURCE_HOST_RETURN).
+    const down =
+      sw.hostReturn && progress.downtimeMs !== null
+        ? ` It was down ${progress.downtimeMs} ms, from its ${plan.mode === 'smartswitch' ? 'suspend' : 'stop'} until it ran again.`
+        : '';
+    const after =
+      failed.length === 0
+        ? `The source is ${source.powerState} as before.${down}`
+        : `Not undone, left for an operator: ${failed.join('; ')}.`;
     throw migrationFailed(
-      `${plan.method} of ${source.name} failed at step ${failedStep}: ${cause}. Rolled back: ${progress.undone.join('; ') || 'nothing to undo'}. The source is ${source.powerState} as before.`,
+      `${plan.method} of ${source.name} failed at step ${failedStep}: ${cause}. Rolled back: ${progress.undone.join('; ') || 'nothing to undo'}. ${after}`,
       { step: failedStep, undone: progress.undone },
       error,
     );
   }
 
   // The target runs (or holds the VM, for a powered-off or suspended source): from here on, no rollback.
-  return finalizeMigration(prepared, ctx, targetVm, copies.verified, { sw, copyStats: copies.stats });
+  return finalizeMigration(prepared, ctx, targetVm, copies.verified, {
+    sw,
+    copyStats: copies.stats,
+    folders,
+  });
+}
+
+/**
+ * Fails the migration when the VM's disks are not those of the migration snapshot: a disk added
+ * since is in no copy (its data would be lost on the target), a removed one would leave a stray copy.
+ * Copying a new disk at the switchover would copy it whole inside the downtime the plan did not count.
+ */
+function refuseDiskChanges(vm: string, before: DiskChain[], now: DiskChain[], when: string): void {
+  const had = new Set(before.map((d) => d.key));
+  const has = new Set(now.map((d) => d.key));
+  const changes = [
+    ...now.filter((d) => !had.has(d.key)).map((d) => `disk ${d.key} (${d.chain[0] ?? '?'}) was added`),
+    ...before
+      .filter((d) => !has.has(d.key))
+      .map((d) => `disk ${d.key} (${d.chain.at(-1) ?? '?'}) was removed`),
+  ];
+  if (changes.length === 0) return;
+  throw ApplicationFailure.create({
+    type: 'DiskSetChangedError',
+    nonRetryable: true,
+    message: `the disks of ${vm} changed after the bulk copy (${when}): ${changes.join('; ')}. Quick Migration copies the disks frozen by its snapshot, so it stops before switching over; migrate the VM again to take its disks as they are now`,
+  });
 }

@@ -43,7 +43,11 @@ export function currentDetailsOf(p: MigrationProgress): string {
     );
   if (p.awaitingApproval) lines.push(`**Waiting for approval**${p.waitingFor ? `: ${p.waitingFor}` : ''}`);
   else if (p.waitingFor) lines.push(`**Waiting** ${p.waitingFor}`);
-  if (p.undone.length > 0) lines.push(`**Rolled back** ${p.undone.join('; ')}`);
+  const w = p.commitWindow;
+  if (w?.state === 'open')
+    lines.push(`**Commit window** open until ${w.endsAt}; source kept as ${w.sourceKeptAs}`);
+  if (p.undone.length > 0)
+    lines.push(`**${p.phase === 'reverted' ? 'Reverted' : 'Rolled back'}** ${p.undone.join('; ')}`);
   if (p.error) lines.push(`**Error** ${p.error}`);
   return lines.join('\n\n');
 }

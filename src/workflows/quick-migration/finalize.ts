@@ -4,11 +4,13 @@
  * back: from here on the target is the VM.
  */
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
-import { CancellationScope } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition, patched } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
 import type { ControlActivities } from '../activity-options';
 import { step } from '../activity-options';
 import type { MigrationResult, VerifiedFile } from '../definitions';
+import { COMMIT_WINDOW } from '../patches';
+import { runCommitWindow } from './commit-window';
 import type { MigrationContext } from './context';
 import { snapshotName } from './context';
 import type { SwitchoverSteps } from './switchover';
@@ -24,10 +26,15 @@ export function finalizeMigration(
   targetVm: PreparedMigration['source']['vm'] | undefined,
   verified: readonly VerifiedFile[],
   /** The switchover's steps (service downtime, report) and the copies' throughput; absent for vMotion. */
-  switchover?: { sw: SwitchoverSteps; copyStats: { bytes: number; ms: number } },
+  switchover?: {
+    sw: SwitchoverSteps;
+    copyStats: { bytes: number; ms: number };
+    /** The target's folders (a revert in the commit window deletes them). */
+    folders?: readonly string[];
+  },
 ): Promise<MigrationResult> {
   const { plan, source, target, request } = prepared;
-  const { progress, enter, migrationId, control } = ctx;
+  const { progress, enter, control } = ctx;
   const src = { endpoint: source.endpoint, vm: source.vm };
   return CancellationScope.nonCancellable(async () => {
     enter('finalize', 'consolidate');
@@ -40,55 +47,33 @@ export function finalizeMigration(
     await step(control.consolidateVm, `Consolidate the disks of ${target.temporaryName}`, tgt);
 
     progress.step = 'finalize-source';
+    const sourceSteps = { prepared, ctx, tgt };
     let sourceOutcome: MigrationResult['source'];
-    if (request.options.source === 'delete') {
-      if (plan.targetPowerState === 'poweredOn') {
-        await step(
-          ctx.longControl.waitForGuestHeartbeat,
-          `Wait for the guest heartbeat of ${target.temporaryName}`,
-          { ...tgt, timeoutMs: ctx.heartbeatTimeoutMs },
-        );
-      }
-      await step(control.destroyVm, `Delete the source ${source.name} and its files`, src);
-      sourceOutcome = {
-        endpoint: source.endpoint,
-        name: source.name,
-        action: 'deleted',
-        detail: 'deleted with its files after the target reported a guest heartbeat',
-      };
+    const windowMs = request.options.commit?.afterMs ?? 0;
+    if (windowMs > 0 && patched(COMMIT_WINDOW)) {
+      // The source is kept off and renamed but registered, the target takes its name; options.source
+      // happens only at commit (commit-window.ts).
+      progress.step = 'commit-window';
+      await retireSource(sourceSteps, { unregister: false });
+      await renameTarget(sourceSteps);
+      sourceOutcome = await runCommitWindow({
+        prepared,
+        ctx,
+        targetVm,
+        folders: switchover?.folders ?? [],
+        commitSource: async () => {
+          if (request.options.source === 'delete') return deleteSource(sourceSteps);
+          await step(control.unregisterVm, `Unregister the source ${source.name}_migrated`, src);
+          return keptOutcome(prepared);
+        },
+      });
     } else {
-      const keptName = `${source.name}_migrated`;
-      await step(control.setPowerState, `Power off the source ${source.name}`, {
-        ...src,
-        state: 'poweredOff',
-      });
-      for (const round of [...(progress.precopy?.rounds ?? [])].reverse()) {
-        await step(
-          control.removeSnapshot,
-          `Remove the pre-copy snapshot ${round.snapshot} of ${source.name}`,
-          {
-            ...src,
-            name: round.snapshot,
-          },
-        );
-      }
-      await step(control.removeSnapshot, `Remove the migration snapshot of ${source.name}`, {
-        ...src,
-        name: snapshotName(migrationId),
-      });
-      await step(control.renameVm, `Rename the source to ${keptName}`, { ...src, name: keptName });
-      await step(control.unregisterVm, `Unregister the source ${keptName}`, src);
-      sourceOutcome = {
-        endpoint: source.endpoint,
-        name: keptName,
-        action: 'kept',
-        detail: `renamed ${keptName}, powered off and unregistered; its files stay in ${source.vmxPath.replace(/\/[^/]*$/, '')}`,
-      };
+      sourceOutcome =
+        request.options.source === 'delete'
+          ? await deleteSource(sourceSteps)
+          : await retireSource(sourceSteps, { unregister: true });
+      await renameTarget(sourceSteps);
     }
-    await step(control.renameVm, `Rename the target to ${target.finalName}`, {
-      ...tgt,
-      name: target.finalName,
-    });
 
     progress.step = 'finalize-ir';
     const instantRecovery = plan.steps.includes('finalize-ir')
@@ -96,6 +81,8 @@ export function finalizeMigration(
       : null;
     const described = await step(control.describeVm, `Read ${target.finalName} for the report`, tgt);
     await service;
+    // A commit update answers once the source was dealt with, before the workflow completes.
+    if (windowMs > 0) await condition(allHandlersFinished);
     return ctx.finish({
       downtimeMs: progress.downtimeMs,
       ...(switchover
@@ -118,7 +105,84 @@ export function finalizeMigration(
       },
       source: sourceOutcome,
       instantRecovery,
+      ...(progress.commitWindow ? { commitWindow: progress.commitWindow } : {}),
     });
+  });
+}
+
+/** What the source steps need. */
+interface SourceSteps {
+  prepared: PreparedMigration;
+  ctx: MigrationContext;
+  tgt: { endpoint: string; vm: PreparedMigration['source']['vm'] | undefined };
+}
+
+/** source delete: after the target's guest heartbeat (when it runs), the source and its files go. */
+async function deleteSource({ prepared, ctx, tgt }: SourceSteps): Promise<MigrationResult['source']> {
+  const { plan, source, target } = prepared;
+  if (plan.targetPowerState === 'poweredOn') {
+    await step(
+      ctx.longControl.waitForGuestHeartbeat,
+      `Wait for the guest heartbeat of ${target.temporaryName}`,
+      { ...tgt, timeoutMs: ctx.heartbeatTimeoutMs },
+    );
+  }
+  await step(ctx.control.destroyVm, `Delete the source ${source.name} and its files`, {
+    endpoint: source.endpoint,
+    vm: source.vm,
+  });
+  return {
+    endpoint: source.endpoint,
+    name: source.name,
+    action: 'deleted',
+    detail: 'deleted with its files after the target reported a guest heartbeat',
+  };
+}
+
+/**
+ * Powers the source off, removes the pre-copy and migration snapshots and renames it `<name>_migrated`;
+ * unregisters it too unless a commit window keeps it registered for a revert.
+ */
+async function retireSource(
+  { prepared, ctx }: SourceSteps,
+  { unregister }: { unregister: boolean },
+): Promise<MigrationResult['source']> {
+  const { source } = prepared;
+  const { control, progress, migrationId } = ctx;
+  const src = { endpoint: source.endpoint, vm: source.vm };
+  const keptName = `${source.name}_migrated`;
+  await step(control.setPowerState, `Power off the source ${source.name}`, { ...src, state: 'poweredOff' });
+  for (const round of [...(progress.precopy?.rounds ?? [])].reverse()) {
+    await step(control.removeSnapshot, `Remove the pre-copy snapshot ${round.snapshot} of ${source.name}`, {
+      ...src,
+      name: round.snapshot,
+    });
+  }
+  await step(control.removeSnapshot, `Remove the migration snapshot of ${source.name}`, {
+    ...src,
+    name: snapshotName(migrationId),
+  });
+  await step(control.renameVm, `Rename the source to ${keptName}`, { ...src, name: keptName });
+  if (unregister) await step(control.unregisterVm, `Unregister the source ${keptName}`, src);
+  return keptOutcome(prepared);
+}
+
+/** The result's source entry of a kept source. */
+function keptOutcome({ source }: PreparedMigration): MigrationResult['source'] {
+  const keptName = `${source.name}_migrated`;
+  return {
+    endpoint: source.endpoint,
+    name: keptName,
+    action: 'kept',
+    detail: `renamed ${keptName}, powered off and unregistered; its files stay in ${source.vmxPath.replace(/\/[^/]*$/, '')}`,
+  };
+}
+
+/** Gives the target its final name. */
+async function renameTarget({ prepared, ctx, tgt }: SourceSteps): Promise<void> {
+  await step(ctx.control.renameVm, `Rename the target to ${prepared.target.finalName}`, {
+    ...tgt,
+    name: prepared.target.finalName,
   });
 }
 

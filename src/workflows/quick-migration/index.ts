@@ -27,6 +27,7 @@ import { PREFLIGHT_REFUSAL } from '../patches';
 import { METHOD_ATTRIBUTE, MODE_ATTRIBUTE, PHASE_ATTRIBUTE, VM_ATTRIBUTE } from '../search-attributes';
 import type { GateDeps } from '../switchover-gate';
 import { waitForSwitchover } from '../switchover-gate';
+import { handleCommitWindow, pendingWindow } from './commit-window';
 import { causeOf } from './compensation';
 import { copySteps } from './copy';
 import { withCurrentDetails } from './details';
@@ -49,6 +50,7 @@ export async function quickMigration(
   const tracker = phaseTracker(progress);
   const { enter } = tracker;
   const { isApproved } = handleQueries(progress);
+  const commitWindow = handleCommitWindow(progress);
   upsertSearchAttributes([
     { key: VM_ATTRIBUTE, value: progress.vm },
     { key: PHASE_ATTRIBUTE, value: 'preflight' },
@@ -75,6 +77,11 @@ export async function quickMigration(
     ...(plan.mode ? [{ key: MODE_ATTRIBUTE, value: plan.mode }] : []),
   ]);
   upsertMemo({ plan });
+  if (plan.steps.includes('commit-window'))
+    progress.commitWindow = pendingWindow(
+      prepared.request.options.commit?.afterMs ?? 0,
+      prepared.source.name,
+    );
 
   // Warnings a policy adds on the way (a missed budget or window it switched over anyway).
   const policyWarnings: string[] = [];
@@ -116,6 +123,8 @@ export async function quickMigration(
     longControl: longControlActivities(),
     finish: resultBuilder(migrationId, plan, progress, tracker, policyWarnings),
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 600_000,
+    commitWindow,
+    options,
   };
   return plan.method === 'vmotion' ? vmotionMigration(prepared, ctx) : copySteps(prepared, ctx);
 }

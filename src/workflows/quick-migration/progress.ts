@@ -3,16 +3,18 @@
  * approval update, the bytes of the copies and their verification, and the result built from them.
  * Workflow code: Temporal's clock only.
  */
+import type { ActivityOptions } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import { ApplicationFailure, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
+import type { CopyFilesInput } from '../../activities/transfer';
 import type { FileCopyPlan } from '../../planner/files';
 import type { MigrationPlan } from '../../planner/plan';
 import type { VmxEdit } from '../../planner/vmx';
 import { FAILURE_TYPES } from '../../request/contract';
 import type { MigrationRequestInput } from '../../request/request';
 import type { TransferActivities } from '../activity-options';
-import { step } from '../activity-options';
+import { stepWith } from '../activity-options';
 import type { MigrationProgress, MigrationResult, Phase, VerifiedFile } from '../definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../definitions';
 import { PHASE_ATTRIBUTE } from '../search-attributes';
@@ -160,17 +162,27 @@ export function copier(
   const verified: VerifiedFile[] = [];
   const copied = new Set<string>();
   const stats = { bytes: 0, ms: 0 };
-  const copy = async (copies: FileCopyPlan[]) => {
+  /**
+   * Copies files; `options` (call-site activity options) bound the copy's retries when given;
+   * `sourceStopped`: the switchover's copy of a stopped source, which must stay stopped meanwhile.
+   */
+  const copy = async (
+    copies: FileCopyPlan[],
+    options: Partial<ActivityOptions> = {},
+    sourceStopped?: CopyFilesInput['sourceStopped'],
+  ) => {
     const copyStart = Date.now();
     progress.bytesTotal += copies.reduce((sum, c) => sum + c.size, 0);
-    const result = await step(
+    const result = await stepWith(
       transfer.copyFiles,
+      options,
       `Copy ${copies.length} file(s), ${mib(copies.reduce((n, c) => n + c.size, 0))} to ${target.endpoint}`,
       {
         sourceEndpoint: source.endpoint,
         targetEndpoint: target.endpoint,
         verify: request.options.verify,
         diskType: request.options.diskType,
+        ...(sourceStopped ? { sourceStopped } : {}),
         // The listed sizes: the copy need not search the datastore for each file.
         files: copies.map((c) => ({
           source: c.source,

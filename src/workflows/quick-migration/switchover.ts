@@ -7,6 +7,7 @@
  * Workflows that started before this patch keep their old steps (hard power-off, plain power-on) so
  * their histories replay; `enabled` says which one runs.
  */
+import type { ActivityOptions } from '@temporalio/common';
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import { patched } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
@@ -16,9 +17,9 @@ import { compareDowntime, projectMode } from '../../planner/downtime';
 import type { FileCopyPlan } from '../../planner/files';
 import type { VmxEdit } from '../../planner/vmx';
 import { KEEP_IDENTITY } from '../../planner/vmx';
-import { step as run } from '../activity-options';
-import type { MigrationProgress, SwitchoverReport } from '../definitions';
-import { SWITCHOVER_TRUTH } from '../patches';
+import { step as run, sourceReturnOptions, stepWith } from '../activity-options';
+import type { MigrationProgress, QuickMigrationOptions, SwitchoverReport } from '../definitions';
+import { SOURCE_HOST_RETURN, SOURCE_STAYS_STOPPED, SWITCHOVER_TRUTH } from '../patches';
 
 type SwitchoverActivities = ActivityInterfaceFor<ReturnType<typeof createSwitchoverActivities>>;
 type MoRef = PreparedMigration['source']['vm'];
@@ -38,6 +39,8 @@ export interface SwitchoverDeps {
   longControl: SwitchoverActivities;
   /** Pushes a compensation (rollback runs them in reverse). */
   compensate(what: string, undo: () => Promise<unknown>): void;
+  /** The workflow's options (the rollback's wait for a source host that went away). */
+  options?: QuickMigrationOptions;
 }
 
 /** Builds the switchover steps of one migration; see the module comment. */
@@ -45,6 +48,8 @@ export function switchoverSteps(deps: SwitchoverDeps) {
   const { prepared, progress, control, longControl } = deps;
   const { plan, source, target, request } = prepared;
   const enabled = patched(SWITCHOVER_TRUTH);
+  // The rollback waits for a source host that went away, and the failure reports the real downtime.
+  const hostReturn = enabled && patched(SOURCE_HOST_RETURN);
   // Absent from requests normalized before these options existed: their defaults apply.
   const shutdown = request.options.shutdown ?? SHUTDOWN_DEFAULTS;
   const targetVm = request.options.targetVm ?? TARGET_VM_DEFAULTS;
@@ -65,6 +70,7 @@ export function switchoverSteps(deps: SwitchoverDeps) {
 
   return {
     enabled,
+    hostReturn,
 
     /** The .vmx edit for a copy of the source's .vmx (identity and media), else undefined. */
     vmxFor(copy: FileCopyPlan): VmxEdit | undefined {
@@ -84,14 +90,21 @@ export function switchoverSteps(deps: SwitchoverDeps) {
     async stop(): Promise<number> {
       const smart = plan.mode === 'smartswitch';
       const how = smart ? 'suspend' : shutdown.mode === 'power-off' ? 'power-off' : 'guest';
-      deps.compensate('restored the source to poweredOn', () =>
-        run(
+      deps.compensate('restored the source to poweredOn', async () => {
+        // The source is started the same way as a target: a question on the way is answered too.
+        const vm = { endpoint: source.endpoint, vm: source.vm };
+        if (!hostReturn) return run(control.startTarget, `Rollback: power ${source.name} on again`, vm);
+        // Its host may not answer (it went away after the stop): retried until it does, so the VM
+        // runs again whenever the host returns; the downtime is then from the stop to this start.
+        const again = await stepWith(
           control.startTarget,
-          `Rollback: power ${source.name} on again`,
-          // The source is started the same way as a target: a question on the way is answered too.
-          { endpoint: source.endpoint, vm: source.vm },
-        ),
-      );
+          sourceReturnOptions(deps.options ?? {}),
+          `Rollback: power ${source.name} on again (retried until ${source.endpoint} answers)`,
+          vm,
+        );
+        if (stopped) progress.downtimeMs = again.startedAt - stopped.stoppedAt;
+        return again;
+      });
       const activity = how === 'guest' ? longControl.stopSource : control.stopSource;
       const what =
         how === 'suspend'
@@ -114,6 +127,41 @@ export function switchoverSteps(deps: SwitchoverDeps) {
         : { ...result, stoppedAt: scheduledAt, lastHeartbeatAt: result.lastHeartbeatAt ?? scheduledAt };
       report.stop = stopped.stop;
       return stopped.stoppedAt;
+    },
+
+    /**
+     * Fails the migration (SourceRestartedError, so it rolls back) when the source this switchover
+     * stopped is running again: checked before and after the final copy, so a target is never made
+     * from disks that changed while they were copied. Only for a source `stop` stopped; `options`
+     * bound the check's retries (switchoverRetryTimeout on a source whose host may go away).
+     */
+    async assertStopped(
+      when: 'before the final copy' | 'after the final copy',
+      options: Partial<ActivityOptions> = {},
+    ): Promise<void> {
+      if (stopped === null || !patched(SOURCE_STAYS_STOPPED)) return;
+      await stepWith(
+        control.checkSourceStopped,
+        options,
+        `Check that ${source.name} is still stopped ${when}`,
+        {
+          endpoint: source.endpoint,
+          vm: source.vm,
+          expected: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
+          when,
+          name: source.name,
+        },
+      );
+    },
+
+    /** For the copy of the final delta: the state the stopped source must keep meanwhile, else undefined. */
+    stoppedState(): { vm: MoRef; name: string; expected: 'poweredOff' | 'suspended' } | undefined {
+      if (stopped === null || !patched(SOURCE_STAYS_STOPPED)) return undefined;
+      return {
+        vm: source.vm,
+        name: source.name,
+        expected: plan.mode === 'smartswitch' ? 'suspended' : 'poweredOff',
+      };
     },
 
     /** After the target's registration, before its start: the hardware upgrade when asked and possible. */

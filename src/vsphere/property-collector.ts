@@ -92,6 +92,29 @@ async function retrieve(
   spec: Record<string, unknown>,
   options: CallOptions,
 ): Promise<ObjectProps[]> {
+  for (let attempt = 0; ; attempt++) {
+    const generation = session.generation;
+    const out = await retrievePages(session, spec, options);
+    // A session that expired can be answered with each object's properties missing, each with the fault
+    // NotAuthenticated, instead of the call's fault (vcsim does, as govmomi's simulator/property_collector.go
+    // says RetrieveProperties does without a session): log in again once and read again, or the object
+    // would look as if it had none of them (a VM without disks).
+    if (attempt === 0 && out.some((o) => o.missing.some((m) => m.fault === 'NotAuthenticated'))) {
+      session.logger.debug?.('session lost (properties NotAuthenticated); logging in again', {
+        endpoint: session.endpoint,
+      });
+      await session.relogin(generation);
+      continue;
+    }
+    return out;
+  }
+}
+
+async function retrievePages(
+  session: Session,
+  spec: Record<string, unknown>,
+  options: CallOptions,
+): Promise<ObjectProps[]> {
   const pc = session.refs.propertyCollector;
   const out: ObjectProps[] = [];
   let result = await session.call(

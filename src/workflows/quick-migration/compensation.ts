@@ -3,7 +3,7 @@
  * a cancellation before the target runs undoes them in reverse, in a non-cancellable scope, and the
  * workflow fails with FAILURE_TYPES.migrationFailed naming the step and what was undone.
  */
-import { ApplicationFailure, CancellationScope, log } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log, TimeoutFailure } from '@temporalio/workflow';
 import { FAILURE_TYPES } from '../../request/contract';
 import type { MigrationProgress, Phase } from '../definitions';
 
@@ -34,10 +34,17 @@ export async function rollback(
   });
 }
 
-/** The innermost useful message of an activity failure (the activity's own error, not the wrapper). */
+/**
+ * The innermost useful message of an activity failure (the activity's own error, not the wrapper). A
+ * step whose retries ran out of time fails with Temporal's timeout, which carries the last attempt's
+ * failure as its cause: that failure is what names the fault (HostNotConnected, TaskInProgress, …).
+ */
 export function causeOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  return error.cause instanceof Error ? error.cause.message : error.message;
+  const cause = error.cause instanceof Error ? error.cause : error;
+  if (cause instanceof TimeoutFailure && cause.cause instanceof Error)
+    return `${cause.cause.message} (retried until the step's time ran out: ${cause.message})`;
+  return cause.message;
 }
 
 /**

@@ -6,7 +6,7 @@
  * on the target) roll back cleanly: the source in its original power state, nothing left on the target,
  * and a typed failure that names the cause.
  *
- * QUICKMIG_SOAK=1 runs 100 seeds (1000–1099; QUICKMIG_SOAK_SEEDS=<n> for the first n) on QUICKMIG_SOAK_LABS private labs (default 2) at once, one
+ * QUICKMIG_SOAK=1 runs 100 seeds (1000–1099; QUICKMIG_SOAK_SEEDS=<n> for the first n) on QUICKMIG_SOAK_LABS private labs (default 4) at once, one
  * migration at a time per lab: a lab's fault rules are its own, so every seed's faults meet only its own
  * migration, as in a run of that seed alone (QUICKMIG_SEED=<n>, one lab). Every seed's outcome, the
  * faults that fired and the activity retries go to the matrix file; `node scripts/soak-table.mjs` turns
@@ -42,7 +42,7 @@ const SEEDS =
     ? Array.from({ length: Number(process.env.QUICKMIG_SOAK_SEEDS ?? 100) || 100 }, (_, i) => 1000 + i)
     : [Math.floor(Math.random() * 1e6), 7, 42]);
 /** Labs the seeds are spread over (round robin); each runs one migration at a time. */
-const LABS = replay || !SOAK ? 1 : Math.max(1, Math.min(8, Number(process.env.QUICKMIG_SOAK_LABS ?? 2) || 1));
+const LABS = replay || !SOAK ? 1 : Math.max(1, Math.min(8, Number(process.env.QUICKMIG_SOAK_LABS ?? 4) || 1));
 const laneOf = (i: number) => i % LABS;
 
 interface PlacedRule {

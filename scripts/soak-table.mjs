@@ -7,6 +7,7 @@
  * duration and activity retries, and the run's wall time and load average.
  *
  *   node scripts/soak-table.mjs [--in <matrix.json>] [--out <file.md>]
+ *   npx biome check --write RELIABILITY-soak.md     (aligns the table as the project formats Markdown)
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -73,10 +74,9 @@ lines.push(
   '',
   'Faults: each rule as `host method fault ×count pProbability` (SOAP), `host GET|PUT *path reset@byte` (connection',
   'reset after that many body bytes), `host GET|PUT status` (an HTTP error status) or `host method +ms` (latency);',
-  '"strikes" counts the times the rules struck (a rule may strike up to its count; a probabilistic or path-bound one may',
-  'never strike). Retries: activity',
-  'attempts beyond the first in the workflow history, by activity (retries inside an attempt, such as a copy',
-  'resuming after a reset, are not counted).',
+  '"strikes" counts the times the rules struck (a rule may strike up to its count; a probabilistic or path-bound',
+  'one may never strike). Retries: activity attempts beyond the first in the workflow history, by activity',
+  '(retries inside an attempt, such as a copy resuming after a reset, are not counted).',
   '',
   '| seed | lab | rules | strikes | faults scheduled | outcome | duration | retries |',
   '| ---- | --- | ----- | ------- | ---------------- | ------- | -------- | ------- |',

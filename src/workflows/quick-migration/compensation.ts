@@ -37,13 +37,17 @@ export async function rollback(
 /**
  * The innermost useful message of an activity failure (the activity's own error, not the wrapper). A
  * step whose retries ran out of time fails with Temporal's timeout, which carries the last attempt's
- * failure as its cause: that failure is what names the fault (HostNotConnected, TaskInProgress, …).
+ * failure as its cause (in the recorded failure): that names the fault (HostNotConnected, …).
  */
 export function causeOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause instanceof Error ? error.cause : error;
-  if (cause instanceof TimeoutFailure && cause.cause instanceof Error)
-    return `${cause.cause.message} (retried until the step's time ran out: ${cause.message})`;
+  if (cause instanceof TimeoutFailure) {
+    // The SDK's converter does not turn a timeout's cause into an Error; the recorded failure keeps it.
+    const last = cause.cause instanceof Error ? cause.cause.message : cause.failure?.cause?.message;
+    if (last && last !== 'Encoded failure')
+      return `${last} (retried until the step's time ran out: ${cause.message})`;
+  }
   return cause.message;
 }
 

@@ -32,7 +32,10 @@ export interface CliProcess {
   child: ChildProcess;
   readonly stdout: string;
   readonly stderr: string;
-  /** Resolves when the output so far matches. */
+  /**
+   * Resolves when the output so far matches; rejects when the process ends first, or after `timeoutMs`
+   * (default 4 minutes: a bound on a wait, not a speed; a bulk copy on a busy machine takes minutes).
+   */
   waitFor(pattern: RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<void>;
   done: Promise<CliRun>;
 }
@@ -63,7 +66,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
       return stderr;
     },
     done,
-    waitFor(pattern, stream = 'stderr', timeoutMs = 60_000) {
+    waitFor(pattern, stream = 'stderr', timeoutMs = 240_000) {
       return new Promise<void>((resolve, reject) => {
         const check = () => {
           if (pattern.test(stream === 'stderr' ? stderr : stdout)) {

@@ -348,6 +348,8 @@ export interface MatrixRow {
   passed: boolean;
   ms: number;
   detail?: string;
+  /** Facts of the case recorded whatever its outcome (a soak seed's faults, retries, lab). */
+  facts?: Record<string, unknown>;
 }
 
 /** Collects a file's rows and writes them to .quickmig/reliability/<area>.json (RELIABILITY.md quotes them). */
@@ -355,8 +357,13 @@ export class Matrix {
   readonly rows: MatrixRow[] = [];
   constructor(readonly area: string) {}
 
-  /** Runs one case, records it, rethrows its failure. */
-  async run<T>(name: string, fn: () => Promise<T>, detail?: (value: T) => string): Promise<T> {
+  /** Runs one case, records it (with `facts()` read once it settled), rethrows its failure. */
+  async run<T>(
+    name: string,
+    fn: () => Promise<T>,
+    detail?: (value: T) => string,
+    facts?: () => Record<string, unknown>,
+  ): Promise<T> {
     const started = Date.now();
     try {
       const value = await fn();
@@ -366,6 +373,7 @@ export class Matrix {
         passed: true,
         ms: Date.now() - started,
         ...(detail ? { detail: detail(value) } : {}),
+        ...(facts ? { facts: facts() } : {}),
       });
       return value;
     } catch (error) {
@@ -375,18 +383,19 @@ export class Matrix {
         passed: false,
         ms: Date.now() - started,
         detail: String((error as Error).message).slice(0, 300),
+        ...(facts ? { facts: facts() } : {}),
       });
       throw error;
     }
   }
 
-  write(): void {
+  /** Writes the rows (and, when given, facts of the whole run to `<area>[-soak].run.json`). */
+  write(run?: Record<string, unknown>): void {
     const dir = join(projectRoot, '.quickmig', 'reliability');
+    const base = join(dir, `${this.area}${SOAK ? '-soak' : ''}`);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, `${this.area}${SOAK ? '-soak' : ''}.json`),
-      `${JSON.stringify(this.rows, null, 2)}\n`,
-    );
+    writeFileSync(`${base}.json`, `${JSON.stringify(this.rows, null, 2)}\n`);
+    if (run) writeFileSync(`${base}.run.json`, `${JSON.stringify(run, null, 2)}\n`);
     const passed = this.rows.filter((r) => r.passed).length;
     process.stdout.write(`reliability matrix: ${this.area}: ${this.rows.length} tried, ${passed} passed\n`);
   }

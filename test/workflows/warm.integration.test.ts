@@ -203,9 +203,23 @@ async function expectRolledBack(name: string): Promise<void> {
   ).toEqual([]);
 }
 
+/**
+ * How far ahead the window tests' window edges lie: far longer than a 4 to 16 MiB bulk copy takes on a
+ * busy machine, so the migrations reach their wait before the edge whatever the load; started first,
+ * the wait overlaps the other cases.
+ */
+const WINDOW_AHEAD_MS = 90_000;
+
 describe('warm migration (integration)', () => {
-  // Started first, checked last: the one-minute wait overlaps the other cases. What must happen while
-  // it waits is checked as it happens, not after the other cases.
+  // Started first, checked last: the wait for the window overlaps the other cases. What must happen
+  // while it waits is checked as it happens, not after the other cases.
+  let windowMissed: {
+    notAfter: string;
+    aborting: WorkflowHandle<typeof quickMigration>;
+    anyway: WorkflowHandle<typeof quickMigration>;
+    /** The progress seen awaiting the approval, and when it was seen. */
+    waiting: Promise<{ progress: MigrationProgress; seenAt: number }>;
+  };
   let windowAhead: {
     notBefore: number;
     moref: string;
@@ -214,8 +228,24 @@ describe('warm migration (integration)', () => {
     result: Promise<MigrationResult>;
   };
   beforeAll(async () => {
+    const notAfter = new Date(Date.now() + WINDOW_AHEAD_MS).toISOString();
+    const aborting = await start('window-missed', {
+      switchover: 'manual',
+      window: { notAfter, onMiss: 'abort' },
+    });
+    const anyway = await start('window-anyway', {
+      switchover: 'manual',
+      window: { notAfter, onMiss: 'switchover' },
+    });
+    const waitingForApproval = until(aborting, (p) => p.awaitingApproval).then((progress) => ({
+      progress,
+      seenAt: Date.now(),
+    }));
+    waitingForApproval.catch(() => undefined);
+    windowMissed = { notAfter, aborting, anyway, waiting: waitingForApproval };
+
     const moref = (await vmNamed('esx-a', 'window-ahead'))?.ref.value ?? '';
-    const notBefore = Date.now() + 60_000;
+    const notBefore = Date.now() + WINDOW_AHEAD_MS;
     const handle = await start('window-ahead', {
       window: { notBefore: new Date(notBefore).toISOString() },
       precopy: { refreshIntervalMs: 20_000 },
@@ -340,17 +370,11 @@ describe('warm migration (integration)', () => {
   });
 
   it('a missed window follows its policy: abort rolls back, switchover goes on without approval', async () => {
-    const notAfter = new Date(Date.now() + 8_000).toISOString();
-    const aborting = await start('window-missed', {
-      switchover: 'manual',
-      window: { notAfter, onMiss: 'abort' },
-    });
-    const anyway = await start('window-anyway', {
-      switchover: 'manual',
-      window: { notAfter, onMiss: 'switchover' },
-    });
-    const waiting = await until(aborting, (p) => p.awaitingApproval);
+    const { notAfter, aborting, anyway } = windowMissed;
+    // It waited for an approval (switchover manual) before its window closed.
+    const { progress: waiting, seenAt } = await windowMissed.waiting;
     expect(waiting.phase).toBe('awaiting-approval');
+    expect(seenAt).toBeLessThan(Date.parse(notAfter));
     // Nobody approves: the window closes.
     const [failure, result] = await Promise.all([
       aborting.result().catch((e: unknown) => e),
@@ -369,7 +393,7 @@ describe('warm migration (integration)', () => {
     await expectMigrated('window-anyway', result);
   });
 
-  it('a window a minute ahead is respected; pre-copy keeps the target fresh meanwhile; bytes match', async () => {
+  it('a window 90 s ahead is respected; pre-copy keeps the target fresh meanwhile; bytes match', async () => {
     const { notBefore, moref, waiting, runningWhileWaiting } = windowAhead;
     expect(waiting.waitingFor).toMatch(/the switchover window opens at/);
     expect(['awaiting-window', 'precopy']).toContain(waiting.phase);

@@ -3,7 +3,7 @@
  * a cancellation before the target runs undoes them in reverse, in a non-cancellable scope, and the
  * workflow fails with FAILURE_TYPES.migrationFailed naming the step and what was undone.
  */
-import { ApplicationFailure, CancellationScope, log, patched } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log, patched, TimeoutFailure } from '@temporalio/workflow';
 import { FAILURE_TYPES } from '../../request/contract';
 import type { MigrationProgress, Phase } from '../definitions';
 import { ROLLBACK_CONTINUES } from '../patches';
@@ -50,10 +50,21 @@ export async function rollback(
   return failed;
 }
 
-/** The innermost useful message of an activity failure (the activity's own error, not the wrapper). */
+/**
+ * The innermost useful message of an activity failure (the activity's own error, not the wrapper). A
+ * step whose retries ran out of time fails with Temporal's timeout, which carries the last attempt's
+ * failure as its cause (in the recorded failure): that names the fault (HostNotConnected, …).
+ */
 export function causeOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  return error.cause instanceof Error ? error.cause.message : error.message;
+  const cause = error.cause instanceof Error ? error.cause : error;
+  if (cause instanceof TimeoutFailure) {
+    // The SDK's converter does not turn a timeout's cause into an Error; the recorded failure keeps it.
+    const last = cause.cause instanceof Error ? cause.cause.message : cause.failure?.cause?.message;
+    if (last && last !== 'Encoded failure')
+      return `${last} (retried until the step's time ran out: ${cause.message})`;
+  }
+  return cause.message;
 }
 
 /**

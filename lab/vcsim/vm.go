@@ -71,6 +71,8 @@ type vmxInfo struct {
 	template       bool // quickmig.template = "TRUE": registered as a template
 	// sharedBus is scsi0.sharedBus: "", "none", "virtual" or "physical", as the controller's SharedBus.
 	sharedBus string
+	// nicStartConnected is ethernet0.startConnected: FALSE leaves the adapter disconnected at power-on.
+	nicStartConnected bool
 }
 
 func (l *Launcher) parseVMXInfo(vmx dsPath) (*vmxInfo, types.BaseMethodFault) {
@@ -101,6 +103,7 @@ func (l *Launcher) parseVMXInfo(vmx dsPath) (*vmxInfo, types.BaseMethodFault) {
 	info.noTools = x.Get("quickmig.tools") == "none"
 	info.ignoreShutdown = strings.EqualFold(x.Get("quickmig.ignoreShutdown"), "TRUE")
 	info.template = strings.EqualFold(x.Get("quickmig.template"), "TRUE")
+	info.nicStartConnected = !strings.EqualFold(x.Get("ethernet0.startConnected"), "FALSE")
 	for _, e := range x.entries {
 		rest, ok := strings.CutPrefix(strings.ToLower(e.k), "scsi0:")
 		if !ok || !strings.HasSuffix(rest, ".filename") {
@@ -214,7 +217,10 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 	if l.hasNetwork(ctx, "VM Network") {
 		nic := &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
 			VirtualDevice: types.VirtualDevice{Key: -300, Backing: &types.VirtualEthernetCardNetworkBackingInfo{
-				VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "VM Network"}}},
+				VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "VM Network"}},
+				// As a host reads ethernet0.startConnected: the adapter connects at power-on only when TRUE
+				// (the default); the simulator applies StartConnected to Connected at each power-on.
+				Connectable: &types.VirtualDeviceConnectInfo{StartConnected: info.nicStartConnected, AllowGuestControl: true}},
 			AddressType: string(types.VirtualEthernetCardMacTypeGenerated)}}}
 		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: nic})
 	}

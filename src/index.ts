@@ -96,6 +96,7 @@ export type {
   SwitchoverWindow,
   TargetSpec,
   TargetVmOptions,
+  TestOptions,
   Verify,
   VmIdentity,
 } from './request/request';

@@ -28,6 +28,14 @@ export type Relocation = 'host' | 'datastore' | 'host+datastore';
  * - `finalize-source`: delete the source, or keep it off, renamed and unregistered; rename the target.
  * - `relocate`: vMotion / Storage vMotion, one RelocateVM_Task (instead of the copy steps).
  * - `finalize-ir`: unmount the instant-recovery datastore where no VM uses it any more.
+ *
+ * A test migration (options.test; ./test-run.ts) runs `preflight`, `make-folders`, `snapshot`,
+ * `bulk-copy` (the frozen base disks, then the .vmx pointed at them and the nvram), then:
+ * - `remove-snapshot`: remove the migration snapshot from the source, which ran all along.
+ * - `register-test`: register the copy as `<name>-test`, its network adapters not connected at power-on.
+ * - `boot-test`: power the test VM on and wait for its guest heartbeat: the boot time.
+ * - `keep-test`: options.test.keep: the test VM runs until `quickmig cleanup ID`.
+ * - `cleanup-test`: power the test VM off, unregister it and delete its folders.
  */
 export type StepId =
   | 'preflight'
@@ -47,7 +55,12 @@ export type StepId =
   | 'commit-window'
   | 'finalize-source'
   | 'relocate'
-  | 'finalize-ir';
+  | 'finalize-ir'
+  | 'remove-snapshot'
+  | 'register-test'
+  | 'boot-test'
+  | 'keep-test'
+  | 'cleanup-test';
 
 /** The rules a plan cites; see ARCHITECTURE.md "Choosing the method". */
 export type RuleId =

@@ -28,6 +28,7 @@ import {
 } from './rules';
 import { buildSteps } from './steps';
 import { planSwitchoverOf } from './switchover';
+import { checkTestRun, testSteps } from './test-run';
 
 // The plan's types, for the importers of the planner's entry point.
 export type * from './model';
@@ -66,6 +67,7 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
   decideSource(ctx, quick);
   checkWarmOptions(ctx, quick);
   const finalizeIr = decideInstantRecovery(ctx, where);
+  if (request.options.test && quick) checkTestRun(ctx);
   const disks = where.placements.map(({ key, label, from, to }) => ({ key, label, from, to }));
   checkTargetFolders(
     ctx,
@@ -94,7 +96,7 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
     targetName,
     configDatastore: request.target.datastore,
     disks,
-    steps: buildSteps(ctx, quick, mode, finalizeIr),
+    steps: request.options.test && quick ? testSteps(ctx) : buildSteps(ctx, quick, mode, finalizeIr),
     reasons,
     findings,
     blocked: findings.some((f) => f.severity === 'error'),

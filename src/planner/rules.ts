@@ -71,6 +71,15 @@ export function decideMethod(ctx: Context, where: Where): MigrationPlan['method'
     ctx.reason('R1-vmotion-available', `Quick Migration, because ${list(vmotion.missing)}`, vmotion.facts);
     return 'quick-migration';
   }
+  // A test boots a copy beside the running VM; vMotion would move the VM itself.
+  if (options.test) {
+    ctx.reason(
+      'R2-method-requested',
+      'Quick Migration, because options.test asks for a test copy and vMotion moves the VM itself',
+      { 'options.test': true, vmotionPossible: true },
+    );
+    return 'quick-migration';
+  }
   // vMotion moves the VM itself: there is no source left to revert to, so a commit window needs a copy.
   if ((options.commit?.afterMs ?? 0) > 0) {
     ctx.reason(

@@ -109,6 +109,12 @@ export interface CommitOptions {
   afterMs: number;
 }
 
+/** A test migration (options.test; README "Test migration"): the copy boots isolated, the source runs on. */
+export interface TestOptions {
+  /** Default false: the test VM is removed once its heartbeat was seen; true keeps it until `quickmig cleanup ID`. */
+  keep: boolean;
+}
+
 /** Migration options, with defaults applied (see the schema for the full meaning of each). */
 export interface MigrationOptions {
   /** Default 'auto': vMotion when possible, else Quick Migration. */
@@ -139,6 +145,8 @@ export interface MigrationOptions {
   targetVm: TargetVmOptions;
   /** Default { afterMs: 0 }. Absent from requests normalized before it existed. */
   commit?: CommitOptions;
+  /** Set: a test migration (`true` in a request normalizes to { keep: false }). Default: absent, a real migration. */
+  test?: TestOptions;
 }
 
 /** A migration request as a person writes it: options may be left out. */
@@ -147,8 +155,11 @@ export interface MigrationRequestInput {
   $schema?: string;
   source: SourceSpec;
   target: TargetSpec;
-  options?: Partial<Omit<MigrationOptions, 'precopy' | 'window' | 'shutdown' | 'targetVm' | 'commit'>> & {
+  options?: Partial<
+    Omit<MigrationOptions, 'precopy' | 'window' | 'shutdown' | 'targetVm' | 'commit' | 'test'>
+  > & {
     precopy?: Partial<PrecopyOptions>;
+    test?: boolean | Partial<TestOptions>;
     commit?: Partial<CommitOptions>;
     window?: Partial<SwitchoverWindow>;
     shutdown?: Partial<ShutdownOptions>;
@@ -172,6 +183,8 @@ const ajv = new Ajv2020({
   useDefaults: true,
   strict: true,
   strictRequired: false,
+  // options.test is `true` or `{ keep }`: one property of two types.
+  allowUnionTypes: true,
 });
 const validate = ajv.compile<MigrationRequestInput>(schema);
 
@@ -192,14 +205,39 @@ export function normalizeRequest(input: unknown): MigrationRequest {
   // useDefaults has filled in every option and target.disks, which turns the input into a request.
   const { $schema: _editorHint, ...rest } = copy;
   const request = rest as MigrationRequest;
+  normalizeTest(request.options as { test?: boolean | Partial<TestOptions> });
   const problems = [...nameProblems(request), ...optionProblems(request)];
   if (problems.length > 0) throw new RequestValidationError(problems);
   return request;
 }
 
+/** options.test as the workflow takes it: true → { keep: false }, false → absent. */
+function normalizeTest(options: { test?: boolean | Partial<TestOptions> }): void {
+  const { test } = options;
+  if (test === undefined) return;
+  if (test === false) delete options.test;
+  else options.test = { keep: test === true ? false : (test.keep ?? false) };
+}
+
 /** Options that contradict each other, which the schema alone cannot say. */
 function optionProblems(request: MigrationRequest): RequestProblem[] {
   const { options } = request;
+  if (options.test) {
+    const problems: RequestProblem[] = [];
+    if (options.method === 'vmotion')
+      problems.push({
+        path: 'options.test',
+        message:
+          "a test migration boots a copy of the VM beside it, and vMotion moves the VM itself; set options.method to 'auto' or 'quick-migration' (a test always copies), or remove options.test",
+      });
+    if ((options.commit?.afterMs ?? 0) > 0)
+      problems.push({
+        path: 'options.commit.afterMs',
+        message:
+          'a test migration never switches over, so it has no commit window; remove options.commit (or options.test for a real migration with a window)',
+      });
+    if (problems.length > 0) return problems;
+  }
   if (options.method === 'vmotion' && (options.commit?.afterMs ?? 0) > 0)
     return [
       {

@@ -172,6 +172,8 @@ export function editDistance(a: string, b: string): number {
 
 /** @internal `a string`, `an object`: for messages. */
 export function article(type: string): string {
+  // A union type (`boolean,object`) reads as alternatives.
+  if (type.includes(',')) return type.split(',').map(article).join(' or ');
   return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 

@@ -126,7 +126,7 @@ describe('normalizeRequest', () => {
         {
           path: 'options.foo',
           message:
-            "unknown property 'foo'; allowed: method, mode, diskType, source, finalizeInstantRecovery, verify, switchover, memoryThresholdMiB, maxDowntimeMs, precopy, window, shutdown, targetVm, commit",
+            "unknown property 'foo'; allowed: method, mode, diskType, source, finalizeInstantRecovery, verify, switchover, memoryThresholdMiB, maxDowntimeMs, precopy, window, shutdown, targetVm, test, commit",
         },
       ],
     },
@@ -354,7 +354,7 @@ describe('parseRequest', () => {
 
 describe('the schema', () => {
   type Node = {
-    type?: string;
+    type?: string | string[];
     properties?: Record<string, Node>;
     required?: string[];
     items?: Node;

@@ -1,0 +1,50 @@
+/**
+ * A test migration's plan (options.test; README "Test migration"): the copy steps of a real Quick
+ * Migration up to the bulk copy, then the test VM's own steps instead of the switchover. The source is
+ * snapshotted and the snapshot removed; it is never suspended or stopped.
+ */
+import type { Context } from './context';
+import type { StepId } from './model';
+
+/** The name the test copy is registered under: the source's name with `-test`. */
+export function testVmName(vmName: string): string {
+  return `${vmName}-test`;
+}
+
+/** The steps of a test migration, in the order the workflow runs them (see StepId). */
+export function testSteps(ctx: Context): StepId[] {
+  const keep = ctx.request.options.test?.keep === true;
+  return [
+    'preflight',
+    'make-folders',
+    'snapshot',
+    'bulk-copy',
+    'remove-snapshot',
+    'register-test',
+    'boot-test',
+    ...(keep ? (['keep-test'] as const) : []),
+    'cleanup-test',
+  ];
+}
+
+/**
+ * Findings of a test migration: it needs a running source (the copy is made from the migration
+ * snapshot, which only a running VM's test is written for), and it ignores what only a switchover
+ * uses.
+ */
+export function checkTestRun(ctx: Context): void {
+  const { vm } = ctx.facts;
+  const { options } = ctx.request;
+  if (vm.powerState !== 'poweredOn')
+    ctx.error(
+      'test-needs-running-source',
+      `${vm.name} is ${vm.powerState}: a test migration boots a copy beside the running VM; power it on, or migrate it for real (remove options.test)`,
+      'options.test',
+    );
+  if (options.switchover === 'manual' || options.window || options.maxDowntimeMs !== undefined)
+    ctx.warn(
+      'test-ignores-switchover-options',
+      'a test migration does not switch over: options.switchover, options.window and options.maxDowntimeMs are ignored (the projected downtime of the real run is reported)',
+      'options.test',
+    );
+}

@@ -1,0 +1,116 @@
+/**
+ * options.test (a test migration: the copy boots isolated beside the running source): what the request
+ * accepts and refuses, with the field and the fix, and the plan it makes. No server.
+ */
+import { describe, expect, it } from 'vitest';
+import { decidePlan } from '../../src/planner/plan';
+import { RequestValidationError } from '../../src/request/errors';
+import type { MigrationRequestInput } from '../../src/request/request';
+import { normalizeRequest } from '../../src/request/request';
+import { labFacts, request, variant } from '../planner/lab';
+
+/** A move vMotion could do (one vCenter, host change): the planner's first choice without a test. */
+const web01: MigrationRequestInput = {
+  source: { endpoint: 'vcenter', name: 'web01' },
+  target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'shared-ds' },
+};
+
+function problems(input: unknown): { path: string; message: string }[] {
+  try {
+    normalizeRequest(input);
+  } catch (error) {
+    if (error instanceof RequestValidationError) return [...error.problems];
+    throw error;
+  }
+  throw new Error('expected a RequestValidationError');
+}
+
+describe('options.test in a request', () => {
+  it('is absent by default; true is { keep: false }; false is a real migration', () => {
+    expect(normalizeRequest(web01).options.test).toBeUndefined();
+    expect(normalizeRequest({ ...web01, options: { test: true } }).options.test).toEqual({ keep: false });
+    expect(normalizeRequest({ ...web01, options: { test: {} } }).options.test).toEqual({ keep: false });
+    expect(normalizeRequest({ ...web01, options: { test: { keep: true } } }).options.test).toEqual({
+      keep: true,
+    });
+    expect(normalizeRequest({ ...web01, options: { test: false } }).options).not.toHaveProperty('test');
+  });
+
+  it('refuses a value that is neither a boolean nor { keep }, naming the field', () => {
+    expect(problems({ ...web01, options: { test: 'yes' } })).toEqual([
+      { path: 'options.test', message: 'must be a boolean or an object (got a string)' },
+    ]);
+    expect(problems({ ...web01, options: { test: { kept: true } } })).toContainEqual({
+      path: 'options.test.kept',
+      message: expect.stringContaining('keep'),
+    });
+  });
+
+  it('refuses method vmotion and a commit window, saying why and what to change', () => {
+    expect(problems({ ...web01, options: { test: true, method: 'vmotion' } })).toEqual([
+      {
+        path: 'options.test',
+        message: expect.stringMatching(
+          /vMotion moves the VM itself; set options.method to 'auto' or 'quick-migration'/,
+        ),
+      },
+    ]);
+    expect(problems({ ...web01, options: { test: true, commit: { afterMs: 60_000 } } })).toEqual([
+      {
+        path: 'options.commit.afterMs',
+        message: expect.stringContaining(
+          'never switches over, so it has no commit window; remove options.commit',
+        ),
+      },
+    ]);
+  });
+});
+
+describe('options.test in the plan', () => {
+  it('chooses Quick Migration where vMotion was possible, and lists the test steps with no switchover', () => {
+    const req = request({ ...web01, options: { test: true } });
+    const plan = decidePlan(req, labFacts(req));
+    expect(plan.method).toBe('quick-migration');
+    expect(plan.reasons).toContainEqual(
+      expect.objectContaining({
+        rule: 'R2-method-requested',
+        facts: { 'options.test': true, vmotionPossible: true },
+      }),
+    );
+    expect(plan.steps).toEqual([
+      'preflight',
+      'make-folders',
+      'snapshot',
+      'bulk-copy',
+      'remove-snapshot',
+      'register-test',
+      'boot-test',
+      'cleanup-test',
+    ]);
+    for (const s of ['suspend', 'stop', 'delta-copy', 'finalize-source'] as const)
+      expect(plan.steps).not.toContain(s);
+    expect(plan.blocked).toBe(false);
+    // The projected downtime of the real run is in the plan, as for a real migration.
+    expect(plan.downtime?.modes.length).toBeGreaterThan(0);
+  });
+
+  it('waits for the cleanup with keep', () => {
+    const req = request({ ...web01, options: { test: { keep: true } } });
+    expect(decidePlan(req, labFacts(req)).steps.slice(-2)).toEqual(['keep-test', 'cleanup-test']);
+  });
+
+  it('is blocked for a VM that is not running, naming options.test and the fix', () => {
+    const req = request({ ...web01, options: { test: true } });
+    const off = variant(labFacts(req), (f) => {
+      f.vm.powerState = 'poweredOff';
+    });
+    const plan = decidePlan(req, off);
+    expect(plan.blocked).toBe(true);
+    expect(plan.findings).toContainEqual({
+      severity: 'error',
+      code: 'test-needs-running-source',
+      message: expect.stringContaining('power it on, or migrate it for real (remove options.test)'),
+      field: 'options.test',
+    });
+  });
+});

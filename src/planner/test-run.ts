@@ -4,6 +4,8 @@
  * snapshotted and the snapshot removed; it is never suspended or stopped.
  */
 import type { Context } from './context';
+import type { DiskChain, FileCopyPlan, TargetLayout, VmFileRef } from './files';
+import { rewritePairs, targetPathOf } from './files';
 import type { StepId } from './model';
 
 /** The name the test copy is registered under: the source's name with `-test`. */
@@ -47,4 +49,36 @@ export function checkTestRun(ctx: Context): void {
       'a test migration does not switch over: options.switchover, options.window and options.maxDowntimeMs are ignored (the projected downtime of the real run is reported)',
       'options.test',
     );
+}
+
+/**
+ * The test copy's configuration files: the .vmx, rewritten so that each disk names the frozen level
+ * under its writable top (the migration snapshot's parent, which the bulk copy put on the target)
+ * instead of the delta the running source writes, and the nvram. Nothing else of the running VM is
+ * copied: its deltas change while it runs, and its snapshot metadata describes a tree the copy has not.
+ */
+export function testConfigCopies(
+  files: VmFileRef[],
+  disks: DiskChain[],
+  layout: TargetLayout,
+  datastoreUrls: Record<string, string> = {},
+): FileCopyPlan[] {
+  const frozenTop = new Map(
+    disks.flatMap((d) => (d.chain.length > 1 ? [[d.chain[0] as string, d.chain[1] as string]] : [])),
+  );
+  const mapping = files.map((f) => ({
+    source: f.name,
+    target: targetPathOf(frozenTop.get(f.name) ?? f.name, disks, layout),
+  }));
+  return files
+    .filter((f) => f.type === 'config' || f.type === 'nvram')
+    .map((f) => {
+      const target = targetPathOf(f.name, disks, layout);
+      const plan: FileCopyPlan = { source: f.name, target, size: f.size };
+      if (f.type === 'config') {
+        const rewrite = rewritePairs({ source: f.name, target }, mapping, datastoreUrls);
+        if (rewrite.length > 0) plan.rewrite = rewrite;
+      }
+      return plan;
+    });
 }

@@ -15,6 +15,12 @@ export interface VmxEdit {
    * each CD/DVD drive backed by an ISO there becomes a disconnected client device.
    */
   readonly disconnectIsoOn: readonly string[];
+  /**
+   * A test migration's copy (options.test): every present network adapter gets
+   * `ethernetN.startConnected = "FALSE"`, so it boots with no connected adapter
+   * (VirtualDeviceConnectInfo.startConnected). Absent: adapters as on the source.
+   */
+  readonly disconnectNics?: boolean;
 }
 
 /** Identity: the target is the same VM moved, not a copy, so it keeps its BIOS UUID and MAC addresses. */
@@ -57,6 +63,15 @@ export function editVmx(text: string, edit: VmxEdit): { text: string; disconnect
     ] as const)
       changes.set(k.toLowerCase(), [k, v]);
   }
+
+  if (edit.disconnectNics)
+    for (const [key, value] of values) {
+      const nic = /^(ethernet\d+)\.present$/.exec(key)?.[1];
+      if (nic && value.toUpperCase() === 'TRUE') {
+        const k = `${nic}.startConnected`;
+        changes.set(k.toLowerCase(), [k, 'FALSE']);
+      }
+    }
 
   const out: string[] = [];
   const done = new Set<string>();

@@ -55,6 +55,8 @@ export type Phase =
   | 'finalize'
   /** options.commit: the target runs, the source is kept off; a revert or a commit ends it. */
   | 'committing'
+  /** options.test: the test VM is registered on the target, booting or running isolated, then removed. */
+  | 'testing'
   | 'done'
   | 'rolling-back'
   | 'rolled-back'
@@ -132,6 +134,8 @@ export interface MigrationProgress {
   disks?: DiskCopyReport[];
   /** The commit window (options.commit.afterMs); absent without one. */
   commitWindow?: CommitWindowStatus;
+  /** A test migration's report once its VM booted (cleanup and cleanedAt once removed); absent otherwise. */
+  test?: Omit<TestReport, 'cleanup' | 'cleanedAt'> & Partial<Pick<TestReport, 'cleanup' | 'cleanedAt'>>;
 }
 
 /** The commit window of a migration: when it ends, what the source is meanwhile, how it ended. */
@@ -230,7 +234,39 @@ export interface MigrationResult {
   disks?: DiskCopyReport[];
   /** The commit window and how it ended; absent without options.commit. */
   commitWindow?: CommitWindowStatus;
+  /** A test migration's report (options.test); absent for a real migration. */
+  test?: TestReport;
 }
+
+/** What a test migration (options.test) found: how the copy booted, and what the real run would cost. */
+export interface TestReport {
+  /** The test VM's name (`<name>-test`) and moref while it existed. */
+  vm: { name: string; moref: string };
+  /** Power-on of the test VM → its guest heartbeat green, ms; null when no heartbeat came within the wait. */
+  bootMs: number | null;
+  /** When the power-on returned and when the heartbeat was first green, ISO 8601 (heartbeat null if none). */
+  startedAt: string;
+  heartbeatAt: string | null;
+  /** The network adapters were set not to connect at power-on (ethernetN.startConnected FALSE). */
+  isolated: 'adapters-disconnected';
+  /** The plan's projected downtime of the real run in the mode it chose (ms); null without a projection. */
+  projectedDowntimeMs: number | null;
+  projectedServiceDowntimeMs: number | null;
+  /** The plan's mode for the real run. */
+  mode: 'smartswitch' | 'cold' | null;
+  /** options.test.keep: the VM ran until the cleanup update. */
+  kept: boolean;
+  /** What the cleanup did, in order. */
+  cleanup: string[];
+  /** When the test VM was removed, ISO 8601. */
+  cleanedAt: string;
+}
+
+/**
+ * Removes a kept test VM (options.test.keep) now: power off, unregister, delete its folders. Refused
+ * unless the migration is a test that keeps its VM; answers once the VM is gone.
+ */
+export const cleanupTestUpdate = defineUpdate<{ cleanedAt: string; cleanup: string[] }>('cleanupTest');
 
 /**
  * Reverts the migration within its commit window (options.commit): stops and removes the target, brings

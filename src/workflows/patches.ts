@@ -98,3 +98,12 @@ export const SOURCE_STAYS_STOPPED = 'source-stays-stopped';
  * Quick Migration started before it is running.
  */
 export const ROLLBACK_CONTINUES = 'rollback-continues';
+
+/**
+ * The test migration (options.test): copy as a real migration would, remove the snapshot, register the
+ * copy as `<name>-test` with its network adapters disconnected, boot it, wait for its heartbeat, report,
+ * remove it (quick-migration/test-run.ts). Only requests with options.test take the new path, so no
+ * stored history meets it. Added on branch test-migration (2026-12-03); may be deprecated once no test
+ * migration started before it is running.
+ */
+export const TEST_MIGRATION = 'test-migration';

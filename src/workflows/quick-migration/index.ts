@@ -23,7 +23,7 @@ import {
 import type { MigrationRequestInput } from '../../request/request';
 import { controlActivities, longControlActivities, step, transferActivities } from '../activity-options';
 import type { MigrationResult, QuickMigrationOptions } from '../definitions';
-import { PREFLIGHT_REFUSAL } from '../patches';
+import { PREFLIGHT_REFUSAL, TEST_MIGRATION } from '../patches';
 import { METHOD_ATTRIBUTE, MODE_ATTRIBUTE, PHASE_ATTRIBUTE, VM_ATTRIBUTE } from '../search-attributes';
 import type { GateDeps } from '../switchover-gate';
 import { waitForSwitchover } from '../switchover-gate';
@@ -32,6 +32,7 @@ import { causeOf } from './compensation';
 import { copySteps } from './copy';
 import { withCurrentDetails } from './details';
 import { handleQueries, initialProgress, phaseTracker, resultBuilder } from './progress';
+import { testMigration } from './test-run';
 import { vmotionMigration } from './vmotion';
 
 export type { QuickMigrationOptions } from '../definitions';
@@ -126,6 +127,9 @@ export async function quickMigration(
     commitWindow,
     options,
   };
+  // Only requests with options.test reach patched(): stored histories never meet it.
+  if (prepared.request.options.test && plan.method === 'quick-migration' && patched(TEST_MIGRATION))
+    return testMigration(prepared, ctx);
   return plan.method === 'vmotion' ? vmotionMigration(prepared, ctx) : copySteps(prepared, ctx);
 }
 

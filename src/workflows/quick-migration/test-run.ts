@@ -1,0 +1,253 @@
+/**
+ * A test migration (options.test, patch TEST_MIGRATION): the copy a real Quick Migration makes, booted
+ * beside the running source, isolated, then removed.
+ *
+ *   make folders → snapshot → bulk copy of the frozen disks (+ the .vmx pointed at them, the nvram)
+ *   → remove the snapshot → register `<name>-test` (adapters start disconnected) → power on → heartbeat
+ *   → [options.test.keep: wait for the cleanupTest update] → unregister, delete the folders.
+ *
+ * The source is never suspended or stopped: it is only snapshotted and the snapshot removed, as the
+ * bulk phase of a real run does. The copy is crash-consistent (the disks as the snapshot froze them).
+ * A failure or cancellation undoes every step in reverse (compensation.ts): the snapshot goes, the test
+ * VM is unregistered (powered off first) and its folders deleted.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  setHandler,
+} from '@temporalio/workflow';
+import type { PreparedMigration } from '../../activities/preflight';
+import { frozenDiskFiles, layoutFolders, layoutOf, markBaseExtents, planCopies } from '../../planner/files';
+import { testConfigCopies, testVmName } from '../../planner/test-run';
+import type { VmxEdit } from '../../planner/vmx';
+import { KEEP_IDENTITY } from '../../planner/vmx';
+import { step } from '../activity-options';
+import type { MigrationResult, TestReport } from '../definitions';
+import { cleanupTestUpdate } from '../definitions';
+import type { Compensation } from './compensation';
+import { causeOf, migrationFailed, rollback } from './compensation';
+import type { MigrationContext } from './context';
+import { snapshotName } from './context';
+import { copier } from './progress';
+
+type MoRef = PreparedMigration['source']['vm'];
+
+/** Runs a test migration of a running VM; see the file comment. */
+export async function testMigration(
+  prepared: PreparedMigration,
+  ctx: MigrationContext,
+): Promise<MigrationResult> {
+  const { plan, source, target, request } = prepared;
+  const { progress, enter, migrationId, control } = ctx;
+  const src = { endpoint: source.endpoint, vm: source.vm };
+  const layout = layoutOf(plan);
+  const folders = layoutFolders(layout);
+  const name = testVmName(source.name);
+  const keep = request.options.test?.keep === true;
+  const compensations: Compensation[] = [];
+
+  // The copy's .vmx: identity as the real run would keep it, ISO media off the source's datastores, and
+  // every network adapter set not to connect when the test VM powers on.
+  const vmxEdit: VmxEdit = {
+    set: KEEP_IDENTITY,
+    disconnectIsoOn: [
+      ...(source.mediaDatastores ?? []),
+      ...(source.instantRecoveryDatastore ? [source.instantRecoveryDatastore.name] : []),
+    ],
+    disconnectNics: true,
+  };
+  const copies = copier(prepared, progress, ctx.transfer, (c) =>
+    c.source === source.vmxPath ? vmxEdit : undefined,
+  );
+
+  // options.test.keep: the cleanup update asks, the workflow removes the VM and answers.
+  let cleanupAsked = false;
+  let cleaned: { cleanedAt: string; cleanup: string[] } | null = null;
+  setHandler(
+    cleanupTestUpdate,
+    async () => {
+      cleanupAsked = true;
+      await condition(() => cleaned !== null);
+      return cleaned as unknown as { cleanedAt: string; cleanup: string[] };
+    },
+    {
+      validator: () => {
+        if (!keep)
+          throw ApplicationFailure.nonRetryable(
+            'this test migration removes its test VM by itself (options.test.keep is false); nothing to clean up',
+          );
+        if (cleaned !== null) throw ApplicationFailure.nonRetryable('the test VM was removed already');
+      },
+    },
+  );
+
+  let testVm: MoRef | undefined;
+  let report: Omit<TestReport, 'cleanup' | 'cleanedAt'>;
+  try {
+    enter('config', 'make-folders');
+    await step(control.makeFolders, `Create ${folders.join(', ')} on ${target.endpoint}`, {
+      endpoint: target.endpoint,
+      folders,
+      migrationId,
+    });
+    compensations.push({
+      what: `deleted the test copy's folders ${folders.join(', ')}`,
+      undo: () =>
+        step(control.deleteFolders, `Delete ${folders.join(', ')} on ${target.endpoint}`, {
+          endpoint: target.endpoint,
+          folders,
+          migrationId,
+        }),
+    });
+
+    enter('bulk-copy', 'snapshot');
+    await step(control.snapshotVm, `Snapshot ${source.name} to freeze its disks (it keeps running)`, {
+      ...src,
+      name: snapshotName(migrationId),
+    });
+    const removeSnapshot: Compensation = {
+      what: 'removed the migration snapshot from the source',
+      undo: () =>
+        step(control.removeSnapshot, `Remove the migration snapshot of ${source.name}`, {
+          ...src,
+          name: snapshotName(migrationId),
+        }),
+    };
+    compensations.push(removeSnapshot);
+    const listed = await step(control.vmFiles, `List the frozen files of ${source.name}`, src);
+    progress.step = 'bulk-copy';
+    await copies.copy(
+      markBaseExtents(
+        planCopies(
+          frozenDiskFiles(listed.files, listed.disks),
+          listed.files,
+          listed.disks,
+          layout,
+          target.datastoreUrls,
+        ),
+        listed.files,
+        listed.disks,
+        snapshotName(migrationId),
+        request.options.diskType,
+      ),
+    );
+    await copies.copy(testConfigCopies(listed.files, listed.disks, layout, target.datastoreUrls));
+
+    // The source is as before but for what its guest wrote meanwhile: the delta folds back into its disks.
+    progress.step = 'remove-snapshot';
+    await removeSnapshot.undo();
+    compensations.splice(compensations.indexOf(removeSnapshot), 1);
+
+    enter('testing', 'register-test');
+    testVm = await step(
+      control.registerVm,
+      `Register ${target.vmxPath} on ${target.hostName} as ${name} (network adapters disconnected)`,
+      {
+        endpoint: target.endpoint,
+        vmxPath: target.vmxPath,
+        name,
+        folder: target.folder,
+        pool: target.pool,
+        host: target.host,
+      },
+    );
+    compensations.push({
+      what: `unregistered the test VM ${name} (powered off first)`,
+      undo: () =>
+        step(control.unregisterVmx, `Power off and unregister ${name}`, {
+          endpoint: target.endpoint,
+          vmxPath: target.vmxPath,
+        }),
+    });
+
+    progress.step = 'boot-test';
+    const vm = testVm;
+    const started = await step(control.startTarget, `Power on ${name} on ${target.hostName}, isolated`, {
+      endpoint: target.endpoint,
+      vm,
+    });
+    let greenAt: number | null = null;
+    try {
+      ({ greenAt } = await step(
+        ctx.longControl.waitForService,
+        `Wait for the guest heartbeat of ${name} (up to ${ctx.heartbeatTimeoutMs} ms)`,
+        { endpoint: target.endpoint, vm, timeoutMs: ctx.heartbeatTimeoutMs },
+      ));
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      greenAt = null;
+    }
+    const projected = plan.downtime?.modes.find((m) => m.mode === plan.mode) ?? null;
+    report = {
+      vm: { name, moref: vm.value },
+      bootMs: greenAt === null ? null : greenAt - started.startedAt,
+      startedAt: new Date(started.startedAt).toISOString(),
+      heartbeatAt: greenAt === null ? null : new Date(greenAt).toISOString(),
+      isolated: 'adapters-disconnected',
+      projectedDowntimeMs: projected ? Math.round(projected.downtimeMs) : null,
+      projectedServiceDowntimeMs: projected ? Math.round(projected.serviceDowntimeMs) : null,
+      mode: plan.mode,
+      kept: keep,
+    };
+    progress.test = report;
+
+    if (keep) {
+      progress.step = 'keep-test';
+      progress.waitingFor = `quickmig cleanup ${migrationId}: ${name} runs isolated until then`;
+      await condition(() => cleanupAsked);
+      progress.waitingFor = null;
+    }
+  } catch (error) {
+    const failedStep = progress.step;
+    await rollback(compensations, progress, enter);
+    const cause = causeOf(error);
+    progress.error = cause;
+    if (isCancellation(error)) throw error;
+    throw migrationFailed(
+      `test migration of ${source.name} failed at step ${failedStep}: ${cause}. Undone: ${progress.undone.join('; ') || 'nothing'}. The source ran throughout and is ${source.powerState} as before.`,
+      { step: failedStep, undone: progress.undone },
+      error,
+    );
+  }
+
+  // The cleanup: what a rollback would undo, in reverse, now that the test is over (never cancelled
+  // half-way: a test VM must not be left registered).
+  progress.step = 'cleanup-test';
+  const cleanup: string[] = [];
+  await CancellationScope.nonCancellable(async () => {
+    for (const { what, undo } of [...compensations].reverse()) {
+      await undo();
+      cleanup.push(what);
+    }
+  });
+  const cleanedAt = new Date().toISOString();
+  cleaned = { cleanedAt, cleanup };
+  const test: TestReport = { ...report, cleanup, cleanedAt };
+  progress.test = test;
+  return ctx.finish({
+    downtimeMs: null,
+    serviceDowntimeMs: null,
+    switchover: null,
+    bytesCopied: copies.stats.bytes,
+    verified: copies.verified,
+    target: {
+      endpoint: target.endpoint,
+      moref: report.vm.moref,
+      name,
+      host: target.hostName,
+      datastores: [...new Set(folders.map((f) => f.slice(1, f.indexOf(']'))))],
+      powerState: 'removed',
+      snapshots: 0,
+    },
+    source: {
+      endpoint: source.endpoint,
+      name: source.name,
+      action: 'kept',
+      detail: `test migration: ${source.name} ran throughout; its migration snapshot was removed after the bulk copy`,
+    },
+    instantRecovery: null,
+    test,
+  });
+}

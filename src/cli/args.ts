@@ -102,6 +102,15 @@ export const REQUEST_ARGS = {
     description: 'What becomes of the source after success (default keep)',
   },
   'disk-type': { type: 'string', valueHint: 'same|thin|thick|thick-eager', description: 'Default same' },
+  test: {
+    type: 'boolean',
+    description:
+      'Test migration: boot a copy as <name>-test on the target, network adapters disconnected, the source running on; then remove it',
+  },
+  'keep-test': {
+    type: 'boolean',
+    description: "With --test: keep the test VM running until 'quickmig cleanup ID'",
+  },
   'finalize-ir': {
     type: 'boolean',
     description: 'Unmount the Instant Recovery datastore when nothing else uses it',

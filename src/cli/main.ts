@@ -28,6 +28,7 @@ const quickmig = command({
     cancel: () => import('./cancel').then((m) => m.cancelCommand),
     revert: () => import('./revert').then((m) => m.revertCommand),
     commit: () => import('./commit').then((m) => m.commitCommand),
+    cleanup: () => import('./cleanup').then((m) => m.cleanupCommand),
     worker: () => import('./worker').then((m) => m.workerCommand),
     'codec-server': () => import('./codec').then((m) => m.codecServerCommand),
     lab: () => import('./lab').then((m) => m.labCommand),

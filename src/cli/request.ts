@@ -35,6 +35,8 @@ const FLAG_OF: Record<string, string> = {
   'options.window.notAfter': '--not-after',
   'options.window.onMiss': '--on-window-miss',
   'options.commit.afterMs': '--commit-window',
+  'options.test': '--test',
+  'options.test.keep': '--keep-test',
 };
 
 /**
@@ -153,6 +155,8 @@ export function requestFrom(file: string | undefined, flags: RequestFlags): Migr
   set(options, 'diskType', str(flags['disk-type']));
   set(options, 'verify', str(flags.verify));
   if (flags['finalize-ir'] === true) options.finalizeInstantRecovery = true;
+  if (flags.test === true || flags['keep-test'] === true)
+    options.test = { keep: flags['keep-test'] === true };
   const problems: { path: string; message: string }[] = [];
   const maxDowntime = str(flags['max-downtime']);
   if (maxDowntime !== undefined) {

@@ -6,7 +6,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { isGrpcServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { CommitOutcome, MigrationResult, RevertOutcome } from '../workflows/definitions';
-import { commitUpdate, revertUpdate } from '../workflows/definitions';
+import { cleanupTestUpdate, commitUpdate, revertUpdate } from '../workflows/definitions';
 import type { quickMigration } from '../workflows/quick-migration';
 import { BatchClient } from './batches';
 import { OperationRefusedError, rootMessage } from './failures';
@@ -40,11 +40,24 @@ export class CommitWindowClient extends BatchClient {
     return this.decide(id, 'commit', () => this.windowHandle(id).executeUpdate(commitUpdate));
   }
 
+  /**
+   * Removes the test VM a test migration kept (options.test.keep): power off, unregister, delete its
+   * folders; resolves once it is gone (the migration then completes with its test report). Throws
+   * OperationRefusedError with the reason when the migration keeps no test VM.
+   */
+  async cleanupTest(id: string): Promise<{ cleanedAt: string; cleanup: string[] }> {
+    return this.decide(id, 'cleanup', () => this.windowHandle(id).executeUpdate(cleanupTestUpdate));
+  }
+
   private windowHandle(id: string): WorkflowHandle<typeof quickMigration> {
     return this.temporal.workflow.getHandle<typeof quickMigration>(id);
   }
 
-  private async decide<T>(id: string, operation: 'revert' | 'commit', update: () => Promise<T>): Promise<T> {
+  private async decide<T>(
+    id: string,
+    operation: 'revert' | 'commit' | 'cleanup',
+    update: () => Promise<T>,
+  ): Promise<T> {
     const description = await this.describe(id);
     if (description.status.name !== 'RUNNING')
       throw new OperationRefusedError(id, operation, await this.endedReason(id, description.status.name));

@@ -114,7 +114,7 @@ export class OperationRefusedError extends QuickmigClientError {
   override readonly name: string = 'OperationRefusedError';
   constructor(
     readonly migrationId: string,
-    readonly operation: 'approve' | 'cancel' | 'revert' | 'commit',
+    readonly operation: 'approve' | 'cancel' | 'revert' | 'commit' | 'cleanup',
     readonly reason: string,
     options?: ErrorOptions,
   ) {

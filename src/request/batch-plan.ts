@@ -129,7 +129,14 @@ export class PlanSyntaxError extends PlanValidationError {
 }
 
 // No useDefaults: defaults of the request schema are applied by normalizeRequest after the merge.
-const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictRequired: false });
+// allowUnionTypes: the request schema's options.test is `true` or `{ keep }`.
+const ajv = new Ajv2020({
+  allErrors: true,
+  verbose: true,
+  strict: true,
+  strictRequired: false,
+  allowUnionTypes: true,
+});
 ajv.addSchema(requestSchema);
 const validatePlan = ajv.compile<BatchPlanInput>(planSchema);
 

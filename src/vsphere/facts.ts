@@ -224,6 +224,8 @@ function toVmFacts(o: ObjectProps): VmFacts {
       label: str(at(d, 'deviceInfo.label')),
       macAddress: str(at(d, 'macAddress')) ?? '',
       addressType: str(at(d, 'addressType')),
+      startConnected: bool(at(d, 'connectable.startConnected')),
+      connected: bool(at(d, 'connectable.connected')),
     }));
   const snapshotInfo = p('snapshot');
   const heartbeat = str(p('summary.quickStats.guestHeartbeatStatus'));

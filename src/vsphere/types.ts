@@ -238,6 +238,12 @@ export interface VmNic {
   readonly macAddress: string;
   /** generated, manual or assigned. */
   readonly addressType: string | undefined;
+  /**
+   * connectable.startConnected (connect when the VM powers on) and connectable.connected (connected
+   * now; valid only while the VM runs); undefined when the device reports no connect info.
+   */
+  readonly startConnected?: boolean | undefined;
+  readonly connected?: boolean | undefined;
 }
 
 /** Task state as vSphere names it. */

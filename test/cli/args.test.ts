@@ -534,3 +534,27 @@ describe('rendering', () => {
     );
   });
 });
+
+describe('--test and --keep-test', () => {
+  const base = ['--vm', 'esx-a/app01', '--to', 'esx-b', '--datastore', 'datastore1'];
+  it('set options.test, which the request normalizes', () => {
+    const plain = requestFrom(undefined, parseArgs<typeof REQUEST_ARGS>(base, REQUEST_ARGS));
+    expect(plain.options.test).toBeUndefined();
+    const test = requestFrom(undefined, parseArgs<typeof REQUEST_ARGS>([...base, '--test'], REQUEST_ARGS));
+    expect(test.options.test).toEqual({ keep: false });
+    const kept = requestFrom(
+      undefined,
+      parseArgs<typeof REQUEST_ARGS>([...base, '--test', '--keep-test'], REQUEST_ARGS),
+    );
+    expect(kept.options.test).toEqual({ keep: true });
+  });
+
+  it('refuse --test with --method vmotion, naming the option and the fix', () => {
+    expect(() =>
+      requestFrom(
+        undefined,
+        parseArgs<typeof REQUEST_ARGS>([...base, '--test', '--method', 'vmotion'], REQUEST_ARGS),
+      ),
+    ).toThrow(/options.test.*set options.method to 'auto' or 'quick-migration'/s);
+  });
+});

@@ -1,0 +1,247 @@
+/**
+ * The test migration (options.test, issue 21 part 1) on a lab of its own with the quick profile: the
+ * copy boots on the target as `<name>-test` with no connected network adapter while the source runs
+ * on, untouched (power state sampled throughout, its disk's bytes and its inventory before and after);
+ * the test VM is then removed (at once, or at `cleanupTest` with keep).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OperationRefusedError } from '../../src/client/failures';
+import { QuickmigClient } from '../../src/client/migrations';
+import type { LabInfo } from '../../src/lab/lab';
+import { labDown } from '../../src/lab/lab';
+import type { Topology, TopologyVm } from '../../src/lab/topology';
+import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
+import type { MigrationRequestInput } from '../../src/request/request';
+import type { VmFacts, VSphereClient } from '../../src/vsphere';
+import type { MigrationProgress } from '../../src/workflows/definitions';
+import { progressQuery } from '../../src/workflows/definitions';
+import { quickMigration } from '../../src/workflows/quick-migration';
+import { startPrivateLab } from '../support/lab';
+import type { TestWorker } from '../support/worker';
+import { startWorker } from '../support/worker';
+import { connect } from '../vsphere/helpers';
+
+let lab: LabInfo;
+let worker: TestWorker;
+let quickmig: QuickmigClient;
+const clients: Record<string, VSphereClient> = {};
+const client = (name: string) => clients[name] as VSphereClient;
+
+function topology(): string {
+  const vm = (name: string): TopologyVm => ({
+    name,
+    host: 'esx-a.lab',
+    datastore: 'datastore1',
+    memoryMiB: 256,
+    power: 'poweredOn',
+    disks: [{ sizeMiB: 8 }],
+    // No background writes: "unchanged by bytes" is then exact.
+    guestWriteBytesPerSec: 0,
+  });
+  const t: Topology = {
+    profile: 'quick',
+    guest: { shutdownSec: 0.5, bootSec: 0.5, resumeSec: 0.2 },
+    cpuModels: (JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology).cpuModels,
+    endpoints: [
+      {
+        name: 'esx-a',
+        kind: 'esx',
+        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
+        hosts: [{ name: 'esx-a.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
+        vms: [vm('tst01'), vm('tst02')],
+      },
+      {
+        name: 'esx-b',
+        kind: 'esx',
+        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
+        hosts: [{ name: 'esx-b.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
+      },
+    ],
+  };
+  const file = join(mkdtempSync(join(tmpdir(), 'quickmig-test-migration-')), 'topology.json');
+  writeFileSync(file, JSON.stringify(t));
+  return file;
+}
+
+beforeAll(async () => {
+  lab = await startPrivateLab('test-migration', topology());
+  worker = await startWorker(lab);
+  quickmig = new QuickmigClient(worker.client, { taskQueue: worker.taskQueue });
+  for (const name of ['esx-a', 'esx-b']) clients[name] = await connect(lab, name);
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(clients).map((c) => c.close()));
+  await worker?.stop();
+  if (lab) await labDown(lab.dir);
+});
+
+async function vmNamed(endpoint: string, name: string): Promise<VmFacts | undefined> {
+  const vm = (await client(endpoint).inventory.listVms()).find((v) => v.name === name);
+  return vm ? client(endpoint).facts.vm(vm.ref) : undefined;
+}
+
+const vmDir = (endpoint: string, name: string) => join(lab.dir, 'datastores', endpoint, 'datastore1', name);
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/** What "the source is untouched" compares: identity, placement, power, snapshots, disks and adapters. */
+function inventoryOf(vm: VmFacts | undefined) {
+  if (!vm) return undefined;
+  return {
+    name: vm.name,
+    moref: vm.ref.value,
+    uuid: vm.uuid,
+    host: vm.host?.value,
+    powerState: vm.powerState,
+    snapshots: vm.snapshots.length,
+    vmxPath: vm.vmxPath,
+    disks: vm.disks.map((d) => ({ key: d.key, chain: d.chain.map((c) => c.fileName) })),
+    nics: vm.nics.map((n) => ({ mac: n.macAddress, connected: n.connected })),
+  };
+}
+
+const request = (name: string, test: MigrationRequestInput['options']): MigrationRequestInput => ({
+  source: { endpoint: 'esx-a', name },
+  target: { endpoint: 'esx-b', datastore: 'datastore1' },
+  options: { ...test },
+});
+
+/**
+ * Samples the source's power state every 200 ms until stopped: any state but poweredOn is a failure
+ * of "the source runs throughout".
+ */
+function watchSource(name: string) {
+  const seen = new Set<string>();
+  let samples = 0;
+  let stop = false;
+  const done = (async () => {
+    while (!stop) {
+      const vm = await vmNamed('esx-a', name);
+      seen.add(vm?.powerState ?? 'missing');
+      samples++;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    async end() {
+      stop = true;
+      await done;
+      return { states: [...seen], samples };
+    },
+  };
+}
+
+async function progressUntil(
+  handle: { query: (q: typeof progressQuery) => Promise<MigrationProgress> },
+  until: (p: MigrationProgress) => boolean,
+): Promise<MigrationProgress> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const p = await handle.query(progressQuery);
+    if (until(p)) return p;
+    if (p.phase === 'rolled-back' || p.phase === 'refused') throw new Error(`migration ended: ${p.error}`);
+    if (Date.now() > deadline) throw new Error(`still in ${p.phase}/${p.step}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('test migration (integration)', () => {
+  it('boots <name>-test isolated with keep, the source running and unchanged, and removes it at cleanup', async () => {
+    const flat = join(vmDir('esx-a', 'tst01'), 'tst01-flat.vmdk');
+    const bytesBefore = sha256(flat);
+    const before = inventoryOf(await vmNamed('esx-a', 'tst01'));
+    expect(before?.powerState).toBe('poweredOn');
+    expect(before?.nics.length).toBeGreaterThan(0);
+    expect(before?.nics.every((n) => n.connected === true)).toBe(true);
+
+    const watch = watchSource('tst01');
+    const handle = await worker.client.workflow.start(quickMigration, {
+      taskQueue: worker.taskQueue,
+      workflowId: `test-keep-${Date.now()}`,
+      args: [request('tst01', { test: { keep: true } })],
+    });
+    const kept = await progressUntil(handle, (p) => p.step === 'keep-test');
+    expect(kept.phase).toBe('testing');
+    expect(kept.plan?.steps).toEqual([
+      'preflight',
+      'make-folders',
+      'snapshot',
+      'bulk-copy',
+      'remove-snapshot',
+      'register-test',
+      'boot-test',
+      'keep-test',
+      'cleanup-test',
+    ]);
+    expect(kept.test?.bootMs).toBeGreaterThan(0);
+
+    // The test VM runs on the target, every adapter disconnected; the source runs beside it, as before.
+    const testVm = await vmNamed('esx-b', 'tst01-test');
+    expect(testVm?.powerState).toBe('poweredOn');
+    expect(testVm?.guestHeartbeat).toBe('green');
+    expect(testVm?.nics.length).toBe(before?.nics.length);
+    expect(testVm?.nics.map((n) => [n.startConnected, n.connected])).toEqual(
+      testVm?.nics.map(() => [false, false]),
+    );
+    // It runs from the frozen base disk, not a delta the source wrote.
+    expect(testVm?.disks.map((d) => d.chain.length)).toEqual([1]);
+    expect(inventoryOf(await vmNamed('esx-a', 'tst01'))).toEqual(before);
+    expect(sha256(flat)).toBe(bytesBefore);
+
+    const { cleanup } = await quickmig.cleanupTest(handle.workflowId);
+    expect(cleanup).toEqual([
+      'unregistered the test VM tst01-test (powered off first)',
+      "deleted the test copy's folders [datastore1] tst01",
+    ]);
+    const result = await handle.result();
+    const source = await watch.end();
+
+    expect(result.test).toMatchObject({
+      vm: { name: 'tst01-test', moref: testVm?.ref.value },
+      isolated: 'adapters-disconnected',
+      kept: true,
+      mode: result.mode,
+    });
+    expect(result.test?.bootMs).toBeGreaterThan(0);
+    expect(result.test?.projectedDowntimeMs).toBeGreaterThan(0);
+    expect(result.downtimeMs).toBeNull();
+    expect(result.source.action).toBe('kept');
+
+    // Gone from the target, inventory and files; the source ran throughout and is as it was.
+    expect(await vmNamed('esx-b', 'tst01-test')).toBeUndefined();
+    expect(existsSync(vmDir('esx-b', 'tst01'))).toBe(false);
+    expect(source.samples).toBeGreaterThan(3);
+    expect(source.states).toEqual(['poweredOn']);
+    expect(inventoryOf(await vmNamed('esx-a', 'tst01'))).toEqual(before);
+    expect(sha256(flat)).toBe(bytesBefore);
+
+    // The update is refused once the migration has ended.
+    await expect(quickmig.cleanupTest(handle.workflowId)).rejects.toBeInstanceOf(OperationRefusedError);
+  });
+
+  it('without keep, removes the test VM by itself once its heartbeat was seen', async () => {
+    const flat = join(vmDir('esx-a', 'tst02'), 'tst02-flat.vmdk');
+    const bytesBefore = sha256(flat);
+    const before = inventoryOf(await vmNamed('esx-a', 'tst02'));
+    const watch = watchSource('tst02');
+    const handle = await worker.client.workflow.start(quickMigration, {
+      taskQueue: worker.taskQueue,
+      workflowId: `test-once-${Date.now()}`,
+      args: [request('tst02', { test: true })],
+    });
+    const result = await handle.result();
+    const source = await watch.end();
+    expect(result.test?.kept).toBe(false);
+    expect(result.test?.heartbeatAt).not.toBeNull();
+    expect(result.test?.cleanup).toHaveLength(2);
+    expect(await vmNamed('esx-b', 'tst02-test')).toBeUndefined();
+    expect(existsSync(vmDir('esx-b', 'tst02'))).toBe(false);
+    expect(source.states).toEqual(['poweredOn']);
+    expect(inventoryOf(await vmNamed('esx-a', 'tst02'))).toEqual(before);
+    expect(sha256(flat)).toBe(bytesBefore);
+  });
+});

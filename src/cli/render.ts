@@ -141,6 +141,21 @@ export function reportLines(
       `  commit window ${formatDuration(w.afterMs)} from ${w.openedAt}; ended ${w.endedAt} by ${w.endedBy === 'commit' ? 'the commit update' : "the window's end"}`,
     );
   }
+  if (result.test) {
+    const t = result.test;
+    const boot =
+      t.bootMs === null
+        ? 'no guest heartbeat within the wait'
+        : `${formatDuration(t.bootMs)} to its guest heartbeat`;
+    const real =
+      t.projectedDowntimeMs === null
+        ? 'no projection'
+        : `${formatDuration(t.projectedDowntimeMs)} (service ${formatDuration(t.projectedServiceDowntimeMs ?? 0)}, ${t.mode})`;
+    lines.push(
+      `  test          ${t.vm.name} booted isolated (adapters disconnected) in ${boot}; real run projected downtime ${real}`,
+      `  test cleanup  ${t.kept ? 'kept until cleanup; ' : ''}${t.cleanup.join('; ')} at ${t.cleanedAt}`,
+    );
+  }
   if (phases) lines.push(`  phases        ${phases}`);
   for (const w of result.warnings) lines.push(`  warning       ${w}`);
   if (extra.uiLink) lines.push(`  Temporal UI   ${extra.uiLink}`);

@@ -99,4 +99,32 @@ describe('reportLines', () => {
       false,
     );
   });
+  it('shows a test migration: boot time, isolation, projected downtime and the cleanup', () => {
+    const lines = reportLines(
+      {
+        ...base,
+        test: {
+          vm: { name: 'app01-test', moref: 'vm-24' },
+          bootMs: 614,
+          startedAt: '2026-12-03T11:02:57.027Z',
+          heartbeatAt: '2026-12-03T11:02:57.641Z',
+          isolated: 'adapters-disconnected',
+          projectedDowntimeMs: 4184,
+          projectedServiceDowntimeMs: 6184,
+          mode: 'smartswitch',
+          kept: false,
+          cleanup: ['unregistered the test VM app01-test (powered off first)'],
+          cleanedAt: '2026-12-03T11:02:58.255Z',
+        },
+      },
+      { id: 'x', durationMs: null },
+    );
+    const test = lines.find((l) => l.startsWith('  test   ')) ?? '';
+    expect(test).toMatch(/app01-test booted isolated \(adapters disconnected\) in .+ to its guest heartbeat/);
+    expect(test).toMatch(/real run projected downtime .+ \(service .+, smartswitch\)/);
+    expect(lines).toContain(
+      '  test cleanup  unregistered the test VM app01-test (powered off first) at 2026-12-03T11:02:58.255Z',
+    );
+    expect(reportLines(base, { id: 'x', durationMs: null }).some((l) => l.startsWith('  test'))).toBe(false);
+  });
 });

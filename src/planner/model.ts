@@ -33,7 +33,8 @@ export type Relocation = 'host' | 'datastore' | 'host+datastore';
  * `bulk-copy` (the frozen base disks, then the .vmx pointed at them and the nvram), then:
  * - `remove-snapshot`: remove the migration snapshot from the source, which ran all along.
  * - `register-test`: register the copy as `<name>-test`, its network adapters not connected at power-on.
- * - `boot-test`: power the test VM on and wait for its guest heartbeat: the boot time.
+ * - `boot-test`: snapshot the test VM (its writes go to a delta; the copied disks stay as copied), power
+ *   it on and wait for its guest heartbeat: the boot time.
  * - `keep-test`: options.test.keep: the test VM runs until `quickmig cleanup ID`.
  * - `cleanup-test`: power the test VM off, unregister it and delete its folders.
  */

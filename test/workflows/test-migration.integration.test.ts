@@ -5,7 +5,7 @@
  * the test VM is then removed (at once, or at `cleanupTest` with keep).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationProgress } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
-import { startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -187,8 +187,16 @@ describe('test migration (integration)', () => {
     expect(testVm?.nics.map((n) => [n.startConnected, n.connected])).toEqual(
       testVm?.nics.map(() => [false, false]),
     );
-    // It runs from the frozen base disk, not a delta the source wrote.
-    expect(testVm?.disks.map((d) => d.chain.length)).toEqual([1]);
+    // It runs on a delta of its own over the copied base: its guest's writes leave the copy as the
+    // source's disk was at the migration snapshot (what a later real run could reuse).
+    expect(testVm?.disks.map((d) => d.chain.length)).toEqual([2]);
+    const copiedBase = join(vmDir('esx-b', 'tst01'), 'tst01-flat.vmdk');
+    const marker = Buffer.from('written by the test VM'.padEnd(512, '.'));
+    await controlOf(lab, 'esx-b').guestWrite(testVm?.ref.value ?? '', 0, 0, marker);
+    expect(sha256(copiedBase)).toBe(bytesBefore);
+    // The write landed, in the test VM's own delta.
+    const deltas = readdirSync(vmDir('esx-b', 'tst01')).filter((f) => f.endsWith('-delta.vmdk'));
+    expect(deltas.some((f) => readFileSync(join(vmDir('esx-b', 'tst01'), f)).includes(marker))).toBe(true);
     expect(inventoryOf(await vmNamed('esx-a', 'tst01'))).toEqual(before);
     expect(sha256(flat)).toBe(bytesBefore);
 

@@ -3,7 +3,8 @@
  * beside the running source, isolated, then removed.
  *
  *   make folders → snapshot → bulk copy of the frozen disks (+ the .vmx pointed at them, the nvram)
- *   → remove the snapshot → register `<name>-test` (adapters start disconnected) → power on → heartbeat
+ *   → remove the snapshot → register `<name>-test` (adapters start disconnected) → snapshot it (its
+ *   writes go to a delta, the copied disks stay pristine) → power on → heartbeat
  *   → [options.test.keep: wait for the cleanupTest update] → unregister, delete the folders.
  *
  * The source is never suspended or stopped: it is only snapshotted and the snapshot removed, as the
@@ -164,6 +165,13 @@ export async function testMigration(
 
     progress.step = 'boot-test';
     const vm = testVm;
+    // Its guest's writes go to a delta of its own: the copied disks stay the source's state at the
+    // migration snapshot, which a later real run can reuse (docs/wip-test-migration.md, reuse).
+    await step(control.snapshotVm, `Snapshot ${name} before its boot: the copied disks stay as copied`, {
+      endpoint: target.endpoint,
+      vm,
+      name: snapshotName(migrationId),
+    });
     const started = await step(control.startTarget, `Power on ${name} on ${target.hostName}, isolated`, {
       endpoint: target.endpoint,
       vm,

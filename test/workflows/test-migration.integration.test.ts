@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OperationRefusedError } from '../../src/client/failures';
 import { QuickmigClient } from '../../src/client/migrations';
@@ -52,7 +53,7 @@ function topology(): string {
         kind: 'esx',
         datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
         hosts: [{ name: 'esx-a.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
-        vms: [vm('tst01'), vm('tst02')],
+        vms: [vm('tst01'), vm('tst02'), vm('tst03')],
       },
       {
         name: 'esx-b',
@@ -250,6 +251,35 @@ describe('test migration (integration)', () => {
     expect(existsSync(vmDir('esx-b', 'tst02'))).toBe(false);
     expect(source.states).toEqual(['poweredOn']);
     expect(inventoryOf(await vmNamed('esx-a', 'tst02'))).toEqual(before);
+    expect(sha256(flat)).toBe(bytesBefore);
+  });
+  it("a failure at the test VM's boot removes it and its folders; the source ran throughout, unchanged", async () => {
+    const flat = join(vmDir('esx-a', 'tst03'), 'tst03-flat.vmdk');
+    const bytesBefore = sha256(flat);
+    const before = inventoryOf(await vmNamed('esx-a', 'tst03'));
+    await controlOf(lab, 'esx-b').addFault({
+      kind: 'soap',
+      method: 'PowerOnVM_Task',
+      fault: 'InsufficientResourcesFault',
+      count: 1,
+    });
+    const watch = watchSource('tst03');
+    const handle = await worker.client.workflow.start(quickMigration, {
+      taskQueue: worker.taskQueue,
+      workflowId: `test-fails-${Date.now()}`,
+      args: [request('tst03', { test: true })],
+    });
+    const failure = await handle.result().catch((e: unknown) => e);
+    const source = await watch.end();
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    const message = String((failure as WorkflowFailedError).cause?.message);
+    expect(message).toMatch(
+      /^test migration of tst03 failed at step boot-test: .*Undone: unregistered the test VM tst03-test \(powered off first\); deleted the test copy's folders \[datastore1\] tst03\. The source ran throughout and is poweredOn as before\.$/,
+    );
+    expect(await vmNamed('esx-b', 'tst03-test')).toBeUndefined();
+    expect(existsSync(vmDir('esx-b', 'tst03'))).toBe(false);
+    expect(source.states).toEqual(['poweredOn']);
+    expect(inventoryOf(await vmNamed('esx-a', 'tst03'))).toEqual(before);
     expect(sha256(flat)).toBe(bytesBefore);
   });
 });

@@ -8,6 +8,9 @@ import type { DiskChain, FileCopyPlan, TargetLayout, VmFileRef } from './files';
 import { rewritePairs, targetPathOf } from './files';
 import type { StepId } from './model';
 
+/** The finding that tells the workflow not to wait for a heartbeat the source guest does not give. */
+export const TEST_NO_HEARTBEAT = 'test-no-heartbeat';
+
 /** The name the test copy is registered under: the source's name with `-test`. */
 export function testVmName(vmName: string): string {
   return `${vmName}-test`;
@@ -41,6 +44,12 @@ export function checkTestRun(ctx: Context): void {
     ctx.error(
       'test-needs-running-source',
       `${vm.name} is ${vm.powerState}: a test migration boots a copy beside the running VM; power it on, or migrate it for real (remove options.test)`,
+      'options.test',
+    );
+  if (vm.powerState === 'poweredOn' && !vm.guestHeartbeat)
+    ctx.warn(
+      TEST_NO_HEARTBEAT,
+      `${vm.name} reports no guest heartbeat (VMware Tools not running): the test VM is booted and removed without waiting for its heartbeat, so its boot time is not measured`,
       'options.test',
     );
   if (options.switchover === 'manual' || options.window || options.maxDowntimeMs !== undefined)

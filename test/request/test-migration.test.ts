@@ -113,4 +113,19 @@ describe('options.test in the plan', () => {
       field: 'options.test',
     });
   });
+  it('warns that the boot time is not measured when the source guest has no heartbeat', () => {
+    const req = request({ ...web01, options: { test: true } });
+    const plan = decidePlan(
+      req,
+      variant(labFacts(req), (f) => {
+        f.vm.guestHeartbeat = false;
+      }),
+    );
+    expect(plan.blocked).toBe(false);
+    expect(plan.findings).toContainEqual(
+      expect.objectContaining({ severity: 'warning', code: 'test-no-heartbeat', field: 'options.test' }),
+    );
+    const withHeartbeat = decidePlan(req, labFacts(req));
+    expect(withHeartbeat.findings.map((f) => f.code)).not.toContain('test-no-heartbeat');
+  });
 });

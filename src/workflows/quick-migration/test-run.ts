@@ -21,7 +21,7 @@ import {
 } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
 import { frozenDiskFiles, layoutFolders, layoutOf, markBaseExtents, planCopies } from '../../planner/files';
-import { testConfigCopies, testVmName } from '../../planner/test-run';
+import { TEST_NO_HEARTBEAT, testConfigCopies, testVmName } from '../../planner/test-run';
 import type { VmxEdit } from '../../planner/vmx';
 import { KEEP_IDENTITY } from '../../planner/vmx';
 import { step } from '../activity-options';
@@ -177,16 +177,18 @@ export async function testMigration(
       vm,
     });
     let greenAt: number | null = null;
-    try {
-      ({ greenAt } = await step(
-        ctx.longControl.waitForService,
-        `Wait for the guest heartbeat of ${name} (up to ${ctx.heartbeatTimeoutMs} ms)`,
-        { endpoint: target.endpoint, vm, timeoutMs: ctx.heartbeatTimeoutMs },
-      ));
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      greenAt = null;
-    }
+    // A source guest without a heartbeat (no Tools running) gives its copy none either: not waited for.
+    if (!plan.findings.some((f) => f.code === TEST_NO_HEARTBEAT))
+      try {
+        ({ greenAt } = await step(
+          ctx.longControl.waitForService,
+          `Wait for the guest heartbeat of ${name} (up to ${ctx.heartbeatTimeoutMs} ms)`,
+          { endpoint: target.endpoint, vm, timeoutMs: ctx.heartbeatTimeoutMs },
+        ));
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        greenAt = null;
+      }
     const projected = plan.downtime?.modes.find((m) => m.mode === plan.mode) ?? null;
     report = {
       vm: { name, moref: vm.value },

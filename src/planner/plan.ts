@@ -67,7 +67,7 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
   decideSource(ctx, quick);
   checkWarmOptions(ctx, quick);
   const finalizeIr = decideInstantRecovery(ctx, where);
-  if (request.options.test && quick) checkTestRun(ctx);
+  if (request.options.test && quick) checkTestRun(ctx, targetName);
   const disks = where.placements.map(({ key, label, from, to }) => ({ key, label, from, to }));
   checkTargetFolders(
     ctx,

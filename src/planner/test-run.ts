@@ -11,7 +11,7 @@ import type { StepId } from './model';
 /** The finding that tells the workflow not to wait for a heartbeat the source guest does not give. */
 export const TEST_NO_HEARTBEAT = 'test-no-heartbeat';
 
-/** The name the test copy is registered under: the source's name with `-test`. */
+/** The name the test copy is registered under: the target VM's name (plan.targetName) with `-test`. */
 export function testVmName(vmName: string): string {
   return `${vmName}-test`;
 }
@@ -37,9 +37,16 @@ export function testSteps(ctx: Context): StepId[] {
  * snapshot, which only a running VM's test is written for), and it ignores what only a switchover
  * uses.
  */
-export function checkTestRun(ctx: Context): void {
-  const { vm } = ctx.facts;
+export function checkTestRun(ctx: Context, targetName: string): void {
+  const { vm, targetVmNames } = ctx.facts;
   const { options } = ctx.request;
+  const name = testVmName(targetName);
+  if (targetVmNames.includes(name))
+    ctx.error(
+      'test-name-collision',
+      `a VM named '${name}' already exists on the target (a test VM kept from an earlier test? 'quickmig cleanup ID' removes it); remove or rename it, or set target.name so that <name>-test is free`,
+      'options.test',
+    );
   if (vm.powerState !== 'poweredOn')
     ctx.error(
       'test-needs-running-source',

@@ -128,4 +128,20 @@ describe('options.test in the plan', () => {
     const withHeartbeat = decidePlan(req, labFacts(req));
     expect(withHeartbeat.findings.map((f) => f.code)).not.toContain('test-no-heartbeat');
   });
+  it('is blocked when <target name>-test exists on the target, naming the way out', () => {
+    const req = request({ ...web01, options: { test: true } });
+    const plan = decidePlan(
+      req,
+      variant(labFacts(req), (f) => {
+        f.targetVmNames = [...f.targetVmNames, 'web01-test'];
+      }),
+    );
+    expect(plan.blocked).toBe(true);
+    expect(plan.findings).toContainEqual({
+      severity: 'error',
+      code: 'test-name-collision',
+      message: expect.stringContaining("a VM named 'web01-test' already exists on the target"),
+      field: 'options.test',
+    });
+  });
 });

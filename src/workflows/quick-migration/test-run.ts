@@ -45,7 +45,7 @@ export async function testMigration(
   const src = { endpoint: source.endpoint, vm: source.vm };
   const layout = layoutOf(plan);
   const folders = layoutFolders(layout);
-  const name = testVmName(source.name);
+  const name = testVmName(plan.targetName);
   const keep = request.options.test?.keep === true;
   const compensations: Compensation[] = [];
 

@@ -40,6 +40,22 @@ const expected: Record<string, Pick<MigrationPlan, 'method' | 'relocation' | 'mo
       'finalize-source',
     ],
   },
+  'test-migration.json': {
+    method: 'quick-migration',
+    relocation: 'host+datastore',
+    mode: 'smartswitch',
+    steps: [
+      'preflight',
+      'make-folders',
+      'snapshot',
+      'bulk-copy',
+      'remove-snapshot',
+      'register-test',
+      'boot-test',
+      'keep-test',
+      'cleanup-test',
+    ],
+  },
   'quick-migration-cold.json': {
     method: 'quick-migration',
     relocation: 'host+datastore',

@@ -21,6 +21,7 @@ import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationProgress } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
+import { labEnv, runCli } from '../cli/support';
 import { controlOf, startPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
@@ -201,11 +202,19 @@ describe('test migration (integration)', () => {
     expect(inventoryOf(await vmNamed('esx-a', 'tst01'))).toEqual(before);
     expect(sha256(flat)).toBe(bytesBefore);
 
-    const { cleanup } = await quickmig.cleanupTest(handle.workflowId);
-    expect(cleanup).toEqual([
-      'unregistered the test VM tst01-test (powered off first)',
-      "deleted the test copy's folders [datastore1] tst01",
-    ]);
+    // The operator's view and the cleanup, through the CLI.
+    const cli = (...args: string[]) =>
+      runCli([...args, handle.workflowId, '--task-queue', worker.taskQueue], labEnv(lab));
+    const status = await cli('status');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(
+      /testing\/keep-test .*quickmig cleanup \S+: tst01-test runs isolated until then/,
+    );
+    const cleaned = await cli('cleanup');
+    expect(cleaned.code).toBe(0);
+    expect(cleaned.stdout).toContain(
+      "unregistered the test VM tst01-test (powered off first); deleted the test copy's folders [datastore1] tst01",
+    );
     const result = await handle.result();
     const source = await watch.end();
 
@@ -230,6 +239,9 @@ describe('test migration (integration)', () => {
 
     // The update is refused once the migration has ended.
     await expect(quickmig.cleanupTest(handle.workflowId)).rejects.toBeInstanceOf(OperationRefusedError);
+    const late = await cli('cleanup');
+    expect(late.code).toBe(1);
+    expect(late.stderr).toContain(`cleanup ${handle.workflowId} refused`);
   });
 
   it('without keep, removes the test VM by itself once its heartbeat was seen', async () => {

@@ -151,8 +151,11 @@ export function reportLines(
       t.projectedDowntimeMs === null
         ? 'no projection'
         : `${formatDuration(t.projectedDowntimeMs)} (service ${formatDuration(t.projectedServiceDowntimeMs ?? 0)}, ${t.mode})`;
+    const measured = t.afterTest
+      ? `; with the test's measurements ${formatDuration(t.afterTest.downtimeMs)} (service ${formatDuration(t.afterTest.serviceDowntimeMs)})`
+      : '';
     lines.push(
-      `  test          ${t.vm.name} booted isolated (adapters disconnected) in ${boot}; real run projected downtime ${real}`,
+      `  test          ${t.vm.name} booted isolated (adapters disconnected) in ${boot}; real run projected downtime ${real}${measured}`,
       `  test cleanup  ${t.kept ? 'kept until cleanup; ' : ''}${t.cleanup.join('; ')} at ${t.cleanedAt}`,
     );
   }

@@ -5,7 +5,7 @@
 import type { Duration } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { DiskCopyReport } from '../activities/thin-disks';
-import type { DowntimeComparison } from '../planner/downtime';
+import type { DowntimeComparison, ModeProjection } from '../planner/downtime';
 import type { MigrationPlan } from '../planner/plan';
 import type { PrecopyRound, Projection } from '../planner/precopy';
 
@@ -254,6 +254,11 @@ export interface TestReport {
   projectedServiceDowntimeMs: number | null;
   /** The plan's mode for the real run. */
   mode: 'smartswitch' | 'cold' | null;
+  /**
+   * The same projection with what the test measured: its copy rate and, for Cold, its boot until the
+   * heartbeat (the terms say which figure came from where); null without a plan projection.
+   */
+  afterTest: ModeProjection | null;
   /** options.test.keep: the VM ran until the cleanup update. */
   kept: boolean;
   /** What the cleanup did, in order. */

@@ -112,6 +112,7 @@ describe('reportLines', () => {
           projectedDowntimeMs: 4184,
           projectedServiceDowntimeMs: 6184,
           mode: 'smartswitch',
+          afterTest: null,
           kept: false,
           cleanup: ['unregistered the test VM app01-test (powered off first)'],
           cleanedAt: '2026-12-03T11:02:58.255Z',
@@ -124,6 +125,30 @@ describe('reportLines', () => {
     expect(test).toMatch(/real run projected downtime .+ \(service .+, smartswitch\)/);
     expect(lines).toContain(
       '  test cleanup  unregistered the test VM app01-test (powered off first) at 2026-12-03T11:02:58.255Z',
+    );
+    expect(test).not.toContain('with the test');
+    const measured = reportLines(
+      {
+        ...base,
+        test: {
+          vm: { name: 'app01-test', moref: 'vm-24' },
+          bootMs: 614,
+          startedAt: '2026-12-03T11:02:57.027Z',
+          heartbeatAt: '2026-12-03T11:02:57.641Z',
+          isolated: 'adapters-disconnected',
+          projectedDowntimeMs: 4184,
+          projectedServiceDowntimeMs: 6184,
+          mode: 'smartswitch',
+          afterTest: { mode: 'smartswitch', downtimeMs: 3000, serviceDowntimeMs: 5000, terms: [] },
+          kept: true,
+          cleanup: [],
+          cleanedAt: '2026-12-03T11:02:58.255Z',
+        },
+      },
+      { id: 'x', durationMs: null },
+    );
+    expect(measured.find((l) => l.startsWith('  test   '))).toMatch(
+      /; with the test's measurements 3.00 s \(service 5.00 s\)$/,
     );
     expect(reportLines(base, { id: 'x', durationMs: null }).some((l) => l.startsWith('  test'))).toBe(false);
   });

@@ -226,6 +226,11 @@ describe('test migration (integration)', () => {
     });
     expect(result.test?.bootMs).toBeGreaterThan(0);
     expect(result.test?.projectedDowntimeMs).toBeGreaterThan(0);
+    // Re-projected with the test's measured copy rate (the terms say so).
+    expect(result.test?.afterTest?.mode).toBe(result.mode);
+    expect(
+      result.test?.afterTest?.terms.some((t) => t.how.includes('measured over this test’s copies')),
+    ).toBe(true);
     expect(result.downtimeMs).toBeNull();
     expect(result.source.action).toBe('kept');
 

@@ -20,6 +20,7 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
+import { projectMode } from '../../planner/downtime';
 import { frozenDiskFiles, layoutFolders, layoutOf, markBaseExtents, planCopies } from '../../planner/files';
 import { TEST_NO_HEARTBEAT, testConfigCopies, testVmName } from '../../planner/test-run';
 import type { VmxEdit } from '../../planner/vmx';
@@ -190,15 +191,30 @@ export async function testMigration(
         greenAt = null;
       }
     const projected = plan.downtime?.modes.find((m) => m.mode === plan.mode) ?? null;
+    const bootMs = greenAt === null ? null : greenAt - started.startedAt;
+    const input = plan.downtime?.input;
+    const { stats } = copies;
+    const afterTest =
+      input && plan.mode
+        ? projectMode(plan.mode, {
+            ...input,
+            copy:
+              stats.ms > 0 && stats.bytes > 0
+                ? { bps: (stats.bytes * 1000) / stats.ms, source: 'measured over this test’s copies' }
+                : input.copy,
+            times: { ...input.times, ...(bootMs === null ? {} : { bootToHeartbeatMs: bootMs }) },
+          })
+        : null;
     report = {
       vm: { name, moref: vm.value },
-      bootMs: greenAt === null ? null : greenAt - started.startedAt,
+      bootMs,
       startedAt: new Date(started.startedAt).toISOString(),
       heartbeatAt: greenAt === null ? null : new Date(greenAt).toISOString(),
       isolated: 'adapters-disconnected',
       projectedDowntimeMs: projected ? Math.round(projected.downtimeMs) : null,
       projectedServiceDowntimeMs: projected ? Math.round(projected.serviceDowntimeMs) : null,
       mode: plan.mode,
+      afterTest,
       kept: keep,
     };
     progress.test = report;

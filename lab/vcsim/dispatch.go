@@ -250,12 +250,17 @@ func (v *labVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Tas
 		if fault != nil {
 			return nil, fault
 		}
+		cbtBefore := v.Config.ChangeTrackingEnabled != nil && *v.Config.ChangeTrackingEnabled
 		var body soap.HasFault
 		ctx.WithLock(v.VirtualMachine, func() { body = v.VirtualMachine.ReconfigVMTask(ctx, req) })
 		res, fault := runStock(ctx, body)
 		if fault != nil {
 			v.l.undoDiskAdds(vs, added)
 			return nil, fault
+		}
+		// Change tracking switched off or on: what it tracked is gone (cbt.go).
+		if on := req.Spec.ChangeTrackingEnabled; on != nil && *on != cbtBefore {
+			vs.resetCBT()
 		}
 		if len(added) > 0 {
 			renameDevices(ctx, v.VirtualMachine)

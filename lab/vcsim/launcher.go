@@ -45,6 +45,8 @@ type Launcher struct {
 	rf       realFaults // realfaults.go
 	// cbtSnapshots holds the snapshot morefs taken with change tracking on (thin.go).
 	cbtSnapshots sync.Map
+	// cbtEpochs counts the change tracking epochs started (cbt.go).
+	cbtEpochs atomic.Uint64
 	// wrapperRegistries holds the session registries dispatch placed a wrapper in, so that a VM
 	// unregistered or destroyed leaves them all (sessionRegistries in dispatch.go).
 	wrapperRegistries sync.Map // *simulator.Registry → struct{}

@@ -332,6 +332,8 @@ func (l *Launcher) writeVMSD(vs *vmState) {
 }
 
 func (l *Launcher) createSnapshot(ctx *simulator.Context, vm *simulator.VirtualMachine, vs *vmState, req *types.CreateSnapshot_Task) (types.AnyType, types.BaseMethodFault) {
+	cbtOn := vm.Config.ChangeTrackingEnabled != nil && *vm.Config.ChangeTrackingEnabled
+	keys := diskKeys(vm)
 	vs.mu.Lock()
 	for _, d := range vs.disks {
 		if err := l.addDelta(vs, d); err != nil {
@@ -340,6 +342,7 @@ func (l *Launcher) createSnapshot(ctx *simulator.Context, vm *simulator.VirtualM
 			return nil, &types.CannotCreateFile{FileFault: types.FileFault{File: err.Error()}}
 		}
 	}
+	marks := l.markSnapshotCBT(cbtOn, keys, vs)
 	err := l.rewriteVMX(vs, nil)
 	level := max(1, vs.level())
 	vmx, _ := os.ReadFile(l.mustLocal(vs.vmx))
@@ -359,9 +362,10 @@ func (l *Launcher) createSnapshot(ctx *simulator.Context, vm *simulator.VirtualM
 		return nil, f
 	}
 	l.noteSnapshotCBT(vm, res.(types.ManagedObjectReference))
+	setSnapshotChangeIDs(ctx, res.(types.ManagedObjectReference), marks)
 	_ = os.WriteFile(filepath.Join(l.mustLocal(vs.home()), vmsn), append([]byte("\xd0\xbe\xd0\xbeVMSN"), vmx...), 0o644)
 	vs.mu.Lock()
-	vs.snaps = append(vs.snaps, snapRec{ref: res.(types.ManagedObjectReference), name: req.Name, vmsn: vmsn, level: level})
+	vs.snaps = append(vs.snaps, snapRec{ref: res.(types.ManagedObjectReference), name: req.Name, vmsn: vmsn, level: level, cbt: marks})
 	l.writeVMSD(vs)
 	vs.mu.Unlock()
 	l.syncVM(ctx, vs)

@@ -137,9 +137,11 @@ func (l *Launcher) noteSnapshotCBT(vm *simulator.VirtualMachine, snap types.Mana
 	}
 }
 
-// changedAreas answers QueryChangedDiskAreas (changeId "*" only: the allocated areas).
+// changedAreas answers QueryChangedDiskAreas: changeId "*" gives the allocated areas, a changeId of
+// an earlier snapshot the areas written since (cbt.go).
 func (l *Launcher) changedAreas(vm *simulator.VirtualMachine, req *types.QueryChangedDiskAreas) (*types.DiskChangeInfo, types.BaseMethodFault) {
-	if req.ChangeId != "*" {
+	since, sinceOK := parseChangeID(req.ChangeId)
+	if req.ChangeId != "*" && !sinceOK {
 		return nil, &types.InvalidArgument{InvalidProperty: "changeId"}
 	}
 	if req.Snapshot == nil {
@@ -155,9 +157,13 @@ func (l *Launcher) changedAreas(vm *simulator.VirtualMachine, req *types.QueryCh
 	keys := diskKeys(vm)
 	vs.mu.RLock()
 	level := -1
+	var mark *cbtMark
 	for _, s := range vs.snaps {
 		if s.ref.Value == req.Snapshot.Value {
 			level = s.level
+			if m, ok := s.cbt[req.DeviceKey]; ok {
+				mark = &m
+			}
 		}
 	}
 	di := -1
@@ -178,12 +184,27 @@ func (l *Launcher) changedAreas(vm *simulator.VirtualMachine, req *types.QueryCh
 		vs.mu.RUnlock()
 		return nil, &types.InvalidArgument{InvalidProperty: "deviceKey"}
 	}
-	levels := append([]dsPath(nil), d.chain[:min(level-d.base, len(d.chain))]...)
 	capacity := d.capacity
-	spans, err := l.allocatedSpans(levels, capacity)
-	vs.mu.RUnlock()
-	if err != nil {
-		return nil, &types.FileFault{File: err.Error()}
+	var spans []span
+	if req.ChangeId != "*" {
+		if mark == nil { // taken before tracking covered this disk
+			vs.mu.RUnlock()
+			return nil, &types.FileFault{File: fmt.Sprintf("%s: snapshot %s holds no changeId for disk %d", vm.Name, req.Snapshot.Value, req.DeviceKey)}
+		}
+		var f types.BaseMethodFault
+		spans, f = d.changedSince(since, *mark)
+		vs.mu.RUnlock()
+		if f != nil {
+			return nil, f
+		}
+	} else {
+		levels := append([]dsPath(nil), d.chain[:min(level-d.base, len(d.chain))]...)
+		var err error
+		spans, err = l.allocatedSpans(levels, capacity)
+		vs.mu.RUnlock()
+		if err != nil {
+			return nil, &types.FileFault{File: err.Error()}
+		}
 	}
 	if req.StartOffset < 0 || req.StartOffset > capacity {
 		return nil, &types.InvalidArgument{InvalidProperty: "startOffset"}
@@ -417,6 +438,12 @@ func (l *Launcher) copyVirtualDisk(source, dest, diskType, adapter string) types
 	for _, e := range extents {
 		capacity += e.sectors * sectorSize
 	}
+	// A child disk (parentCID set): the copy is the chain flattened, the parent's data under the
+	// child's grains; the parent must be the one the child was made from (its CID).
+	parent, pf := l.parentOf(source, filepath.Dir(srcLocal), keys, capacity)
+	if pf != nil {
+		return pf
+	}
 	out, err := os.OpenFile(flatLocal, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return &types.CannotCreateFile{FileFault: types.FileFault{File: dest}}
@@ -463,30 +490,23 @@ func (l *Launcher) copyVirtualDisk(source, dest, diskType, adapter string) types
 		paceBytes(written, writePacer)
 		return nil
 	}
-	base := int64(0)
-	dir := filepath.Dir(srcLocal)
-	for _, e := range extents {
-		size := e.sectors * sectorSize
-		file := filepath.Join(dir, filepath.FromSlash(e.file))
-		var err error
-		switch e.kind {
-		case "ZERO":
-		case "FLAT", "VMFS":
-			err = copyFlatData(file, e.offset*sectorSize, size, func(off int64, data []byte) error { return put(base+off, data) })
-		case "SPARSE":
-			err = sparseGrains(file, func(off int64, data []byte) error {
-				if off >= size {
-					return nil
-				}
-				return put(base+off, data[:min(int64(len(data)), size-off)])
-			})
-		default:
-			err = fmt.Errorf("extent type %s is not supported", e.kind)
-		}
-		if err != nil {
+	if parent != nil {
+		if err := copyExtents(parent.extents, parent.dir, put); err != nil {
 			return fail(err)
 		}
-		base += size
+		// The child's grains replace the parent's whole, zeros included.
+		overlay := put
+		put = func(off int64, data []byte) error {
+			if !thin {
+				return overlay(off, data)
+			}
+			paceBytes(int64(len(data)), readPacer, writePacer)
+			_, err := out.WriteAt(data, off)
+			return err
+		}
+	}
+	if err := copyExtents(extents, filepath.Dir(srcLocal), put); err != nil {
+		return fail(err)
 	}
 	if err := out.Sync(); err != nil {
 		return fail(err)
@@ -510,6 +530,76 @@ func (l *Launcher) copyVirtualDisk(source, dest, diskType, adapter string) types
 	}
 	go l.refreshAllSpace()
 	return nil
+}
+
+// copyExtents reads the data of a descriptor's extents (files relative to dir) into put, by disk offset.
+func copyExtents(extents []extentLine, dir string, put func(off int64, data []byte) error) error {
+	base := int64(0)
+	for _, e := range extents {
+		size := e.sectors * sectorSize
+		file := filepath.Join(dir, filepath.FromSlash(e.file))
+		var err error
+		switch e.kind {
+		case "ZERO":
+		case "FLAT", "VMFS":
+			err = copyFlatData(file, e.offset*sectorSize, size, func(off int64, data []byte) error { return put(base+off, data) })
+		case "SPARSE":
+			err = sparseGrains(file, func(off int64, data []byte) error {
+				if off >= size {
+					return nil
+				}
+				return put(base+off, data[:min(int64(len(data)), size-off)])
+			})
+		default:
+			err = fmt.Errorf("extent type %s is not supported", e.kind)
+		}
+		if err != nil {
+			return err
+		}
+		base += size
+	}
+	return nil
+}
+
+// parentDisk is the parent a child disk's descriptor names.
+type parentDisk struct {
+	extents []extentLine
+	dir     string
+}
+
+// parentOf resolves the parent of a child descriptor (parentFileNameHint, relative to the child's
+// folder) and checks that it is the disk the child was made from: its CID equals the child's
+// parentCID, as a host checks when it opens a chain ("The parent virtual disk has been modified since
+// the child was created"). Nil for a disk without a parent.
+func (l *Launcher) parentOf(source, dir string, keys map[string]string, capacity int64) (*parentDisk, types.BaseMethodFault) {
+	pcid := strings.ToLower(keys["parentcid"])
+	if pcid == "" || pcid == "ffffffff" {
+		return nil, nil
+	}
+	hint := keys["parentfilenamehint"]
+	if hint == "" {
+		return nil, &types.InvalidArgument{InvalidProperty: "sourceName: a child disk without parentFileNameHint"}
+	}
+	file := filepath.Join(dir, filepath.FromSlash(hint))
+	text, err := os.ReadFile(file)
+	if err != nil {
+		return nil, &types.FileNotFound{FileFault: types.FileFault{File: fmt.Sprintf("%s (the parent of %s)", hint, source)}}
+	}
+	extents, pkeys, err := parseExtentLines(string(text))
+	if err != nil {
+		return nil, &types.InvalidArgument{InvalidProperty: "sourceName: parent " + err.Error()}
+	}
+	if strings.ToLower(pkeys["cid"]) != pcid {
+		return nil, &types.FileFault{File: fmt.Sprintf("%s: the parent virtual disk has been modified since the child was created (parent CID %s, the child expects %s)", source, pkeys["cid"], pcid)}
+	}
+	var size int64
+	for _, e := range extents {
+		size += e.sectors * sectorSize
+	}
+	if size != capacity {
+		return nil, &types.FileFault{File: fmt.Sprintf("%s: the parent's capacity %d differs from the child's %d", source, size, capacity)}
+	}
+	return &parentDisk{extents: extents, dir: filepath.Dir(file)}, nil
 }
 
 // setDDB sets a ddb key of a descriptor.

@@ -18,6 +18,8 @@ type diskState struct {
 	// base is the snapshot level at which the disk was added (ReconfigVM_Task, reconfig.go): the
 	// snapshots taken before it do not hold it, so chain[i] is at level base+i.
 	base int
+	// cbt is the disk's changed block tracking (cbt.go).
+	cbt cbtTrack
 }
 
 func (d *diskState) top() dsPath { return d.chain[len(d.chain)-1] }
@@ -28,6 +30,8 @@ type snapRec struct {
 	name  string
 	vmsn  string
 	level int
+	// cbt is the change tracking point per device key the snapshot froze (cbt.go); nil without tracking.
+	cbt map[int32]cbtMark
 }
 
 // vmState is the launcher's view of a registered VM's files and guest activity.
@@ -188,6 +192,7 @@ func (vs *vmState) writeLocked(di int, off int64, data []byte) error {
 		return err
 	}
 	defer f.Close()
+	d.noteWrite(off, int64(len(data)))
 	if delta {
 		return appendDelta(f, off, data)
 	}

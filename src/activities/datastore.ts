@@ -2,6 +2,8 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Context } from '@temporalio/activity';
+import type { TestCopyMarker } from '../planner/test-copy';
+import { parseTestMarker, TEST_MARKER_FILE } from '../planner/test-copy';
 import type { MoRef, VSphereClient } from '../vsphere';
 import { FileNotFoundError, NotFoundError, parseDatastorePath } from '../vsphere';
 import type { EndpointPool } from './endpoints';
@@ -20,13 +22,18 @@ export const OWNER_FILE = '.quickmig-migration';
 
 /** The migration id in a folder's marker; undefined when the folder has none. */
 export async function ownerOf(client: VSphereClient, folder: string): Promise<string | undefined> {
+  return (await readText(client, `${folder}/${OWNER_FILE}`))?.trim();
+}
+
+/** A small file's text; undefined when it does not exist. */
+export async function readText(client: VSphereClient, file: string): Promise<string | undefined> {
   try {
-    const download = await client.files.get(`${folder}/${OWNER_FILE}`);
+    const download = await client.files.get(file);
     if (download.status !== 200) {
       download.stream.destroy();
       return undefined;
     }
-    return (await buffer(download.stream)).toString('utf8').trim();
+    return (await buffer(download.stream)).toString('utf8');
   } catch (error) {
     if (error instanceof FileNotFoundError || error instanceof NotFoundError) return undefined;
     throw error;
@@ -41,11 +48,28 @@ export function createDatastoreActivities(pool: EndpointPool) {
      * migration made before (a retry) is fine, an empty unmarked one is adopted; anyone else's is never
      * touched: TargetFolderExistsError.
      */
-    async makeFolders(input: { endpoint: string; folders: string[]; migrationId: string }): Promise<void> {
+    async makeFolders(input: {
+      endpoint: string;
+      folders: string[];
+      migrationId: string;
+      /**
+       * A test migration whose kept copy this migration builds on (planner/test-copy.ts): its folders
+       * become this migration's, its marker `quickmig-test.json` goes (the workflow holds its content).
+       */
+      adopt?: string | undefined;
+    }): Promise<void> {
       const client = await pool.clientFor(input.endpoint);
       for (const folder of input.folders) {
         const owner = await ownerOf(client, folder);
         if (owner === input.migrationId) continue;
+        if (owner !== undefined && owner === input.adopt) {
+          const marker = Buffer.from(input.migrationId);
+          await client.files.put(`${folder}/${OWNER_FILE}`, Readable.from([marker]), marker.length);
+          await client.files.delete(`${folder}/${TEST_MARKER_FILE}`).catch((error: unknown) => {
+            if (!(error instanceof FileNotFoundError || error instanceof NotFoundError)) throw error;
+          });
+          continue;
+        }
         if (owner !== undefined) throw new TargetFolderExistsError(folder);
         if (await client.files.exists(folder)) {
           // No owner: a crash between the mkdir and the marker leaves exactly an empty folder, which is
@@ -124,7 +148,7 @@ export function createDatastoreActivities(pool: EndpointPool) {
 export async function folderState(
   client: VSphereClient,
   folder: string,
-): Promise<{ path: string; exists: boolean; entries: number; owner: string | null }> {
+): Promise<{ path: string; exists: boolean; entries: number; owner: string | null; test?: TestCopyMarker }> {
   let names: string[];
   try {
     names = (await client.files.list(folder)).map((f) => f.name);
@@ -134,5 +158,15 @@ export async function folderState(
     throw error;
   }
   const owner = names.includes(OWNER_FILE) ? ((await ownerOf(client, folder)) ?? null) : null;
-  return { path: folder, exists: true, entries: names.filter((n) => n !== OWNER_FILE).length, owner };
+  const test = names.includes(TEST_MARKER_FILE)
+    ? await readText(client, `${folder}/${TEST_MARKER_FILE}`)
+    : undefined;
+  const marker = test === undefined ? undefined : parseTestMarker(test);
+  return {
+    path: folder,
+    exists: true,
+    entries: names.filter((n) => n !== OWNER_FILE).length,
+    owner,
+    ...(marker ? { test: marker } : {}),
+  };
 }

@@ -6,6 +6,7 @@ import { createEndpointActivities } from './endpoints';
 import { createInventoryActivities } from './inventory';
 import { createPreflightActivities } from './preflight';
 import { createSwitchoverActivities } from './switchover';
+import { createTestCopyActivities } from './test-copy';
 import type { TransferDeps } from './transfer';
 import { createTransferActivities, toActivityFailure } from './transfer';
 import { createVmActivities } from './vm';
@@ -69,6 +70,7 @@ export function createControlActivities(pool: EndpointPool) {
     ...createSwitchoverActivities(pool),
     ...createEndpointActivities(pool),
     ...createInventoryActivities(pool),
+    ...createTestCopyActivities(pool),
   });
 }
 

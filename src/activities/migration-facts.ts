@@ -54,6 +54,7 @@ export function migrationFacts(gathered: GatheredFacts): MigrationFacts {
     vm: {
       name: vm.name,
       moref: vm.ref.value,
+      ...(vm.instanceUuid ? { instanceUuid: vm.instanceUuid } : {}),
       powerState: vm.powerState,
       connectionState: (vm.connectionState ?? 'connected') as MigrationFacts['vm']['connectionState'],
       template: vm.template,

@@ -8,6 +8,8 @@ import { layoutOf, targetPathOf } from '../planner/files';
 import type { MigrationPlan } from '../planner/plan';
 import { decidePlan } from '../planner/plan';
 import { noObjects } from '../planner/privileges';
+import type { TestCopyMarker } from '../planner/test-copy';
+import { testCopyOf } from '../planner/test-copy';
 import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
 import type { DatastoreFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
@@ -43,6 +45,8 @@ export interface PreparedMigration {
      * them are disconnected on the target (options.targetVm.disconnectMedia). Absent in older histories.
      */
     mediaDatastores?: string[];
+    /** config.instanceUuid, what a kept test copy's marker names (absent in older histories). */
+    instanceUuid?: string;
   };
   target: {
     endpoint: string;
@@ -60,6 +64,11 @@ export interface PreparedMigration {
     datastore: MoRef;
     diskDatastores: { diskKey: number; datastore: MoRef; name: string }[];
   };
+  /**
+   * The copy a test migration of this VM kept in the target folders (options.test.keepDisks), which this
+   * migration adopts and builds on; absent when there is none (and in older histories).
+   */
+  testCopy?: TestCopyMarker;
 }
 
 /** Builds the preflight activity over the endpoint pool. */
@@ -258,6 +267,8 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       const ds = targetDatastores.find((t) => t.name === d.to) as DatastoreFacts;
       return { diskKey: d.key, datastore: ds.ref, name: ds.name };
     });
+  // A test migration of this VM kept its disks in the target folders: a Quick Migration builds on them.
+  const testCopy = plan.method === 'quick-migration' ? testCopyOf(facts, request.source.endpoint) : undefined;
   const irSystems = irHosts.flatMap((h) => (h.datastoreSystem ? [h.datastoreSystem] : []));
   return {
     request,
@@ -266,6 +277,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       endpoint: request.source.endpoint,
       vm: vm.ref,
       name: vm.name,
+      ...(vm.instanceUuid ? { instanceUuid: vm.instanceUuid } : {}),
       host: vm.host,
       powerState: vm.powerState,
       memoryMiB: vm.memoryMB,
@@ -305,6 +317,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       datastore: configTarget.ref,
       diskDatastores,
     },
+    ...(testCopy ? { testCopy } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
  * cannot (no change tracking at the snapshot, a thick disk kept thick) goes back to the whole-file copy,
  * and its report says so and why.
  */
+import type { DiskReuse } from '../planner/test-copy';
 import type {
   CopyFileResult,
   MoRef,
@@ -14,7 +15,7 @@ import type {
   VmFacts,
   VSphereClient,
 } from '../vsphere';
-import { copyThinDisk, isComplete, VSphereFaultError } from '../vsphere';
+import { copyThinDisk, FileNotFoundError, isComplete, VSphereFaultError } from '../vsphere';
 import { findSnapshot } from './vm';
 
 /** Provisioning asked for the target disks: `same` keeps each disk's own. */
@@ -28,6 +29,15 @@ export interface CopyDiskInput {
   readonly snapshot: string;
   /** The disk's device key. */
   readonly diskKey: number;
+  /** The target holds this disk as a test migration left it: copy only what changed since, if still valid. */
+  readonly reuse?: DiskReuse | undefined;
+}
+
+/** Whether a disk reused a test's copy and, if not, why. */
+export interface DiskReuseReport {
+  readonly fromMigration: string;
+  readonly reused: boolean;
+  readonly reason?: string | undefined;
 }
 
 /** What one disk's copy reported, for the result and the progress. */
@@ -37,6 +47,8 @@ export interface DiskCopyReport extends Omit<ThinDiskReport, 'diskType'> {
   readonly target: string;
   /** Provisioning of the target disk; undefined for a whole-file copy (the source's, as copied). */
   readonly diskType: VirtualDiskType | undefined;
+  /** Set when the target held a test's copy of the disk: whether only the changes since moved. */
+  readonly reuse?: DiskReuseReport | undefined;
 }
 
 /** A disk that will move by its allocated areas. */
@@ -51,6 +63,9 @@ export interface ThinJob {
   readonly capacityBytes: number;
   readonly areas: readonly { start: number; length: number }[];
   readonly diskType: VirtualDiskType;
+  /** The areas are the changes since a kept test copy, written over it. */
+  readonly overBase: boolean;
+  readonly reuse: DiskReuseReport | undefined;
 }
 
 /** The disk type VirtualDiskManager takes for a target disk. */
@@ -65,6 +80,7 @@ export function virtualDiskType(asked: TargetDiskType, sourceThin: boolean): Vir
  */
 export async function planThinJobs(
   source: VSphereClient,
+  target: VSphereClient,
   files: readonly {
     source: string;
     target: string;
@@ -90,6 +106,15 @@ export async function planThinJobs(
     const whole = (reason: string): void => {
       const size = device?.capacityBytes ?? file.size ?? 0;
       fallbacks.push({
+        ...(disk.reuse
+          ? {
+              reuse: {
+                fromMigration: disk.reuse.migrationId,
+                reused: false,
+                reason: `copied whole: ${reason}`,
+              },
+            }
+          : {}),
         source: file.source,
         target: file.target,
         transport: 'whole-file',
@@ -126,6 +151,24 @@ export async function planThinJobs(
       whole(`no allocated areas from change tracking: ${err.message}`);
       continue;
     }
+    let reuse: DiskReuseReport | undefined;
+    if (disk.reuse) {
+      const kept = await keptChanges(
+        source,
+        target,
+        disk,
+        disk.reuse,
+        file.target,
+        snapshot,
+        device.capacityBytes,
+      );
+      reuse = {
+        fromMigration: disk.reuse.migrationId,
+        reused: Array.isArray(kept),
+        ...(Array.isArray(kept) ? {} : { reason: kept }),
+      };
+      if (Array.isArray(kept)) areas = kept;
+    }
     jobs.push({
       index,
       source: file.source,
@@ -136,9 +179,46 @@ export async function planThinJobs(
       capacityBytes: device.capacityBytes,
       areas,
       diskType: virtualDiskType(asked, sourceThin),
+      overBase: reuse?.reused === true,
+      reuse,
     });
   }
   return { jobs, fallbacks };
+}
+
+/**
+ * The areas changed since a test's kept copy of a disk, or why that copy cannot be built on: it must be
+ * the same disk (capacity, target file), untouched since it was kept (size and modification time, from
+ * the datastore browser: any write through the host updates them), and change tracking must still know
+ * the changes since the test's changeId (a reset since answers a FileFault).
+ */
+async function keptChanges(
+  source: VSphereClient,
+  target: VSphereClient,
+  disk: CopyDiskInput,
+  kept: DiskReuse,
+  targetFile: string,
+  snapshot: MoRef,
+  capacityBytes: number,
+): Promise<{ start: number; length: number }[] | string> {
+  if (kept.target !== targetFile) return `the kept copy is ${kept.target}, this disk goes to ${targetFile}`;
+  if (kept.capacityBytes !== capacityBytes)
+    return `the disk's capacity is ${capacityBytes} bytes, the kept copy's ${kept.capacityBytes}`;
+  let info: { size: number | undefined; modified: Date | undefined };
+  try {
+    info = await target.files.stat(kept.target);
+  } catch (err) {
+    if (err instanceof FileNotFoundError) return `the kept copy ${kept.target} is gone`;
+    throw err;
+  }
+  if (info.size !== kept.size || info.modified?.toISOString() !== kept.modified)
+    return `the kept copy ${kept.target} changed since the test (size ${info.size ?? '?'}, modified ${info.modified?.toISOString() ?? '?'}; kept: ${kept.size}, ${kept.modified})`;
+  try {
+    return await source.disks.changedAreas(disk.vm, snapshot, disk.diskKey, capacityBytes, kept.changeId);
+  } catch (err) {
+    if (!(err instanceof VSphereFaultError)) throw err;
+    return `change tracking does not vouch for the changes since the test (changeId ${kept.changeId}): ${err.message}`;
+  }
 }
 
 /** How `runThinJobs` reports and resumes. */
@@ -177,6 +257,7 @@ export async function runThinJobs(
       logicalBytes: job.capacityBytes,
       allocatedBytes: job.areas.reduce((n, a) => n + a.length, 0),
       diskType: job.diskType,
+      ...(job.reuse ? { reuse: job.reuse } : {}),
     };
     if (earlier !== undefined && isComplete(earlier, ctx.verify) && (await ctx.holds(earlier))) {
       const report = { ...base, wireBytes: 0, resentBytes: 0, chunksKept: 0, chunks: 0, rateBytesPerSec: 0 };
@@ -198,6 +279,7 @@ export async function runThinJobs(
         diskType: job.diskType,
         verify: ctx.verify,
         areas: job.areas,
+        overBase: job.overBase,
         chunkBytes: ctx.chunkBytes,
         chunksDone: ctx.chunksDone,
         partialBytes: partial,

@@ -261,7 +261,7 @@ export async function runCopyFiles(
     ]);
     const restarted = await sourceRestarted(source, input.sourceStopped);
     if (restarted) throw restarted;
-    const thin = await planThinJobs(source, input.files, input.diskType ?? 'same');
+    const thin = await planThinJobs(source, target, input.files, input.diskType ?? 'same');
     for (const r of thin.fallbacks) reports.set(r.target, r);
     const results: (CopyFileResult | undefined)[] = input.files.map(() => undefined);
     throttle.request();

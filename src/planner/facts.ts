@@ -1,4 +1,5 @@
 import type { MeasuredCopy } from './downtime';
+import type { TestCopyMarker } from './test-copy';
 
 // The facts the planner decides on. A preflight activity gathers them from vSphere; tests write them
 // by hand. Plain data only (no classes, no Dates), so they travel through Temporal and into a memo.
@@ -58,6 +59,8 @@ export interface PlannerVmFile {
 export interface PlannerVm {
   name: string;
   moref: string;
+  /** config.instanceUuid (absent in facts recorded before it was read): what a kept test copy names. */
+  instanceUuid?: string;
   powerState: 'poweredOn' | 'poweredOff' | 'suspended';
   /** runtime.connectionState; anything but `connected` blocks. */
   connectionState: 'connected' | 'disconnected' | 'orphaned' | 'inaccessible' | 'invalid';
@@ -147,6 +150,8 @@ export interface TargetFolderFacts {
   entries: number;
   /** The migration id in its `.quickmig-migration` marker, when a migration made it; null otherwise. */
   owner: string | null;
+  /** Its `quickmig-test.json`, when a test migration kept its disks there (planner/test-copy.ts). */
+  test?: TestCopyMarker;
 }
 
 /** Everything the planner needs to know, gathered once during preflight. */

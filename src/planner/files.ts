@@ -4,6 +4,7 @@
  * call it and the tests can table it.
  */
 import { parseDatastorePath } from '../request/datastore-path';
+import type { DiskReuse } from './test-copy';
 
 /** A VM file as layoutEx lists it. */
 export interface VmFileRef {
@@ -31,7 +32,7 @@ export interface FileCopyPlan {
   /** Set on .vmx and disk descriptors: pairs of [old, new] quoted path strings. */
   rewrite?: [string, string][];
   /** Set on a disk's base extent frozen by a snapshot: the copy may move only its allocated data. */
-  disk?: { key: number; snapshot: string };
+  disk?: { key: number; snapshot: string; reuse?: DiskReuse };
 }
 
 /**

@@ -2,9 +2,11 @@
  * Preflight checks that are not decisions: hosts, disks, datastores, names, leftovers and the warm
  * options. Each records findings (errors block the plan) with the numbers and the fix.
  */
+
 import type { Context, Where } from './context';
 import { gib, list, MiB } from './context';
 import type { SpaceNeed } from './model';
+import { testCopyOf } from './test-copy';
 
 /** The VM must be a VM (not a template), it and both hosts connected, and the target host usable. */
 export function checkHostsAndVm(ctx: Context): void {
@@ -282,9 +284,22 @@ export function checkDisks(ctx: Context, quick: boolean): void {
 export function checkTargetFolders(ctx: Context, quick: boolean, folders: readonly string[]): void {
   const known = ctx.facts.targetFolders;
   if (!quick || !known) return;
+  // A test migration of this VM kept its copied disks there: the migration builds on them.
+  const kept = testCopyOf(ctx.facts, ctx.request.source.endpoint);
+  if (kept)
+    ctx.warn(
+      'reuses-test-copy',
+      `${known.folders
+        .filter((f) => f.exists)
+        .map((f) => f.path)
+        .join(
+          ', ',
+        )} hold(s) the disks test migration ${kept.migrationId} kept (${kept.keptAt}): each disk is copied only where it changed since, when change tracking still vouches for the kept copy (else whole, and the report says why)`,
+    );
   for (const path of folders) {
     const folder = known.folders.find((f) => f.path === path);
     if (!folder?.exists || folder.owner === known.migrationId) continue;
+    if (kept && folder.owner === kept.migrationId) continue;
     if (folder.owner === null && folder.entries === 0) continue;
     const whose =
       folder.owner === null

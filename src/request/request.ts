@@ -113,6 +113,11 @@ export interface CommitOptions {
 export interface TestOptions {
   /** Default false: the test VM is removed once its heartbeat was seen; true keeps it until `quickmig cleanup ID`. */
   keep: boolean;
+  /**
+   * Default true: the copied base disks stay in the target folder after the cleanup, with the marker
+   * `quickmig-test.json`, for a later real migration to reuse; false deletes the folder.
+   */
+  keepDisks: boolean;
 }
 
 /** Migration options, with defaults applied (see the schema for the full meaning of each). */
@@ -145,7 +150,7 @@ export interface MigrationOptions {
   targetVm: TargetVmOptions;
   /** Default { afterMs: 0 }. Absent from requests normalized before it existed. */
   commit?: CommitOptions;
-  /** Set: a test migration (`true` in a request normalizes to { keep: false }). Default: absent, a real migration. */
+  /** Set: a test migration (`true` in a request normalizes to { keep: false, keepDisks: true }). Default: absent, a real migration. */
   test?: TestOptions;
 }
 
@@ -211,12 +216,16 @@ export function normalizeRequest(input: unknown): MigrationRequest {
   return request;
 }
 
-/** options.test as the workflow takes it: true → { keep: false }, false → absent. */
+/** options.test as the workflow takes it: true → { keep: false, keepDisks: true }, false → absent. */
 function normalizeTest(options: { test?: boolean | Partial<TestOptions> }): void {
   const { test } = options;
   if (test === undefined) return;
   if (test === false) delete options.test;
-  else options.test = { keep: test === true ? false : (test.keep ?? false) };
+  else
+    options.test =
+      test === true
+        ? { keep: false, keepDisks: true }
+        : { keep: test.keep ?? false, keepDisks: test.keepDisks ?? true };
 }
 
 /** Options that contradict each other, which the schema alone cannot say. */

@@ -2,10 +2,11 @@
  * Virtual disks over SOAP: the allocated areas of a snapshotted disk (changed block tracking) and
  * server-side disk conversion (VirtualDiskManager). The thin-disk copy (./transfer/thin.ts) uses them.
  */
-import { at, list, num, ref, toSoapRef } from './convert';
+import { at, boxed, list, num, ref, str, toSoapRef, xsiType } from './convert';
 import type { DatastorePath } from './datastore-path';
 import { formatDatastorePath } from './datastore-path';
 import { VSphereError } from './errors';
+import { retrieveObjects } from './property-collector';
 import type { Session } from './session';
 import type { Tasks, TaskWaitOptions } from './tasks';
 import type { MoRef } from './types';
@@ -53,13 +54,29 @@ export class VirtualDisks {
     deviceKey: number,
     capacityBytes: number,
   ): Promise<DiskArea[]> {
+    return this.changedAreas(vm, snapshot, deviceKey, capacityBytes, '*');
+  }
+
+  /**
+   * The areas of a VM's disk written between the point `changeId` names (a changeId of an earlier
+   * snapshot's disk, `snapshotChangeIds`) and `snapshot` (QueryChangedDiskAreas), in order, for the whole
+   * capacity; `*` gives the allocated areas. A changeId from before change tracking was last switched
+   * on answers a FileFault (VDDK Programming Guide, "Changed Block Tracking on Virtual Disks").
+   */
+  async changedAreas(
+    vm: MoRef,
+    snapshot: MoRef,
+    deviceKey: number,
+    capacityBytes: number,
+    changeId: string,
+  ): Promise<DiskArea[]> {
     const areas: DiskArea[] = [];
     // A host answers for a part of the disk at a time: ask again from where its answer ended.
     for (let offset = 0; offset < capacityBytes; ) {
       const info = await this.#session.call(
         'QueryChangedDiskAreas',
         vm,
-        { snapshot: toSoapRef(snapshot), deviceKey, startOffset: offset, changeId: '*' },
+        { snapshot: toSoapRef(snapshot), deviceKey, startOffset: offset, changeId },
         { object: `${vm.value} disk ${deviceKey}` },
       );
       const start = num(at(info, 'startOffset')) ?? offset;
@@ -78,6 +95,30 @@ export class VirtualDisks {
       offset = start + length;
     }
     return areas;
+  }
+
+  /**
+   * The changeId and capacity of each disk a snapshot holds (the snapshot's
+   * `config.hardware.device[].backing.changeId`, set when change tracking was on at the snapshot):
+   * the point a later QueryChangedDiskAreas can count changes from. Disks without one are left out.
+   */
+  async snapshotChangeIds(
+    snapshot: MoRef,
+  ): Promise<{ key: number; changeId: string; capacityBytes: number }[]> {
+    const [o] = await retrieveObjects(
+      this.#session,
+      'VirtualMachineSnapshot',
+      [snapshot],
+      ['config.hardware.device'],
+    );
+    return boxed(o?.props.get('config.hardware.device')).flatMap((d) => {
+      const key = num(at(d, 'key'));
+      const changeId = str(at(d, 'backing.changeId'));
+      const capacityBytes = num(at(d, 'capacityInBytes')) ?? (num(at(d, 'capacityInKB')) ?? 0) * 1024;
+      return xsiType(d) === 'VirtualDisk' && key !== undefined && changeId
+        ? [{ key, changeId, capacityBytes }]
+        : [];
+    });
   }
 
   /**
@@ -115,11 +156,23 @@ export class VirtualDisks {
    * VM's next snapshot; vSphere does not let it start on a VM that already has snapshots.
    */
   async enableChangeTracking(vm: MoRef, options: Omit<TaskWaitOptions, 'method'> = {}): Promise<void> {
+    await this.setChangeTracking(vm, true, options);
+  }
+
+  /**
+   * Turns changed block tracking on or off. Off discards what it tracked: a changeId from before then
+   * answers a FileFault (VDDK Programming Guide, "Changed Block Tracking on Virtual Disks").
+   */
+  async setChangeTracking(
+    vm: MoRef,
+    enabled: boolean,
+    options: Omit<TaskWaitOptions, 'method'> = {},
+  ): Promise<void> {
     const task = ref(
       await this.#session.call(
         'ReconfigVM_Task',
         vm,
-        { spec: { changeTrackingEnabled: true } },
+        { spec: { changeTrackingEnabled: enabled } },
         { signal: options.signal },
       ),
     );

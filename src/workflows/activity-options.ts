@@ -14,6 +14,7 @@ import { PERMANENT_ERROR_TYPES } from '../activities/errors';
 import type { createInventoryActivities } from '../activities/inventory';
 import type { createPreflightActivities } from '../activities/preflight';
 import type { createSwitchoverActivities } from '../activities/switchover';
+import type { createTestCopyActivities } from '../activities/test-copy';
 import type { createTransferActivities } from '../activities/transfer';
 import type { createVmActivities } from '../activities/vm';
 import type { QuickMigrationOptions } from './definitions';
@@ -22,7 +23,8 @@ import type { QuickMigrationOptions } from './definitions';
 export type ControlActivities = ReturnType<typeof createPreflightActivities> &
   ReturnType<typeof createVmActivities> &
   ReturnType<typeof createDatastoreActivities> &
-  ReturnType<typeof createSwitchoverActivities>;
+  ReturnType<typeof createSwitchoverActivities> &
+  ReturnType<typeof createTestCopyActivities>;
 /** The data movers: file copies between datastores. */
 export type TransferActivities = ReturnType<typeof createTransferActivities>;
 

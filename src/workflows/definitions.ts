@@ -8,6 +8,7 @@ import type { DiskCopyReport } from '../activities/thin-disks';
 import type { DowntimeComparison, ModeProjection } from '../planner/downtime';
 import type { MigrationPlan } from '../planner/plan';
 import type { PrecopyRound, Projection } from '../planner/precopy';
+import type { TestCopyMarker } from '../planner/test-copy';
 
 /** Options of the workflow beyond the request. */
 export interface QuickMigrationOptions {
@@ -265,6 +266,11 @@ export interface TestReport {
   cleanup: string[];
   /** When the test VM was removed, ISO 8601. */
   cleanedAt: string;
+  /**
+   * options.test.keepDisks: the marker the cleanup left with the copied disks (quickmig-test.json), for a
+   * later real migration; null when no disk could be kept (no changeId at the snapshot). Absent without.
+   */
+  keptDisks?: TestCopyMarker | null;
 }
 
 /**

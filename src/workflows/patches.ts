@@ -107,3 +107,14 @@ export const ROLLBACK_CONTINUES = 'rollback-continues';
  * migration started before it is running.
  */
 export const TEST_MIGRATION = 'test-migration';
+
+/**
+ * A kept test copy (options.test.keepDisks, planner/test-copy.ts): a test migration's cleanup keeps the
+ * copied base disks with the marker quickmig-test.json, and a later Quick Migration of the same VM adopts
+ * the folders and copies each disk's changes since the test's changeId only, when change tracking and the
+ * kept file vouch for it (quick-migration/copy.ts, activities/thin-disks.ts). Reached only by tests
+ * (options.test) and by migrations whose preflight found such a copy, so no stored history meets it.
+ * Added on branch test-migration (2026-12-03); may be deprecated once no migration started before it is
+ * running.
+ */
+export const TEST_REUSE = 'test-reuse';

@@ -541,12 +541,12 @@ describe('--test and --keep-test', () => {
     const plain = requestFrom(undefined, parseArgs<typeof REQUEST_ARGS>(base, REQUEST_ARGS));
     expect(plain.options.test).toBeUndefined();
     const test = requestFrom(undefined, parseArgs<typeof REQUEST_ARGS>([...base, '--test'], REQUEST_ARGS));
-    expect(test.options.test).toEqual({ keep: false });
+    expect(test.options.test).toEqual({ keep: false, keepDisks: true });
     const kept = requestFrom(
       undefined,
       parseArgs<typeof REQUEST_ARGS>([...base, '--test', '--keep-test'], REQUEST_ARGS),
     );
-    expect(kept.options.test).toEqual({ keep: true });
+    expect(kept.options.test).toEqual({ keep: true, keepDisks: true });
   });
 
   it('refuse --test with --method vmotion, naming the option and the fix', () => {

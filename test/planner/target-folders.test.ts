@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationFacts, TargetFolderFacts } from '../../src/planner/facts';
 import { decidePlan } from '../../src/planner/plan';
+import type { TestCopyMarker } from '../../src/planner/test-copy';
 import type { MigrationRequestInput } from '../../src/request/request';
 import { labFacts, request, variant } from './lab';
 
@@ -56,6 +57,40 @@ describe('target folders (what make-folders would refuse)', () => {
       'quickmig-esx-a-ir-app01',
     );
     expect(own.findings.map((f) => f.code)).not.toContain('target-folder-exists');
+  });
+
+  it('accepts a folder a test migration of this VM kept its disks in (reuses-test-copy), no other', () => {
+    const req = request(esxToEsx);
+    const vm = labFacts(req).vm;
+    const marker = (migrationId: string, moref: string): TestCopyMarker => ({
+      version: 1,
+      migrationId,
+      keptAt: '2026-12-03T13:00:00.000Z',
+      source: { endpoint: 'esx-a', name: 'ir-app01', moref, instanceUuid: null },
+      disks: [],
+    });
+    const kept = (owner: string, m: TestCopyMarker) => ({
+      ...folder('[datastore1] ir-app01', 3, owner),
+      test: m,
+    });
+    const ok = planWith(esxToEsx, [kept('test-1', marker('test-1', vm.moref))]);
+    expect(ok.blocked).toBe(false);
+    expect(ok.findings).toContainEqual(
+      expect.objectContaining({
+        severity: 'warning',
+        code: 'reuses-test-copy',
+        message: expect.stringContaining('the disks test migration test-1 kept'),
+      }),
+    );
+    // A test of another VM, or a marker the folder's owner did not write: the folder is someone else's.
+    for (const other of [
+      kept('test-1', marker('test-1', 'vm-999')),
+      kept('quickmig-x', marker('test-1', vm.moref)),
+    ]) {
+      const plan = planWith(esxToEsx, [other]);
+      expect(plan.findings.map((f) => f.code)).toEqual(expect.arrayContaining(['target-folder-exists']));
+      expect(plan.findings.map((f) => f.code)).not.toContain('reuses-test-copy');
+    }
   });
 
   it('does not apply to vMotion, which names its folders itself', () => {

@@ -16,12 +16,27 @@ const web01: MigrationRequestInput = {
 };
 
 describe('options.test in a request', () => {
-  it('is absent by default; true is { keep: false }; false is a real migration', () => {
+  it('is absent by default; true is { keep: false, keepDisks: true }; false is a real migration', () => {
     expect(normalizeRequest(web01).options.test).toBeUndefined();
-    expect(normalizeRequest({ ...web01, options: { test: true } }).options.test).toEqual({ keep: false });
-    expect(normalizeRequest({ ...web01, options: { test: {} } }).options.test).toEqual({ keep: false });
+    expect(normalizeRequest({ ...web01, options: { test: true } }).options.test).toEqual({
+      keep: false,
+      keepDisks: true,
+    });
+    expect(normalizeRequest({ ...web01, options: { test: {} } }).options.test).toEqual({
+      keep: false,
+      keepDisks: true,
+    });
     expect(normalizeRequest({ ...web01, options: { test: { keep: true } } }).options.test).toEqual({
       keep: true,
+      keepDisks: true,
+    });
+    expect(normalizeRequest({ ...web01, options: { test: { keepDisks: false } } }).options.test).toEqual({
+      keep: false,
+      keepDisks: false,
+    });
+    expect(problems({ ...web01, options: { test: { keepDisks: 'no' } } })).toContainEqual({
+      path: 'options.test.keepDisks',
+      message: expect.stringContaining('boolean'),
     });
     expect(normalizeRequest({ ...web01, options: { test: false } }).options).not.toHaveProperty('test');
   });

@@ -164,7 +164,8 @@ describe('test migration (integration)', () => {
     const handle = await worker.client.workflow.start(quickMigration, {
       taskQueue: worker.taskQueue,
       workflowId: `test-keep-${Date.now()}`,
-      args: [request('tst01', { test: { keep: true } })],
+      // keepDisks false: the cleanup removes the whole copy (the default keeps the copied disks; tst02).
+      args: [request('tst01', { test: { keep: true, keepDisks: false } })],
     });
     const kept = await progressUntil(handle, (p) => p.step === 'keep-test');
     expect(kept.phase).toBe('testing');
@@ -265,7 +266,32 @@ describe('test migration (integration)', () => {
     expect(result.test?.heartbeatAt).not.toBeNull();
     expect(result.test?.cleanup).toHaveLength(2);
     expect(await vmNamed('esx-b', 'tst02-test')).toBeUndefined();
-    expect(existsSync(vmDir('esx-b', 'tst02'))).toBe(false);
+    // keepDisks (the default): the copied base disk stays, with the marker; the test VM's files are gone.
+    expect(readdirSync(vmDir('esx-b', 'tst02')).sort()).toEqual([
+      '.quickmig-migration',
+      'quickmig-test.json',
+      'tst02-flat.vmdk',
+      'tst02.vmdk',
+    ]);
+    expect(sha256(join(vmDir('esx-b', 'tst02'), 'tst02-flat.vmdk'))).toBe(bytesBefore);
+    const marker = JSON.parse(readFileSync(join(vmDir('esx-b', 'tst02'), 'quickmig-test.json'), 'utf8'));
+    expect(marker).toEqual(result.test?.keptDisks);
+    expect(marker).toMatchObject({
+      version: 1,
+      migrationId: handle.workflowId,
+      source: { endpoint: 'esx-a', name: 'tst02', moref: before?.moref },
+      disks: [
+        {
+          key: before?.disks[0]?.key,
+          changeId: expect.stringMatching(/^.+\/\d+$/),
+          capacityBytes: 8 * 1024 * 1024,
+          descriptor: '[datastore1] tst02/tst02.vmdk',
+          target: '[datastore1] tst02/tst02-flat.vmdk',
+          size: 8 * 1024 * 1024,
+        },
+      ],
+    });
+    expect(result.test?.cleanup.at(-1)).toContain('kept the copied disks [datastore1] tst02/tst02.vmdk');
     expect(source.states).toEqual(['poweredOn']);
     expect(inventoryOf(await vmNamed('esx-a', 'tst02'))).toEqual(before);
     expect(sha256(flat)).toBe(bytesBefore);

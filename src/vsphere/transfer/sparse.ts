@@ -137,6 +137,12 @@ export function extentHead(chunk: ChunkPlan): Buffer {
 export function sparseDescriptor(
   chunks: readonly ChunkPlan[],
   extentName: (index: number) => string,
+  /**
+   * Set: the disk is a child of this parent (its CID, and its descriptor's path relative to the
+   * child's folder): a grain the extents do not hold reads from the parent (Virtual Disk Format 1.1,
+   * "parentCID", "parentFileNameHint"). Default: a disk of its own.
+   */
+  parent?: { readonly cid: string; readonly hint: string },
 ): string {
   const lines = chunks.map((c) => `RW ${Math.ceil((c.hi - c.lo) / SECTOR)} SPARSE "${extentName(c.index)}"`);
   return [
@@ -144,7 +150,8 @@ export function sparseDescriptor(
     'version=1',
     'encoding="UTF-8"',
     'CID=fffffffe',
-    'parentCID=ffffffff',
+    `parentCID=${parent?.cid ?? 'ffffffff'}`,
+    ...(parent ? [`parentFileNameHint="${parent.hint}"`] : []),
     'createType="twoGbMaxExtentSparse"',
     '',
     '# Extent description',

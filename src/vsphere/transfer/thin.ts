@@ -17,6 +17,7 @@ import type { DiskArea, VirtualDiskType } from '../disks';
 import { FileAlreadyExistsError, FileNotFoundError, VSphereError } from '../errors';
 import { toConnectionError } from '../http-io';
 import type { MoRef } from '../types';
+import { descriptorCid } from './descriptor';
 import { context, targetSpaceError, VerificationError } from './errors';
 import { RateMeter } from './progress';
 import type { ChunkPlan, Run } from './sparse';
@@ -98,6 +99,13 @@ export interface CopyThinDiskOptions {
   readonly datacenter?: MoRef | undefined;
   /** Areas to copy instead of asking change tracking (tests, or a caller that knows them). Default: asked. */
   readonly areas?: readonly DiskArea[] | undefined;
+  /**
+   * Set: the target already holds the disk as it was at an earlier point (a kept test copy, its
+   * descriptor `<disk>.vmdk` beside `target`), and `areas` are only what changed since. The extents
+   * are then written as a child of that disk, which the host flattens into the new disk; the digest
+   * covers the changed areas. Default: false, a disk of its own.
+   */
+  readonly overBase?: boolean | undefined;
 }
 
 /** The result of `copyThinDisk`. */
@@ -218,7 +226,13 @@ export async function copyThinDisk(
 
   // The host turns the uploaded extents into a disk of the asked type, then it moves into place.
   const descriptor = joinDatastorePath(stage, `${base}-sparse.vmdk`);
-  const text = Buffer.from(sparseDescriptor(chunks, extentName), 'utf8');
+  const parent = options.overBase
+    ? {
+        cid: await descriptorCid(target.client, joinDatastorePath(datastorePathDir(dst), `${base}.vmdk`)),
+        hint: `../${base}.vmdk`,
+      }
+    : undefined;
+  const text = Buffer.from(sparseDescriptor(chunks, extentName, parent), 'utf8');
   await target.client.files.put(descriptor, Readable.from([text]), text.length, { signal: options.signal });
   const converted = joinDatastorePath(stage, `${base}.vmdk`);
   for (const leftover of [converted, joinDatastorePath(stage, `${base}-flat.vmdk`)]) {

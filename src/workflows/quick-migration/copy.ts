@@ -15,9 +15,10 @@ import {
   planCopies,
   remainingFiles,
 } from '../../planner/files';
+import { withReuse } from '../../planner/test-copy';
 import { step, stepWith, switchoverSourceOptions } from '../activity-options';
 import type { MigrationResult } from '../definitions';
-import { DISK_SET_CHECK } from '../patches';
+import { DISK_SET_CHECK, TEST_REUSE } from '../patches';
 import type { Compensation } from './compensation';
 import { causeOf, migrationFailed, rollback } from './compensation';
 import type { MigrationContext } from './context';
@@ -41,6 +42,8 @@ export async function copySteps(
   // A powered-off VM is snapshotted too when its plan says so (src/planner/steps.ts, snapshotAtRest): the
   // snapshot's change tracking gives the disks' allocated areas. Histories from before hold no such plan.
   const frozen = plan.steps.includes('snapshot');
+  // A test migration of this VM kept its disks in the target folders: adopt them, copy only the changes.
+  const kept = prepared.testCopy !== undefined && patched(TEST_REUSE) ? prepared.testCopy : undefined;
   const compensations: Compensation[] = [];
   const sw = switchoverSteps({
     prepared,
@@ -61,11 +64,13 @@ export async function copySteps(
   let startedAt: number | null = null;
   try {
     enter('config', 'make-folders');
-    await step(control.makeFolders, `Create ${folders.join(', ')} on ${target.endpoint}`, {
-      endpoint: target.endpoint,
-      folders,
-      migrationId,
-    });
+    await step(
+      control.makeFolders,
+      kept
+        ? `Adopt ${folders.join(', ')} with the disks test migration ${kept.migrationId} kept on ${target.endpoint}`
+        : `Create ${folders.join(', ')} on ${target.endpoint}`,
+      { endpoint: target.endpoint, folders, migrationId, ...(kept ? { adopt: kept.migrationId } : {}) },
+    );
     compensations.push({
       what: `deleted the target folders ${folders.join(', ')}`,
       undo: () =>
@@ -98,18 +103,21 @@ export async function copySteps(
       warm.state.samples.listMs.push(Date.now() - warm.state.snapshotAt);
       progress.step = 'bulk-copy';
       await copy(
-        markBaseExtents(
-          planCopies(
-            frozenDiskFiles(listed.files, listed.disks),
+        withReuse(
+          markBaseExtents(
+            planCopies(
+              frozenDiskFiles(listed.files, listed.disks),
+              listed.files,
+              listed.disks,
+              layout,
+              target.datastoreUrls,
+            ),
             listed.files,
             listed.disks,
-            layout,
-            target.datastoreUrls,
+            snapshotName(migrationId),
+            prepared.request.options.diskType,
           ),
-          listed.files,
-          listed.disks,
-          snapshotName(migrationId),
-          prepared.request.options.diskType,
+          kept,
         ),
       );
     }

@@ -189,7 +189,16 @@ export function copier(
           target: c.target,
           size: c.size,
           ...transformOf(c, vmxFor(c)),
-          ...(c.disk ? { disk: { vm: source.vm, snapshot: c.disk.snapshot, diskKey: c.disk.key } } : {}),
+          ...(c.disk
+            ? {
+                disk: {
+                  vm: source.vm,
+                  snapshot: c.disk.snapshot,
+                  diskKey: c.disk.key,
+                  ...(c.disk.reuse ? { reuse: c.disk.reuse } : {}),
+                },
+              }
+            : {}),
         })),
       },
     );

@@ -17,22 +17,28 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   setHandler,
 } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
 import { projectMode } from '../../planner/downtime';
 import { frozenDiskFiles, layoutFolders, layoutOf, markBaseExtents, planCopies } from '../../planner/files';
+import type { TestCopyMarker } from '../../planner/test-copy';
+import { TEST_MARKER_FILE } from '../../planner/test-copy';
 import { TEST_NO_HEARTBEAT, testConfigCopies, testVmName } from '../../planner/test-run';
 import type { VmxEdit } from '../../planner/vmx';
 import { KEEP_IDENTITY } from '../../planner/vmx';
 import { step } from '../activity-options';
 import type { MigrationResult, TestReport } from '../definitions';
 import { cleanupTestUpdate } from '../definitions';
+import { TEST_REUSE } from '../patches';
 import type { Compensation } from './compensation';
 import { causeOf, migrationFailed, rollback } from './compensation';
 import type { MigrationContext } from './context';
 import { snapshotName } from './context';
 import { copier } from './progress';
+import type { KeptDisks } from './test-keep';
+import { keptDisksOf } from './test-keep';
 
 type MoRef = PreparedMigration['source']['vm'];
 
@@ -48,7 +54,14 @@ export async function testMigration(
   const folders = layoutFolders(layout);
   const name = testVmName(plan.targetName);
   const keep = request.options.test?.keep === true;
+  // options.test.keepDisks (default true): the cleanup keeps the copied base disks for a later real run;
+  // a copy an earlier test kept in the target folders is adopted (and copied over) like a real run does.
+  const keepAsked = request.options.test?.keepDisks !== false;
+  const reusePath = (keepAsked || prepared.testCopy !== undefined) && patched(TEST_REUSE);
+  const keepDisks = reusePath && keepAsked;
+  const adopt = reusePath ? prepared.testCopy : undefined;
   const compensations: Compensation[] = [];
+  let keptDisks: KeptDisks | undefined;
 
   // The copy's .vmx: identity as the real run would keep it, ISO media off the source's datastores, and
   // every network adapter set not to connect when the test VM powers on.
@@ -93,8 +106,10 @@ export async function testMigration(
       endpoint: target.endpoint,
       folders,
       migrationId,
+      ...(adopt ? { adopt: adopt.migrationId } : {}),
     });
     compensations.push({
+      id: 'folders',
       what: `deleted the test copy's folders ${folders.join(', ')}`,
       undo: () =>
         step(control.deleteFolders, `Delete ${folders.join(', ')} on ${target.endpoint}`, {
@@ -119,22 +134,30 @@ export async function testMigration(
     };
     compensations.push(removeSnapshot);
     const listed = await step(control.vmFiles, `List the frozen files of ${source.name}`, src);
-    progress.step = 'bulk-copy';
-    await copies.copy(
-      markBaseExtents(
-        planCopies(
-          frozenDiskFiles(listed.files, listed.disks),
-          listed.files,
-          listed.disks,
-          layout,
-          target.datastoreUrls,
-        ),
+    const baseCopies = markBaseExtents(
+      planCopies(
+        frozenDiskFiles(listed.files, listed.disks),
         listed.files,
         listed.disks,
-        snapshotName(migrationId),
-        request.options.diskType,
+        layout,
+        target.datastoreUrls,
       ),
+      listed.files,
+      listed.disks,
+      snapshotName(migrationId),
+      request.options.diskType,
     );
+    if (keepDisks) {
+      // The point of each source disk the copy holds: a later real run counts changes from it.
+      const changeIds = await step(
+        control.snapshotChangeIds,
+        `Read the changeIds of ${source.name}'s disks at the migration snapshot`,
+        { ...src, name: snapshotName(migrationId) },
+      );
+      keptDisks = keptDisksOf(prepared, migrationId, listed, baseCopies, changeIds);
+    }
+    progress.step = 'bulk-copy';
+    await copies.copy(baseCopies);
     await copies.copy(testConfigCopies(listed.files, listed.disks, layout, target.datastoreUrls));
 
     // The source is as before but for what its guest wrote meanwhile: the delta folds back into its disks.
@@ -242,15 +265,28 @@ export async function testMigration(
   // half-way: a test VM must not be left registered).
   progress.step = 'cleanup-test';
   const cleanup: string[] = [];
+  let kept: TestCopyMarker | null = null;
   await CancellationScope.nonCancellable(async () => {
-    for (const { what, undo } of [...compensations].reverse()) {
+    for (const { id, what, undo } of [...compensations].reverse()) {
+      if (id === 'folders' && keptDisks && keptDisks.marker.disks.length > 0) {
+        const done = await step(
+          control.keepTestDisks,
+          `Delete the test VM's files in ${folders.join(', ')}, keep the copied disks for the real run`,
+          { endpoint: target.endpoint, folders, migrationId, ...keptDisks },
+        );
+        kept = done.marker;
+        cleanup.push(
+          `deleted the test VM's own files (${done.deleted.length}); kept the copied disks ${keptDisks.keep.join(', ')} with ${TEST_MARKER_FILE} for the real migration`,
+        );
+        continue;
+      }
       await undo();
       cleanup.push(what);
     }
   });
   const cleanedAt = new Date().toISOString();
   cleaned = { cleanedAt, cleanup };
-  const test: TestReport = { ...report, cleanup, cleanedAt };
+  const test: TestReport = { ...report, cleanup, cleanedAt, ...(keepDisks ? { keptDisks: kept } : {}) };
   progress.test = test;
   return ctx.finish({
     downtimeMs: null,

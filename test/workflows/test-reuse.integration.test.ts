@@ -172,6 +172,8 @@ describe('a real migration after a test migration (integration)', () => {
     expect(fresh).toBeGreaterThan(0);
     const { test } = await testThenWrite('ru01');
     const { result } = await run('ru01', { mode: 'cold' }, 'reuse-real');
+    // First what a user checks: the target runs with the source's bytes (the 64 KiB write included).
+    await expectLanded('ru01', result);
     const disk = result.disks?.[0];
     expect(disk?.reuse).toEqual({ fromMigration: test.id, reused: true });
     expect(disk?.allocatedBytes).toBe(128 * 1024);
@@ -181,7 +183,6 @@ describe('a real migration after a test migration (integration)', () => {
     );
     expect(moved).toBeLessThanOrEqual(0.1 * fresh);
     expect(result.warnings.some((w) => w.includes(`test migration ${test.id} kept`))).toBe(true);
-    await expectLanded('ru01', result);
   }, 600_000);
 
   it('change tracking reset on the source since the test: the disk is copied whole, the report says why', async () => {

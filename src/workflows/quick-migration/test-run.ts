@@ -5,7 +5,9 @@
  *   make folders → snapshot → bulk copy of the frozen disks (+ the .vmx pointed at them, the nvram)
  *   → remove the snapshot → register `<name>-test` (adapters start disconnected) → snapshot it (its
  *   writes go to a delta, the copied disks stay pristine) → power on → heartbeat
- *   → [options.test.keep: wait for the cleanupTest update] → unregister, delete the folders.
+ *   → [options.test.keep: wait for the cleanupTest update] → unregister, then (options.test.keepDisks,
+ *   the default) delete the test VM's own files and keep the copied base disks with quickmig-test.json
+ *   for a later real migration (test-keep.ts, planner/test-copy.ts), or delete the folders.
  *
  * The source is never suspended or stopped: it is only snapshotted and the snapshot removed, as the
  * bulk phase of a real run does. The copy is crash-consistent (the disks as the snapshot froze them).

@@ -211,8 +211,15 @@ func TestFolderLinkRateStreamsAndConsolidation(t *testing.T) {
 	}
 	within(t, "two 8 MiB GETs sharing one link", max(firstByte[0], firstByte[1]), 2*one)
 
-	// the stream cap: while a slow reader holds the only stream, the next GET gets no answer
-	u := strings.TrimSuffix(lb.l.URL, "/sdk") + "/folder/x/a.bin?dcPath=ha-datacenter&dsName=datastore1"
+	// the stream cap: while a reader that reads nothing holds the only stream, the next request gets no
+	// answer. The file is larger than loopback socket buffers can absorb (they grow to several MiB), so the
+	// server is still sending it, and holding the stream, for over a second at 50 MB/s; with the 8 MiB file
+	// the whole body fit in the buffers, the handler returned after 170 ms and the stream was free again
+	// inside the 300 ms window (3 of 6 runs).
+	if res, _ := lb.folder("PUT", "datastore1", "x/big.bin", pattern(64<<20, 3), "cookie", nil); res.StatusCode != 201 {
+		t.Fatalf("PUT big %d", res.StatusCode)
+	}
+	u := strings.TrimSuffix(lb.l.URL, "/sdk") + "/folder/x/big.bin?dcPath=ha-datacenter&dsName=datastore1"
 	req, _ := http.NewRequest("GET", u, nil)
 	req.SetBasicAuth(s.Username, s.Password)
 	held, err := lb.http.Do(req)

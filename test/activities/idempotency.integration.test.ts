@@ -9,10 +9,9 @@ import type { EndpointPool } from '../../src/activities/endpoints';
 import { createEndpointPool } from '../../src/activities/endpoints';
 import { loadWorkerConfig } from '../../src/config/config';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { MoRef } from '../../src/vsphere';
 import { InvalidPowerStateError } from '../../src/vsphere';
-import { startPrivateLab } from '../support/lab';
+import { startPrivateLab, stopPrivateLab } from '../support/lab';
 
 let lab: LabInfo;
 let pool: EndpointPool;
@@ -26,7 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pool?.close();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 async function vm(endpoint: string, name: string): Promise<MoRef> {

@@ -6,10 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { freePorts } from '../../src/lab/processes';
 import type { VSphereClient } from '../../src/vsphere';
-import { startPrivateLab } from '../support/lab';
+import { startPrivateLab, stopPrivateLab } from '../support/lab';
 import { connect } from '../vsphere/helpers';
 import type { CliProcess } from './support';
 import { labEnv, runCli, startCli, startWorkerProcess, stopProcess } from './support';
@@ -45,7 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await esxA?.close();
   await stopProcess(worker);
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 async function vmOnEsxA(name: string) {

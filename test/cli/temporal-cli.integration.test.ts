@@ -7,10 +7,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { ensureTools } from '../../src/lab/tools';
 import type { MigrationProgress, MigrationResult } from '../../src/workflows/definitions';
-import { startPrivateLab } from '../support/lab';
+import { startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { CliProcess } from './support';
 import { startWorkerProcess, stopProcess } from './support';
 
@@ -27,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopProcess(worker);
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 /** `temporal ...args` against the lab; returns stdout. */

@@ -24,14 +24,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planFrom, requestFrom } from '../../src/cli/request';
 import { QuickmigClient } from '../../src/client/migrations';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { Topology } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { MigrationPlan } from '../../src/planner/plan';
 import type { MigrationRequest, MigrationRequestInput } from '../../src/request/request';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationResult } from '../../src/workflows/definitions';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { LabWorker } from '../support/lab-worker';
 import { startLabWorker } from '../support/lab-worker';
 import { connect } from '../vsphere/helpers';
@@ -124,7 +123,7 @@ afterAll(async () => {
     labs.map(async (lab) => {
       await Promise.all(Object.values(lab.vsphere).map((c) => c.close()));
       await lab.worker.stop();
-      await labDown(lab.info.dir);
+      await stopPrivateLab(lab.info.dir);
     }),
   );
 });

@@ -12,12 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { freePorts } from '../../src/lab/processes';
 import { projectRoot } from '../../src/lab/tools';
 import type { CliProcess } from '../cli/support';
 import { labEnv, startWorkerProcess, stopProcess } from '../cli/support';
-import { startPrivateLab } from '../support/lab';
+import { startPrivateLab, stopPrivateLab } from '../support/lab';
 import { connect } from '../vsphere/helpers';
 
 interface PackageJson {
@@ -214,7 +213,7 @@ export async function follow(client: QuickmigClient): Promise<number | null> {
         await exited;
       }
       await stopProcess(worker);
-      if (lab) await labDown(lab.dir);
+      if (lab) await stopPrivateLab(lab.dir);
     });
 
     it('reports its health and refuses a bad request with the field', async () => {

@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrationFailedError } from '../../src/client/failures';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { RequestValidationError } from '../../src/request/errors';
 import type { MigrationRequestInput } from '../../src/request/request';
 import { labEnv, runCli } from '../cli/support';
-import { endpoint, startPrivateLab } from '../support/lab';
+import { endpoint, startPrivateLab, stopPrivateLab } from '../support/lab';
 import { clientsFor, Estate, Matrix, topologyWith, WorkerProcess } from './support';
 
 let lab: LabInfo;
@@ -369,7 +368,7 @@ afterAll(async () => {
   await Promise.all([worker, badPassword, badThumbprint].map((w) => w?.stop()));
   await Promise.all(clients.map((c) => c.close()));
   await estate?.close();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 describe('bad input is refused before any change, naming the field and the fix', () => {

@@ -15,11 +15,10 @@ import { codecHandler } from '../../src/cli/codec';
 import { MigrationAlreadyRunningError, MigrationFailedError } from '../../src/client/failures';
 import { AesGcmPayloadCodec, dataConverterFor, loadEncryptionKey } from '../../src/codec/codec';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { ensureTemporal } from '../../src/lab/tools';
 import { VSphereClient } from '../../src/vsphere';
 import { labEnv, runCli } from '../cli/support';
-import { endpoint, startPrivateLab } from '../support/lab';
+import { endpoint, startPrivateLab, stopPrivateLab } from '../support/lab';
 import {
   checkCompleted,
   clientsFor,
@@ -63,7 +62,7 @@ afterAll(async () => {
   await Promise.all([worker?.stop(), encrypted?.stop()]);
   await clients?.close();
   await estate?.close();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 const to = { endpoint: 'esx-b', datastore: 'datastore1' };

@@ -18,9 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrationFailedError } from '../../src/client/failures';
 import type { FaultRule } from '../../src/lab/control';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { MigrationResult } from '../../src/workflows/definitions';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import {
   checkCompleted,
   checkRolledBack,
@@ -243,7 +242,7 @@ afterAll(async () => {
       await l.worker?.stop();
       await l.clients?.close();
       await l.estate?.close();
-      if (l.lab) await labDown(l.lab.dir);
+      if (l.lab) await stopPrivateLab(l.lab.dir);
     }),
   );
 });

@@ -22,12 +22,11 @@ import { Client, Connection } from '@temporalio/client';
 import { QuickmigClient } from '../../src/client/migrations';
 import type { LabCall } from '../../src/lab/control';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { projectRoot } from '../../src/lab/tools';
 import type { Topology } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
-import { controlOf } from '../support/lab';
+import { controlOf, stopPrivateLab } from '../support/lab';
 import { connect } from '../vsphere/helpers';
 
 /** QUICKMIG_SOAK=1 runs the long matrix (more seeds, every crash point, repeated). */
@@ -195,7 +194,7 @@ export async function tearDownRig(parts: {
   await parts.worker?.stop();
   await parts.clients?.close();
   await parts.estate?.close();
-  if (parts.lab) await labDown(parts.lab.dir);
+  if (parts.lab) await stopPrivateLab(parts.lab.dir);
 }
 
 /** Read access to a lab's inventory and files, for the checks after each case. */

@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown, restartTemporal } from '../../src/lab/lab';
+import { restartTemporal } from '../../src/lab/lab';
 import type { MigrationResult } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import {
   checkCompleted,
   clientsFor,
@@ -44,7 +44,7 @@ afterAll(async () => {
   matrix.write();
   await worker?.stop();
   await estate?.close();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 /** Retries a client call across the restart (a long poll may be cut while the server is down). */

@@ -6,9 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { MigrationResult } from '../../src/workflows/definitions';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import {
   clientsFor,
   Estate,
@@ -47,7 +46,7 @@ afterAll(async () => {
   await worker?.stop();
   await clients?.close();
   await estate?.close();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 interface DiskHeartbeat {

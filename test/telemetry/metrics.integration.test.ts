@@ -12,7 +12,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { freePorts } from '../../src/lab/processes';
 import { projectRoot } from '../../src/lab/tools';
 import type { MetricDefinition } from '../../src/telemetry/metrics';
@@ -28,7 +27,7 @@ import {
 } from '../../src/telemetry/metrics';
 import type { CliProcess } from '../cli/support';
 import { labEnv, runCli, startWorkerProcess, stopProcess } from '../cli/support';
-import { controlOf, endpoint, passwordOf, startPrivateLab } from '../support/lab';
+import { controlOf, endpoint, passwordOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 
 interface Series {
   name: string;
@@ -115,7 +114,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopProcess(worker);
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 describe('worker telemetry (integration)', () => {

@@ -10,13 +10,12 @@ import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { projectRoot } from '../../src/lab/tools';
 import type { MoRef, VSphereClient } from '../../src/vsphere';
 import { parseDatastorePath } from '../../src/vsphere';
 import type { ThinChunkDone } from '../../src/vsphere/transfer/thin';
 import { copyThinDisk } from '../../src/vsphere/transfer/thin';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import { connect } from './helpers';
 
 const MiB = 1024 * 1024;
@@ -75,7 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await a?.close();
   await b?.close();
-  if (info) await labDown(info.dir);
+  if (info) await stopPrivateLab(info.dir);
 });
 
 describe('thin disk copy', () => {

@@ -18,7 +18,6 @@ import type { LiveBatchProgress } from '../../src/client/batches';
 import { MigrationCancelledError } from '../../src/client/failures';
 import { QuickmigClient } from '../../src/client/migrations';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { projectRoot } from '../../src/lab/tools';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { BatchVm } from '../../src/workflows/batch';
@@ -26,7 +25,7 @@ import { progressQuery } from '../../src/workflows/definitions';
 import type { planMigration } from '../../src/workflows/plan-migration';
 import { labEnv, runCli } from '../cli/support';
 import { HistoryRecorder } from '../support/histories';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker, workflowBundle } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -57,7 +56,7 @@ afterAll(async () => {
   if (worker) await histories.record();
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 async function sha256(file: string): Promise<string> {

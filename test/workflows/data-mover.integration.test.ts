@@ -6,11 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { quickMigration } from '../../src/workflows/quick-migration';
 import type { CliProcess } from '../cli/support';
 import { labEnv, runCli, startWorkerProcess, stopProcess } from '../cli/support';
-import { startPrivateLab } from '../support/lab';
+import { startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 
@@ -28,7 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopProcess(mover);
   await worker?.stop();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 describe('data-mover task queue (integration)', () => {

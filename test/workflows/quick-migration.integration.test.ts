@@ -13,7 +13,6 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import { ensureTemporal, projectRoot } from '../../src/lab/tools';
 import type { Topology } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
@@ -23,7 +22,7 @@ import type { MigrationResult } from '../../src/workflows/definitions';
 import { approveSwitchoverUpdate, progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
 import { HistoryRecorder } from '../support/histories';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -100,7 +99,7 @@ afterAll(async () => {
   await histories.record();
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 const run = promisify(execFile);

@@ -11,13 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { Topology } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import { parseDatastorePath } from '../../src/vsphere';
 import { quickMigration } from '../../src/workflows/quick-migration';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -58,7 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   await vc?.close();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 function local(path: string): string {

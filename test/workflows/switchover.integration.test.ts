@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { Topology, TopologyVm } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { MigrationRequestInput } from '../../src/request/request';
@@ -19,7 +18,7 @@ import type { MigrationResult } from '../../src/workflows/definitions';
 import { planMigration } from '../../src/workflows/plan-migration';
 import { quickMigration } from '../../src/workflows/quick-migration';
 import { HistoryRecorder } from '../support/histories';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -95,7 +94,7 @@ afterAll(async () => {
   await histories.record();
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 async function vmNamed(endpoint: string, name: string): Promise<VmFacts | undefined> {

@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { Topology } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { MigrationRequestInput } from '../../src/request/request';
@@ -20,7 +19,7 @@ import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import { parseDatastorePath } from '../../src/vsphere';
 import { approveSwitchoverUpdate, progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -79,7 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   for (const c of Object.values(clients)) await c.close();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 function local(endpoint: string, path: string): string {

@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OperationRefusedError } from '../../src/client/failures';
 import { QuickmigClient } from '../../src/client/migrations';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { Topology, TopologyVm } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { MigrationRequestInput } from '../../src/request/request';
@@ -22,7 +21,7 @@ import type { MigrationProgress } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
 import { labEnv, runCli } from '../cli/support';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -79,7 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 async function vmNamed(endpoint: string, name: string): Promise<VmFacts | undefined> {

@@ -22,14 +22,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { Topology, TopologyVm } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { MigrationRequestInput } from '../../src/request/request';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationResult } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
-import { controlOf, startPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -86,7 +85,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(Object.values(clients).map((c) => c.close()));
   await worker?.stop();
-  if (lab) await labDown(lab.dir);
+  if (lab) await stopPrivateLab(lab.dir);
 });
 
 async function vmNamed(endpoint: string, name: string): Promise<VmFacts | undefined> {

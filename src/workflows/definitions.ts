@@ -40,6 +40,11 @@ export interface QuickMigrationOptions {
    * stopped VM, stays until the source runs again.
    */
   sourceReturnTimeout?: Duration;
+  /**
+   * Files a copy moves at once (each a stream through the source host and one through the target
+   * host). Default: copyFiles' own, 4. A batch sets it to what the copy streams it admitted allow.
+   */
+  copyConcurrency?: number;
 }
 
 /** Phases in order (ARCHITECTURE.md "Quick Migration phases"); the last two are end states. */

@@ -98,3 +98,12 @@ export const SOURCE_STAYS_STOPPED = 'source-stays-stopped';
  * Quick Migration started before it is running.
  */
 export const ROLLBACK_CONTINUES = 'rollback-continues';
+
+/**
+ * A batch admits its queued migrations by the resources each will hold (workflows/batch-admission.ts,
+ * planner/admission.ts): copy streams per source and target host (limits.streamsPerHost, default 8),
+ * snapshots per source datastore (limits.snapshotsPerDatastore, default 15) beside the slots, shows what
+ * a queued VM waits on, and starts each migration with the copy concurrency its streams allow. Added on
+ * branch admission (2026-12-03); may be deprecated once no batch started before it is running.
+ */
+export const RESOURCE_ADMISSION = 'resource-admission';

@@ -50,7 +50,7 @@ export async function copySteps(
     compensate: (what, undo) => compensations.push({ what, undo }),
     ...(ctx.options ? { options: ctx.options } : {}),
   });
-  const copies = copier(prepared, progress, ctx.transfer, sw.vmxFor);
+  const copies = copier(prepared, progress, ctx.transfer, sw.vmxFor, ctx.options?.copyConcurrency);
   const { copy, copied } = copies;
   const warm = warmMigration(prepared, ctx, copies, compensations, layout);
 

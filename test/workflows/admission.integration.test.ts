@@ -16,6 +16,7 @@ import { labDown } from '../../src/lab/lab';
 import { projectRoot } from '../../src/lab/tools';
 import { parsePlan } from '../../src/request/batch-plan';
 import type { VSphereClient } from '../../src/vsphere';
+import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
@@ -30,6 +31,7 @@ let lab: LabInfo;
 let worker: TestWorker;
 let quickmig: QuickmigClient;
 let dst: VSphereClient;
+const histories = new HistoryRecorder();
 
 beforeAll(async () => {
   lab = await startPrivateLab('admission', TOPOLOGY);
@@ -39,6 +41,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (worker) await histories.record();
   await dst?.close();
   await worker?.stop();
   if (lab) await labDown(lab.dir);
@@ -85,6 +88,7 @@ migrations:
       'admission.yaml',
     );
     const { id } = await quickmig.startBatch(plan);
+    histories.add('batch-admission', worker.client.workflow.getHandle(id));
 
     // Follow it as `quickmig watch` does: what each queued VM waits on, as the batch says it.
     const waits = new Map<string, string>();

@@ -40,6 +40,7 @@ import { resourceAdmission, slotAdmission } from './batch-admission';
 import type { MigrationResult, QuickMigrationOptions } from './definitions';
 import { RESOURCE_ADMISSION } from './patches';
 import type { quickMigration } from './quick-migration';
+import { BATCH_ATTRIBUTE } from './search-attributes';
 
 export type { BatchLimits, MigrationBatchInput };
 
@@ -146,7 +147,8 @@ export function childIdOf(batchId: string, request: MigrationRequestInput): stri
 /** Migrates the plan's VMs as child workflows within the limits; see the file comment. */
 export async function migrationBatch(input: MigrationBatchInput): Promise<BatchResult> {
   const batchId = workflowInfo().workflowId;
-  const admission = patched(RESOURCE_ADMISSION)
+  const byResources = patched(RESOURCE_ADMISSION);
+  const admission = byResources
     ? resourceAdmission(checkLimits(input.limits ?? {}))
     : slotAdmission(checkLimits(input.limits ?? {}));
   const limits = admission.limits;
@@ -275,6 +277,8 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
           // A terminated batch leaves its running migrations to finish (or be cancelled) on their own.
           parentClosePolicy: 'ABANDON',
           staticSummary: `Migrate ${vm.vm} (batch ${batchId})`,
+          // `QuickmigBatch = '<batch id>'` lists the batch's migrations in the UI (with their QuickmigPhase).
+          ...(byResources ? { typedSearchAttributes: [{ key: BATCH_ATTRIBUTE, value: batchId }] } : {}),
         });
         const result = await child.result();
         vm.state = 'succeeded';

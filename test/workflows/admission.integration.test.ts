@@ -146,5 +146,16 @@ migrations:
       ),
     ).toBe(true);
     expect(result.counts.waitingOn).toEqual({});
+
+    // One search-attribute filter lists the batch's migrations, as the Temporal UI does (visibility
+    // catches up within seconds).
+    let listed: string[] = [];
+    for (let i = 0; i < 40 && listed.length < 6; i++) {
+      listed = [];
+      for await (const wf of worker.client.workflow.list({ query: `QuickmigBatch = '${id}'` }))
+        listed.push(`${wf.workflowId} ${wf.status.name}`);
+      if (listed.length < 6) await sleep(500);
+    }
+    expect(listed.sort()).toEqual(result.vms.map((v) => `${v.migrationId} COMPLETED`).sort());
   });
 });

@@ -41,6 +41,8 @@ export interface MaxHeld {
   streamsPerHost?: Record<string, number>;
   /** Migration snapshots per source datastore; only with resource admission. */
   snapshotsPerDatastore?: Record<string, number>;
+  /** Suspends per source host at once; only with resource admission. */
+  suspendsPerHost?: Record<string, number>;
 }
 
 /** The batch's admission; see the file comment. */
@@ -55,6 +57,15 @@ export interface BatchAdmission {
   released(vm: AdmittedVm): void;
   /** How many files the VM's migration may copy at once; undefined: the migration's default. */
   copyConcurrency(vm: AdmittedVm): number | undefined;
+  /** True when the VM's migration must ask for its switchover's resources (a suspend slot). */
+  asksForSwitchover(vm: AdmittedVm): boolean;
+  /**
+   * The migrations that asked for their switchover's resources (in the order they asked) that get them
+   * now; sets waitingOn of the others.
+   */
+  scheduleSwitchovers<T extends AdmittedVm>(asking: T[]): T[];
+  /** Gives back a migration's switchover resources (it resumed); a second release is harmless. */
+  releaseSwitchover(vm: AdmittedVm): void;
   maxHeld(): MaxHeld;
 }
 
@@ -98,6 +109,9 @@ export function slotAdmission(limits: BatchLimits): BatchAdmission {
       for (const k of keysOf(vm)) held.set(k, (held.get(k) ?? 1) - 1);
     },
     copyConcurrency: () => undefined,
+    asksForSwitchover: () => false,
+    scheduleSwitchovers: () => [],
+    releaseSwitchover: () => {},
     maxHeld: () => ({
       global: maxHeld.get('global') ?? 0,
       perSourceHost: perPrefix('host:'),
@@ -119,6 +133,9 @@ export function resourceAdmission(written: BatchLimits): BatchAdmission {
   };
   const ledger: LedgerState = emptyLedger();
   const needs = new Map<string, ResourceNeed[]>();
+  // Needs held for the switchover only (a suspend slot), under the holder `<migration id>#switchover`.
+  const switchNeeds = new Map<string, ResourceNeed[]>();
+  const switchHolder = (vm: AdmittedVm) => `${vm.migrationId}#switchover`;
   const concurrency = new Map<string, number>();
   const bypassed = new Map<string, number>();
   const peaksOf = (kind: ResourceKind) =>
@@ -135,10 +152,16 @@ export function resourceAdmission(written: BatchLimits): BatchAdmission {
     limits,
     resolved(vm, plan, request) {
       const footprint = footprintOf(plan, request);
+      const all = needsOf(footprint, limits);
       needs.set(
         vm.migrationId,
-        needsOf(footprint, limits).filter((n) => n.span === 'migration'),
+        all.filter((n) => n.span === 'migration'),
       );
+      // Only a limit makes the migration ask: without one, a suspend slot is always free.
+      const onSwitchover = all.filter(
+        (n) => n.span === 'switchover' && Number.isFinite(capacityOf(n.kind, limits)),
+      );
+      if (onSwitchover.length > 0) switchNeeds.set(vm.migrationId, onSwitchover);
       if (footprint.copyFiles > 0) concurrency.set(vm.migrationId, copyConcurrencyOf(footprint, limits));
     },
     schedule(queued) {
@@ -155,15 +178,35 @@ export function resourceAdmission(written: BatchLimits): BatchAdmission {
     },
     released(vm) {
       release(ledger, vm.migrationId);
+      release(ledger, switchHolder(vm));
       bypassed.delete(vm.migrationId);
+      bypassed.delete(switchHolder(vm));
     },
     copyConcurrency: (vm) => concurrency.get(vm.migrationId),
+    asksForSwitchover: (vm) => switchNeeds.has(vm.migrationId),
+    scheduleSwitchovers(asking) {
+      const waiters: Waiter[] = asking.map((vm) => ({
+        holder: switchHolder(vm),
+        needs: switchNeeds.get(vm.migrationId) ?? [],
+        bypassed: bypassed.get(switchHolder(vm)) ?? 0,
+      }));
+      const { admitted, waiting } = admit(ledger, waiters, limits);
+      for (const w of waiters) bypassed.set(w.holder, w.bypassed);
+      const granted = new Set(admitted);
+      for (const vm of asking) show(vm, waiting[switchHolder(vm)]);
+      return asking.filter((vm) => granted.has(switchHolder(vm)));
+    },
+    releaseSwitchover(vm) {
+      release(ledger, switchHolder(vm));
+      bypassed.delete(switchHolder(vm));
+    },
     maxHeld: () => ({
       global: ledger.peak.global ?? 0,
       perSourceHost: peaksOf('source-host'),
       perTargetDatastore: peaksOf('target-datastore'),
       streamsPerHost: peaksOf('host-streams'),
       snapshotsPerDatastore: peaksOf('datastore-snapshots'),
+      suspendsPerHost: peaksOf('host-suspends'),
     }),
   };
 }

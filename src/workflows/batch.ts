@@ -23,6 +23,7 @@ import {
   ChildWorkflowFailure,
   condition,
   defineQuery,
+  getExternalWorkflowHandle,
   isCancellation,
   patched,
   setHandler,
@@ -35,6 +36,7 @@ import type { BatchLimits, MigrationBatchInput } from '../request/batch-plan';
 import { FAILURE_TYPES, WORKFLOW_TYPES } from '../request/contract';
 import type { MigrationRequestInput } from '../request/request';
 import { planningActivities } from './activity-options';
+import { releaseSwitchoverSlot, requestSwitchoverSlot, switchoverSlotGranted } from './admission-signals';
 import type { MaxHeld } from './batch-admission';
 import { resourceAdmission, slotAdmission } from './batch-admission';
 import type { MigrationResult, QuickMigrationOptions } from './definitions';
@@ -199,7 +201,7 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
     const count = (...states: BatchVmState[]) => vms.filter((v) => states.includes(v.state)).length;
     const waitingOn: Partial<Record<ResourceKind, number>> = {};
     for (const v of vms)
-      if (v.state === 'queued' && v.waitingFor)
+      if ((v.state === 'queued' || v.state === 'running') && v.waitingFor)
         waitingOn[v.waitingFor.kind] = (waitingOn[v.waitingFor.kind] ?? 0) + 1;
     return {
       batchId,
@@ -224,6 +226,29 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
   // Every resolution and every child's end bumps `changes`, which wakes the scheduler.
   let changes = 0;
   let inFlight = 0;
+
+  // Migrations that asked for their switchover's resources (a suspend slot), in the order they asked.
+  const askingSwitchover: BatchVm[] = [];
+  const byId = new Map(vms.map((v) => [v.migrationId, v]));
+  setHandler(requestSwitchoverSlot, ({ holder }) => {
+    const vm = byId.get(holder);
+    if (vm && vm.state === 'running' && !askingSwitchover.includes(vm)) askingSwitchover.push(vm);
+    changes++;
+  });
+  setHandler(releaseSwitchoverSlot, ({ holder }) => {
+    const vm = byId.get(holder);
+    if (vm) admission.releaseSwitchover(vm);
+    changes++;
+  });
+  const grantSwitchovers = () => {
+    for (const vm of admission.scheduleSwitchovers(askingSwitchover)) {
+      askingSwitchover.splice(askingSwitchover.indexOf(vm), 1);
+      // A migration that ended meanwhile cannot be told; the batch releases its holds at its end.
+      getExternalWorkflowHandle(vm.migrationId)
+        .signal(switchoverSlotGranted)
+        .catch(() => undefined);
+    }
+  };
 
   const resolve = async (vm: BatchVm): Promise<void> => {
     const request = input.migrations[vm.index] as MigrationRequestInput;
@@ -260,8 +285,11 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
   const launch = (vm: BatchVm): void => {
     const request = input.migrations[vm.index] as MigrationRequestInput;
     const concurrency = admission.copyConcurrency(vm);
-    const options =
-      concurrency === undefined ? childOptions : { ...childOptions, copyConcurrency: concurrency };
+    const options: QuickMigrationOptions = {
+      ...childOptions,
+      ...(concurrency === undefined ? {} : { copyConcurrency: concurrency }),
+      ...(admission.asksForSwitchover(vm) ? { switchoverAdmission: { ledger: batchId } } : {}),
+    };
     inFlight++;
     vm.state = 'running';
     vm.startedAt = Date.now();
@@ -301,6 +329,7 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
         else fail(vm, failureOf(error));
       } finally {
         admission.released(vm);
+        if (askingSwitchover.includes(vm)) askingSwitchover.splice(askingSwitchover.indexOf(vm), 1);
         inFlight--;
         changes++;
       }
@@ -321,6 +350,7 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
   try {
     for (;;) {
       for (const vm of admission.schedule(vms.filter((v) => v.state === 'queued'))) launch(vm);
+      grantSwitchovers();
       if (inFlight === 0 && vms.every((v) => v.state !== 'resolving' && v.state !== 'queued')) break;
       const seen = changes;
       await condition(() => changes !== seen);

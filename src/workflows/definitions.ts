@@ -45,6 +45,12 @@ export interface QuickMigrationOptions {
    * host). Default: copyFiles' own, 4. A batch sets it to what the copy streams it admitted allow.
    */
   copyConcurrency?: number;
+  /**
+   * Set by a batch whose plan limits suspendsPerHost: the migration asks the batch (`ledger`, its
+   * workflow id) for a suspend slot before it suspends its source, and gives it back once the target
+   * runs (quick-migration/switchover-slot.ts). Default: none (no asking).
+   */
+  switchoverAdmission?: { ledger: string };
 }
 
 /** Phases in order (ARCHITECTURE.md "Quick Migration phases"); the last two are end states. */

@@ -24,7 +24,8 @@ import { connect } from '../vsphere/helpers';
 
 const TOPOLOGY = `${projectRoot}/test/workflows/fixtures/admission-topology.json`;
 const STREAMS_PER_HOST = 6;
-const SNAPSHOTS_PER_DATASTORE = 1;
+const SNAPSHOTS_PER_DATASTORE = 2;
+const SUSPENDS_PER_HOST = 1;
 const HOSTS: Record<string, string> = { 'src-a': 'src-a.lab', 'src-b': 'src-b.lab', dst: 'dst.lab' };
 
 let lab: LabInfo;
@@ -70,13 +71,18 @@ describe('resource admission (integration)', () => {
       await controlOf(lab, name).resetStreams();
       await controlOf(lab, name).clearCalls();
     }
+    // The VMs' morefs (names change at the switchover), to read the call logs by VM.
+    const nameOf = new Map<string, string>();
+    for (const endpoint of ['src-a', 'src-b'])
+      for (const v of await controlOf(lab, endpoint).call<{ moref: string; name: string }[]>('GET', '/vms'))
+        nameOf.set(`${endpoint}/${v.moref}`, v.name);
     const name = `adm-${randomBytes(3).toString('hex')}`;
     const plan = parsePlan(
       `name: ${name}
 defaults:
   source: { endpoint: src-a }
   target: { endpoint: dst, datastore: ds1, host: dst.lab }
-limits: { streamsPerHost: ${STREAMS_PER_HOST}, snapshotsPerDatastore: ${SNAPSHOTS_PER_DATASTORE} }
+limits: { streamsPerHost: ${STREAMS_PER_HOST}, snapshotsPerDatastore: ${SNAPSHOTS_PER_DATASTORE}, suspendsPerHost: ${SUSPENDS_PER_HOST} }
 migrations:
   - source: { name: a1 }
   - source: { name: a2 }
@@ -95,7 +101,7 @@ migrations:
     const deadline = Date.now() + 280_000;
     for (;;) {
       const p = await quickmig.batchProgress(id);
-      for (const vm of p.vms) if (vm.state === 'queued' && vm.waitingOn) waits.set(vm.waitingOn, vm.vm);
+      for (const vm of p.vms) if (vm.waitingOn) waits.set(vm.waitingOn, vm.vm);
       if (p.status !== 'RUNNING' || Date.now() > deadline) break;
       await sleep(250);
     }
@@ -135,14 +141,57 @@ migrations:
       expect(s.created, `snapshots taken on ${endpoint}`).toBe(3);
       expect(s.max, `snapshots open at once on ${endpoint}`).toBeLessThanOrEqual(SNAPSHOTS_PER_DATASTORE);
     }
+    // Suspends per source host: from each source's suspend (its call log) to its target's power-on (the
+    // target's call log), never more than the limit at once.
+    const dstCalls = await controlOf(lab, 'dst').calls();
+    // A target is known by its folder (`[ds1] a1/a1.vmx`): the lab keeps its registration name.
+    const dstNames = new Map(
+      (await controlOf(lab, 'dst').call<{ moref: string; vmx: string }[]>('GET', '/vms')).map((v) => [
+        v.moref,
+        /\] ([^/]+)\//.exec(v.vmx)?.[1],
+      ]),
+    );
+    for (const endpoint of ['src-a', 'src-b']) {
+      const spans: { vm: string; from: number; to: number }[] = [];
+      for (const call of await controlOf(lab, endpoint).calls()) {
+        if (call.method !== 'SuspendVM_Task' || !call.ok) continue;
+        const vm = nameOf.get(`${endpoint}/${call.object}`) as string;
+        const from = Date.parse(call.time);
+        const on = dstCalls.find(
+          (c) =>
+            c.method === 'PowerOnVM_Task' &&
+            c.ok &&
+            dstNames.get(c.object) === vm &&
+            Date.parse(c.time) >= from,
+        );
+        expect(on, `the target of ${vm} powered on after its suspend`).toBeDefined();
+        spans.push({ vm, from, to: Date.parse(on?.time as string) });
+      }
+      expect(spans.map((s) => s.vm).sort()).toEqual(
+        endpoint === 'src-a' ? ['a1', 'a2', 'a3'] : ['b1', 'b2', 'b3'],
+      );
+      for (const s of spans) {
+        const overlapping = spans.filter((o) => o.from < s.to && s.from < o.to).length;
+        expect(overlapping, `suspends on ${endpoint} during ${s.vm}'s switchover`).toBeLessThanOrEqual(
+          SUSPENDS_PER_HOST,
+        );
+      }
+    }
     // The batch's own ledger agrees, and says what the queued ones waited on.
     expect(Math.max(...Object.values(result.maxRunning.streamsPerHost ?? {}))).toBeLessThanOrEqual(
       STREAMS_PER_HOST,
     );
-    expect(result.maxRunning.snapshotsPerDatastore).toEqual({ 'src-a/datastore1': 1, 'src-b/datastore1': 1 });
+    for (const peak of Object.values(result.maxRunning.snapshotsPerDatastore ?? {}))
+      expect(peak).toBeLessThanOrEqual(SNAPSHOTS_PER_DATASTORE);
+    for (const peak of Object.values(result.maxRunning.suspendsPerHost ?? {}))
+      expect(peak).toBeLessThanOrEqual(SUSPENDS_PER_HOST);
+    expect(Object.keys(result.maxRunning.suspendsPerHost ?? {}).sort()).toEqual([
+      'src-a/src-a.lab',
+      'src-b/src-b.lab',
+    ]);
     expect(
       [...waits.keys()].some((w) =>
-        /^migration snapshots on datastore src-[ab]\/datastore1: 1 of 1 in use, needs 1$/.test(w),
+        /^copy streams through host (dst\/dst|src-[ab]\/src-[ab])\.lab: \d of 6 in use, needs 3$/.test(w),
       ),
     ).toBe(true);
     expect(result.counts.waitingOn).toEqual({});

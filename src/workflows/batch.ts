@@ -95,7 +95,10 @@ export interface BatchCounts {
   succeeded: number;
   failed: number;
   cancelled: number;
-  /** Queued VMs by the kind of resource they wait on (`host-streams`, `datastore-snapshots`, ...). */
+  /**
+   * VMs waiting for a resource, by its kind (`host-streams`, `datastore-snapshots`, `host-suspends`):
+   * queued ones, and running ones waiting for their switchover's. Absent when none waits.
+   */
   waitingOn?: Partial<Record<ResourceKind, number>>;
 }
 
@@ -214,7 +217,7 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
         succeeded: count('succeeded'),
         failed: count('failed'),
         cancelled: count('cancelled'),
-        waitingOn,
+        ...(Object.keys(waitingOn).length > 0 ? { waitingOn } : {}),
       },
       maxRunning: admission.maxHeld(),
       cancelRequested,

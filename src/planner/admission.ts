@@ -54,7 +54,10 @@ export interface ResourceNeed {
 export interface MigrationFootprint {
   /** `<endpoint>/<host>` the VM runs on; the endpoint alone when unknown (stricter, never looser). */
   sourceHost: string;
-  /** `<endpoint>/<host>` the target is registered on; `<endpoint>/<cluster>` or the endpoint when not named. */
+  /**
+   * `<endpoint>/<host>` the target is registered on (the plan's targetHost); in older plans the
+   * request's host, else `<endpoint>/<cluster>` or the endpoint (stricter, never looser).
+   */
   targetHost: string;
   /** `<endpoint>/<datastore>` of the source's disks (where a migration snapshot puts its deltas). */
   sourceDatastores: string[];
@@ -71,6 +74,7 @@ export interface MigrationFootprint {
 /** The plan fields footprintOf reads. */
 export type FootprintPlan = Pick<MigrationPlan, 'method' | 'configDatastore' | 'disks' | 'steps'> & {
   sourceHost?: string | undefined;
+  targetHost?: string | undefined;
 };
 
 /** The request fields footprintOf reads. */
@@ -90,7 +94,8 @@ export function footprintOf(plan: FootprintPlan, request: FootprintRequest): Mig
   const quick = plan.method === 'quick-migration';
   return {
     sourceHost: on(source, plan.sourceHost),
-    targetHost: on(target, request.target.host ?? request.target.cluster),
+    // The host preflight picked; in plans from before that field, the request's host or cluster.
+    targetHost: on(target, plan.targetHost || request.target.host || request.target.cluster),
     sourceDatastores: unique(plan.disks.map((d) => `${source}/${d.from}`)),
     targetDatastores: unique([plan.configDatastore, ...plan.disks.map((d) => d.to)]).map(
       (ds) => `${target}/${ds}`,

@@ -72,6 +72,15 @@ describe('footprintOf and needsOf', () => {
     expect(needs.filter((n) => n.kind !== 'host-suspends').every((n) => n.span === 'migration')).toBe(true);
   });
 
+  it('counts the target streams on the host preflight picked in a cluster', () => {
+    const f = footprintOf(plan({ targetHost: 'esx-c' }), {
+      source: { endpoint: 'vc1' },
+      target: { endpoint: 'vc2', cluster: 'c1' },
+    });
+    expect(f.targetHost).toBe('vc2/esx-c');
+    expect(unitsOf(needsOf(f, {}))['host-streams:vc2/esx-c']).toBe(3);
+  });
+
   it('gives a vMotion no streams and no snapshot, and an unnamed host the endpoint or cluster', () => {
     const f = footprintOf(plan({ method: 'vmotion', steps: ['preflight', 'relocate'], sourceHost: '' }), {
       source: { endpoint: 'vc1' },

@@ -7,6 +7,7 @@ import type { DiskChain, VmFileRef } from '../planner/files';
 import { layoutOf, targetPathOf } from '../planner/files';
 import type { MigrationPlan } from '../planner/plan';
 import { decidePlan } from '../planner/plan';
+import { noObjects } from '../planner/privileges';
 import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
 import type { DatastoreFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
@@ -15,7 +16,7 @@ import { folderState } from './datastore';
 import type { EndpointPool } from './endpoints';
 import { PreflightBlockedError } from './errors';
 import { isVPowerLike, migrationFacts } from './migration-facts';
-import { checkPrivileges, labelled, noObjects } from './privileges';
+import { checkPrivileges, labelled } from './privileges';
 import { chooseTargetHost, findNamed, findSourceVm, refuse } from './resolve';
 import { filesOf } from './vm';
 

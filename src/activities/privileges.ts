@@ -13,19 +13,6 @@ export function labelled(kind: string, name: string, ref: MoRef): { ref: MoRef; 
   return { ref, label: `${kind} ${name} (${ref.value})` };
 }
 
-/** Empty object lists: fill the kinds a migration touches. */
-export function noObjects(): MigrationObjects {
-  return {
-    vm: [],
-    vmFolder: [],
-    sourceDatastores: [],
-    irHosts: [],
-    targetFolder: [],
-    targetPool: [],
-    targetDatastores: [],
-  };
-}
-
 /** The privileges one endpoint's account holds among `needs`, as `side privilege moref` keys. */
 async function grantsOf(client: VSphereClient, needs: readonly PrivilegeNeed[]): Promise<Set<string>> {
   const entities = [...new Map(needs.map((n) => [n.object.ref.value, n.object.ref as MoRef])).values()];

@@ -155,3 +155,16 @@ export function privilegeFindings(
     } satisfies Finding;
   });
 }
+
+/** Empty object lists: fill the kinds a migration touches. */
+export function noObjects(): MigrationObjects {
+  return {
+    vm: [],
+    vmFolder: [],
+    sourceDatastores: [],
+    irHosts: [],
+    targetFolder: [],
+    targetPool: [],
+    targetDatastores: [],
+  };
+}

@@ -4,6 +4,7 @@
  */
 import type { Raw } from './convert';
 import { at, faultDetail, list, obj, ref, refLabel, str, toSoapRef, xsiType } from './convert';
+import { VSphereError } from './errors';
 import type { CallOptions, Session } from './session';
 import type { MoRef } from './types';
 
@@ -95,11 +96,22 @@ async function retrieve(
   for (let attempt = 0; ; attempt++) {
     const generation = session.generation;
     const out = await retrievePages(session, spec, options);
-    // A session that expired can be answered with each object's properties missing, each with the fault
-    // NotAuthenticated, instead of the call's fault (vcsim does, as govmomi's simulator/property_collector.go
-    // says RetrieveProperties does without a session): log in again once and read again, or the object
-    // would look as if it had none of them (a VM without disks).
-    if (attempt === 0 && out.some((o) => o.missing.some((m) => m.fault === 'NotAuthenticated'))) {
+    // The property collector can answer a session that is no longer authenticated with each object's
+    // properties missing, each faulted NotAuthenticated, instead of a fault of the call (the vSphere API's
+    // missingSet; clients such as pyvmomi raise that per-property fault). Read that way, an object would
+    // look as if it had none of them (a VM without disks): log in again once and read again, and never
+    // return such a result.
+    const unauthenticated = out.find((o) => o.missing.some((m) => m.fault === 'NotAuthenticated'));
+    if (unauthenticated !== undefined) {
+      if (attempt > 0)
+        throw new VSphereError(
+          {
+            endpoint: session.endpoint,
+            method: 'RetrievePropertiesEx',
+            object: refLabel(unauthenticated.ref),
+          },
+          'properties answered NotAuthenticated again after a new login',
+        );
       session.logger.debug?.('session lost (properties NotAuthenticated); logging in again', {
         endpoint: session.endpoint,
       });

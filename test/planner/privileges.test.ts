@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MigrationObjects, PrivilegeScope } from '../../src/planner/privileges';
 import {
+  noObjects,
   privilegeFindings,
   privilegeNeeds,
   ROLES,
@@ -29,17 +30,8 @@ function documentedRoles(): Map<string, string[]> {
 
 const ref = (value: string) => ({ type: 'X', value });
 function objects(): { source: MigrationObjects; target: MigrationObjects } {
-  const empty = (): MigrationObjects => ({
-    vm: [],
-    vmFolder: [],
-    sourceDatastores: [],
-    irHosts: [],
-    targetFolder: [],
-    targetPool: [],
-    targetDatastores: [],
-  });
-  const source = empty();
-  const target = empty();
+  const source = noObjects();
+  const target = noObjects();
   source.vm.push({ ref: ref('vm-1'), label: 'VM app01 (vm-1)' });
   source.vmFolder.push({ ref: ref('group-v1'), label: 'folder vm (group-v1)' });
   source.sourceDatastores.push({ ref: ref('ds-1'), label: 'datastore datastore1 (ds-1)' });

@@ -10,23 +10,22 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultRule } from '../../src/lab/control';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { MigrationProgress, MigrationResult } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
 import { controlOf, startPrivateLab } from '../support/lab';
+import type { Clients, Estate, WorkerProcess } from './support';
 import {
   checkCompleted,
   checkRolledBack,
-  clientsFor,
-  Estate,
   Matrix,
   quietAfterSnapshot,
   runningActivity,
   SOAK,
   smallVm,
+  tearDownRig,
   topologyWith,
-  WorkerProcess,
   waitUntil,
+  workerRig,
 } from './support';
 
 type Handle = WorkflowHandle;
@@ -180,7 +179,7 @@ const selected = CASES.filter((c) => SOAK || c.quick);
 
 let lab: LabInfo;
 let worker: WorkerProcess;
-let clients: Awaited<ReturnType<typeof clientsFor>>;
+let clients: Clients;
 let estate: Estate;
 const matrix = new Matrix('crash');
 
@@ -195,18 +194,12 @@ beforeAll(async () => {
       ),
     ),
   );
-  worker = new WorkerProcess(lab);
-  await worker.start();
-  clients = await clientsFor(lab, worker.taskQueue);
-  estate = new Estate(lab);
+  ({ worker, clients, estate } = await workerRig(lab));
 });
 
 afterAll(async () => {
   matrix.write();
-  await worker?.stop();
-  await clients?.close();
-  await estate?.close();
-  if (lab) await labDown(lab.dir);
+  await tearDownRig({ lab, worker, clients, estate });
 });
 
 describe('crash matrix: kill -9 of the worker, restart, the migration completes or compensates', () => {

@@ -15,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkEndpoint } from '../../src/activities/endpoints';
 import { Secret } from '../../src/config/secret';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { Topology } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 import type { TopologyPermission, TopologyUser } from '../../src/lab/topology-users';
@@ -24,15 +23,8 @@ import type { MigrationRequestInput } from '../../src/request/request';
 import type { MoRef } from '../../src/vsphere';
 import { PermissionDeniedError, VSphereClient } from '../../src/vsphere';
 import { endpoint, startPrivateLab } from '../support/lab';
-import {
-  checkCompleted,
-  clientsFor,
-  Estate,
-  Matrix,
-  quietAfterSnapshot,
-  smallVm,
-  WorkerProcess,
-} from './support';
+import type { Clients, Estate, WorkerProcess } from './support';
+import { checkCompleted, Matrix, quietAfterSnapshot, smallVm, tearDownRig, workerRig } from './support';
 
 type Endpoint = Topology['endpoints'][number];
 
@@ -175,7 +167,7 @@ function topology(): string {
 
 let lab: LabInfo;
 let worker: WorkerProcess;
-let clients: Awaited<ReturnType<typeof clientsFor>>;
+let clients: Clients;
 let estate: Estate;
 const matrix = new Matrix('privileges');
 
@@ -188,18 +180,12 @@ beforeAll(async () => {
     if (!passwordFile) throw new Error(`lab endpoint ${name} has no user ${u.name}`);
     endpoints[alias] = { url: ep.url, username: u.name, passwordFile, tls: { thumbprint: ep.thumbprint } };
   }
-  worker = new WorkerProcess(lab, { endpoints });
-  await worker.start();
-  clients = await clientsFor(lab, worker.taskQueue);
-  estate = new Estate(lab);
+  ({ worker, clients, estate } = await workerRig(lab, { endpoints }));
 }, 240_000);
 
 afterAll(async () => {
   matrix.write();
-  await worker?.stop();
-  await clients?.close();
-  await estate?.close();
-  if (lab) await labDown(lab.dir);
+  await tearDownRig({ lab, worker, clients, estate });
 });
 
 describe('removing one privilege of a role: preflight names exactly it and its object, changing nothing', () => {

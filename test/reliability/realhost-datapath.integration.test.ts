@@ -14,21 +14,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrationFailedError } from '../../src/client/failures';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown, restartEndpoint } from '../../src/lab/lab';
+import { restartEndpoint } from '../../src/lab/lab';
 import type { Topology } from '../../src/lab/topology';
 import type { MigrationResult } from '../../src/workflows/definitions';
 import { controlOf, startPrivateLab } from '../support/lab';
+import type { Clients, Estate } from './support';
 import {
   checkCompleted,
   checkRolledBack,
-  clientsFor,
-  Estate,
   Matrix,
   runningActivity,
   smallVm,
+  tearDownRig,
   topologyWith,
   WorkerProcess,
   waitUntil,
+  workerRig,
 } from './support';
 
 const MiB = 1024 * 1024;
@@ -37,7 +38,7 @@ const VMS = ['r-get', 'r-put', 'r-restart', 'r-full', 'r-session0', 'r-session']
 let lab: LabInfo;
 let worker: WorkerProcess;
 let sessionWorker: WorkerProcess | undefined;
-let clients: Awaited<ReturnType<typeof clientsFor>>;
+let clients: Clients;
 let estate: Estate;
 const matrix = new Matrix('realhost-datapath');
 
@@ -63,10 +64,7 @@ function topology(): string {
 
 beforeAll(async () => {
   lab = await startPrivateLab('reliability-realhost-datapath', topology());
-  worker = new WorkerProcess(lab);
-  await worker.start();
-  clients = await clientsFor(lab, worker.taskQueue);
-  estate = new Estate(lab);
+  ({ worker, clients, estate } = await workerRig(lab));
 }, 600_000);
 
 afterAll(async () => {
@@ -80,10 +78,7 @@ afterAll(async () => {
     cpSync(lab.dir, join(out, 'lab'), { recursive: true, filter: (f) => !f.includes('datastores') });
     process.stdout.write(`realhost-datapath: logs of the failed run in ${out}\n`);
   }
-  await worker?.stop();
-  await clients?.close();
-  await estate?.close();
-  if (lab) await labDown(lab.dir);
+  await tearDownRig({ lab, worker, clients, estate });
 });
 
 /** Starts the migration of `vm` to esx-b `datastore` on `w`'s task queue; returns its workflow id. */

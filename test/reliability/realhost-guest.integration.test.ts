@@ -14,27 +14,26 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrationFailedError } from '../../src/client/failures';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { MigrationRequestInput } from '../../src/request/request';
 import type { MigrationResult, QuickMigrationOptions } from '../../src/workflows/definitions';
 import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab } from '../support/lab';
+import type { Clients, Estate, WorkerProcess } from './support';
 import {
   checkCompleted,
   checkRolledBack,
-  clientsFor,
-  Estate,
   Matrix,
   quietAfterSnapshot,
   smallVm,
+  tearDownRig,
   topologyWith,
-  WorkerProcess,
   waitUntil,
+  workerRig,
 } from './support';
 
 let lab: LabInfo;
 let worker: WorkerProcess;
-let clients: Awaited<ReturnType<typeof clientsFor>>;
+let clients: Clients;
 let estate: Estate;
 const matrix = new Matrix('realhost-guest');
 /** The histories of the new paths (patches source-stays-stopped, rollback-continues) for the replay test. */
@@ -64,19 +63,13 @@ beforeAll(async () => {
   topology.profile = 'quick';
   writeFileSync(file, JSON.stringify(topology));
   lab = await startPrivateLab('reliability-realhost-guest', file);
-  worker = new WorkerProcess(lab);
-  await worker.start();
-  clients = await clientsFor(lab, worker.taskQueue);
-  estate = new Estate(lab);
+  ({ worker, clients, estate } = await workerRig(lab));
 });
 
 afterAll(async () => {
   matrix.write();
   await histories.record();
-  await worker?.stop();
-  await clients?.close();
-  await estate?.close();
-  if (lab) await labDown(lab.dir);
+  await tearDownRig({ lab, worker, clients, estate });
 });
 
 /** The files of a VM's folder on esx-a's datastore1, sorted. */

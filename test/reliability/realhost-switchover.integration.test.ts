@@ -15,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrationFailedError } from '../../src/client/failures';
 import type { LabCall } from '../../src/lab/control';
 import type { LabInfo } from '../../src/lab/lab';
-import { labDown } from '../../src/lab/lab';
 import type { Topology } from '../../src/lab/topology';
 import type { MoRef } from '../../src/vsphere';
 import { ref } from '../../src/vsphere/convert';
@@ -24,22 +23,22 @@ import { Tasks } from '../../src/vsphere/tasks';
 import type { MigrationResult } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
 import { controlOf, endpoint, passwordOf, startPrivateLab } from '../support/lab';
+import type { Clients, Estate, WorkerProcess } from './support';
 import {
   checkCompleted,
   checkRolledBack,
-  clientsFor,
-  Estate,
   Matrix,
   quietAfterSnapshot,
   smallVm,
+  tearDownRig,
   topologyWith,
-  WorkerProcess,
   waitUntil,
+  workerRig,
 } from './support';
 
 let lab: LabInfo;
 let worker: WorkerProcess;
-let clients: Awaited<ReturnType<typeof clientsFor>>;
+let clients: Clients;
 let estate: Estate;
 const matrix = new Matrix('realhost-switchover');
 
@@ -63,10 +62,7 @@ beforeAll(async () => {
   topology.profile = 'quick';
   writeFileSync(file, JSON.stringify(topology));
   lab = await startPrivateLab('reliability-switchover', file);
-  worker = new WorkerProcess(lab);
-  await worker.start();
-  clients = await clientsFor(lab, worker.taskQueue);
-  estate = new Estate(lab);
+  ({ worker, clients, estate } = await workerRig(lab));
 });
 
 afterAll(async () => {
@@ -75,10 +71,7 @@ afterAll(async () => {
     await controlOf(lab, 'esx-a')
       .endOutage()
       .catch(() => undefined);
-  await worker?.stop();
-  await clients?.close();
-  await estate?.close();
-  if (lab) await labDown(lab.dir);
+  await tearDownRig({ lab, worker, clients, estate });
 });
 
 describe('the source host goes away after the source was stopped', () => {

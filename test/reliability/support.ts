@@ -22,6 +22,7 @@ import { Client, Connection } from '@temporalio/client';
 import { QuickmigClient } from '../../src/client/migrations';
 import type { LabCall } from '../../src/lab/control';
 import type { LabInfo } from '../../src/lab/lab';
+import { labDown } from '../../src/lab/lab';
 import { projectRoot } from '../../src/lab/tools';
 import type { Topology } from '../../src/lab/topology';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
@@ -160,6 +161,41 @@ export async function clientsFor(
     quickmig: new QuickmigClient(temporal, { taskQueue, address: lab.temporal.address }),
     close: () => connection.close(),
   };
+}
+
+/** The clients of {@link clientsFor}. */
+export type Clients = Awaited<ReturnType<typeof clientsFor>>;
+
+/**
+ * Starts a `quickmig worker` on `lab` (with `extraConfig` over the lab's configuration) and connects the
+ * clients for its task queue and the estate checks: what each reliability file runs against. A worker that
+ * fails to start is stopped before the error is thrown, so no process outlives the file.
+ */
+export async function workerRig(
+  lab: LabInfo,
+  extraConfig: Record<string, unknown> = {},
+): Promise<{ worker: WorkerProcess; clients: Clients; estate: Estate }> {
+  const worker = new WorkerProcess(lab, extraConfig);
+  try {
+    await worker.start();
+    return { worker, clients: await clientsFor(lab, worker.taskQueue), estate: new Estate(lab) };
+  } catch (error) {
+    await worker.stop();
+    throw error;
+  }
+}
+
+/** Stops what {@link workerRig} started and takes the lab down; any part may be missing (a setup that failed). */
+export async function tearDownRig(parts: {
+  lab?: LabInfo | undefined;
+  worker?: WorkerProcess | undefined;
+  clients?: Clients | undefined;
+  estate?: Estate | undefined;
+}): Promise<void> {
+  await parts.worker?.stop();
+  await parts.clients?.close();
+  await parts.estate?.close();
+  if (parts.lab) await labDown(parts.lab.dir);
 }
 
 /** Read access to a lab's inventory and files, for the checks after each case. */

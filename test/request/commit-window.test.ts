@@ -4,26 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decidePlan } from '../../src/planner/plan';
-import { RequestValidationError } from '../../src/request/errors';
 import type { MigrationRequestInput } from '../../src/request/request';
 import { normalizeRequest } from '../../src/request/request';
 import { labFacts, request } from '../planner/lab';
+import { problems } from './problems';
 
 /** A move vMotion could do (one vCenter, host change): the planner's first choice without a window. */
 const web01: MigrationRequestInput = {
   source: { endpoint: 'vcenter', name: 'web01' },
   target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'shared-ds' },
 };
-
-function problems(input: unknown): { path: string; message: string }[] {
-  try {
-    normalizeRequest(input);
-  } catch (error) {
-    if (error instanceof RequestValidationError) return [...error.problems];
-    throw error;
-  }
-  throw new Error('expected a RequestValidationError');
-}
 
 describe('options.commit in a request', () => {
   it('defaults to afterMs 0: commit at once, as before the window existed', () => {

@@ -3,21 +3,12 @@ import schema from '../../schema/migration-request.schema.json' with { type: 'js
 import { RequestSyntaxError, RequestValidationError } from '../../src/request/errors';
 import type { MigrationRequest } from '../../src/request/request';
 import { normalizeRequest, parseRequest } from '../../src/request/request';
+import { problems } from './problems';
 
 const minimal = {
   source: { endpoint: 'vcenter', name: 'web01' },
   target: { endpoint: 'vcenter', host: 'esx02.lab', datastore: 'shared-ds' },
 };
-
-function problems(input: unknown): { path: string; message: string }[] {
-  try {
-    normalizeRequest(input);
-  } catch (error) {
-    if (error instanceof RequestValidationError) return [...error.problems];
-    throw error;
-  }
-  throw new Error('expected a RequestValidationError');
-}
 
 describe('normalizeRequest', () => {
   it('applies every default', () => {

@@ -103,7 +103,16 @@ export interface BatchFigure {
   waits: Record<string, { most: number; example: string }>;
   overhead: { median: OverheadSplit; p90OverheadMs: number; migrations: number };
   copies: { byWorker: Record<string, number>; retried: number; retriedVms: string[] };
-  history: { events: number; warning: number; limit: number; perVm: number };
+  history: {
+    events: number;
+    warning: number;
+    limit: number;
+    perVm: number;
+    /** The history's size, bytes, as the server counts it (Temporal warns at 10 MB and stops at 50 MB). */
+    bytes: number;
+  };
+  /** Σ migrations' time in flight ÷ (global limit × first start → last close): how full the global cap was kept. */
+  globalUtilisation: number;
 }
 
 /** Starts the batch lab in `dir` (replacing an earlier one there). */
@@ -273,7 +282,11 @@ async function runBatch(
   log(`batch: ${succeeded}/${spec.vms} succeeded in ${round(seconds, 1)} s`);
 
   // The histories: the batch's event count; each migration's split, and who copied.
-  const batchEvents = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+  const batchHistory = await client.workflow.getHandle(id).fetchHistory();
+  const batchEvents = batchHistory.events ?? [];
+  // The server's own count of the history's size.
+  const described = await client.workflow.getHandle(id).describe();
+  const batchBytes = Number(String(described.raw.workflowExecutionInfo?.historySizeBytes ?? Number.NaN));
   const children = result.vms.filter((v) => v.startedAt !== null);
   const times = await eachLimited(children, 6, async (v) =>
     migrationTimes((await client.workflow.getHandle(v.migrationId).fetchHistory()).events ?? []),
@@ -322,6 +335,10 @@ async function runBatch(
       unmatched: Object.values(suspends).flatMap((s) => s.unmatched),
     },
   };
+  const first = Math.min(...times.map((t) => t.startMs));
+  const last = Math.max(...times.map((t) => t.closeMs));
+  const inFlight = times.reduce((sum, t) => sum + (t.closeMs - t.startMs), 0);
+  const globalUtilisation = round(inFlight / (limits.global * (last - first)), 3);
   const withinLimits = Object.values(observed).every((o) => o.max <= o.limit);
   return {
     spec,
@@ -333,6 +350,7 @@ async function runBatch(
     migrationsPerMinute: round(succeeded / (seconds / 60), 1),
     observed,
     withinLimits,
+    globalUtilisation,
     batchPeaks: result.maxRunning,
     waits,
     overhead: {
@@ -354,6 +372,7 @@ async function runBatch(
       warning: HISTORY_WARNING,
       limit: HISTORY_LIMIT,
       perVm: round(batchEvents.length / spec.vms, 1),
+      bytes: batchBytes,
     },
   };
 }
@@ -405,7 +424,11 @@ export function batchMarkdown(f: BatchFigure, baseline: BatchBaseline = {}): str
     `| migration snapshots open per source datastore (call logs; ${o.snapshotsPerDatastore.created} taken) | ${o.snapshotsPerDatastore.limit} | ${o.snapshotsPerDatastore.max} | ${by(o.snapshotsPerDatastore.by)} |`,
     `| suspend → target power-on per source host (call logs; ${o.suspendsPerHost.spans} switchovers${o.suspendsPerHost.unmatched.length ? `, ${o.suspendsPerHost.unmatched.length} without a target power-on` : ''}) | ${o.suspendsPerHost.limit} | ${o.suspendsPerHost.max} | ${by(o.suspendsPerHost.by)} |`,
     '',
-    `Within every limit: **${f.withinLimits ? 'yes' : 'NO'}**. Waits the batch showed (most VMs at once on each): ` +
+    `Within every limit: **${f.withinLimits ? 'yes' : 'NO'}**.` +
+      (f.globalUtilisation === undefined
+        ? ''
+        : ` The global cap was ${round(f.globalUtilisation * 100, 0)} % used (migrations' time in flight ÷ ${f.limits.global} × first start → last end).`) +
+      ` Waits the batch showed (most VMs at once on each): ` +
       (Object.entries(f.waits)
         .map(([k, w]) => `${k} ${w.most} (\`${w.example}\`)`)
         .join('; ') || 'none') +
@@ -420,7 +443,11 @@ export function batchMarkdown(f: BatchFigure, baseline: BatchBaseline = {}): str
     '',
     `Copies by worker (the attempt that completed): ${by(f.copies.byWorker)}; ${f.copies.retried} migration(s) copied again after the kill (their copy's heartbeat timed out)${f.copies.retried ? `: ${f.copies.retriedVms.slice(0, 10).join(', ')}${f.copies.retried > 10 ? ', …' : ''}` : ''}.`,
     '',
-    `The batch's history: **${f.history.events} events** (${f.history.perVm} per VM; Temporal warns at ${f.history.warning} and stops at ${f.history.limit}).`,
+    `The batch's history: **${f.history.events} events** (${f.history.perVm} per VM; Temporal warns at ${f.history.warning} and stops at ${f.history.limit})` +
+      (f.history.bytes === undefined
+        ? ''
+        : `, ${round(f.history.bytes / 2 ** 20, 2)} MiB (warning at 10 MB, limit 50 MB)`) +
+      '.',
   ];
   return `${lines.join('\n')}\n`;
 }

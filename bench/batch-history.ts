@@ -3,8 +3,7 @@
  * bench's overhead figure splits it (Temporal + SOAP + transfer, here also the wait for a suspend slot),
  * and which data mover runs a copy right now.
  */
-import type { Client } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { WorkerProcess } from './migration-figures';
 
 /** What one migration's time went to (medians over the batch, ms). */
@@ -21,7 +20,8 @@ export interface OverheadSplit {
   overheadMs: number;
 }
 
-export type Event = temporal.api.history.v1.IHistoryEvent;
+/** One event of a workflow history, as the client fetches it. */
+export type Event = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
 const ms = (t: Ts) => (t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
 const num = (v: unknown) => Number(String(v ?? 0));

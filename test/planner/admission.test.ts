@@ -199,6 +199,29 @@ describe('the ledger', () => {
     expect(fourth.admitted[0]).toBe('big');
   });
 
+  it('keeps no global slot for a waiter it reserves for: the slot goes to one behind it that fits', () => {
+    const limits: BatchLimits = { global: 3, snapshotsPerDatastore: 1, streamsPerHost: 16 };
+    const state = emptyLedger();
+    acquire(state, 'a', migrationNeeds(fp(), limits), limits); // the one snapshot on vc1/src1
+    const x = { holder: 'x', needs: migrationNeeds(fp(), limits), bypassed: 5 }; // waits on src1
+    const others: Waiter[] = ['y', 'z', 'w'].map((holder) => ({
+      holder,
+      needs: migrationNeeds(fp({ sourceDatastores: [`vc1/${holder}`], sourceHost: 'vc1/esx-c' }), limits),
+      bypassed: 0,
+    }));
+    // x has been passed over enough to reserve: its snapshot on src1 is kept, but not a global slot,
+    // so two migrations from other datastores take the two free ones.
+    const first = admit(state, [x, ...others], limits, 2);
+    expect(first.admitted).toEqual(['y', 'z']);
+    expect(first.waiting.x).toMatchObject({ key: 'datastore-snapshots:vc1/src1' });
+    expect(first.waiting.w).toMatchObject({ kind: 'global', reserved: 0 });
+    // Once src1's snapshot is free, x takes the next global slot before w, which came after it.
+    release(state, 'a');
+    const second = admit(state, [x, others[2] as Waiter], limits, 2);
+    expect(second.admitted).toEqual(['x']);
+    expect(second.waiting.w).toMatchObject({ kind: 'global' });
+  });
+
   it('refuses to go over a limit or to hold twice (caller bugs)', () => {
     const limits: BatchLimits = { global: 1 };
     const state = emptyLedger();

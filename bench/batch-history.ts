@@ -109,13 +109,16 @@ export function mostAtOnce(spans: { from: number; to: number }[]): number {
 
 /**
  * The copies each data mover runs right now: started copyFiles attempts of the running migrations, by
- * the worker identity (`<pid>@<host>`) that took them. A mover killed since still shows its attempts
- * until their heartbeat times out: those are the copies its death orphaned.
+ * the worker identity (`<pid>@<host>`) that took them; with `startedWithinMs`, only attempts started
+ * that recently (a tiny VM's copy takes about 2 s: one started a moment ago is still running when the
+ * mover is killed). A mover killed since still shows its attempts until their heartbeat times out:
+ * those are the copies its death orphaned.
  */
 export async function copiesInFlight<W extends { proc: WorkerProcess }>(
   client: Client,
   running: string[],
   movers: W[],
+  startedWithinMs = Number.POSITIVE_INFINITY,
 ): Promise<Map<W, number>> {
   const described = await Promise.all(
     running.map((id) =>
@@ -128,6 +131,7 @@ export async function copiesInFlight<W extends { proc: WorkerProcess }>(
   const out = new Map<W, number>();
   for (const a of described.flatMap((d) => d?.raw.pendingActivities ?? [])) {
     if (a.activityType?.name !== 'copyFiles' || a.state !== 2) continue;
+    if (Date.now() - ms(a.lastStartedTime as Ts) > startedWithinMs) continue;
     const mover = movers.find((m) => a.lastWorkerIdentity?.startsWith(`${m.proc.pid}@`));
     if (mover) out.set(mover, (out.get(mover) ?? 0) + 1);
   }

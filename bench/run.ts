@@ -14,7 +14,8 @@
  * limits and targets again with this version's rules, and writes the three files again.
  * `--only batch` runs the batch figure alone (bench/batch-figure.ts: 300 VMs, three workers, one
  * killed; `--batch-vms N` for fewer) on its own lab, and writes `batch-latest.json` and `batch-summary.md`,
- * beside the 50-VM figures of `latest.json`. Both full and --quick runs include the batch figure at 300 VMs.
+ * beside the 50-VM figures of `latest.json` (13 to 20 minutes on 2 cores at a load average of 6 to 15).
+ * Both full and --quick runs include the batch figure at 300 VMs, first, which adds as much to them.
  */
 import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';

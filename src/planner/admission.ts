@@ -244,10 +244,17 @@ export interface Waiter {
  * Admits the waiters that fit, in order: one that does not fit is passed over for one behind it that
  * does, until it has been passed over `maxBypass` times; from then on it reserves the units it needs,
  * so nothing behind it takes them and it starts as soon as they are free (no starvation of a migration
- * that needs much by many that need little). The global slot is not reserved: a waiter that reserves
- * what it waits for takes the next global slot that frees, before anyone behind it, so keeping one
- * back for it would only leave it idle (the batch figure saw 6 of 8 running while 159 waited). Returns the holders admitted (now in the ledger), and for
- * each one still waiting what it waits on. Mutates `state` and the waiters' `bypassed`.
+ * that needs much by many that need little).
+ *
+ * One waiter reserves at a time: the first in order that was passed over enough (as EASY backfilling
+ * reserves for the head of the queue only). It cannot be starved, and once it starts the next one
+ * reserves, so every waiter gets its turn; the others behind it still start on whatever it does not
+ * need. Reservations by every such waiter at once would add up to whole hosts and datastores kept
+ * back (the batch figure saw 179 VMs wait on stream reservations while a target host had room).
+ * The global slot is not reserved: the reserving waiter takes the next global slot that frees,
+ * before anyone behind it, so keeping one back would only leave it idle (the batch figure saw 6 of 8
+ * running while 159 waited). Returns the holders admitted (now in the ledger), and for each one still
+ * waiting what it waits on. Mutates `state` and the waiters' `bypassed`.
  */
 export function admit(
   state: LedgerState,
@@ -259,6 +266,7 @@ export function admit(
   const admitted: string[] = [];
   const waiting: Record<string, Blocker> = {};
   const passedOver: Waiter[] = [];
+  let reserving = false;
   for (const waiter of waiters) {
     const blocker = blockerOf(state, waiter.needs, limits, reserved);
     if (blocker === null) {
@@ -270,11 +278,14 @@ export function admit(
     }
     waiting[waiter.holder] = blocker;
     passedOver.push(waiter);
-    // Every need but the global slot: holding a global slot back idles it (every migration needs
-    // one), and the waiter gets the next free one anyway, being ahead of those behind it in order.
-    if (waiter.bypassed >= maxBypass)
+    // The first waiter passed over enough reserves every need but the global slot: holding a global
+    // slot back idles it (every migration needs one), and it gets the next free one anyway, being
+    // ahead of those behind it in order.
+    if (!reserving && waiter.bypassed >= maxBypass) {
+      reserving = true;
       for (const need of waiter.needs)
         if (need.kind !== 'global') reserved[need.key] = (reserved[need.key] ?? 0) + need.units;
+    }
   }
   return { admitted, waiting };
 }

@@ -222,6 +222,46 @@ describe('the ledger', () => {
     expect(second.waiting.w).toMatchObject({ kind: 'global' });
   });
 
+  it('reserves for one waiter at a time: the others behind it start where it needs nothing', () => {
+    const limits: BatchLimits = { streamsPerHost: 6, snapshotsPerDatastore: 1 };
+    const state = emptyLedger();
+    // Two migrations fill the 6 streams of target host vc2/esx-b (3 each).
+    for (const holder of ['a', 'b'])
+      acquire(
+        state,
+        holder,
+        migrationNeeds(fp({ sourceHost: 'vc1/esx-q', sourceDatastores: [`vc1/q-${holder}`] }), limits),
+        limits,
+      );
+    const toB = (holder: string, host: string, datastore: string) => ({
+      holder,
+      needs: migrationNeeds(fp({ sourceHost: host, sourceDatastores: [datastore] }), limits),
+      bypassed: 5,
+    });
+    const x1 = toB('x1', 'vc1/esx-a', 'vc1/s1');
+    const x2 = toB('x2', 'vc1/esx-c', 'vc1/s2');
+    // y goes elsewhere, from x2's host and datastore: only a reservation for x2 could stop it.
+    const y: Waiter = {
+      holder: 'y',
+      needs: migrationNeeds(
+        fp({ sourceHost: 'vc1/esx-c', sourceDatastores: ['vc1/s2'], targetHost: 'vc2/esx-y' }),
+        limits,
+      ),
+      bypassed: 0,
+    };
+    const first = admit(state, [x1, x2, y], limits, 2);
+    expect(first.admitted).toEqual(['y']);
+    // x1 reserves: x2 waits on the target host's streams, 6 held and 3 kept for x1.
+    expect(first.waiting.x2).toMatchObject({ key: 'host-streams:vc2/esx-b', held: 6, reserved: 3 });
+    // When a target stream frees up enough, x1 starts first, and x2 reserves next.
+    release(state, 'a');
+    const second = admit(state, [x1, x2], limits, 2);
+    expect(second.admitted).toEqual(['x1']);
+    release(state, 'b');
+    release(state, 'y'); // the one snapshot of vc1/s2
+    expect(admit(state, [x2], limits, 2).admitted).toEqual(['x2']);
+  });
+
   it('refuses to go over a limit or to hold twice (caller bugs)', () => {
     const limits: BatchLimits = { global: 1 };
     const state = emptyLedger();

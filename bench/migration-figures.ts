@@ -63,8 +63,19 @@ function start(
 /** A `quickmig worker` process: workflows, control activities and copies, as the command runs by default. */
 export interface WorkerProcess {
   taskQueue: string;
+  pid: number;
   /** Stops it; resolves with its peak RSS (VmHWM) and RSS just before the stop, MiB. */
   stop(): Promise<{ peakRssMiB: number; rssMiB: number }>;
+  /** Kills it with SIGKILL (no shutdown: its running activities are lost); resolves with its RSS just before. */
+  kill(): Promise<{ peakRssMiB: number; rssMiB: number }>;
+}
+
+/** Where a `quickmig worker` process polls, besides its role. */
+export interface WorkerProcessOptions {
+  /** The workflow task queue (not for `--data-mover-only`). Default: a fresh one. */
+  taskQueue?: string;
+  /** `--data-mover-queue Q`: data movers on Q (for `--data-mover-only`, its only queue). Default: a fresh one for `--data-mover-only`, none otherwise. */
+  dataMoverQueue?: string;
 }
 
 const CLI = fileURLToPath(new URL('../bin/quickmig.js', import.meta.url));
@@ -81,12 +92,21 @@ function rssOf(pid: number): { peakRssMiB: number; rssMiB: number } {
  * Starts `quickmig worker` for the lab on a task queue of its own (a copy of the lab's configuration);
  * with `dataMoverOnly`, `quickmig worker --data-mover-only` serving only the copies on that queue.
  */
-export async function startWorkerProcess(lab: BenchLab, dataMoverOnly = false): Promise<WorkerProcess> {
-  const taskQueue = `quickmig-bench-${dataMoverOnly ? 'movers' : 'process'}-${randomUUID().slice(0, 8)}`;
+export async function startWorkerProcess(
+  lab: Pick<BenchLab, 'info'>,
+  dataMoverOnly = false,
+  options: WorkerProcessOptions = {},
+): Promise<WorkerProcess> {
+  const fresh = `quickmig-bench-${dataMoverOnly ? 'movers' : 'process'}-${randomUUID().slice(0, 8)}`;
+  const taskQueue = dataMoverOnly ? (options.dataMoverQueue ?? fresh) : (options.taskQueue ?? fresh);
   const config = JSON.parse(readFileSync(lab.info.workerConfig, 'utf8')) as Record<string, unknown>;
-  const configFile = join(lab.info.dir, `${taskQueue}.json`);
+  const configFile = join(lab.info.dir, `${fresh}.json`);
   writeFileSync(configFile, JSON.stringify(dataMoverOnly ? config : { ...config, taskQueue }));
-  const role = dataMoverOnly ? ['--data-mover-only', '--data-mover-queue', taskQueue] : [];
+  const role = dataMoverOnly
+    ? ['--data-mover-only', '--data-mover-queue', taskQueue]
+    : options.dataMoverQueue
+      ? ['--data-mover-queue', options.dataMoverQueue]
+      : [];
   // The worker image's node flags and environment (Dockerfile): the figure is that of the worker as deployed.
   const image = imageRuntime();
   const args = [...image.nodeArgs, CLI, 'worker', '--config', configFile, ...role, '--log-level', 'WARN'];
@@ -109,9 +129,16 @@ export async function startWorkerProcess(lab: BenchLab, dataMoverOnly = false): 
   const pid = child.pid as number;
   return {
     taskQueue,
+    pid,
     async stop() {
       const rss = rssOf(pid);
       child.kill('SIGTERM');
+      await exited;
+      return rss;
+    },
+    async kill() {
+      const rss = rssOf(pid);
+      child.kill('SIGKILL');
       await exited;
       return rss;
     },

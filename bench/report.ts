@@ -1,4 +1,6 @@
 /** The benchmark's outputs: the Markdown summary and the SVG chart, both from `latest.json`'s content. */
+import type { BatchFigure } from './batch-figure';
+import { batchMarkdown } from './batch-figure';
 import type { BudgetFigure, DowntimeFigure } from './migration-figures';
 import type { LabProfileRecord, SwitchoverFigures } from './switchover-figures';
 import { switchoverMarkdown } from './switchover-figures';
@@ -32,6 +34,10 @@ export interface ReportInput {
   labProfile: LabProfileRecord;
   /** Downtime by memory size; absent when not run. */
   switchover?: SwitchoverFigures;
+  /** The batch figure (many VMs, three workers, one killed) and the same run's 50-VM figures; absent when not run. */
+  batch?: BatchFigure;
+  concurrency?: { migrations: number; migrationsPerMinute: number };
+  overhead?: { totalMs: { best: number }; temporalMs: number; soapMs: number; transferMs: number };
   tuning: string;
 }
 
@@ -116,6 +122,10 @@ export function markdown(r: ReportInput): string {
     );
   }
   if (r.switchover) lines.push('', switchoverMarkdown(r.switchover, r.labProfile).trimEnd());
+  if (r.batch) {
+    const baseline = { concurrency: r.concurrency ?? null, overhead: r.overhead ?? null };
+    lines.push('', batchMarkdown(r.batch, baseline).trimEnd());
+  }
   lines.push('', '![benchmark chart](chart.svg)', '', r.tuning.trim(), '');
   return lines.join('\n');
 }

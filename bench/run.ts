@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR] [-- --lab-dir DIR] [-- --keep-lab] [-- --report-only]`: quickmig's speed against
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --lab-dir DIR] [-- --keep-lab] [-- --report-only] [-- --only batch [--batch-vms N]]`: quickmig's speed against
  * what a user would pick instead, every figure measured next to its baseline in the same run, on a lab
  * of its own (bench/lab.ts). Writes `latest.json`, `summary.md` and `chart.svg` to bench/results/ (or
  * --out). See bench/README.md for what each figure means and the tuning log.
@@ -12,6 +12,10 @@
  * 8 GiB) are null. `npm run bench:switchover` runs the downtime by memory alone (bench/switchover.ts).
  * `--report-only` measures nothing: it reads `latest.json` from --out, computes the downtime-by-memory
  * limits and targets again with this version's rules, and writes the three files again.
+ * `--only batch` runs the batch figure alone (bench/batch-figure.ts: 300 VMs, three workers, one
+ * killed; `--batch-vms N` for fewer) on its own lab, and writes `batch-latest.json` and `batch-summary.md`,
+ * beside the 50-VM figures of `latest.json` (13 to 20 minutes on 2 cores at a load average of 6 to 15).
+ * Both full and --quick runs include the batch figure at 300 VMs, first, which adds as much to them.
  */
 import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
@@ -19,6 +23,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../src/lab/tools';
+import type { BatchBaseline, BatchFigure } from './batch-figure';
+import { BATCH_SPEC, batchFigure, batchMarkdown } from './batch-figure';
 import type { BenchLabSpec } from './lab';
 import { startBenchLab } from './lab';
 import { log, round } from './measure';
@@ -48,8 +54,17 @@ const { values } = parseArgs({
     'lab-dir': { type: 'string', default: join(projectRoot, '.quickmig', 'bench-lab') },
     'keep-lab': { type: 'boolean', default: false },
     'report-only': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'batch-vms': { type: 'string' },
   },
 });
+if (values.only !== undefined && values.only !== 'batch') {
+  throw new Error(`--only: the one figure that runs alone is 'batch' (got ${JSON.stringify(values.only)})`);
+}
+const batchVms = values['batch-vms'] === undefined ? BATCH_SPEC.vms : Number(values['batch-vms']);
+if (!Number.isInteger(batchVms) || batchVms < 1 || batchVms > 500) {
+  throw new Error(`--batch-vms: give a whole number from 1 to 500 (got ${values['batch-vms']})`);
+}
 const quick = values.quick === true;
 
 /** What each mode measures. */
@@ -118,6 +133,10 @@ interface ResultsFile {
     byMemory?: SwitchoverFigures;
   };
   targets: TargetCheck[];
+  /** Absent in results from before the batch figure. */
+  batch?: BatchFigure;
+  concurrency?: ReportInput['concurrency'];
+  overhead?: ReportInput['overhead'];
 }
 
 /** Writes `latest.json`, `summary.md` and `chart.svg` into `out`, and the summary to stdout. */
@@ -139,6 +158,9 @@ function writeResults(out: string, results: ResultsFile): void {
     guestWriteBytesPerSec: results.downtime.guestWriteBytesPerSec,
     labProfile: results.lab,
     switchover: results.downtime.byMemory,
+    ...(results.batch ? { batch: results.batch } : {}),
+    ...(results.concurrency ? { concurrency: results.concurrency } : {}),
+    ...(results.overhead ? { overhead: results.overhead } : {}),
     tuning: readFileSync(TUNING, 'utf8'),
   };
   writeFileSync(join(out, 'summary.md'), markdown(report));
@@ -168,8 +190,57 @@ function reportOnly(out: string): number {
   return 0;
 }
 
+/** The batch figure on a lab of its own, beside the lab of the other figures (never both at once). */
+function runBatchFigure(): Promise<BatchFigure> {
+  return batchFigure({
+    labDir: `${values['lab-dir']}-batch`,
+    spec: { ...BATCH_SPEC, vms: batchVms },
+    keepLab: values['keep-lab'] === true,
+  });
+}
+
+/** The batch's row against the targets: all succeed, no limit exceeded. */
+function batchTarget(f: BatchFigure): TargetCheck {
+  return {
+    figure: `batch of ${f.spec.vms} VMs, three workers (${f.killed ? `${f.killed.role} killed mid-way` : 'none killed'}), limits global ${f.limits.global} / ${f.limits.streamsPerHost} streams per host / ${f.limits.snapshotsPerDatastore} snapshots per datastore / ${f.limits.suspendsPerHost} suspend per host`,
+    target: 'all succeed, no limit exceeded',
+    value: `${f.succeeded}/${f.spec.vms}, ${f.migrationsPerMinute}/min, most at once: ${f.observed.global.max} in flight, ${f.observed.streamsPerHost.max} streams, ${f.observed.snapshotsPerDatastore.max} snapshots, ${f.observed.suspendsPerHost.max} suspend`,
+    met: f.succeeded === f.spec.vms && f.withinLimits && f.killed !== null,
+  };
+}
+
+/** `--only batch`: the batch figure alone, beside the 50-VM figures of the last full run's `latest.json`. */
+async function onlyBatch(out: string): Promise<number> {
+  let baseline: BatchBaseline = {};
+  try {
+    const last = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BatchBaseline & {
+      quick: boolean;
+      startedAt?: string;
+    };
+    baseline = {
+      concurrency: last.concurrency,
+      overhead: last.overhead,
+      from: `from the ${last.quick ? '--quick' : 'full'} run of ${last.startedAt?.slice(0, 10) ?? 'latest.json'}`,
+    };
+  } catch {
+    log(`no ${join(out, 'latest.json')}: the batch figure is reported without the 50-VM figures beside it`);
+  }
+  const figure = await runBatchFigure();
+  const target = batchTarget(figure);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    join(out, 'batch-latest.json'),
+    `${JSON.stringify({ schema: 1, startedAt: new Date().toISOString(), machine: { cores: cpus().length, loadAverage: round(loadavg()[0] ?? 0, 2) }, baseline, target, batch: figure }, null, 2)}\n`,
+  );
+  const md = `${batchMarkdown(figure, baseline)}\n| figure | target | measured | met |\n|---|---|---|---|\n| ${target.figure} | ${target.target} | ${target.value} | ${target.met ? 'yes' : '**no**'} |\n`;
+  writeFileSync(join(out, 'batch-summary.md'), md);
+  process.stdout.write(md);
+  return target.met ? 0 : 1;
+}
+
 async function main(): Promise<number> {
   if (values['report-only']) return reportOnly(values.out as string);
+  if (values.only === 'batch') return onlyBatch(values.out as string);
   const began = performance.now();
   const loadStart = loadavg()[0] ?? 0;
   const needGiB = quick ? 6 : 25;
@@ -193,6 +264,8 @@ async function main(): Promise<number> {
     switchoverRuns: plan.switchoverRuns,
     thinMiB: [plan.thinMiB],
   };
+  // First, on a lab of its own that is gone before the other figures' lab starts.
+  const batch = await runBatchFigure();
   log(`starting the bench lab in ${values['lab-dir']} (${quick ? 'quick' : 'full'} run)`);
   const lab = await startBenchLab(values['lab-dir'] as string, spec);
   log(`lab up after ${round((performance.now() - began) / 1000, 1)} s`);
@@ -346,6 +419,7 @@ async function main(): Promise<number> {
       },
       startup: { ...startup, clientMs: startup.clientMs.best, clientMsSamples: startup.clientMs },
       soap: { taskWait },
+      batch,
       targets: [] as TargetCheck[],
     };
     const t = results.targets;
@@ -401,6 +475,8 @@ async function main(): Promise<number> {
       value: `${concurrency.succeeded}/${concurrency.migrations}, ${concurrency.migrationsPerMinute}/min`,
       met: concurrency.failed.length === 0,
     });
+    t.push(batchTarget(batch));
+    if (!batchTarget(batch).met) failures++;
     t.push({
       figure: `data-mover worker (\`--data-mover-only\`) peak RSS, copies up to ${downtime.largestMiB} MiB`,
       target: '< 200 MiB',

@@ -41,7 +41,7 @@ export interface LabProfileRecord {
 }
 
 /** Reads the profile in force from each endpoint's simulator and checks it against the lab state. */
-export async function readLabProfile(lab: BenchLab): Promise<LabProfileRecord> {
+export async function readLabProfile(lab: Pick<BenchLab, 'info'>): Promise<LabProfileRecord> {
   const endpoints = await Promise.all(
     lab.info.endpoints.map(async (ep) => ({
       name: ep.name,

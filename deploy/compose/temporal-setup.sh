@@ -13,7 +13,7 @@ NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 RETENTION="${NAMESPACE_RETENTION:-7d}"
 ATTEMPTS="${HEALTH_ATTEMPTS:-60}"
 # NAME:Type, as src/request/contract.ts declares them.
-SEARCH_ATTRIBUTES="QuickmigVm:Keyword QuickmigPhase:Keyword QuickmigMethod:Keyword QuickmigMode:Keyword QuickmigDryRun:Bool"
+SEARCH_ATTRIBUTES="QuickmigVm:Keyword QuickmigPhase:Keyword QuickmigMethod:Keyword QuickmigMode:Keyword QuickmigDryRun:Bool QuickmigBatch:Keyword"
 
 attempt=1
 until temporal operator cluster health --address "$TEMPORAL_ADDRESS"; do

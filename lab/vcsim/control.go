@@ -462,6 +462,9 @@ func (l *Launcher) serveControl(w http.ResponseWriter, r *http.Request) {
 	if l.serveOutage(w, r, route) {
 		return
 	}
+	if l.serveStreams(w, route) {
+		return
+	}
 	switch route {
 	case "GET /health":
 		writeJSON(w, 200, map[string]bool{"ok": true})

@@ -84,6 +84,7 @@ func (l *Launcher) serveFolder(w http.ResponseWriter, r *http.Request, mux *http
 		// NFC-like limits: at most maxFolderStreams streams per host (the next waits), and every
 		// byte paced by the host link and the datastore.
 		host := l.folderHost(dsName)
+		defer l.rates.demand.enter(host)()
 		if sem, ok := l.rates.streams[host]; ok {
 			if err := sem.acquire(r.Context()); err != nil {
 				return

@@ -137,10 +137,12 @@ type rates struct {
 	dsRead, dsWrite map[string]*pacer
 	link            map[string]*pacer
 	streams         map[string]semaphore
+	// demand counts the streams through each host, waiting or moving (streams.go).
+	demand *streamGauge
 }
 
 func newRates(s *Spec) *rates {
-	r := &rates{dsRead: map[string]*pacer{}, dsWrite: map[string]*pacer{}, link: map[string]*pacer{}, streams: map[string]semaphore{}}
+	r := &rates{dsRead: map[string]*pacer{}, dsWrite: map[string]*pacer{}, link: map[string]*pacer{}, streams: map[string]semaphore{}, demand: newStreamGauge()}
 	for _, d := range s.Datastores {
 		r.dsRead[d.Name] = newPacer(*d.ReadMBps * 1e6)
 		r.dsWrite[d.Name] = newPacer(*d.WriteMBps * 1e6)

@@ -228,6 +228,10 @@ export function batchCountsLine(p: BatchProgress): string {
     failed ? `${failed} failed` : '',
     cancelled ? `${cancelled} cancelled` : '',
   ].filter(Boolean);
+  const waiting = Object.entries(p.counts.waitingOn ?? {})
+    .filter(([, n]) => n)
+    .map(([kind, n]) => `${n} on ${kind}`);
+  if (waiting.length > 0) parts.push(`waiting: ${waiting.join(', ')}`);
   return `${total} migration(s): ${parts.join(', ')}${p.cancelRequested ? ' (cancel requested: nothing more starts)' : ''}`;
 }
 
@@ -240,6 +244,19 @@ export function batchLimitsLine(p: BatchProgress): string {
     one('global', p.limits.global, p.maxRunning.global),
     one('per source host', p.limits.perSourceHost, peak(p.maxRunning.perSourceHost)),
     one('per target datastore', p.limits.perTargetDatastore, peak(p.maxRunning.perTargetDatastore)),
+    // Resource admission (batches started since it): copy streams per host, snapshots per datastore.
+    ...(p.maxRunning.streamsPerHost
+      ? [one('copy streams per host', p.limits.streamsPerHost, peak(p.maxRunning.streamsPerHost))]
+      : []),
+    ...(p.maxRunning.snapshotsPerDatastore
+      ? [
+          one(
+            'snapshots per datastore',
+            p.limits.snapshotsPerDatastore,
+            peak(p.maxRunning.snapshotsPerDatastore),
+          ),
+        ]
+      : []),
   ].join(', ')}`;
 }
 
@@ -299,6 +316,7 @@ export function batchLines(p: BatchProgress): string[] {
     lines.push(fmt(rows[i] ?? []));
     if (vm.error && vm.state !== 'cancelled')
       lines.push(`    ${vm.error.step ? `at ${vm.error.step}: ` : ''}${vm.error.message}`);
+    if (vm.state === 'queued' && vm.waitingOn) lines.push(`    waiting: ${vm.waitingOn}`);
   });
   return lines;
 }

@@ -194,6 +194,19 @@ export class LabControl {
     return (await this.call<{ task: string }>('POST', '/tasks/hold', { vm, seconds, name })).task;
   }
 
+  /**
+   * The `/folder` streams each host holds now (waiting for a slot or moving bytes) and the most at once
+   * since the start or the last resetStreams(): the demand clients put on the host (lab/vcsim/streams.go).
+   */
+  streams(): Promise<Record<string, { now: number; max: number }>> {
+    return this.call('GET', '/streams');
+  }
+
+  /** Starts each host's stream maximum again from the streams in flight now. */
+  resetStreams(): Promise<void> {
+    return this.call('DELETE', '/streams');
+  }
+
   /** Sets a VM's background guest write rate. */
   setGuestRate(vm: string, bytesPerSec: number): Promise<void> {
     return this.call('POST', '/guest/rate', { vm, bytesPerSec });

@@ -134,6 +134,11 @@ export interface MigrationPlan {
   vm: string;
   /** The ESXi host the VM runs on now (a batch counts its per-host limit by it). */
   sourceHost: string;
+  /**
+   * The ESXi host the target lands on (for a cluster, the one preflight picked); a batch counts the
+   * target's copy streams on it. Absent in plans made before it existed.
+   */
+  targetHost?: string;
   method: 'vmotion' | 'quick-migration';
   /** What changes; null when nothing does (then `nothing-to-do` blocks the plan). */
   relocation: Relocation | null;

@@ -89,6 +89,7 @@ export function decidePlan(request: MigrationRequest, facts: MigrationFacts): Mi
   return {
     vm: facts.vm.name,
     sourceHost: facts.vm.host,
+    targetHost: facts.targetHost.name,
     method,
     relocation: where.relocation,
     mode,

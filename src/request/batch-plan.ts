@@ -35,6 +35,15 @@ export interface BatchLimits {
   perSourceHost?: number;
   /** Migrations running at once that write to one target datastore (`<endpoint>/<datastore>`). Default: no limit. */
   perTargetDatastore?: number;
+  /**
+   * Concurrent copy streams through one ESXi host, source or target side (`<endpoint>/<host>`). Default 8
+   * (src/planner/admission.ts: the NFC-like cap of the lab's hosts, `maxFolderStreams`).
+   */
+  streamsPerHost?: number;
+  /** Migration snapshots at once on one source datastore. Default 15 (Azure Migrate's guidance). */
+  snapshotsPerDatastore?: number;
+  /** SmartSwitch suspends at once on one source host, held for the switchover only. Default: no limit. */
+  suspendsPerHost?: number;
 }
 
 /** The workflow's input: what a plan file becomes once validated (normalizePlan, below). */

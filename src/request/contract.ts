@@ -80,4 +80,9 @@ export const SEARCH_ATTRIBUTES = {
    * view `QuickmigDryRun IS NULL` lists migrations without the dry runs between them.
    */
   dryRun: { name: 'QuickmigDryRun', type: 'BOOL' },
+  /**
+   * The batch id, on the migrations a batch started (with resource admission, patch
+   * `resource-admission`): `QuickmigBatch = '<batch id>'` lists a batch's migrations with their phase.
+   */
+  batch: { name: 'QuickmigBatch', type: 'KEYWORD' },
 } as const;

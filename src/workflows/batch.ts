@@ -1,6 +1,8 @@
 /**
  * The `migrationBatch` workflow: many VMs from a plan, each migrated by a child `quickMigration`
- * workflow, within concurrency limits (global, per source host, per target datastore).
+ * workflow, within concurrency limits (global, per source host, per target datastore) and, since the
+ * patch RESOURCE_ADMISSION, within what the hosts and datastores can bear: copy streams per host and
+ * migration snapshots per source datastore (./batch-admission.ts, src/planner/admission.ts).
  *
  *   resolve (planOnly: the VM's source host and target datastores, bad input found here)
  *   → queue → start what the limits allow, in plan order → collect each child's result.
@@ -21,18 +23,26 @@ import {
   ChildWorkflowFailure,
   condition,
   defineQuery,
+  getExternalWorkflowHandle,
   isCancellation,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ResourceKind } from '../planner/admission';
 import type { MigrationPlan } from '../planner/plan';
 import type { BatchLimits, MigrationBatchInput } from '../request/batch-plan';
 import { FAILURE_TYPES, WORKFLOW_TYPES } from '../request/contract';
 import type { MigrationRequestInput } from '../request/request';
 import { planningActivities } from './activity-options';
+import { releaseSwitchoverSlot, requestSwitchoverSlot, switchoverSlotGranted } from './admission-signals';
+import type { MaxHeld } from './batch-admission';
+import { resourceAdmission, slotAdmission } from './batch-admission';
 import type { MigrationResult, QuickMigrationOptions } from './definitions';
+import { RESOURCE_ADMISSION } from './patches';
 import type { quickMigration } from './quick-migration';
+import { BATCH_ATTRIBUTE } from './search-attributes';
 
 export type { BatchLimits, MigrationBatchInput };
 
@@ -58,6 +68,12 @@ export interface BatchVm {
   targetDatastores: string[];
   method: MigrationPlan['method'] | null;
   mode: MigrationPlan['mode'];
+  /**
+   * While queued: the resource it waits on, in words (`copy streams through host vc1/esx-a: 8 of 8 in
+   * use, needs 4`), and as kind and key; null otherwise, and in batches without resource admission.
+   */
+  waitingOn: string | null;
+  waitingFor: { kind: ResourceKind; key: string } | null;
   /** Epoch ms (workflow time) when the batch started its migration, and when it saw it end. */
   startedAt: number | null;
   closedAt: number | null;
@@ -79,6 +95,11 @@ export interface BatchCounts {
   succeeded: number;
   failed: number;
   cancelled: number;
+  /**
+   * VMs waiting for a resource, by its kind (`host-streams`, `datastore-snapshots`, `host-suspends`):
+   * queued ones, and running ones waiting for their switchover's. Absent when none waits.
+   */
+  waitingOn?: Partial<Record<ResourceKind, number>>;
 }
 
 /** What the `batchProgress` query answers, and the batch's result. */
@@ -90,13 +111,10 @@ export interface BatchProgress {
   /**
    * The most migrations the batch itself ever had running at once, overall and per source host and
    * target datastore. A migration counts from the moment the batch asks Temporal to start it until the
-   * batch has seen it close, so Temporal's own start and close times lie within that span.
+   * batch has seen it close, so Temporal's own start and close times lie within that span. With
+   * resource admission also the most copy streams per host and snapshots per datastore it held.
    */
-  maxRunning: {
-    global: number;
-    perSourceHost: Record<string, number>;
-    perTargetDatastore: Record<string, number>;
-  };
+  maxRunning: MaxHeld;
   /** True once the batch was asked to cancel: nothing more starts. */
   cancelRequested: boolean;
   vms: BatchVm[];
@@ -134,7 +152,11 @@ export function childIdOf(batchId: string, request: MigrationRequestInput): stri
 /** Migrates the plan's VMs as child workflows within the limits; see the file comment. */
 export async function migrationBatch(input: MigrationBatchInput): Promise<BatchResult> {
   const batchId = workflowInfo().workflowId;
-  const limits = checkLimits(input.limits ?? {});
+  const byResources = patched(RESOURCE_ADMISSION);
+  const admission = byResources
+    ? resourceAdmission(checkLimits(input.limits ?? {}))
+    : slotAdmission(checkLimits(input.limits ?? {}));
+  const limits = admission.limits;
   const { planOnly } = planningActivities();
   const childOptions: QuickMigrationOptions = input.dataMoverTaskQueue
     ? { dataMoverTaskQueue: input.dataMoverTaskQueue }
@@ -149,6 +171,8 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
     targetDatastores: [],
     method: null,
     mode: null,
+    waitingOn: null,
+    waitingFor: null,
     startedAt: null,
     closedAt: null,
     result: null,
@@ -158,6 +182,8 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
   const fail = (vm: BatchVm, error: BatchVm['error'], state: 'failed' | 'cancelled' = 'failed') => {
     vm.state = state;
     vm.error = error;
+    vm.waitingOn = null;
+    vm.waitingFor = null;
     vm.closedAt = vm.startedAt === null ? null : Date.now();
   };
   // Two entries for one VM would share a child id; the client refuses such plans, this catches other starters.
@@ -174,38 +200,12 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
       });
   }
 
-  // Slots held now, and the most ever held, per key: `global`, `host:<endpoint>/<host>`, `ds:<endpoint>/<ds>`.
-  const held = new Map<string, number>();
-  const maxHeld = new Map<string, number>();
-  const keysOf = (vm: BatchVm) => [
-    'global',
-    `host:${vm.sourceHost}`,
-    ...vm.targetDatastores.map((ds) => `ds:${ds}`),
-  ];
-  const limitOf = (key: string) =>
-    key === 'global'
-      ? limits.global
-      : key.startsWith('host:')
-        ? limits.perSourceHost
-        : limits.perTargetDatastore;
-  const fits = (vm: BatchVm) => keysOf(vm).every((k) => (held.get(k) ?? 0) < (limitOf(k) ?? Infinity));
-  const acquire = (vm: BatchVm) => {
-    for (const k of keysOf(vm)) {
-      const n = (held.get(k) ?? 0) + 1;
-      held.set(k, n);
-      maxHeld.set(k, Math.max(maxHeld.get(k) ?? 0, n));
-    }
-  };
-  const release = (vm: BatchVm) => {
-    for (const k of keysOf(vm)) held.set(k, (held.get(k) ?? 1) - 1);
-  };
-
   const progress = (): BatchProgress => {
     const count = (...states: BatchVmState[]) => vms.filter((v) => states.includes(v.state)).length;
-    const perPrefix = (prefix: string) =>
-      Object.fromEntries(
-        [...maxHeld].filter(([k]) => k.startsWith(prefix)).map(([k, n]) => [k.slice(prefix.length), n]),
-      );
+    const waitingOn: Partial<Record<ResourceKind, number>> = {};
+    for (const v of vms)
+      if ((v.state === 'queued' || v.state === 'running') && v.waitingFor)
+        waitingOn[v.waitingFor.kind] = (waitingOn[v.waitingFor.kind] ?? 0) + 1;
     return {
       batchId,
       name: input.name ?? null,
@@ -217,12 +217,9 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
         succeeded: count('succeeded'),
         failed: count('failed'),
         cancelled: count('cancelled'),
+        ...(Object.keys(waitingOn).length > 0 ? { waitingOn } : {}),
       },
-      maxRunning: {
-        global: maxHeld.get('global') ?? 0,
-        perSourceHost: perPrefix('host:'),
-        perTargetDatastore: perPrefix('ds:'),
-      },
+      maxRunning: admission.maxHeld(),
       cancelRequested,
       vms,
     };
@@ -232,6 +229,29 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
   // Every resolution and every child's end bumps `changes`, which wakes the scheduler.
   let changes = 0;
   let inFlight = 0;
+
+  // Migrations that asked for their switchover's resources (a suspend slot), in the order they asked.
+  const askingSwitchover: BatchVm[] = [];
+  const byId = new Map(vms.map((v) => [v.migrationId, v]));
+  setHandler(requestSwitchoverSlot, ({ holder }) => {
+    const vm = byId.get(holder);
+    if (vm && vm.state === 'running' && !askingSwitchover.includes(vm)) askingSwitchover.push(vm);
+    changes++;
+  });
+  setHandler(releaseSwitchoverSlot, ({ holder }) => {
+    const vm = byId.get(holder);
+    if (vm) admission.releaseSwitchover(vm);
+    changes++;
+  });
+  const grantSwitchovers = () => {
+    for (const vm of admission.scheduleSwitchovers(askingSwitchover)) {
+      askingSwitchover.splice(askingSwitchover.indexOf(vm), 1);
+      // A migration that ended meanwhile cannot be told; the batch releases its holds at its end.
+      getExternalWorkflowHandle(vm.migrationId)
+        .signal(switchoverSlotGranted)
+        .catch(() => undefined);
+    }
+  };
 
   const resolve = async (vm: BatchVm): Promise<void> => {
     const request = input.migrations[vm.index] as MigrationRequestInput;
@@ -254,6 +274,7 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
       const where = placementOf(plan, request);
       vm.sourceHost = where.sourceHost;
       vm.targetDatastores = where.targetDatastores;
+      admission.resolved(vm, plan, request);
       if (cancelRequested) fail(vm, cancelledError('before it started'), 'cancelled');
       else vm.state = 'queued';
     } catch (error) {
@@ -266,7 +287,12 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
 
   const launch = (vm: BatchVm): void => {
     const request = input.migrations[vm.index] as MigrationRequestInput;
-    acquire(vm);
+    const concurrency = admission.copyConcurrency(vm);
+    const options: QuickMigrationOptions = {
+      ...childOptions,
+      ...(concurrency === undefined ? {} : { copyConcurrency: concurrency }),
+      ...(admission.asksForSwitchover(vm) ? { switchoverAdmission: { ledger: batchId } } : {}),
+    };
     inFlight++;
     vm.state = 'running';
     vm.startedAt = Date.now();
@@ -274,7 +300,7 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
       try {
         const child = await startChild<typeof quickMigration>(WORKFLOW_TYPES.quickMigration, {
           workflowId: vm.migrationId,
-          args: [request, childOptions],
+          args: [request, options],
           // A batch run again must not migrate a VM a former run already migrated.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           // Cancelling the batch cancels the child and waits for its rollback (the default, stated).
@@ -282,6 +308,8 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
           // A terminated batch leaves its running migrations to finish (or be cancelled) on their own.
           parentClosePolicy: 'ABANDON',
           staticSummary: `Migrate ${vm.vm} (batch ${batchId})`,
+          // `QuickmigBatch = '<batch id>'` lists the batch's migrations in the UI (with their QuickmigPhase).
+          ...(byResources ? { typedSearchAttributes: [{ key: BATCH_ATTRIBUTE, value: batchId }] } : {}),
         });
         const result = await child.result();
         vm.state = 'succeeded';
@@ -303,7 +331,8 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
         if (isCancellation(error)) fail(vm, cancelledError('and rolled back'), 'cancelled');
         else fail(vm, failureOf(error));
       } finally {
-        release(vm);
+        admission.released(vm);
+        if (askingSwitchover.includes(vm)) askingSwitchover.splice(askingSwitchover.indexOf(vm), 1);
         inFlight--;
         changes++;
       }
@@ -323,7 +352,8 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
 
   try {
     for (;;) {
-      for (const vm of vms) if (vm.state === 'queued' && fits(vm)) launch(vm);
+      for (const vm of admission.schedule(vms.filter((v) => v.state === 'queued'))) launch(vm);
+      grantSwitchovers();
       if (inFlight === 0 && vms.every((v) => v.state !== 'resolving' && v.state !== 'queued')) break;
       const seen = changes;
       await condition(() => changes !== seen);
@@ -348,7 +378,14 @@ export async function migrationBatch(input: MigrationBatchInput): Promise<BatchR
 
 /** Rejects limits that are not whole numbers of at least 1 (the client validates; other starters may not). */
 function checkLimits(limits: BatchLimits): BatchLimits {
-  for (const key of ['global', 'perSourceHost', 'perTargetDatastore'] as const) {
+  for (const key of [
+    'global',
+    'perSourceHost',
+    'perTargetDatastore',
+    'streamsPerHost',
+    'snapshotsPerDatastore',
+    'suspendsPerHost',
+  ] as const) {
     const value = limits[key];
     if (value !== undefined && !(Number.isInteger(value) && value >= 1))
       throw ApplicationFailure.create({

@@ -41,6 +41,17 @@ export interface QuickMigrationOptions {
    * stopped VM, stays until the source runs again.
    */
   sourceReturnTimeout?: Duration;
+  /**
+   * Files a copy moves at once (each a stream through the source host and one through the target
+   * host). Default: copyFiles' own, 4. A batch sets it to what the copy streams it admitted allow.
+   */
+  copyConcurrency?: number;
+  /**
+   * Set by a batch whose plan limits suspendsPerHost: the migration asks the batch (`ledger`, its
+   * workflow id) for a suspend slot before it suspends its source, and gives it back once the target
+   * runs (quick-migration/switchover-slot.ts). Default: none (no asking).
+   */
+  switchoverAdmission?: { ledger: string };
 }
 
 /** Phases in order (ARCHITECTURE.md "Quick Migration phases"); the last two are end states. */

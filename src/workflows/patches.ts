@@ -118,3 +118,12 @@ export const TEST_MIGRATION = 'test-migration';
  * running.
  */
 export const TEST_REUSE = 'test-reuse';
+
+/**
+ * A batch admits its queued migrations by the resources each will hold (workflows/batch-admission.ts,
+ * planner/admission.ts): copy streams per source and target host (limits.streamsPerHost, default 8),
+ * snapshots per source datastore (limits.snapshotsPerDatastore, default 15) beside the slots, shows what
+ * a queued VM waits on, and starts each migration with the copy concurrency its streams allow. Added on
+ * branch admission (2026-12-03); may be deprecated once no batch started before it is running.
+ */
+export const RESOURCE_ADMISSION = 'resource-admission';

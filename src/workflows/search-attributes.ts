@@ -6,7 +6,7 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from '../request/contract';
 
-const { vm, phase, method, mode, dryRun } = SEARCH_ATTRIBUTES;
+const { vm, phase, method, mode, dryRun, batch } = SEARCH_ATTRIBUTES;
 
 /** `<endpoint>/<vm name>` of the source VM. */
 export const VM_ATTRIBUTE = defineSearchAttributeKey(vm.name, vm.type);
@@ -20,6 +20,9 @@ export const MODE_ATTRIBUTE = defineSearchAttributeKey(mode.name, mode.type);
 /** True on a dry run (planMigration), set at its start; migrations do not carry it. */
 export const DRY_RUN_ATTRIBUTE = defineSearchAttributeKey(dryRun.name, dryRun.type);
 
+/** The batch that started the migration (set by the batch at the child's start); absent otherwise. */
+export const BATCH_ATTRIBUTE = defineSearchAttributeKey(batch.name, batch.type);
+
 /** Every key quickmig sets; the lab and the compose deployment register them with the Temporal server. */
 export const SEARCH_ATTRIBUTE_KEYS = [
   VM_ATTRIBUTE,
@@ -27,4 +30,5 @@ export const SEARCH_ATTRIBUTE_KEYS = [
   METHOD_ATTRIBUTE,
   MODE_ATTRIBUTE,
   DRY_RUN_ATTRIBUTE,
+  BATCH_ATTRIBUTE,
 ] as const;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { reportLines } from '../../src/cli/render';
+import { batchCountsLine, batchLimitsLine, batchLines, reportLines } from '../../src/cli/render';
+import type { BatchProgress, BatchVm } from '../../src/workflows/batch';
 import type { MigrationResult } from '../../src/workflows/definitions';
 
 const base: MigrationResult = {
@@ -151,5 +152,70 @@ describe('reportLines', () => {
       /; with the test's measurements 3.00 s \(service 5.00 s\)$/,
     );
     expect(reportLines(base, { id: 'x', durationMs: null }).some((l) => l.startsWith('  test'))).toBe(false);
+  });
+});
+
+describe('batch lines with resource admission', () => {
+  const vm = (over: Partial<BatchVm>): BatchVm => ({
+    index: 0,
+    vm: 'vc1/app01',
+    migrationId: 'quickmig-batch-w-vc1-app01',
+    state: 'queued',
+    sourceHost: 'vc1/esx-a',
+    targetDatastores: ['vc2/ds1'],
+    method: 'quick-migration',
+    mode: 'smartswitch',
+    waitingOn: null,
+    waitingFor: null,
+    startedAt: null,
+    closedAt: null,
+    result: null,
+    error: null,
+    ...over,
+  });
+  const progress: BatchProgress = {
+    batchId: 'quickmig-batch-w',
+    name: 'w',
+    limits: { global: 4, streamsPerHost: 8, snapshotsPerDatastore: 15 },
+    counts: {
+      total: 3,
+      pending: 2,
+      running: 1,
+      succeeded: 0,
+      failed: 0,
+      cancelled: 0,
+      waitingOn: { 'host-streams': 1, 'datastore-snapshots': 1 },
+    },
+    maxRunning: {
+      global: 1,
+      perSourceHost: { 'vc1/esx-a': 1 },
+      perTargetDatastore: { 'vc2/ds1': 1 },
+      streamsPerHost: { 'vc1/esx-a': 8, 'vc2/esx-b': 4 },
+      snapshotsPerDatastore: { 'vc1/src1': 1 },
+    },
+    cancelRequested: false,
+    vms: [
+      vm({ state: 'running', startedAt: 1 }),
+      vm({
+        index: 1,
+        vm: 'vc1/app02',
+        waitingOn: 'copy streams through host vc1/esx-a: 8 of 8 in use, needs 4',
+        waitingFor: { kind: 'host-streams', key: 'host-streams:vc1/esx-a' },
+      }),
+      vm({ index: 2, vm: 'vc1/app03' }),
+    ],
+  };
+
+  it('says what the queued VMs wait on, and each resource limit beside the most the batch held', () => {
+    expect(batchCountsLine(progress)).toBe(
+      '3 migration(s): 2 pending, 1 running, 0 succeeded, waiting: 1 on host-streams, 1 on datastore-snapshots',
+    );
+    expect(batchLimitsLine(progress)).toBe(
+      'limits: global 4 (max seen 1), per source host unlimited (max seen 1), per target datastore unlimited (max seen 1), copy streams per host 8 (max seen 8), snapshots per datastore 15 (max seen 1)',
+    );
+    const lines = batchLines(progress);
+    const app02 = lines.findIndex((l) => l.startsWith('vc1/app02'));
+    expect(lines[app02 + 1]).toBe('    waiting: copy streams through host vc1/esx-a: 8 of 8 in use, needs 4');
+    expect(lines.filter((l) => l.startsWith('    waiting'))).toHaveLength(1);
   });
 });

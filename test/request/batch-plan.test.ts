@@ -92,6 +92,18 @@ migrations:
     expect(second?.options).toMatchObject({ verify: 'size', mode: 'smartswitch' });
   });
 
+  it('takes the resource limits (streams per host, snapshots per datastore, suspends per host) and refuses 0', () => {
+    const text = (limits: string) =>
+      `limits: ${limits}\ndefaults: { source: { endpoint: a }, target: { endpoint: b, datastore: ds1 } }\nmigrations:\n  - source: { name: app01 }\n`;
+    expect(
+      parsePlan(text('{ streamsPerHost: 4, snapshotsPerDatastore: 15, suspendsPerHost: 1 }'), 'r.yaml')
+        .limits,
+    ).toEqual({ streamsPerHost: 4, snapshotsPerDatastore: 15, suspendsPerHost: 1 });
+    expect(() => parsePlan(text('{ streamsPerHost: 0 }'), 'r.yaml')).toThrow(
+      'limits.streamsPerHost (line 1): must be >= 1 (got 0); leave it out for no limit',
+    );
+  });
+
   it('reads JSON the same way, chosen by the extension', () => {
     const json = JSON.stringify(parseYaml(yaml), null, '\t');
     expect(parsePlan(json, 'wave-1.json')).toEqual(parsePlan(yaml, 'wave-1.yaml'));

@@ -1,7 +1,7 @@
 /**
  * Every stored history (test/fixtures/histories, recorded from the integration tests with
  * QUICKMIG_RECORD_HISTORIES=1: quickMigration from quick-migration and warm, migrationBatch and
- * planMigration from batch) replays against today's workflow code without non-determinism: a change
+ * planMigration from batch, migrationBatch with resource admission from admission) replays against today's workflow code without non-determinism: a change
  * that would break running migrations fails here, and must go through patched().
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -37,6 +37,8 @@ describe('stored workflow histories', () => {
       // migrationBatch (limits, failures, cancellation) and planMigration, from batch.integration.test.ts.
       'batch-limits',
       'batch-cancel',
+      // migrationBatch with resource admission (patch 'resource-admission'), from admission.integration.test.ts.
+      'batch-admission',
       'plan-',
     ])
       expect(names).toContain(kind);

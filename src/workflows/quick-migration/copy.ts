@@ -26,6 +26,7 @@ import { snapshotName } from './context';
 import { finalizeMigration } from './finalize';
 import { copier } from './progress';
 import { switchoverSteps } from './switchover';
+import { switchoverSlot } from './switchover-slot';
 import { warmMigration } from './warm';
 
 /** Copies the VM to the target and switches over; see the file comment. */
@@ -53,7 +54,7 @@ export async function copySteps(
     compensate: (what, undo) => compensations.push({ what, undo }),
     ...(ctx.options ? { options: ctx.options } : {}),
   });
-  const copies = copier(prepared, progress, ctx.transfer, sw.vmxFor);
+  const copies = copier(prepared, progress, ctx.transfer, sw.vmxFor, ctx.options?.copyConcurrency);
   const { copy, copied } = copies;
   const warm = warmMigration(prepared, ctx, copies, compensations, layout);
 
@@ -138,6 +139,10 @@ export async function copySteps(
     // A VM that is not running and not snapshotted is copied whole here, in one copy: its plan calls that
     // the bulk copy.
     const copyStep = frozen ? 'delta-copy' : 'bulk-copy';
+    // A batch that limits suspends per host grants this one its slot (only with switchoverAdmission);
+    // the wait is before the switchover: the source still runs.
+    const slot = switchoverSlot(ctx.options, progress);
+    if (running && plan.mode === 'smartswitch') await slot.acquire();
     enter('switchover', running ? (plan.mode === 'smartswitch' ? 'suspend' : 'stop') : copyStep);
     if (running && sw.enabled) {
       stoppedAt = await sw.stop();
@@ -226,6 +231,7 @@ export async function copySteps(
       ).at;
       progress.downtimeMs = stoppedAt === null ? null : startedAt - stoppedAt;
     }
+    await slot.release();
     if (running)
       log.info(`switchover ended: ${target.temporaryName} running, downtime ${progress.downtimeMs} ms`, {
         event: 'switchover-ended',

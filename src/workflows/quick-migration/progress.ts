@@ -157,6 +157,8 @@ export function copier(
   transfer: ActivityInterfaceFor<TransferActivities>,
   /** The switchover's .vmx edit for a copy (identity, media); default none. */
   vmxFor: (copy: FileCopyPlan) => VmxEdit | undefined = () => undefined,
+  /** Files copied at once (QuickMigrationOptions.copyConcurrency); default: copyFiles' own. */
+  concurrency?: number,
 ) {
   const { source, target, request } = prepared;
   const verified: VerifiedFile[] = [];
@@ -182,6 +184,7 @@ export function copier(
         targetEndpoint: target.endpoint,
         verify: request.options.verify,
         diskType: request.options.diskType,
+        ...(concurrency !== undefined ? { concurrency } : {}),
         ...(sourceStopped ? { sourceStopped } : {}),
         // The listed sizes: the copy need not search the datastore for each file.
         files: copies.map((c) => ({

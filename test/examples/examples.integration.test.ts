@@ -67,6 +67,7 @@ const expectedPlans: Record<string, Pick<MigrationPlan, 'method' | 'relocation' 
     relocation: 'host+datastore',
     mode: 'smartswitch',
   },
+  'test-migration.json': { method: 'quick-migration', relocation: 'host+datastore', mode: 'smartswitch' },
 };
 
 /** The batch's entries: VM, mode, and the power state it ends in. */

@@ -190,6 +190,25 @@ export async function batchFigure(options: BatchFigureOptions): Promise<BatchFig
   }
 }
 
+/**
+ * The batch's progress, asked again while the server answers UNAVAILABLE (the dev server on a loaded
+ * machine once answered `shard status unknown` for a moment), for up to 5 minutes.
+ */
+async function progressOf(quickmig: QuickmigClient, id: string): ReturnType<QuickmigClient['batchProgress']> {
+  const until = Date.now() + 300_000;
+  for (;;) {
+    try {
+      return await quickmig.batchProgress(id);
+    } catch (error) {
+      if (Date.now() > until) throw error;
+      log(
+        `batch: progress query failed (${(error as Error).message}: ${String((error as { cause?: unknown }).cause ?? '')}); asking again`,
+      );
+      await sleep(2000);
+    }
+  }
+}
+
 /** A worker process of the figure. */
 interface FigureWorker {
   role: string;
@@ -230,7 +249,7 @@ async function runBatch(
   const killAt = Math.ceil(spec.vms / 3);
   let lastLog = 0;
   for (;;) {
-    const p = await quickmig.batchProgress(id);
+    const p = await progressOf(quickmig, id);
     for (const [kind, n] of Object.entries(p.counts.waitingOn ?? {})) {
       const example = p.vms.find((v) => v.waitingFor?.kind === kind)?.waitingOn ?? '';
       const w = waits[kind] ?? { most: 0, example };

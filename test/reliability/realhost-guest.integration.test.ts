@@ -420,11 +420,11 @@ describe('other clients on the VM (a backup job): waited for within a bound, the
     await matrix.run(
       'TaskInProgress during the consolidation (shorter than the budget)',
       async () => {
-        // The consolidation's call reaches the host 2 s late, so the other task takes the VM first.
+        // The consolidation's call reaches the host 3 s late, so the other task takes the VM first.
         await controlOf(lab, 'esx-b').addFault({
           kind: 'latency',
           method: 'ConsolidateVMDisks_Task',
-          ms: 2000,
+          ms: 3000,
           count: 1,
         });
         try {
@@ -436,7 +436,13 @@ describe('other clients on the VM (a backup job): waited for within a bound, the
               (await estate.vms('esx-b', 't-consolidate')).find((v) => v.powerState === 'poweredOn'),
             120_000,
           );
-          await controlOf(lab, 'esx-b').holdTask(running.name, 4);
+          // The power-on's task may still be finishing when the state reads poweredOn: the lab refuses a
+          // hold while the VM is busy (409), so ask again for up to 2 s, well before the consolidation.
+          await waitUntil(
+            'a hold on the target',
+            () => controlOf(lab, 'esx-b').holdTask(running.name, 4),
+            2_000,
+          );
           const result = (await clients.quickmig.result(id)) as MigrationResult;
           await quiet;
           expect(await checkCompleted(estate, 't-consolidate', result)).toEqual([]);

@@ -3,12 +3,15 @@
  * (test/support/global-setup.ts), so a run starts one Temporal server and one set of simulators however
  * many read-only integration files use them; each run has its own folder, so runs never collide.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { inject } from 'vitest';
 import { LabControl } from '../../src/lab/control';
 import type { LabEndpoint, LabInfo } from '../../src/lab/lab';
 import { labDown, labStatus, labUp } from '../../src/lab/lab';
+import type { Topology, TopologyVm } from '../../src/lab/topology';
+import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
 
 /** Starts this run's shared lab unless it already runs, and returns its description. */
 export async function startLab(): Promise<LabInfo> {
@@ -38,6 +41,29 @@ export async function stopPrivateLab(dir: string): Promise<void> {
   await labDown(dir);
   if (process.env.QUICKMIG_KEEP_TEST_LABS === '1') return;
   for (const sub of ['datastores', 'nfs']) rmSync(join(dir, sub), { recursive: true, force: true });
+}
+
+/**
+ * Writes a topology of two standalone ESXi hosts, esx-a (with `vms`) and esx-b (empty), one 20 GiB VMFS
+ * datastore each, on the quick profile with fast guests; returns the file. For tests of one Quick
+ * Migration's behaviour, where the rates do not matter.
+ */
+export function twoHostTopology(prefix: string, vms: TopologyVm[]): string {
+  const host = (name: string) => ({
+    name,
+    kind: 'esx' as const,
+    datastores: [{ name: 'datastore1', type: 'vmfs' as const, capacityGiB: 20 }],
+    hosts: [{ name: `${name}.lab`, cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
+  });
+  const t: Topology = {
+    profile: 'quick',
+    guest: { shutdownSec: 0.5, bootSec: 0.5, resumeSec: 0.2 },
+    cpuModels: (JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology).cpuModels,
+    endpoints: [{ ...host('esx-a'), vms }, host('esx-b')],
+  };
+  const file = join(mkdtempSync(join(tmpdir(), `quickmig-${prefix}-`)), 'topology.json');
+  writeFileSync(file, JSON.stringify(t));
+  return file;
 }
 
 /** One endpoint of a lab, by name. */

@@ -6,17 +6,15 @@
  * and a hard stop keep it short.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OperationRefusedError } from '../../src/client/failures';
 import { QuickmigClient } from '../../src/client/migrations';
 import type { LabInfo } from '../../src/lab/lab';
-import type { Topology, TopologyVm } from '../../src/lab/topology';
-import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
+import type { TopologyVm } from '../../src/lab/topology';
 import { FAILURE_TYPES } from '../../src/request/contract';
 import type { MigrationRequestInput } from '../../src/request/request';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
@@ -25,7 +23,7 @@ import { progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
 import { labEnv, runCli } from '../cli/support';
 import { HistoryRecorder } from '../support/histories';
-import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab, twoHostTopology } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -51,29 +49,7 @@ function topology(): string {
     // No background writes: the disks change only by the writes the tests make.
     guestWriteBytesPerSec: 0,
   });
-  const t: Topology = {
-    profile: 'quick',
-    guest: { shutdownSec: 0.5, bootSec: 0.5, resumeSec: 0.2 },
-    cpuModels: (JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology).cpuModels,
-    endpoints: [
-      {
-        name: 'esx-a',
-        kind: 'esx',
-        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
-        hosts: [{ name: 'esx-a.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
-        vms: [vm('rev01'), vm('com01'), vm('end01'), vm('gone01')],
-      },
-      {
-        name: 'esx-b',
-        kind: 'esx',
-        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
-        hosts: [{ name: 'esx-b.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
-      },
-    ],
-  };
-  const file = join(mkdtempSync(join(tmpdir(), 'quickmig-commit-window-')), 'topology.json');
-  writeFileSync(file, JSON.stringify(t));
-  return file;
+  return twoHostTopology('commit-window', [vm('rev01'), vm('com01'), vm('end01'), vm('gone01')]);
 }
 
 beforeAll(async () => {

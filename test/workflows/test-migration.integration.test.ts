@@ -5,23 +5,21 @@
  * the test VM is then removed (at once, or at `cleanupTest` with keep).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OperationRefusedError } from '../../src/client/failures';
 import { QuickmigClient } from '../../src/client/migrations';
 import type { LabInfo } from '../../src/lab/lab';
-import type { Topology, TopologyVm } from '../../src/lab/topology';
-import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
+import type { TopologyVm } from '../../src/lab/topology';
 import type { MigrationRequestInput } from '../../src/request/request';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationProgress } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
 import { labEnv, runCli } from '../cli/support';
-import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab, twoHostTopology } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -43,29 +41,7 @@ function topology(): string {
     // No background writes: "unchanged by bytes" is then exact.
     guestWriteBytesPerSec: 0,
   });
-  const t: Topology = {
-    profile: 'quick',
-    guest: { shutdownSec: 0.5, bootSec: 0.5, resumeSec: 0.2 },
-    cpuModels: (JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology).cpuModels,
-    endpoints: [
-      {
-        name: 'esx-a',
-        kind: 'esx',
-        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
-        hosts: [{ name: 'esx-a.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
-        vms: [vm('tst01'), vm('tst02'), vm('tst03')],
-      },
-      {
-        name: 'esx-b',
-        kind: 'esx',
-        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
-        hosts: [{ name: 'esx-b.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
-      },
-    ],
-  };
-  const file = join(mkdtempSync(join(tmpdir(), 'quickmig-test-migration-')), 'topology.json');
-  writeFileSync(file, JSON.stringify(t));
-  return file;
+  return twoHostTopology('test-migration', [vm('tst01'), vm('tst02'), vm('tst03')]);
 }
 
 beforeAll(async () => {

@@ -8,27 +8,16 @@
  * tracking reset on the source, or the kept file modified, → the disk is copied whole, the report says why.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabInfo } from '../../src/lab/lab';
-import type { Topology, TopologyVm } from '../../src/lab/topology';
-import { DEFAULT_TOPOLOGY } from '../../src/lab/topology';
+import type { TopologyVm } from '../../src/lab/topology';
 import type { MigrationRequestInput } from '../../src/request/request';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
 import type { MigrationResult } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
-import { controlOf, startPrivateLab, stopPrivateLab } from '../support/lab';
+import { controlOf, startPrivateLab, stopPrivateLab, twoHostTopology } from '../support/lab';
 import type { TestWorker } from '../support/worker';
 import { startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
@@ -51,29 +40,7 @@ function topology(): string {
     disks: [{ sizeMiB: SIZE_MIB, fill: 'pattern', thin: true }],
     guestWriteBytesPerSec: 0,
   });
-  const t: Topology = {
-    profile: 'quick',
-    guest: { shutdownSec: 0.5, bootSec: 0.5, resumeSec: 0.2 },
-    cpuModels: (JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology).cpuModels,
-    endpoints: [
-      {
-        name: 'esx-a',
-        kind: 'esx',
-        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
-        hosts: [{ name: 'esx-a.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
-        vms: [vm('ru01'), vm('ru02'), vm('ru03'), vm('ru04')],
-      },
-      {
-        name: 'esx-b',
-        kind: 'esx',
-        datastores: [{ name: 'datastore1', type: 'vmfs', capacityGiB: 20 }],
-        hosts: [{ name: 'esx-b.lab', cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
-      },
-    ],
-  };
-  const file = join(mkdtempSync(join(tmpdir(), 'quickmig-test-reuse-')), 'topology.json');
-  writeFileSync(file, JSON.stringify(t));
-  return file;
+  return twoHostTopology('test-reuse', [vm('ru01'), vm('ru02'), vm('ru03'), vm('ru04')]);
 }
 
 beforeAll(async () => {

@@ -213,6 +213,27 @@ export function markBaseExtents(
 }
 
 /**
+ * The bulk copy of a snapshot: its frozen files (frozenDiskFiles) planned to the target layout, with
+ * each disk's base extent marked for an allocated-areas copy (markBaseExtents).
+ */
+export function bulkCopies(
+  listed: { files: VmFileRef[]; disks: DiskChain[] },
+  layout: TargetLayout,
+  datastoreUrls: Record<string, string>,
+  snapshot: string,
+  diskType: 'same' | 'thin' | 'thick' | 'thick-eager' = 'same',
+): FileCopyPlan[] {
+  const { files, disks } = listed;
+  return markBaseExtents(
+    planCopies(frozenDiskFiles(files, disks), files, disks, layout, datastoreUrls),
+    files,
+    disks,
+    snapshot,
+    diskType,
+  );
+}
+
+/**
  * The rewrite pairs that record a disk's provisioning in its descriptor (`ddb.thinProvisioned`), when
  * the request asks for a type: none for `same`.
  */

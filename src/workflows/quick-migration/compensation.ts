@@ -10,8 +10,6 @@ import { ROLLBACK_CONTINUES } from '../patches';
 
 /** One undo: what it restores, in words for the progress and the failure, and how. */
 export interface Compensation {
-  /** Names a compensation a step finds again (the test cleanup's folder removal). */
-  id?: string;
   what: string;
   undo: () => Promise<unknown>;
 }

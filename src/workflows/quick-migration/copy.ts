@@ -7,14 +7,7 @@
 import { ApplicationFailure, isCancellation, log, patched } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
 import type { DiskChain } from '../../planner/files';
-import {
-  frozenDiskFiles,
-  layoutFolders,
-  layoutOf,
-  markBaseExtents,
-  planCopies,
-  remainingFiles,
-} from '../../planner/files';
+import { bulkCopies, layoutFolders, layoutOf, planCopies, remainingFiles } from '../../planner/files';
 import { withReuse } from '../../planner/test-copy';
 import { step, stepWith, switchoverSourceOptions } from '../activity-options';
 import type { MigrationResult } from '../definitions';
@@ -105,16 +98,10 @@ export async function copySteps(
       progress.step = 'bulk-copy';
       await copy(
         withReuse(
-          markBaseExtents(
-            planCopies(
-              frozenDiskFiles(listed.files, listed.disks),
-              listed.files,
-              listed.disks,
-              layout,
-              target.datastoreUrls,
-            ),
-            listed.files,
-            listed.disks,
+          bulkCopies(
+            listed,
+            layout,
+            target.datastoreUrls,
             snapshotName(migrationId),
             prepared.request.options.diskType,
           ),

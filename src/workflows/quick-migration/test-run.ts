@@ -24,7 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { PreparedMigration } from '../../activities/preflight';
 import { projectMode } from '../../planner/downtime';
-import { frozenDiskFiles, layoutFolders, layoutOf, markBaseExtents, planCopies } from '../../planner/files';
+import { bulkCopies, layoutFolders, layoutOf } from '../../planner/files';
 import type { TestCopyMarker } from '../../planner/test-copy';
 import { TEST_MARKER_FILE } from '../../planner/test-copy';
 import { TEST_NO_HEARTBEAT, testConfigCopies, testVmName } from '../../planner/test-run';
@@ -100,6 +100,16 @@ export async function testMigration(
     },
   );
 
+  // The rollback deletes the folders; the cleanup after a test keeps the copied disks in them instead.
+  const deleteFolders: Compensation = {
+    what: `deleted the test copy's folders ${folders.join(', ')}`,
+    undo: () =>
+      step(control.deleteFolders, `Delete ${folders.join(', ')} on ${target.endpoint}`, {
+        endpoint: target.endpoint,
+        folders,
+        migrationId,
+      }),
+  };
   let testVm: MoRef | undefined;
   let report: Omit<TestReport, 'cleanup' | 'cleanedAt'>;
   try {
@@ -110,16 +120,7 @@ export async function testMigration(
       migrationId,
       ...(adopt ? { adopt: adopt.migrationId } : {}),
     });
-    compensations.push({
-      id: 'folders',
-      what: `deleted the test copy's folders ${folders.join(', ')}`,
-      undo: () =>
-        step(control.deleteFolders, `Delete ${folders.join(', ')} on ${target.endpoint}`, {
-          endpoint: target.endpoint,
-          folders,
-          migrationId,
-        }),
-    });
+    compensations.push(deleteFolders);
 
     enter('bulk-copy', 'snapshot');
     await step(control.snapshotVm, `Snapshot ${source.name} to freeze its disks (it keeps running)`, {
@@ -136,16 +137,10 @@ export async function testMigration(
     };
     compensations.push(removeSnapshot);
     const listed = await step(control.vmFiles, `List the frozen files of ${source.name}`, src);
-    const baseCopies = markBaseExtents(
-      planCopies(
-        frozenDiskFiles(listed.files, listed.disks),
-        listed.files,
-        listed.disks,
-        layout,
-        target.datastoreUrls,
-      ),
-      listed.files,
-      listed.disks,
+    const baseCopies = bulkCopies(
+      listed,
+      layout,
+      target.datastoreUrls,
       snapshotName(migrationId),
       request.options.diskType,
     );
@@ -269,8 +264,8 @@ export async function testMigration(
   const cleanup: string[] = [];
   let kept: TestCopyMarker | null = null;
   await CancellationScope.nonCancellable(async () => {
-    for (const { id, what, undo } of [...compensations].reverse()) {
-      if (id === 'folders' && keptDisks && keptDisks.marker.disks.length > 0) {
+    for (const compensation of [...compensations].reverse()) {
+      if (compensation === deleteFolders && keptDisks && keptDisks.marker.disks.length > 0) {
         const done = await step(
           control.keepTestDisks,
           `Delete the test VM's files in ${folders.join(', ')}, keep the copied disks for the real run`,
@@ -282,8 +277,8 @@ export async function testMigration(
         );
         continue;
       }
-      await undo();
-      cleanup.push(what);
+      await compensation.undo();
+      cleanup.push(compensation.what);
     }
   });
   const cleanedAt = new Date().toISOString();

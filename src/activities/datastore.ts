@@ -1,6 +1,5 @@
 /** Datastore steps of a migration: target folders, their removal on rollback, unmounting instant-recovery storage. */
 import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { Context } from '@temporalio/activity';
 import type { TestCopyMarker } from '../planner/test-copy';
 import { parseTestMarker, TEST_MARKER_FILE } from '../planner/test-copy';
@@ -28,12 +27,7 @@ export async function ownerOf(client: VSphereClient, folder: string): Promise<st
 /** A small file's text; undefined when it does not exist. */
 export async function readText(client: VSphereClient, file: string): Promise<string | undefined> {
   try {
-    const download = await client.files.get(file);
-    if (download.status !== 200) {
-      download.stream.destroy();
-      return undefined;
-    }
-    return (await buffer(download.stream)).toString('utf8');
+    return await client.files.text(file);
   } catch (error) {
     if (error instanceof FileNotFoundError || error instanceof NotFoundError) return undefined;
     throw error;

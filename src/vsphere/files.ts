@@ -180,6 +180,22 @@ export class DatastoreFiles {
   }
 
   /**
+   * A small file's content as text (a descriptor, a marker). Throws FileNotFoundError when it does
+   * not exist, ConnectionError when the body breaks off.
+   */
+  async text(path: DatastorePath | string, opts: { readonly signal?: AbortSignal } = {}): Promise<string> {
+    const p = toDatastorePath(path);
+    const download = await this.get(p, opts);
+    const chunks: Buffer[] = [];
+    try {
+      for await (const piece of download.stream) chunks.push(piece as Buffer);
+    } catch (err) {
+      throw toConnectionError(this.#context('GET /folder', p), err);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /**
    * Uploads `length` bytes from `source` to `path`, replacing the file. Streams with back-pressure
    * and Content-Length (no chunked encoding, which ESXi refuses); fails if `source` yields a
    * different number of bytes. Not retried on a lost session (the stream is consumed): the error is

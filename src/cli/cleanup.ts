@@ -9,7 +9,8 @@ export const cleanupCommand = command({
   args: { ...ID_ARG, ...CONNECTION_ARGS },
   notes: `A test migration with options.test.keep (--test --keep-test) boots <name>-test on the target,
 isolated, and keeps it running in phase testing. cleanup powers it off, unregisters it and deletes its
-folders; the migration then completes with its test report (boot time, projected downtime). Refused
+files; the copied disks stay in the target folder with quickmig-test.json for the real migration to
+reuse (unless options.test.keepDisks is false: then the folders go). The migration then completes with its test report (boot time, projected downtime). Refused
 (exit 1) for a migration that keeps no test VM.`,
   async run(context) {
     const { args } = context;

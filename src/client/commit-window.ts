@@ -42,7 +42,8 @@ export class CommitWindowClient extends BatchClient {
 
   /**
    * Removes the test VM a test migration kept (options.test.keep): power off, unregister, delete its
-   * folders; resolves once it is gone (the migration then completes with its test report). Throws
+   * files, keeping the copied disks for the real run unless options.test.keepDisks is false; resolves
+   * once it is gone (the migration then completes with its test report). Throws
    * OperationRefusedError with the reason when the migration keeps no test VM.
    */
   async cleanupTest(id: string): Promise<{ cleanedAt: string; cleanup: string[] }> {

@@ -36,7 +36,8 @@ export type Relocation = 'host' | 'datastore' | 'host+datastore';
  * - `boot-test`: snapshot the test VM (its writes go to a delta; the copied disks stay as copied), power
  *   it on and wait for its guest heartbeat: the boot time.
  * - `keep-test`: options.test.keep: the test VM runs until `quickmig cleanup ID`.
- * - `cleanup-test`: power the test VM off, unregister it and delete its folders.
+ * - `cleanup-test`: power the test VM off and unregister it; delete its own files and keep the copied
+ *   base disks with quickmig-test.json for the real run (options.test.keepDisks, default), or delete the folders.
  */
 export type StepId =
   | 'preflight'

@@ -285,7 +285,8 @@ export interface TestReport {
 }
 
 /**
- * Removes a kept test VM (options.test.keep) now: power off, unregister, delete its folders. Refused
+ * Removes a kept test VM (options.test.keep) now: power off, unregister, delete its files (the copied
+ * disks stay for the real run unless options.test.keepDisks is false). Refused
  * unless the migration is a test that keeps its VM; answers once the VM is gone.
  */
 export const cleanupTestUpdate = defineUpdate<{ cleanedAt: string; cleanup: string[] }>('cleanupTest');

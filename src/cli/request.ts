@@ -155,8 +155,11 @@ export function requestFrom(file: string | undefined, flags: RequestFlags): Migr
   set(options, 'diskType', str(flags['disk-type']));
   set(options, 'verify', str(flags.verify));
   if (flags['finalize-ir'] === true) options.finalizeInstantRecovery = true;
-  if (flags.test === true || flags['keep-test'] === true)
-    options.test = { keep: flags['keep-test'] === true };
+  // --test on a file keeps the file's options.test settings; --keep-test adds keep.
+  if (flags.test === true || flags['keep-test'] === true) {
+    const inFile = typeof options.test === 'object' && options.test !== null ? options.test : {};
+    options.test = { ...inFile, ...(flags['keep-test'] === true ? { keep: true } : {}) };
+  }
   const problems: { path: string; message: string }[] = [];
   const maxDowntime = str(flags['max-downtime']);
   if (maxDowntime !== undefined) {

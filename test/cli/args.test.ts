@@ -549,6 +549,24 @@ describe('--test and --keep-test', () => {
     expect(kept.options.test).toEqual({ keep: true, keepDisks: true });
   });
 
+  it("keep a request file's options.test settings, --keep-test adding keep", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quickmig-args-'));
+    const file = join(dir, 'test.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        source: { endpoint: 'esx-a', name: 'app01' },
+        target: { endpoint: 'esx-b', datastore: 'datastore1' },
+        options: { test: { keep: true, keepDisks: false } },
+      }),
+    );
+    const read = (flags: string[]) =>
+      requestFrom(file, parseArgs<typeof REQUEST_ARGS>(flags, REQUEST_ARGS)).options.test;
+    expect(read([])).toEqual({ keep: true, keepDisks: false });
+    expect(read(['--test'])).toEqual({ keep: true, keepDisks: false });
+    expect(read(['--keep-test'])).toEqual({ keep: true, keepDisks: false });
+  });
+
   it('refuse --test with --method vmotion, naming the option and the fix', () => {
     expect(() =>
       requestFrom(

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
@@ -84,8 +85,11 @@ func (l *Launcher) markSnapshotCBT(on bool, keys []int32, vs *vmState) map[int32
 			break
 		}
 		if d.cbt.epoch == "" {
+			// Unique across lab runs too: tracking lives in memory, so after a restart a changeId of the
+			// run before must name an epoch the host no longer has (FileFault), never a new one's.
 			n := l.cbtEpochs.Add(1)
-			d.cbt = cbtTrack{epoch: uuidString(mix(vs.seed, uint64(i), 0xcb7, n), mix(vs.seed, 0xe90c, n))}
+			now := uint64(time.Now().UnixNano())
+			d.cbt = cbtTrack{epoch: uuidString(mix(vs.seed, uint64(i), 0xcb7, n, now), mix(vs.seed, 0xe90c, n, now))}
 		}
 		d.cbt.seq++
 		marks[keys[i]] = cbtMark{epoch: d.cbt.epoch, seq: d.cbt.seq}

@@ -440,7 +440,7 @@ func (l *Launcher) copyVirtualDisk(source, dest, diskType, adapter string) types
 	}
 	// A child disk (parentCID set): the copy is the chain flattened, the parent's data under the
 	// child's grains; the parent must be the one the child was made from (its CID).
-	parent, pf := l.parentOf(source, filepath.Dir(srcLocal), keys, capacity)
+	parents, pf := l.parentChain(src, keys, capacity)
 	if pf != nil {
 		return pf
 	}
@@ -469,9 +469,11 @@ func (l *Launcher) copyVirtualDisk(source, dest, diskType, adapter string) types
 	// rate, what it writes at the target's write rate (only the allocated data is read; the thick
 	// types' preallocation is not paced, as a lazily zeroed VMFS allocation is metadata only).
 	readPacer, writePacer := l.rates.dsRead[src.DS], l.rates.dsWrite[dst.DS]
+	// overlay: a child level over its parent's data, whose grains replace the parent's whole, zeros included.
+	overlay := false
 	put := func(off int64, data []byte) error {
 		paceBytes(int64(len(data)), readPacer)
-		if !thin {
+		if !thin || overlay {
 			paceBytes(int64(len(data)), writePacer)
 			_, err := out.WriteAt(data, off)
 			return err
@@ -490,20 +492,11 @@ func (l *Launcher) copyVirtualDisk(source, dest, diskType, adapter string) types
 		paceBytes(written, writePacer)
 		return nil
 	}
-	if parent != nil {
-		if err := copyExtents(parent.extents, parent.dir, put); err != nil {
+	for _, p := range parents {
+		if err := copyExtents(p.extents, p.dir, put); err != nil {
 			return fail(err)
 		}
-		// The child's grains replace the parent's whole, zeros included.
-		overlay := put
-		put = func(off int64, data []byte) error {
-			if !thin {
-				return overlay(off, data)
-			}
-			paceBytes(int64(len(data)), readPacer, writePacer)
-			_, err := out.WriteAt(data, off)
-			return err
-		}
+		overlay = true
 	}
 	if err := copyExtents(extents, filepath.Dir(srcLocal), put); err != nil {
 		return fail(err)
@@ -561,45 +554,58 @@ func copyExtents(extents []extentLine, dir string, put func(off int64, data []by
 	return nil
 }
 
-// parentDisk is the parent a child disk's descriptor names.
+// parentDisk is one parent level of a child disk: its extents and the folder they are relative to.
 type parentDisk struct {
 	extents []extentLine
 	dir     string
 }
 
-// parentOf resolves the parent of a child descriptor (parentFileNameHint, relative to the child's
-// folder) and checks that it is the disk the child was made from: its CID equals the child's
-// parentCID, as a host checks when it opens a chain ("The parent virtual disk has been modified since
-// the child was created"). Nil for a disk without a parent.
-func (l *Launcher) parentOf(source, dir string, keys map[string]string, capacity int64) (*parentDisk, types.BaseMethodFault) {
-	pcid := strings.ToLower(keys["parentcid"])
-	if pcid == "" || pcid == "ffffffff" {
-		return nil, nil
+// parentChain resolves the parents of a child descriptor (parentCID set), base first. Each
+// parentFileNameHint is resolved as readChain resolves it (relative to the child's folder, or a datastore
+// path), and each parent must be the disk its child was made from: its CID equals the child's parentCID,
+// as a host checks when it opens a chain ("The parent virtual disk has been modified since the child was
+// created"). Empty for a disk without a parent.
+func (l *Launcher) parentChain(source dsPath, keys map[string]string, capacity int64) ([]parentDisk, types.BaseMethodFault) {
+	var chain []parentDisk
+	for range 64 {
+		pcid, ok := hexCID(keys["parentcid"])
+		if !ok || pcid == 0xffffffff {
+			return chain, nil
+		}
+		hint := keys["parentfilenamehint"]
+		if hint == "" {
+			return nil, &types.InvalidArgument{InvalidProperty: "sourceName: a child disk without parentFileNameHint"}
+		}
+		parent := resolveRef(source.Dir(), hint)
+		file, ok := l.local(parent)
+		text, err := os.ReadFile(file)
+		if !ok || err != nil {
+			return nil, &types.FileNotFound{FileFault: types.FileFault{File: fmt.Sprintf("%s (the parent of %s)", hint, source)}}
+		}
+		extents, pkeys, err := parseExtentLines(string(text))
+		if err != nil {
+			return nil, &types.InvalidArgument{InvalidProperty: "sourceName: parent " + err.Error()}
+		}
+		if cid, _ := hexCID(pkeys["cid"]); cid != pcid {
+			return nil, &types.FileFault{File: fmt.Sprintf("%s: the parent virtual disk has been modified since the child was created (parent CID %s, the child expects %08x)", source, pkeys["cid"], pcid)}
+		}
+		var size int64
+		for _, e := range extents {
+			size += e.sectors * sectorSize
+		}
+		if size != capacity {
+			return nil, &types.FileFault{File: fmt.Sprintf("%s: the parent's capacity %d differs from the child's %d", source, size, capacity)}
+		}
+		chain = append([]parentDisk{{extents: extents, dir: filepath.Dir(file)}}, chain...)
+		source, keys = parent, pkeys
 	}
-	hint := keys["parentfilenamehint"]
-	if hint == "" {
-		return nil, &types.InvalidArgument{InvalidProperty: "sourceName: a child disk without parentFileNameHint"}
-	}
-	file := filepath.Join(dir, filepath.FromSlash(hint))
-	text, err := os.ReadFile(file)
-	if err != nil {
-		return nil, &types.FileNotFound{FileFault: types.FileFault{File: fmt.Sprintf("%s (the parent of %s)", hint, source)}}
-	}
-	extents, pkeys, err := parseExtentLines(string(text))
-	if err != nil {
-		return nil, &types.InvalidArgument{InvalidProperty: "sourceName: parent " + err.Error()}
-	}
-	if strings.ToLower(pkeys["cid"]) != pcid {
-		return nil, &types.FileFault{File: fmt.Sprintf("%s: the parent virtual disk has been modified since the child was created (parent CID %s, the child expects %s)", source, pkeys["cid"], pcid)}
-	}
-	var size int64
-	for _, e := range extents {
-		size += e.sectors * sectorSize
-	}
-	if size != capacity {
-		return nil, &types.FileFault{File: fmt.Sprintf("%s: the parent's capacity %d differs from the child's %d", source, size, capacity)}
-	}
-	return &parentDisk{extents: extents, dir: filepath.Dir(file)}, nil
+	return nil, &types.FileFault{File: fmt.Sprintf("%s: a chain of more than 64 parents", source)}
+}
+
+// hexCID reads a descriptor's CID or parentCID (8 hex digits, leading zeros optional).
+func hexCID(v string) (uint32, bool) {
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 32)
+	return uint32(n), err == nil
 }
 
 // setDDB sets a ddb key of a descriptor.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -211,20 +212,31 @@ func TestFolderLinkRateStreamsAndConsolidation(t *testing.T) {
 	}
 	within(t, "two 8 MiB GETs sharing one link", max(firstByte[0], firstByte[1]), 2*one)
 
-	// the stream cap: while a reader that reads nothing holds the only stream, the next request gets no
-	// answer. The file is larger than loopback socket buffers can absorb (they grow to several MiB), so the
-	// server is still sending it, and holding the stream, for over a second at 50 MB/s; with the 8 MiB file
-	// the whole body fit in the buffers, the handler returned after 170 ms and the stream was free again
-	// inside the 300 ms window (3 of 6 runs).
-	if res, _ := lb.folder("PUT", "datastore1", "x/big.bin", pattern(64<<20, 3), "cookie", nil); res.StatusCode != 201 {
-		t.Fatalf("PUT big %d", res.StatusCode)
-	}
-	u := strings.TrimSuffix(lb.l.URL, "/sdk") + "/folder/x/big.bin?dcPath=ha-datacenter&dsName=datastore1"
-	req, _ := http.NewRequest("GET", u, nil)
+	// the stream cap: while a PUT whose body has not all arrived holds the only stream, the next request
+	// gets no answer; once the body ends, it is served. (The stream is seen held in the host's own
+	// semaphore, so nothing depends on socket buffers or timing but the 300 ms of no answer.)
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("PUT", strings.TrimSuffix(lb.l.URL, "/sdk")+"/folder/x/held.bin?dcPath=ha-datacenter&dsName=datastore1", pr)
+	req.ContentLength = 2
 	req.SetBasicAuth(s.Username, s.Password)
-	held, err := lb.http.Do(req)
-	if err != nil || held.StatusCode != 200 {
-		t.Fatalf("held GET: %v", err)
+	put := make(chan int, 1)
+	go func() {
+		res, err := lb.http.Do(req)
+		if err != nil {
+			put <- 0
+			return
+		}
+		res.Body.Close()
+		put <- res.StatusCode
+	}()
+	if _, err := pw.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	sem := lb.l.rates.streams[lb.l.folderHost("datastore1")]
+	for deadline := time.Now().Add(10 * time.Second); len(sem) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the PUT never took the host's only stream")
+		}
 	}
 	answered := make(chan int, 1)
 	go func() {
@@ -236,7 +248,13 @@ func TestFolderLinkRateStreamsAndConsolidation(t *testing.T) {
 		t.Fatalf("a second stream was served (%d) while the only one was held", code)
 	case <-time.After(300 * time.Millisecond):
 	}
-	held.Body.Close()
+	if _, err := pw.Write([]byte{2}); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if code := <-put; code != 201 {
+		t.Fatalf("held PUT: %d", code)
+	}
 	if code := <-answered; code != 200 {
 		t.Fatalf("queued request: %d", code)
 	}

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { OperationRefusedError } from '../../src/client/failures';
 import { QuickmigClient } from '../../src/client/migrations';
 import type { LabInfo } from '../../src/lab/lab';
@@ -103,10 +103,17 @@ function watchSource(name: string) {
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
+  // A test that fails before end() stops the sampling too, before the clients close.
+  onTestFinished(() => {
+    stop = true;
+    return done.catch(() => undefined);
+  });
   return {
     async end() {
       stop = true;
       await done;
+      // A test migration takes seconds: one sample would say nothing about "throughout".
+      if (samples < 2) throw new Error(`the source ${name} was sampled ${samples} time(s) only`);
       return { states: [...seen], samples };
     },
   };

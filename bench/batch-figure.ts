@@ -16,23 +16,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { QuickmigClient } from '../src/client/migrations';
+import { mostAtOnce, openSnapshots, suspendSpans, vmFolders, vmNames } from '../src/lab/call-log';
 import { LabControl } from '../src/lab/control';
 import type { LabInfo } from '../src/lab/lab';
 import { labDown, labUp } from '../src/lab/lab';
 import type { OverheadSplit } from './batch-history';
-import { copiesInFlight, eachLimited, median, migrationTimes, mostAtOnce, p90 } from './batch-history';
+import { copiesInFlight, eachLimited, median, migrationTimes, p90 } from './batch-history';
 import type { BatchFigureLimits, BatchLabSpec } from './batch-lab';
-import {
-  batchPlan,
-  batchTopology,
-  concurrentSuspends,
-  openSnapshots,
-  sampleLab,
-  sourceName,
-  targetName,
-  vmFolders,
-  vmNames,
-} from './batch-lab';
+import { batchPlan, batchTopology, sampleLab, sourceName, targetName } from './batch-lab';
 import { log, round } from './measure';
 import type { WorkerProcess } from './migration-figures';
 import { startWorkerProcess } from './migration-figures';
@@ -80,7 +71,7 @@ export interface BatchFigure {
     atSucceeded: number;
     atSeconds: number;
     streamsInFlight: number;
-    /** Copies (started copyFiles attempts) it was seen running right before the kill. */
+    /** Its copies (copyFiles attempts) started within the second before the kill. */
     copiesSeen: number;
     /** Its attempts still started right after: the copies the kill orphaned, which run again after their heartbeat timeout. */
     orphaned: number;
@@ -302,11 +293,10 @@ async function runBatch(
   log(`batch: ${succeeded}/${spec.vms} succeeded in ${round(seconds, 1)} s`);
 
   // The histories: the batch's event count; each migration's split, and who copied.
-  const batchHistory = await client.workflow.getHandle(id).fetchHistory();
-  const batchEvents = batchHistory.events ?? [];
-  // The server's own count of the history's size.
+  // The server's own count of the history's events and size.
   const described = await client.workflow.getHandle(id).describe();
-  const batchBytes = Number(String(described.raw.workflowExecutionInfo?.historySizeBytes ?? Number.NaN));
+  const batchEvents = described.historyLength;
+  const batchBytes = described.historySize ?? Number.NaN;
   const children = result.vms.filter((v) => v.startedAt !== null);
   const times = await eachLimited(children, 6, async (v) =>
     migrationTimes((await client.workflow.getHandle(v.migrationId).fetchHistory()).events ?? []),
@@ -325,7 +315,10 @@ async function runBatch(
   );
   const snapshots = Object.fromEntries(sources.map((s) => [s, openSnapshots(lab.calls.get(s) ?? [])]));
   const suspends = Object.fromEntries(
-    sources.map((s) => [s, concurrentSuspends(lab.calls.get(s) ?? [], names.get(s) ?? new Map(), folders)]),
+    sources.map((s) => {
+      const { spans, unmatched } = suspendSpans(lab.calls.get(s) ?? [], (m) => names.get(s)?.get(m), folders);
+      return [s, { max: mostAtOnce(spans), spans: spans.length, unmatched }];
+    }),
   );
   const streamsBy = Object.fromEntries(Object.entries(lab.streams).map(([h, s]) => [h, s.gaugeMax]));
   const observed: BatchFigure['observed'] = {
@@ -388,10 +381,10 @@ async function runBatch(
     },
     copies: { byWorker, retried: retriedVms.length, retriedVms },
     history: {
-      events: batchEvents.length,
+      events: batchEvents,
       warning: HISTORY_WARNING,
       limit: HISTORY_LIMIT,
-      perVm: round(batchEvents.length / spec.vms, 1),
+      perVm: round(batchEvents / spec.vms, 1),
       bytes: batchBytes,
     },
   };
@@ -425,7 +418,7 @@ export function batchMarkdown(f: BatchFigure, baseline: BatchBaseline = {}): str
       `streamsPerHost ${f.limits.streamsPerHost}, snapshotsPerDatastore ${f.limits.snapshotsPerDatastore}, suspendsPerHost ` +
       `${f.limits.suspendsPerHost}. Workers: ${f.workers.map((w) => `${w.role} (peak RSS ${w.peakRssMiB} MiB${w.killed ? ', killed' : ''})`).join(', ')}. ` +
       (f.killed
-        ? `The ${f.killed.role} was killed (SIGKILL) ${f.killed.atSeconds} s in, at ${f.killed.atSucceeded} succeeded; it ran ${f.killed.copiesSeen} cop${f.killed.copiesSeen === 1 ? 'y' : 'ies'} right before, ${f.killed.orphaned} of them still unfinished right after (orphaned), ${f.killed.streamsInFlight} /folder streams in flight in the lab.`
+        ? `The ${f.killed.role} was killed (SIGKILL) ${f.killed.atSeconds} s in, at ${f.killed.atSucceeded} succeeded; it had started ${f.killed.copiesSeen} cop${f.killed.copiesSeen === 1 ? 'y' : 'ies'} within the second before; its copies still unfinished right after (orphaned): ${f.killed.orphaned}; the lab's last sample before the kill counted ${f.killed.streamsInFlight} /folder streams in flight over all hosts.`
         : 'No worker was killed.'),
     '',
     `Lab profile: ${f.lab.description}.`,
@@ -437,7 +430,7 @@ export function batchMarkdown(f: BatchFigure, baseline: BatchBaseline = {}): str
       '.',
     ...(f.failed.length > 0 ? ['', 'Failed:', ...f.failed.map((x) => `- ${x}`)] : []),
     '',
-    '| resource (the lab’s own counters) | limit | most at once | by host / datastore |',
+    '| resource (in flight: Temporal; the others: the lab’s own counters) | limit | most at once | by host / datastore |',
     '|---|---|---|---|',
     `| migrations in flight (Temporal's child start → close) | ${o.global.limit} | ${o.global.max} | |`,
     `| /folder streams per host (GET /quickmig/streams, every change; ${o.streamsPerHost.samples} one-second samples) | ${o.streamsPerHost.limit} | ${o.streamsPerHost.max} | ${by(o.streamsPerHost.by)} (sampled: ${by(o.streamsPerHost.sampledMax)}) |`,

@@ -100,13 +100,6 @@ export function migrationTimes(events: Event[]): OverheadSplit & {
   };
 }
 
-/** The most intervals open at once. */
-export function mostAtOnce(spans: { from: number; to: number }[]): number {
-  let max = 0;
-  for (const s of spans) max = Math.max(max, spans.filter((o) => o.from <= s.from && s.from < o.to).length);
-  return max;
-}
-
 /**
  * The copies each data mover runs right now: started copyFiles attempts of the running migrations, by
  * the worker identity (`<pid>@<host>`) that took them; with `startedWithinMs`, only attempts started

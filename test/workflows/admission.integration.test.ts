@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuickmigClient } from '../../src/client/migrations';
+import { mostAtOnce, openSnapshots, suspendSpans, vmFolders } from '../../src/lab/call-log';
 import type { LabInfo } from '../../src/lab/lab';
 import { projectRoot } from '../../src/lab/tools';
 import { parsePlan } from '../../src/request/batch-plan';
@@ -46,23 +47,6 @@ afterAll(async () => {
   await worker?.stop();
   if (lab) await stopPrivateLab(lab.dir);
 });
-
-/** The most snapshots open at once on an endpoint (its one datastore), from its call log. */
-async function maxOpenSnapshots(endpoint: string): Promise<{ max: number; created: number }> {
-  const calls = await controlOf(lab, endpoint).calls();
-  let open = 0;
-  let max = 0;
-  let created = 0;
-  for (const call of calls.sort((a, b) => a.seq - b.seq)) {
-    if (!call.ok) continue;
-    if (call.method === 'CreateSnapshot_Task') {
-      open++;
-      created++;
-    } else if (call.method === 'RemoveSnapshot_Task' || call.method === 'RemoveAllSnapshots_Task') open--;
-    max = Math.max(max, open);
-  }
-  return { max, created };
-}
 
 describe('resource admission (integration)', () => {
   it('keeps copy streams per host and snapshots per datastore within the limits, and shows what waits', async () => {
@@ -126,8 +110,8 @@ migrations:
     for (const [endpoint, host] of Object.entries(HOSTS))
       streams[endpoint] = (await controlOf(lab, endpoint).streams())[host]?.max ?? 0;
     const snapshots = {
-      'src-a': await maxOpenSnapshots('src-a'),
-      'src-b': await maxOpenSnapshots('src-b'),
+      'src-a': openSnapshots(await controlOf(lab, 'src-a').calls()),
+      'src-b': openSnapshots(await controlOf(lab, 'src-b').calls()),
     };
     console.log(
       `admission: streams max per host ${JSON.stringify(streams)}, snapshots ${JSON.stringify(snapshots)}, batch peaks ${JSON.stringify(result.maxRunning)}, waits seen: ${[...waits.keys()].join(' | ')}`,
@@ -142,39 +126,21 @@ migrations:
     }
     // Suspends per source host: from each source's suspend (its call log) to its target's power-on (the
     // target's call log), never more than the limit at once.
-    const dstCalls = await controlOf(lab, 'dst').calls();
-    // A target is known by its folder (`[ds1] a1/a1.vmx`): the lab keeps its registration name.
-    const dstNames = new Map(
-      (await controlOf(lab, 'dst').call<{ moref: string; vmx: string }[]>('GET', '/vms')).map((v) => [
-        v.moref,
-        /\] ([^/]+)\//.exec(v.vmx)?.[1],
-      ]),
-    );
+    const target = {
+      calls: await controlOf(lab, 'dst').calls(),
+      folderOf: await vmFolders(controlOf(lab, 'dst')),
+    };
     for (const endpoint of ['src-a', 'src-b']) {
-      const spans: { vm: string; from: number; to: number }[] = [];
-      for (const call of await controlOf(lab, endpoint).calls()) {
-        if (call.method !== 'SuspendVM_Task' || !call.ok) continue;
-        const vm = nameOf.get(`${endpoint}/${call.object}`) as string;
-        const from = Date.parse(call.time);
-        const on = dstCalls.find(
-          (c) =>
-            c.method === 'PowerOnVM_Task' &&
-            c.ok &&
-            dstNames.get(c.object) === vm &&
-            Date.parse(c.time) >= from,
-        );
-        expect(on, `the target of ${vm} powered on after its suspend`).toBeDefined();
-        spans.push({ vm, from, to: Date.parse(on?.time as string) });
-      }
+      const { spans, unmatched } = suspendSpans(
+        await controlOf(lab, endpoint).calls(),
+        (moref) => nameOf.get(`${endpoint}/${moref}`),
+        [target],
+      );
+      expect(unmatched, `suspends on ${endpoint} with no target power-on after them`).toEqual([]);
       expect(spans.map((s) => s.vm).sort()).toEqual(
         endpoint === 'src-a' ? ['a1', 'a2', 'a3'] : ['b1', 'b2', 'b3'],
       );
-      for (const s of spans) {
-        const overlapping = spans.filter((o) => o.from < s.to && s.from < o.to).length;
-        expect(overlapping, `suspends on ${endpoint} during ${s.vm}'s switchover`).toBeLessThanOrEqual(
-          SUSPENDS_PER_HOST,
-        );
-      }
+      expect(mostAtOnce(spans), `suspends at once on ${endpoint}`).toBeLessThanOrEqual(SUSPENDS_PER_HOST);
     }
     // The batch's own ledger agrees, and says what the queued ones waited on.
     expect(Math.max(...Object.values(result.maxRunning.streamsPerHost ?? {}))).toBeLessThanOrEqual(

@@ -18,14 +18,13 @@ import type { TopologyVm } from '../../src/lab/topology';
 import { FAILURE_TYPES } from '../../src/request/contract';
 import type { MigrationRequestInput } from '../../src/request/request';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
-import type { MigrationProgress } from '../../src/workflows/definitions';
 import { progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
 import { labEnv, runCli } from '../cli/support';
 import { HistoryRecorder } from '../support/histories';
 import { controlOf, startPrivateLab, stopPrivateLab, twoHostTopology } from '../support/lab';
 import type { TestWorker } from '../support/worker';
-import { startWorker } from '../support/worker';
+import { progressUntil, startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
 
 let lab: LabInfo;
@@ -109,20 +108,6 @@ async function start(input: MigrationRequestInput, id: string) {
 }
 
 /** Polls the progress until `until` holds (generous bound: the machine is shared). */
-async function progressUntil(
-  handle: Awaited<ReturnType<typeof start>>,
-  until: (p: MigrationProgress) => boolean,
-): Promise<MigrationProgress> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const p = await handle.query(progressQuery);
-    if (until(p)) return p;
-    if (p.phase === 'rolled-back' || p.phase === 'refused') throw new Error(`migration ended: ${p.error}`);
-    if (Date.now() > deadline) throw new Error(`still in ${p.phase}/${p.step}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** The innermost message of an error. */
 function rootOf(error: Error): string {
   let current = error;
@@ -154,14 +139,14 @@ describe('commit window (integration)', () => {
       request('rev01', { switchover: 'manual', commit: { afterMs: LONG_WINDOW_MS } }),
       'cw-revert',
     );
-    await progressUntil(handle, (p) => p.phase === 'awaiting-approval');
+    await progressUntil(handle, (p) => p.phase === 'awaiting-approval', 120_000);
     expect(await refusal(quickmig.revert(handle.workflowId))).toMatch(
       /the commit window has not opened yet: the migration is in phase awaiting-approval/,
     );
     await controlOf(lab, 'esx-a').guestWrite('rev01', 0, MiB, marker('written during the bulk copy'));
     await quickmig.approve(handle.workflowId);
 
-    const inWindow = await progressUntil(handle, (p) => p.phase === 'committing');
+    const inWindow = await progressUntil(handle, (p) => p.phase === 'committing', 120_000);
     const w = inWindow.commitWindow;
     expect(w?.state).toBe('open');
     expect(Date.parse(w?.endsAt ?? '') - Date.parse(w?.openedAt ?? '')).toBe(LONG_WINDOW_MS);
@@ -232,7 +217,7 @@ describe('commit window (integration)', () => {
       request('com01', { source: 'delete', commit: { afterMs: LONG_WINDOW_MS } }),
       'cw-commit',
     );
-    await progressUntil(handle, (p) => p.phase === 'committing');
+    await progressUntil(handle, (p) => p.phase === 'committing', 120_000);
     // Not deleted before the commit: kept off, renamed, with its files.
     expect((await vmNamed('esx-a', 'com01_migrated'))?.powerState).toBe('poweredOff');
     expect(existsSync(vmDir('esx-a', 'com01'))).toBe(true);
@@ -282,7 +267,7 @@ describe('commit window (integration)', () => {
 
   it('a revert whose kept source was removed during the window touches nothing and leaves the window open', async () => {
     const handle = await start(request('gone01', { commit: { afterMs: LONG_WINDOW_MS } }), 'cw-gone');
-    await progressUntil(handle, (p) => p.phase === 'committing');
+    await progressUntil(handle, (p) => p.phase === 'committing', 120_000);
     const kept = await vmNamed('esx-a', 'gone01_migrated');
     if (!kept) throw new Error('the source was not kept as gone01_migrated');
     // An operator unregisters the kept source by hand during the window.

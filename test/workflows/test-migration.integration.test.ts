@@ -15,13 +15,11 @@ import type { LabInfo } from '../../src/lab/lab';
 import type { TopologyVm } from '../../src/lab/topology';
 import type { MigrationRequestInput } from '../../src/request/request';
 import type { VmFacts, VSphereClient } from '../../src/vsphere';
-import type { MigrationProgress } from '../../src/workflows/definitions';
-import { progressQuery } from '../../src/workflows/definitions';
 import { quickMigration } from '../../src/workflows/quick-migration';
 import { labEnv, runCli } from '../cli/support';
 import { controlOf, startPrivateLab, stopPrivateLab, twoHostTopology } from '../support/lab';
 import type { TestWorker } from '../support/worker';
-import { startWorker } from '../support/worker';
+import { progressUntil, startWorker } from '../support/worker';
 import { connect } from '../vsphere/helpers';
 
 let lab: LabInfo;
@@ -117,20 +115,6 @@ function watchSource(name: string) {
       return { states: [...seen], samples };
     },
   };
-}
-
-async function progressUntil(
-  handle: { query: (q: typeof progressQuery) => Promise<MigrationProgress> },
-  until: (p: MigrationProgress) => boolean,
-): Promise<MigrationProgress> {
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    const p = await handle.query(progressQuery);
-    if (until(p)) return p;
-    if (p.phase === 'rolled-back' || p.phase === 'refused') throw new Error(`migration ended: ${p.error}`);
-    if (Date.now() > deadline) throw new Error(`still in ${p.phase}/${p.step}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('test migration (integration)', () => {

@@ -243,9 +243,13 @@ func (v *labVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_Tas
 }
 
 // ReconfigVM_Task is the stock one, but counts as a mutating task (TaskInProgress while another
-// runs), and a new disk gets real files, a .vmx entry and layoutEx (reconfig.go).
+// runs), a new disk gets real files, a .vmx entry and layoutEx (reconfig.go), and an adapter goes
+// only onto a port group of the VM's host (network.go).
 func (v *labVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
 	ref := v.task(ctx, "reconfigVm", func(vs *vmState, t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		if fault := checkNicBackings(ctx, v.VirtualMachine, req); fault != nil {
+			return nil, fault
+		}
 		added, fault := v.l.prepareDiskAdds(ctx, v.VirtualMachine, vs, req)
 		if fault != nil {
 			return nil, fault
@@ -261,6 +265,9 @@ func (v *labVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Tas
 		// Change tracking switched off or on: what it tracked is gone (cbt.go).
 		if on := req.Spec.ChangeTrackingEnabled; on != nil && *on != cbtBefore {
 			vs.resetCBT()
+		}
+		if len(req.Spec.DeviceChange) > 0 {
+			syncVMNetworks(ctx, v.VirtualMachine)
 		}
 		if len(added) > 0 {
 			renameDevices(ctx, v.VirtualMachine)

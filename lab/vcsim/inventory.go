@@ -109,6 +109,9 @@ func (l *Launcher) buildModel(ctx context.Context) error {
 		h := hosts[hs.Name]
 		l.hostRefs[hs.Name] = h.Reference()
 		l.configureHost(l.reg.Get(h.Reference()).(*simulator.HostSystem), hs)
+		if err := l.addPortGroups(ctx, h, hs.PortGroups); err != nil {
+			return err
+		}
 		dss, err := h.ConfigManager().DatastoreSystem(ctx)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -66,5 +67,111 @@ func TestNICStartConnectedFromVMX(t *testing.T) {
 	lb.must(vm.PowerOn(ctx))
 	if start, now := nicConnected(t, lb, vm); start || now {
 		t.Fatalf("adapter with startConnected FALSE: startConnected %v connected %v, want both false", start, now)
+	}
+}
+
+// moveNIC edits the VM's first adapter onto the standard port group `network`, to connect at power-on.
+func moveNIC(ctx context.Context, lb *lab, vm *object.VirtualMachine, network string) error {
+	var m mo.VirtualMachine
+	lb.props(vm.Reference(), &m, "config.hardware.device")
+	for _, d := range m.Config.Hardware.Device {
+		if nic, ok := d.(types.BaseVirtualEthernetCard); ok {
+			card := nic.GetVirtualEthernetCard()
+			card.Backing = &types.VirtualEthernetCardNetworkBackingInfo{VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: network}}
+			card.Connectable = &types.VirtualDeviceConnectInfo{StartConnected: true, AllowGuestControl: true}
+			_, err := lb.wait(vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{
+				&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: d},
+			}}))
+			return err
+		}
+	}
+	return nil
+}
+
+// A host's port groups of the spec: in HostSystem.network and Network.host, one Network per name on a
+// vCenter; an adapter moved onto one reports it as its backing and the VM's network, and connects at
+// power-on; a port group the VM's host lacks is refused (InvalidDeviceSpec) and changes nothing.
+func TestPortGroupsAndAdapterMove(t *testing.T) {
+	for _, kind := range []string{"esx", "vcenter"} {
+		t.Run(kind, func(t *testing.T) {
+			spec := baseSpec(t.TempDir(), kind)
+			spec.Hosts[0].PortGroups = []string{"test-isolated"}
+			if kind == "vcenter" {
+				spec.Hosts[1].PortGroups = []string{"test-isolated", "only-esx02"}
+			}
+			spec.VMs[0].Power = "poweredOff"
+			lb := startLab(t, spec)
+			ctx := context.Background()
+			vm := lb.vm("ir-app01")
+
+			var host mo.HostSystem
+			lb.props(lb.moVM(vm).Runtime.Host.Reference(), &host, "network")
+			names := map[string]types.ManagedObjectReference{}
+			for _, ref := range host.Network {
+				var n mo.Network
+				lb.props(ref, &n, "name", "host")
+				names[n.Name] = ref
+				if n.Name == "test-isolated" && len(n.Host) != len(spec.Hosts) {
+					t.Fatalf("test-isolated lists hosts %v; want the %d hosts that have it", n.Host, len(spec.Hosts))
+				}
+			}
+			if _, ok := names["test-isolated"]; !ok {
+				t.Fatalf("host networks %v lack test-isolated", names)
+			}
+			if _, ok := names["only-esx02"]; ok {
+				t.Fatal("esx01 lists esx02's own port group")
+			}
+
+			var f types.HasFault
+			if err := moveNIC(ctx, lb, vm, "no-such-pg"); !errors.As(err, &f) {
+				t.Fatalf("moving onto a missing port group: %v; want a fault", err)
+			} else if _, ok := f.Fault().(*types.InvalidDeviceSpec); !ok {
+				t.Fatalf("moving onto a missing port group: %T; want InvalidDeviceSpec", f.Fault())
+			}
+			if kind == "vcenter" {
+				if err := moveNIC(ctx, lb, vm, "only-esx02"); err == nil {
+					t.Fatal("moving onto another host's port group succeeded")
+				}
+			}
+			if err := moveNIC(ctx, lb, vm, "test-isolated"); err != nil {
+				t.Fatal(err)
+			}
+			var m mo.VirtualMachine
+			lb.props(vm.Reference(), &m, "network")
+			if len(m.Network) != 1 || m.Network[0] != names["test-isolated"] {
+				t.Fatalf("VM networks %v; want only test-isolated %v", m.Network, names["test-isolated"])
+			}
+			lb.must(vm.PowerOn(ctx))
+			if start, now := nicConnected(t, lb, vm); !start || !now {
+				t.Fatalf("moved adapter: startConnected %v connected %v, want both true", start, now)
+			}
+			for _, d := range lb.moVM(vm).Config.Hardware.Device {
+				if nic, ok := d.(types.BaseVirtualEthernetCard); ok {
+					b, _ := nic.GetVirtualEthernetCard().Backing.(*types.VirtualEthernetCardNetworkBackingInfo)
+					if b == nil || b.DeviceName != "test-isolated" {
+						t.Fatalf("adapter backing %+v; want test-isolated", nic.GetVirtualEthernetCard().Backing)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Moving an adapter needs VirtualMachine.Config.EditDevice on the VM and Network.Assign on the network.
+func TestMovingAnAdapterNeedsEditDeviceAndAssign(t *testing.T) {
+	for _, c := range []struct{ held, missing string }{
+		{"VirtualMachine.Config.EditDevice", "Network.Assign"},
+		{"Network.Assign", "VirtualMachine.Config.EditDevice"},
+	} {
+		s := privSpec(t, "/", true, c.held)
+		s.Hosts[0].PortGroups = []string{"test-isolated"}
+		s.VMs[0].Power = "poweredOff"
+		lb, uc, _ := userLab(t, s)
+		vm := object.NewVirtualMachine(uc.Client, lb.vm("ir-app01").Reference())
+		userLabView := &lab{t: t, c: uc, l: lb.l}
+		np := noPermission(t, moveNIC(context.Background(), userLabView, vm, "test-isolated"))
+		if np.PrivilegeId != c.missing {
+			t.Fatalf("holding only %s: NoPermission names %s; want %s", c.held, np.PrivilegeId, c.missing)
+		}
 	}
 }

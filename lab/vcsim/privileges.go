@@ -263,6 +263,18 @@ func (l *Launcher) required(ctx *simulator.Context, m *simulator.Method) []need 
 		if req.Spec.Name != "" {
 			add("VirtualMachine.Config.Rename", this)
 		}
+		// An adapter moved to another network: "Modify device settings" on the VM and "Assign network"
+		// on the network (Broadcom KB 324539).
+		for _, change := range req.Spec.DeviceChange {
+			if b, ok := nicBacking(change); ok && change.GetVirtualDeviceConfigSpec().Operation == types.VirtualDeviceConfigSpecOperationEdit {
+				add("VirtualMachine.Config.EditDevice", this)
+				if vm, ok := ctx.Map.Get(this).(*simulator.VirtualMachine); ok {
+					if net, found := hostNetwork(ctx, vm, b.DeviceName); found {
+						add("Network.Assign", net)
+					}
+				}
+			}
+		}
 	case *types.UnregisterVM:
 		add("VirtualMachine.Inventory.Unregister", this)
 		if p := vmParent(this); p != nil {

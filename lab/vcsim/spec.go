@@ -72,6 +72,8 @@ type HostSpec struct {
 	LinkGbps *float64 `json:"linkGbps,omitempty"`
 	// MaxFolderStreams caps concurrent /folder GET/PUT streams through this host; the next waits (default 8).
 	MaxFolderStreams int `json:"maxFolderStreams,omitempty"`
+	// PortGroups are standard port groups on the host's vSwitch0 besides "VM Network" (network.go).
+	PortGroups []string `json:"portGroups,omitempty"`
 }
 
 type DiskSpec struct {
@@ -165,6 +167,11 @@ func (s *Spec) validate() error {
 	hosts := map[string]bool{}
 	for _, h := range s.Hosts {
 		hosts[h.Name] = true
+		for _, pg := range h.PortGroups {
+			if pg == "" || pg == "VM Network" {
+				return fmt.Errorf("spec: host %s: a port group needs a name other than VM Network, got %q", h.Name, pg)
+			}
+		}
 		for _, n := range h.Datastores {
 			if !ds[n] {
 				return fmt.Errorf("spec: host %s mounts unknown datastore %s", h.Name, n)

@@ -596,6 +596,9 @@ func renameDevices(ctx *simulator.Context, vm *simulator.VirtualMachine) {
 			case types.BaseVirtualEthernetCard:
 				nics++
 				label, summary = fmt.Sprintf("Network adapter %d", nics), "VM Network"
+				if b, ok := v.Backing.(*types.VirtualEthernetCardNetworkBackingInfo); ok {
+					summary = b.DeviceName
+				}
 			}
 			if label != "" {
 				v.DeviceInfo = &types.Description{Label: label, Summary: summary}

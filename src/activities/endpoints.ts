@@ -200,6 +200,7 @@ async function missingPrivileges(client: VSphereClient): Promise<string[] | null
       targetDatastores: datastores,
       targetPool: pools,
       irHosts: hosts,
+      targetNetwork: [], // the test roles are not among those listed here
     };
     const wanted = new Map<string, Set<PrivilegeObject>>();
     for (const role of roles)

@@ -3,6 +3,7 @@
  * and plan. Reads only; bad input fails here, before anything is changed.
  */
 
+import type { TestNetworkFacts } from '../planner/facts';
 import type { DiskChain, VmFileRef } from '../planner/files';
 import { layoutOf, targetPathOf } from '../planner/files';
 import type { MigrationPlan } from '../planner/plan';
@@ -12,7 +13,7 @@ import type { TestCopyMarker } from '../planner/test-copy';
 import { testCopyOf } from '../planner/test-copy';
 import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
-import type { DatastoreFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
+import type { DatastoreFacts, HostFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
 import { latestCopy } from './copy-rates';
 import { folderState } from './datastore';
 import type { EndpointPool } from './endpoints';
@@ -63,6 +64,8 @@ export interface PreparedMigration {
     finalName: string;
     datastore: MoRef;
     diskDatastores: { diskKey: number; datastore: MoRef; name: string }[];
+    /** options.test.network resolved on the target host: the port group the test VM's adapters go onto. */
+    testNetwork?: { name: string; ref: MoRef };
   };
   /**
    * The copy a test migration of this VM kept in the target folders (options.test.keepDisks), which this
@@ -201,6 +204,8 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       )
     ).filter((f) => f !== undefined),
   };
+  const testNetwork = await testNetworkOf(request, { source, target, sameEndpoint }, vm, targetHost);
+  if (testNetwork) facts.testNetwork = testNetwork.facts;
   const plan = decidePlan(request, facts);
   // Another migration of this VM holds its snapshot: it runs (started under another id, e.g. with the
   // temporal CLI) or it was stopped without its rollback. Two migrations of one VM must never interleave.
@@ -239,6 +244,8 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
         .filter((d) => wantedDatastores.includes(d.name))
         .map((d) => labelled('datastore', d.name, d.ref)),
     );
+    if (testNetwork?.ref)
+      tgt.targetNetwork.push(labelled('network', testNetwork.facts.name, testNetwork.ref));
     const found = await checkPrivileges(
       { source, target },
       { source: request.source.endpoint, target: request.target.endpoint },
@@ -247,6 +254,8 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
         sourceDelete: request.options.source === 'delete',
         finalizeInstantRecovery: plan.steps.includes('finalize-ir'),
         upgradeHardware: request.options.targetVm.upgradeHardware,
+        test: request.options.test !== undefined,
+        testNetwork: testNetwork !== undefined,
       },
       { source: src, target: tgt },
     );
@@ -316,6 +325,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       finalName: plan.targetName,
       datastore: configTarget.ref,
       diskDatastores,
+      ...(testNetwork?.ref ? { testNetwork: { name: testNetwork.facts.name, ref: testNetwork.ref } } : {}),
     },
     ...(testCopy ? { testCopy } : {}),
   };
@@ -335,6 +345,35 @@ async function connectTo(pool: EndpointPool, endpoint: string): Promise<VSphereC
       error.message = `endpoint ${endpoint}: ${error.message}; the certificate is not the pinned one: verify the endpoint's certificate, then fix endpoints.${endpoint}.tls.thumbprint in the worker configuration`;
     throw error;
   }
+}
+
+/**
+ * options.test.network on the target host, and the networks of the source VM's adapters it must not be:
+ * undefined when the request asks for none.
+ */
+async function testNetworkOf(
+  request: MigrationRequest,
+  sides: { source: VSphereClient; target: VSphereClient; sameEndpoint: boolean },
+  vm: VmFacts,
+  targetHost: HostFacts,
+): Promise<{ facts: TestNetworkFacts; ref: MoRef | undefined } | undefined> {
+  const name = request.options.test?.network;
+  if (name === undefined) return undefined;
+  const targetNets = await sides.target.inventory.listNetworks();
+  const sourceNets = sides.sameEndpoint ? targetNets : await sides.source.inventory.listNetworks();
+  const onHost = targetNets.filter((n) => targetHost.networks.some((r) => r.value === n.ref.value));
+  const found = onHost.find((n) => n.name === name);
+  return {
+    facts: {
+      name,
+      kind: found === undefined ? null : found.ref.type === 'Network' ? 'standard' : 'distributed',
+      targetHostNetworks: onHost.map((n) => n.name),
+      sourceNetworks: sourceNets
+        .filter((n) => vm.networks.some((r) => r.value === n.ref.value))
+        .map((n) => n.name),
+    },
+    ref: found?.ref,
+  };
 }
 
 function snapshotNames(tree: VmFacts['snapshots']): string[] {

@@ -152,6 +152,21 @@ export function createVmActivities(pool: EndpointPool) {
       return { at: Date.now(), changed: true };
     },
 
+    /**
+     * Moves every network adapter of a VM onto a standard port group, to connect at power-on (a test
+     * VM onto options.test.network). An adapter already there is left as it is, so a retry does nothing
+     * twice. Returns every adapter now on the network.
+     */
+    async moveAdapters(
+      input: VmOnEndpoint & { network: { name: string; ref: MoRef } },
+    ): Promise<{ label: string; macAddress: string }[]> {
+      const client = await clientFor(input.endpoint);
+      const { nics } = await client.facts.vm(input.vm);
+      const move = nics.filter((n) => n.network !== input.network.name || n.startConnected !== true);
+      await client.vms.moveAdapters(input.vm, move, input.network, options());
+      return nics.map((n) => ({ label: n.label ?? `adapter ${n.key}`, macAddress: n.macAddress }));
+    },
+
     /** Registers a .vmx, or returns the VM an earlier attempt registered from it. */
     async registerVm(input: {
       endpoint: string;

@@ -111,6 +111,12 @@ export const REQUEST_ARGS = {
     type: 'boolean',
     description: "With --test: keep the test VM running until 'quickmig cleanup ID'",
   },
+  'test-network': {
+    type: 'string',
+    valueHint: 'PORTGROUP',
+    description:
+      'Test migration on this isolated port group of the target host (implies --test): adapters connected there, not disconnected',
+  },
   'finalize-ir': {
     type: 'boolean',
     description: 'Unmount the Instant Recovery datastore when nothing else uses it',

@@ -37,6 +37,7 @@ const FLAG_OF: Record<string, string> = {
   'options.commit.afterMs': '--commit-window',
   'options.test': '--test',
   'options.test.keep': '--keep-test',
+  'options.test.network': '--test-network',
 };
 
 /**
@@ -155,10 +156,15 @@ export function requestFrom(file: string | undefined, flags: RequestFlags): Migr
   set(options, 'diskType', str(flags['disk-type']));
   set(options, 'verify', str(flags.verify));
   if (flags['finalize-ir'] === true) options.finalizeInstantRecovery = true;
-  // --test on a file keeps the file's options.test settings; --keep-test adds keep.
-  if (flags.test === true || flags['keep-test'] === true) {
+  // --test on a file keeps the file's options.test settings; --keep-test adds keep, --test-network network.
+  const testNetwork = str(flags['test-network']);
+  if (flags.test === true || flags['keep-test'] === true || testNetwork !== undefined) {
     const inFile = typeof options.test === 'object' && options.test !== null ? options.test : {};
-    options.test = { ...inFile, ...(flags['keep-test'] === true ? { keep: true } : {}) };
+    options.test = {
+      ...inFile,
+      ...(flags['keep-test'] === true ? { keep: true } : {}),
+      ...(testNetwork !== undefined ? { network: testNetwork } : {}),
+    };
   }
   const problems: { path: string; message: string }[] = [];
   const maxDowntime = str(flags['max-downtime']);

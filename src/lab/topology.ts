@@ -73,6 +73,8 @@ export interface TopologyHost {
   linkGbps?: number;
   /** Concurrent /folder streams; default: the profile's. */
   maxFolderStreams?: number;
+  /** Standard port groups on the host's vSwitch0 besides "VM Network"; default none. */
+  portGroups?: string[];
 }
 
 /** A datastore in the topology. */
@@ -222,6 +224,7 @@ export interface EndpointSpec {
     datastores: string[];
     linkGbps?: number;
     maxFolderStreams?: number;
+    portGroups?: string[];
   }[];
   vms: (Required<Omit<TopologyVm, 'disks' | 'iso'>> &
     Pick<TopologyVm, 'iso'> & {
@@ -402,6 +405,7 @@ export function endpointSpec(
         datastores: h.datastores,
         ...(h.linkGbps !== undefined ? { linkGbps: h.linkGbps } : {}),
         ...(h.maxFolderStreams !== undefined ? { maxFolderStreams: h.maxFolderStreams } : {}),
+        ...(h.portGroups?.length ? { portGroups: h.portGroups } : {}),
       };
     }),
     vms: (ep.vms ?? []).map((vm) => ({

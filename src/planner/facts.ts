@@ -154,6 +154,18 @@ export interface TargetFolderFacts {
   test?: TestCopyMarker;
 }
 
+/** The network a test migration puts its test VM on, and what it is checked against. */
+export interface TestNetworkFacts {
+  /** The name the request gives. */
+  name: string;
+  /** Its kind on the target host: a standard port group, a distributed one; null when the host has none of that name. */
+  kind: 'standard' | 'distributed' | null;
+  /** Names of every network the target host has (the alternatives a finding offers). */
+  targetHostNetworks: string[];
+  /** Names of the networks the source VM's adapters are on. */
+  sourceNetworks: string[];
+}
+
 /** Everything the planner needs to know, gathered once during preflight. */
 export interface MigrationFacts {
   source: PlannerEndpoint;
@@ -172,6 +184,11 @@ export interface MigrationFacts {
   targetDatastores: PlannerDatastore[];
   /** Names of VMs on the target (in the target folder, or on a standalone host) other than the source VM. */
   targetVmNames: string[];
+  /**
+   * A test migration's network (options.test.network), as preflight found it: absent when none is asked
+   * (and when the facts come from before this check).
+   */
+  testNetwork?: TestNetworkFacts;
   /** Set when the VM runs from what looks like, or is flagged as, an instant-recovery datastore. */
   instantRecovery: PlannerInstantRecovery | null;
   /** Default: the source home is VMFS, Tools run when the guest has a heartbeat, no measured copy. */

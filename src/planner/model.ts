@@ -32,7 +32,8 @@ export type Relocation = 'host' | 'datastore' | 'host+datastore';
  * A test migration (options.test; ./test-run.ts) runs `preflight`, `make-folders`, `snapshot`,
  * `bulk-copy` (the frozen base disks, then the .vmx pointed at them and the nvram), then:
  * - `remove-snapshot`: remove the migration snapshot from the source, which ran all along.
- * - `register-test`: register the copy as `<name>-test`, its network adapters not connected at power-on.
+ * - `register-test`: register the copy as `<name>-test`, its network adapters not connected at power-on
+ *   (options.test.network: moved onto that port group instead, connected at power-on).
  * - `boot-test`: snapshot the test VM (its writes go to a delta; the copied disks stay as copied), power
  *   it on and wait for its guest heartbeat: the boot time.
  * - `keep-test`: options.test.keep: the test VM runs until `quickmig cleanup ID`.

@@ -14,7 +14,8 @@ export type PrivilegeObject =
   | 'irHosts'
   | 'targetFolder'
   | 'targetPool'
-  | 'targetDatastores';
+  | 'targetDatastores'
+  | 'targetNetwork';
 
 /** Roles by name: each privilege with the objects it is checked on (docs/privileges.md "Roles"). */
 export const ROLES: Readonly<Record<string, Readonly<Record<string, readonly PrivilegeObject[]>>>> = {
@@ -58,6 +59,13 @@ export const ROLES: Readonly<Record<string, Readonly<Record<string, readonly Pri
     'Datastore.FileManagement': ['sourceDatastores'],
   },
   'quickmig-upgrade-hw': { 'VirtualMachine.Config.UpgradeVirtualHardware': ['targetFolder'] },
+  // A test migration snapshots its test VM before the boot, so that the copied disks stay as copied.
+  'quickmig-test': { 'VirtualMachine.State.CreateSnapshot': ['targetFolder'] },
+  // options.test.network: the test VM's adapters moved onto that port group (Broadcom KB 324539).
+  'quickmig-test-network': {
+    'VirtualMachine.Config.EditDevice': ['targetFolder'],
+    'Network.Assign': ['targetNetwork'],
+  },
 };
 
 /** The privilege ids of a role, in the table's order. */
@@ -71,6 +79,10 @@ export interface PrivilegeScope {
   sourceDelete: boolean;
   finalizeInstantRecovery: boolean;
   upgradeHardware: boolean;
+  /** A test migration (options.test); absent: a real one. */
+  test?: boolean;
+  /** A test migration on a network (options.test.network). */
+  testNetwork?: boolean;
 }
 
 /** The roles a migration needs on each side (the source and target of one vCenter are the same account). */
@@ -81,6 +93,8 @@ export function rolesFor(scope: PrivilegeScope): { source: string[]; target: str
   if (scope.finalizeInstantRecovery) source.push('quickmig-ir-finalize');
   const target = ['quickmig-qm-target'];
   if (scope.upgradeHardware) target.push('quickmig-upgrade-hw');
+  if (scope.test) target.push('quickmig-test');
+  if (scope.test && scope.testNetwork) target.push('quickmig-test-network');
   return { source, target };
 }
 
@@ -166,5 +180,6 @@ export function noObjects(): MigrationObjects {
     targetFolder: [],
     targetPool: [],
     targetDatastores: [],
+    targetNetwork: [],
   };
 }

@@ -59,11 +59,44 @@ export function checkTestRun(ctx: Context, targetName: string): void {
       `${vm.name} reports no guest heartbeat (VMware Tools not running): the test VM is booted and removed without waiting for its heartbeat, so its boot time is not measured`,
       'options.test',
     );
+  checkTestNetwork(ctx);
   if (options.switchover === 'manual' || options.window || options.maxDowntimeMs !== undefined)
     ctx.warn(
       'test-ignores-switchover-options',
       'a test migration does not switch over: options.switchover, options.window and options.maxDowntimeMs are ignored (the projected downtime of the real run is reported)',
       'options.test',
+    );
+}
+
+/**
+ * options.test.network: a standard port group of the target host, and none that the source's adapters
+ * are on (the copy keeps their MAC addresses, its guest their IP addresses).
+ */
+function checkTestNetwork(ctx: Context): void {
+  const net = ctx.facts.testNetwork;
+  const name = ctx.request.options.test?.network;
+  if (name === undefined || net === undefined) return;
+  const { vm, targetHost } = ctx.facts;
+  const field = 'options.test.network';
+  if (net.kind === null) {
+    const has =
+      net.targetHostNetworks.length > 0 ? net.targetHostNetworks.map((n) => `'${n}'`).join(', ') : 'none';
+    ctx.error(
+      'test-network-not-found',
+      `the target host ${targetHost.name} has no network '${name}' (its networks: ${has}); name an isolated port group of that host (quickmig inventory ENDPOINT networks), or leave ${field} out to boot the test VM with its adapters disconnected`,
+      field,
+    );
+  } else if (net.kind === 'distributed')
+    ctx.error(
+      'test-network-distributed',
+      `'${name}' is a distributed port group; a test VM goes onto a standard port group of the target host only (for now): name one, or leave ${field} out to boot it with its adapters disconnected`,
+      field,
+    );
+  if (net.sourceNetworks.includes(name))
+    ctx.error(
+      'test-network-is-source-network',
+      `${vm.name}'s adapters are on '${name}': the test VM keeps their MAC addresses and its guest their IP addresses, which would clash with the running source there; name an isolated port group (a vSwitch without uplinks, or a VLAN of its own), or leave ${field} out to boot it with its adapters disconnected`,
+      field,
     );
 }
 

@@ -47,6 +47,8 @@ export function nameProblems(request: MigrationRequest): RequestProblem[] {
   for (const [i, disk] of target.disks.entries())
     check(`target.disks[${i}].datastore`, disk.datastore, datastore);
   check('target.name', target.name, [noControl, unescaped('target'), folderName]);
+  const test = request.options.test;
+  if (test) check('options.test.network', test.network, [noControl, maxLength(MAX_NAME_LENGTH)]);
   return problems;
 }
 

@@ -118,6 +118,11 @@ export interface TestOptions {
    * `quickmig-test.json`, for a later real migration to reuse; false deletes the folder.
    */
   keepDisks: boolean;
+  /**
+   * A standard port group of the target host that the test VM's adapters are moved onto, to connect at
+   * power-on; absent: they stay disconnected. Never a network the source's adapters are on (preflight).
+   */
+  network?: string;
 }
 
 /** Migration options, with defaults applied (see the schema for the full meaning of each). */
@@ -225,7 +230,11 @@ function normalizeTest(options: { test?: boolean | Partial<TestOptions> }): void
     options.test =
       test === true
         ? { keep: false, keepDisks: true }
-        : { keep: test.keep ?? false, keepDisks: test.keepDisks ?? true };
+        : {
+            keep: test.keep ?? false,
+            keepDisks: test.keepDisks ?? true,
+            ...(test.network !== undefined ? { network: test.network } : {}),
+          };
 }
 
 /** Options that contradict each other, which the schema alone cannot say. */

@@ -32,6 +32,7 @@ const VM_PATHS = [
   'parent',
   'resourcePool',
   'datastore',
+  'network',
   'runtime.powerState',
   'runtime.connectionState',
   'runtime.host',
@@ -56,6 +57,7 @@ const HOST_PATHS = [
   'name',
   'parent',
   'datastore',
+  'network',
   'runtime.connectionState',
   'runtime.powerState',
   'runtime.inMaintenanceMode',
@@ -221,7 +223,11 @@ function toVmFacts(o: ObjectProps): VmFacts {
     .filter((d) => str(at(d, 'macAddress')) !== undefined)
     .map((d) => ({
       key: num(at(d, 'key')) ?? -1,
+      type: xsiType(d) ?? 'VirtualEthernetCard',
       label: str(at(d, 'deviceInfo.label')),
+      controllerKey: num(at(d, 'controllerKey')),
+      unitNumber: num(at(d, 'unitNumber')),
+      network: str(at(d, 'backing.deviceName')),
       macAddress: str(at(d, 'macAddress')) ?? '',
       addressType: str(at(d, 'addressType')),
       startConnected: bool(at(d, 'connectable.startConnected')),
@@ -246,6 +252,7 @@ function toVmFacts(o: ObjectProps): VmFacts {
     host: ref(p('runtime.host')),
     resourcePool: ref(p('resourcePool')),
     datastores: boxed(p('datastore')).flatMap((d) => ref(d) ?? []),
+    networks: boxed(p('network')).flatMap((n) => ref(n) ?? []),
     files,
     disks,
     snapshots: list(at(snapshotInfo, 'rootSnapshotList')).flatMap(toSnapshot),
@@ -312,6 +319,7 @@ function toHostFacts(o: ObjectProps): HostFacts {
     productVersion: str(p('config.product.version')),
     productBuild: str(p('config.product.build')),
     datastores: boxed(p('datastore')).flatMap((d) => ref(d) ?? []),
+    networks: boxed(p('network')).flatMap((n) => ref(n) ?? []),
     datastoreSystem: ref(p('configManager.datastoreSystem')),
   };
 }

@@ -115,6 +115,8 @@ export interface HostFacts extends InventoryItem {
   readonly productVersion: string | undefined;
   readonly productBuild: string | undefined;
   readonly datastores: readonly MoRef[];
+  /** HostSystem.network: the networks (standard and distributed port groups) available on the host. */
+  readonly networks: readonly MoRef[];
   /** configManager.datastoreSystem, the object RemoveDatastore runs on. */
   readonly datastoreSystem: MoRef | undefined;
 }
@@ -216,6 +218,8 @@ export interface VmFacts extends InventoryItem {
   readonly host: MoRef | undefined;
   readonly resourcePool: MoRef | undefined;
   readonly datastores: readonly MoRef[];
+  /** VirtualMachine.network: the networks its adapters are on. */
+  readonly networks: readonly MoRef[];
   readonly files: readonly VmFile[];
   readonly disks: readonly VmDisk[];
   readonly snapshots: readonly VmSnapshot[];
@@ -233,8 +237,14 @@ export interface VmFacts extends InventoryItem {
 /** A network adapter of a VM. */
 export interface VmNic {
   readonly key: number;
+  /** Its device type (xsi:type), e.g. `VirtualVmxnet3`, `VirtualE1000e`. */
+  readonly type: string;
   /** E.g. `Network adapter 1`. */
   readonly label: string | undefined;
+  readonly controllerKey: number | undefined;
+  readonly unitNumber: number | undefined;
+  /** backing.deviceName: the standard port group it is on; undefined for another backing (distributed). */
+  readonly network: string | undefined;
   readonly macAddress: string;
   /** generated, manual or assigned. */
   readonly addressType: string | undefined;

@@ -7,7 +7,7 @@ import { InvalidStateError, ProtocolError, VSphereFaultError } from './errors';
 import { retrieveObjects } from './property-collector';
 import type { Session } from './session';
 import type { Tasks, TaskWaitOptions } from './tasks';
-import type { MoRef } from './types';
+import type { MoRef, VmNic } from './types';
 
 /** Options of every task-backed mutation: progress, cancellation of the wait, wait strategy. */
 export type MutationOptions = Omit<TaskWaitOptions, 'method'>;
@@ -241,6 +241,39 @@ export class Vms {
   /** Renames a VM through its configuration (ReconfigVM_Task with spec.name). */
   async reconfigureName(vm: MoRef, newName: string, options: MutationOptions = {}): Promise<void> {
     await this.#run('ReconfigVM_Task', vm, { spec: { name: newName } }, options);
+  }
+
+  /**
+   * Moves every network adapter of `nics` onto the standard port group `network`, to connect when the VM
+   * powers on (ReconfigVM_Task, one edit per adapter: its type, key, controller, unit and MAC address
+   * kept, a VirtualEthernetCardNetworkBackingInfo by name, connectable startConnected). Needs
+   * VirtualMachine.Config.EditDevice on the VM and Network.Assign on the network.
+   */
+  async moveAdapters(
+    vm: MoRef,
+    nics: readonly VmNic[],
+    network: { name: string; ref: MoRef },
+    options: MutationOptions = {},
+  ): Promise<void> {
+    if (nics.length === 0) return;
+    const deviceChange = nics.map((nic) => ({
+      operation: 'edit',
+      device: {
+        attributes: { xsi_type: { type: nic.type, xmlns: 'urn:vim25' } },
+        key: nic.key,
+        backing: {
+          attributes: { xsi_type: { type: 'VirtualEthernetCardNetworkBackingInfo', xmlns: 'urn:vim25' } },
+          deviceName: network.name,
+          network: toSoapRef(network.ref),
+        },
+        connectable: { startConnected: true, allowGuestControl: true, connected: false },
+        ...(nic.controllerKey !== undefined ? { controllerKey: nic.controllerKey } : {}),
+        ...(nic.unitNumber !== undefined ? { unitNumber: nic.unitNumber } : {}),
+        ...(nic.addressType !== undefined ? { addressType: nic.addressType } : {}),
+        macAddress: nic.macAddress,
+      },
+    }));
+    await this.#run('ReconfigVM_Task', vm, { spec: { deviceChange } }, options);
   }
 
   /** Renames any managed entity (Rename_Task). */

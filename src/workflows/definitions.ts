@@ -259,8 +259,14 @@ export interface TestReport {
   /** When the power-on returned and when the heartbeat was first green, ISO 8601 (heartbeat null if none). */
   startedAt: string;
   heartbeatAt: string | null;
-  /** The network adapters were set not to connect at power-on (ethernetN.startConnected FALSE). */
-  isolated: 'adapters-disconnected';
+  /**
+   * adapters-disconnected: the network adapters were set not to connect at power-on
+   * (ethernetN.startConnected FALSE); test-network: they were moved onto options.test.network and
+   * connected there.
+   */
+  isolated: 'adapters-disconnected' | 'test-network';
+  /** test-network: the port group and the adapters moved onto it (label and MAC address). Absent otherwise. */
+  network?: { name: string; adapters: { label: string; macAddress: string }[] };
   /** The plan's projected downtime of the real run in the mode it chose (ms); null without a projection. */
   projectedDowntimeMs: number | null;
   projectedServiceDowntimeMs: number | null;

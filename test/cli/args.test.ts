@@ -565,6 +565,25 @@ describe('--test and --keep-test', () => {
     expect(read([])).toEqual({ keep: true, keepDisks: false });
     expect(read(['--test'])).toEqual({ keep: true, keepDisks: false });
     expect(read(['--keep-test'])).toEqual({ keep: true, keepDisks: false });
+    expect(read(['--test-network', 'test-isolated'])).toEqual({
+      keep: true,
+      keepDisks: false,
+      network: 'test-isolated',
+    });
+  });
+
+  it('--test-network sets options.test.network and implies --test; a bad name names the flag', () => {
+    const net = requestFrom(
+      undefined,
+      parseArgs<typeof REQUEST_ARGS>([...base, '--test-network', 'test-isolated'], REQUEST_ARGS),
+    );
+    expect(net.options.test).toEqual({ keep: false, keepDisks: true, network: 'test-isolated' });
+    expect(() =>
+      requestFrom(
+        undefined,
+        parseArgs<typeof REQUEST_ARGS>([...base, '--test-network', 'x'.repeat(81)], REQUEST_ARGS),
+      ),
+    ).toThrow(/options\.test\.network \(--test-network\)/);
   });
 
   it('refuse --test with --method vmotion, naming the option and the fix', () => {

@@ -85,6 +85,27 @@ describe('privilege table', () => {
       target: ['quickmig-qm-target', 'quickmig-upgrade-hw'],
     });
     expect(rolesFor({ ...quick, method: 'vmotion' })).toEqual({ source: ['quickmig-vmotion'], target: [] });
+    // A test snapshots its test VM; on a network it moves the test VM's adapters onto it.
+    expect(rolesFor({ ...quick, test: true }).target).toEqual(['quickmig-qm-target', 'quickmig-test']);
+    expect(rolesFor({ ...quick, test: true, testNetwork: true }).target).toEqual([
+      'quickmig-qm-target',
+      'quickmig-test',
+      'quickmig-test-network',
+    ]);
+  });
+
+  it('a test on a network asks for Network.Assign on that network and EditDevice where the test VM lands', () => {
+    const objs = objects();
+    objs.target.targetNetwork.push({
+      ref: { type: 'Network', value: 'network-7' },
+      label: "network 'test-isolated' (network-7)",
+    });
+    const needs = privilegeNeeds({ ...quick, test: true, testNetwork: true }, objs);
+    const on = (p: string) =>
+      needs.filter((n) => n.privilege === p && n.side === 'target').map((n) => n.object.ref.value);
+    expect(on('Network.Assign')).toEqual(['network-7']);
+    expect(on('VirtualMachine.Config.EditDevice')).toEqual(['group-v2']);
+    expect(on('VirtualMachine.State.CreateSnapshot')).toEqual(['group-v2']);
   });
 
   it('each privilege is asked for on the object vSphere checks it on', () => {

@@ -3,6 +3,7 @@
  * accepts and refuses, with the field and the fix, and the plan it makes. No server.
  */
 import { describe, expect, it } from 'vitest';
+import type { TestNetworkFacts } from '../../src/planner/facts';
 import { decidePlan } from '../../src/planner/plan';
 import type { MigrationRequestInput } from '../../src/request/request';
 import { normalizeRequest } from '../../src/request/request';
@@ -148,5 +149,82 @@ describe('options.test in the plan', () => {
       message: expect.stringContaining("a VM named 'web01-test' already exists on the target"),
       field: 'options.test',
     });
+  });
+});
+
+describe('options.test.network', () => {
+  const onNet = (network: string) => request({ ...web01, options: { test: { network } } });
+  const withNetwork = (req: ReturnType<typeof request>, net: Partial<TestNetworkFacts>) =>
+    variant(labFacts(req), (f) => {
+      f.testNetwork = {
+        name: req.options.test?.network ?? '',
+        kind: 'standard',
+        targetHostNetworks: ['VM Network', 'test-isolated'],
+        sourceNetworks: ['VM Network'],
+        ...net,
+      };
+    });
+
+  it('is kept by the request, and refused when empty, too long or holding a control character', () => {
+    expect(
+      normalizeRequest({ ...web01, options: { test: { network: 'test-isolated' } } }).options.test,
+    ).toEqual({ keep: false, keepDisks: true, network: 'test-isolated' });
+    expect(problems({ ...web01, options: { test: { network: '' } } })).toContainEqual({
+      path: 'options.test.network',
+      message: 'must not be empty',
+    });
+    expect(problems({ ...web01, options: { test: { network: 'n'.repeat(81) } } })).toContainEqual({
+      path: 'options.test.network',
+      message: 'must be at most 80 characters',
+    });
+    expect(problems({ ...web01, options: { test: { network: 'test\u0000net' } } })).toContainEqual({
+      path: 'options.test.network',
+      message: expect.stringContaining('U+0000 (NUL)'),
+    });
+  });
+
+  it('plans a test on a standard port group of the target host that the source is not on', () => {
+    const req = onNet('test-isolated');
+    const plan = decidePlan(req, withNetwork(req, {}));
+    expect(plan.blocked).toBe(false);
+    expect(plan.findings.map((f) => f.code).filter((c) => c.startsWith('test-network'))).toEqual([]);
+  });
+
+  it('is blocked for a network the target host lacks, naming the networks it has', () => {
+    const req = onNet('lab-isolated');
+    const plan = decidePlan(req, withNetwork(req, { kind: null }));
+    expect(plan.blocked).toBe(true);
+    expect(plan.findings).toContainEqual({
+      severity: 'error',
+      code: 'test-network-not-found',
+      message: expect.stringMatching(
+        /has no network 'lab-isolated' \(its networks: 'VM Network', 'test-isolated'\); name an isolated port group of that host/,
+      ),
+      field: 'options.test.network',
+    });
+  });
+
+  it("is blocked for a network the source's adapters are on: the copy's addresses would clash", () => {
+    const req = onNet('VM Network');
+    const plan = decidePlan(req, withNetwork(req, {}));
+    expect(plan.blocked).toBe(true);
+    expect(plan.findings).toContainEqual({
+      severity: 'error',
+      code: 'test-network-is-source-network',
+      message: expect.stringContaining(
+        "web01's adapters are on 'VM Network': the test VM keeps their MAC addresses and its guest their IP addresses",
+      ),
+      field: 'options.test.network',
+    });
+  });
+
+  it('is blocked for a distributed port group, for now', () => {
+    const req = onNet('dvpg-test');
+    const plan = decidePlan(
+      req,
+      withNetwork(req, { kind: 'distributed', targetHostNetworks: ['dvpg-test'] }),
+    );
+    expect(plan.blocked).toBe(true);
+    expect(plan.findings.map((f) => f.code)).toContain('test-network-distributed');
   });
 });

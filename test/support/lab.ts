@@ -49,17 +49,18 @@ export async function stopPrivateLab(dir: string): Promise<void> {
  * Migration's behaviour, where the rates do not matter.
  */
 export function twoHostTopology(prefix: string, vms: TopologyVm[]): string {
-  const host = (name: string) => ({
+  const host = (name: string, portGroups: string[] = []) => ({
     name,
     kind: 'esx' as const,
     datastores: [{ name: 'datastore1', type: 'vmfs' as const, capacityGiB: 20 }],
-    hosts: [{ name: `${name}.lab`, cpu: 'intel-cascadelake', datastores: ['datastore1'] }],
+    hosts: [{ name: `${name}.lab`, cpu: 'intel-cascadelake', datastores: ['datastore1'], portGroups }],
   });
   const t: Topology = {
     profile: 'quick',
     guest: { shutdownSec: 0.5, bootSec: 0.5, resumeSec: 0.2 },
     cpuModels: (JSON.parse(readFileSync(DEFAULT_TOPOLOGY, 'utf8')) as Topology).cpuModels,
-    endpoints: [{ ...host('esx-a'), vms }, host('esx-b')],
+    // The target has an isolated port group for test migrations (options.test.network).
+    endpoints: [{ ...host('esx-a'), vms }, host('esx-b', ['test-isolated'])],
   };
   const file = join(mkdtempSync(join(tmpdir(), `quickmig-${prefix}-`)), 'topology.json');
   writeFileSync(file, JSON.stringify(t));

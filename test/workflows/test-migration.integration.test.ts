@@ -2,7 +2,9 @@
  * The test migration (options.test, issue 21 part 1) on a lab of its own with the quick profile: the
  * copy boots on the target as `<name>-test` with no connected network adapter while the source runs
  * on, untouched (power state sampled throughout, its disk's bytes and its inventory before and after);
- * the test VM is then removed (at once, or at `cleanupTest` with keep).
+ * the test VM is then removed (at once, or at `cleanupTest` with keep). With options.test.network its
+ * adapters are connected on that isolated port group instead; a network the target host lacks, or the
+ * source's own, is refused before any change.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -39,7 +41,7 @@ function topology(): string {
     // No background writes: "unchanged by bytes" is then exact.
     guestWriteBytesPerSec: 0,
   });
-  return twoHostTopology('test-migration', [vm('tst01'), vm('tst02'), vm('tst03')]);
+  return twoHostTopology('test-migration', [vm('tst01'), vm('tst02'), vm('tst03'), vm('tst04')]);
 }
 
 beforeAll(async () => {
@@ -75,7 +77,7 @@ function inventoryOf(vm: VmFacts | undefined) {
     snapshots: vm.snapshots.length,
     vmxPath: vm.vmxPath,
     disks: vm.disks.map((d) => ({ key: d.key, chain: d.chain.map((c) => c.fileName) })),
-    nics: vm.nics.map((n) => ({ mac: n.macAddress, connected: n.connected })),
+    nics: vm.nics.map((n) => ({ mac: n.macAddress, connected: n.connected, network: n.network })),
   };
 }
 
@@ -262,6 +264,63 @@ describe('test migration (integration)', () => {
     expect(inventoryOf(await vmNamed('esx-a', 'tst02'))).toEqual(before);
     expect(sha256(flat)).toBe(bytesBefore);
   });
+  it('options.test.network: the test VM connected on the isolated port group, the source on its own', async () => {
+    const before = inventoryOf(await vmNamed('esx-a', 'tst04'));
+    expect(before?.nics.map((n) => n.network)).toEqual(['VM Network']);
+    const watch = watchSource('tst04');
+    const handle = await worker.client.workflow.start(quickMigration, {
+      taskQueue: worker.taskQueue,
+      workflowId: `test-network-${Date.now()}`,
+      args: [request('tst04', { test: { keep: true, network: 'test-isolated' } })],
+    });
+    await progressUntil(handle, (p) => p.step === 'keep-test');
+    const testVm = await vmNamed('esx-b', 'tst04-test');
+    expect(testVm?.powerState).toBe('poweredOn');
+    expect(testVm?.nics.map((n) => [n.network, n.startConnected, n.connected, n.macAddress])).toEqual(
+      before?.nics.map((n) => ['test-isolated', true, true, n.mac]),
+    );
+    expect(inventoryOf(await vmNamed('esx-a', 'tst04'))).toEqual(before);
+    await quickmig.cleanupTest(handle.workflowId);
+    const result = await handle.result();
+    const source = await watch.end();
+    expect(result.test).toMatchObject({
+      isolated: 'test-network',
+      network: {
+        name: 'test-isolated',
+        adapters: [{ label: 'Network adapter 1', macAddress: before?.nics[0]?.mac }],
+      },
+    });
+    expect(await vmNamed('esx-b', 'tst04-test')).toBeUndefined();
+    expect(source.states).toEqual(['poweredOn']);
+    expect(inventoryOf(await vmNamed('esx-a', 'tst04'))).toEqual(before);
+  });
+
+  it("options.test.network the target host lacks, or the source's network: refused before any change", async () => {
+    const before = inventoryOf(await vmNamed('esx-a', 'tst04'));
+    // The target folder as it is (the copy the test above kept there, or none when run alone).
+    const listing = () =>
+      existsSync(vmDir('esx-b', 'tst04')) ? readdirSync(vmDir('esx-b', 'tst04')).sort() : null;
+    const folderBefore = listing();
+    for (const [network, wording] of [
+      ['lab-isolated', /has no network 'lab-isolated' \(its networks: 'VM Network', 'test-isolated'\)/],
+      ['VM Network', /tst04's adapters are on 'VM Network': the test VM keeps their MAC addresses/],
+    ] as const) {
+      const handle = await worker.client.workflow.start(quickMigration, {
+        taskQueue: worker.taskQueue,
+        workflowId: `test-network-refused-${Date.now()}`,
+        args: [request('tst04', { test: { network } })],
+      });
+      const failure = await handle.result().catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      const message = String((failure as WorkflowFailedError).cause?.message);
+      expect(message).toMatch(wording);
+      expect(message).toContain('options.test.network');
+      expect(listing()).toEqual(folderBefore);
+      expect(await vmNamed('esx-b', 'tst04-test')).toBeUndefined();
+      expect(inventoryOf(await vmNamed('esx-a', 'tst04'))).toEqual(before);
+    }
+  });
+
   it("a failure at the test VM's boot removes it and its folders; the source ran throughout, unchanged", async () => {
     const flat = join(vmDir('esx-a', 'tst03'), 'tst03-flat.vmdk');
     const bytesBefore = sha256(flat);

@@ -3,7 +3,8 @@
  * beside the running source, isolated, then removed.
  *
  *   make folders → snapshot → bulk copy of the frozen disks (+ the .vmx pointed at them, the nvram)
- *   → remove the snapshot → register `<name>-test` (adapters start disconnected) → snapshot it (its
+ *   → remove the snapshot → register `<name>-test` (adapters start disconnected; with options.test.network
+ *   moved onto that port group to connect there) → snapshot it (its
  *   writes go to a delta, the copied disks stay pristine) → power on → heartbeat
  *   → [options.test.keep: wait for the cleanupTest update] → unregister, then (options.test.keepDisks,
  *   the default) delete the test VM's own files and keep the copied base disks with quickmig-test.json
@@ -64,6 +65,9 @@ export async function testMigration(
   const adopt = reusePath ? prepared.testCopy : undefined;
   const compensations: Compensation[] = [];
   let keptDisks: KeptDisks | undefined;
+  // options.test.network as preflight resolved it; absent: the adapters stay disconnected.
+  const testNet = target.testNetwork;
+  let network: TestReport['network'];
 
   // The copy's .vmx: identity as the real run would keep it, ISO media off the source's datastores, and
   // every network adapter set not to connect when the test VM powers on.
@@ -165,7 +169,7 @@ export async function testMigration(
     enter('testing', 'register-test');
     testVm = await step(
       control.registerVm,
-      `Register ${target.vmxPath} on ${target.hostName} as ${name} (network adapters disconnected)`,
+      `Register ${target.vmxPath} on ${target.hostName} as ${name} (network adapters disconnected${testNet ? ' until they are moved onto ' + testNet.name : ''})`,
       {
         endpoint: target.endpoint,
         vmxPath: target.vmxPath,
@@ -184,8 +188,20 @@ export async function testMigration(
         }),
     });
 
-    progress.step = 'boot-test';
     const vm = testVm;
+    // options.test.network: its adapters onto the isolated port group, connected at power-on. Before the
+    // boot, so a refusal leaves a VM that never ran and is undone with the rest.
+    if (testNet)
+      network = {
+        name: testNet.name,
+        adapters: await step(
+          control.moveAdapters,
+          `Move the network adapters of ${name} onto ${testNet.name}, to connect at power-on`,
+          { endpoint: target.endpoint, vm, network: testNet },
+        ),
+      };
+
+    progress.step = 'boot-test';
     // Its guest's writes go to a delta of its own: the copied disks stay the source's state at the
     // migration snapshot, which a later real run can reuse (docs/wip-test-migration.md, reuse).
     await step(control.snapshotVm, `Snapshot ${name} before its boot: the copied disks stay as copied`, {
@@ -193,10 +209,14 @@ export async function testMigration(
       vm,
       name: snapshotName(migrationId),
     });
-    const started = await step(control.startTarget, `Power on ${name} on ${target.hostName}, isolated`, {
-      endpoint: target.endpoint,
-      vm,
-    });
+    const started = await step(
+      control.startTarget,
+      `Power on ${name} on ${target.hostName}, isolated${testNet ? ` on ${testNet.name}` : ''}`,
+      {
+        endpoint: target.endpoint,
+        vm,
+      },
+    );
     let greenAt: number | null = null;
     // A source guest without a heartbeat (no Tools running) gives its copy none either: not waited for.
     if (!plan.findings.some((f) => f.code === TEST_NO_HEARTBEAT))
@@ -230,7 +250,8 @@ export async function testMigration(
       bootMs,
       startedAt: new Date(started.startedAt).toISOString(),
       heartbeatAt: greenAt === null ? null : new Date(greenAt).toISOString(),
-      isolated: 'adapters-disconnected',
+      isolated: network ? 'test-network' : 'adapters-disconnected',
+      ...(network ? { network } : {}),
       projectedDowntimeMs: projected ? Math.round(projected.downtimeMs) : null,
       projectedServiceDowntimeMs: projected ? Math.round(projected.serviceDowntimeMs) : null,
       mode: plan.mode,

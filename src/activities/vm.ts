@@ -91,7 +91,7 @@ export function createVmActivities(pool: EndpointPool) {
 
   return {
     /** Takes the migration's snapshot, or finds the one an earlier attempt took. */
-    async snapshotVm(input: VmOnEndpoint & { name: string }): Promise<MoRef> {
+    async snapshotVm(input: VmOnEndpoint & { name: string; trackChanges?: boolean }): Promise<MoRef> {
       const client = await clientFor(input.endpoint);
       const facts = await client.facts.vm(input.vm);
       const existing = findSnapshot(facts.snapshots, input.name);
@@ -99,7 +99,8 @@ export function createVmActivities(pool: EndpointPool) {
       // Change tracking, switched on now, is in effect from this snapshot on: the copy can then ask for
       // the frozen disks' allocated areas and move only those (ARCHITECTURE.md, data path). vSphere
       // lets it start only on a VM without snapshots; with snapshots the disks are copied whole.
-      if (!facts.changeTracking && facts.snapshots.length === 0) {
+      // trackChanges false: a snapshot nothing is copied from (a test VM's), so no tracking is switched on.
+      if (input.trackChanges !== false && !facts.changeTracking && facts.snapshots.length === 0) {
         await client.disks.enableChangeTracking(input.vm, options());
       }
       return client.vms.createSnapshot(

@@ -52,6 +52,11 @@ const GRANTS: Record<string, { endpoint: string; entities: string[] }> = {
     endpoint: 'esx-b',
     entities: ['/ha-datacenter/vm', '/ha-datacenter/host', '/ha-datacenter/datastore/datastore1'],
   },
+  'quickmig-test': { endpoint: 'esx-b', entities: ['/ha-datacenter/vm'] },
+  'quickmig-test-network': {
+    endpoint: 'esx-b',
+    entities: ['/ha-datacenter/vm', '/ha-datacenter/network/test-isolated'],
+  },
 };
 
 /** A user holding `roles`, each granted where GRANTS says, optionally without one privilege. */
@@ -76,6 +81,10 @@ const ALIASES: Record<string, { endpoint: string; user: TopologyUser }> = {
   'a-del': { endpoint: 'esx-a', user: user('qm-del', ['quickmig-qm-source', 'quickmig-delete-source']) },
   'a-ir': { endpoint: 'esx-a', user: user('qm-ir', ['quickmig-qm-source', 'quickmig-ir-finalize']) },
   'b-qm': { endpoint: 'esx-b', user: user('qm', ['quickmig-qm-target']) },
+  'b-test': {
+    endpoint: 'esx-b',
+    user: user('qm-test', ['quickmig-qm-target', 'quickmig-test', 'quickmig-test-network']),
+  },
 };
 
 /** The single-privilege removals: per role, the aliases of users lacking one privilege each. */
@@ -123,6 +132,24 @@ const CASES: Record<
       options: { source: 'delete' },
     }),
   },
+  'quickmig-test': {
+    roles: ['quickmig-qm-target', 'quickmig-test'],
+    side: 'target',
+    request: (a) => ({
+      source: { endpoint: 'a-qm', name: 'pm-test' },
+      target: { endpoint: a, datastore: 'datastore1' },
+      options: { test: true },
+    }),
+  },
+  'quickmig-test-network': {
+    roles: ['quickmig-qm-target', 'quickmig-test', 'quickmig-test-network'],
+    side: 'target',
+    request: (a) => ({
+      source: { endpoint: 'a-qm', name: 'pm-test' },
+      target: { endpoint: a, datastore: 'datastore1' },
+      options: { test: { network: 'test-isolated' } },
+    }),
+  },
   'quickmig-ir-finalize': {
     roles: ['quickmig-qm-source', 'quickmig-ir-finalize'],
     side: 'source',
@@ -153,6 +180,7 @@ function topology(): string {
     smallVm('pm-cold', { memoryMiB: 64 }),
     smallVm('pm-del', { memoryMiB: 64 }),
     smallVm('pm-ir', { memoryMiB: 64, datastore: 'IR-NFS', disks: [{ sizeMiB: 8 }] }),
+    smallVm('pm-test', { memoryMiB: 64 }),
   ];
   ep('vcenter').vms = (ep('vcenter').vms ?? []).filter((v) => v.name !== 'ir-vc01');
   ep('esx-b').vms = [];
@@ -317,6 +345,20 @@ describe('every kind of migration runs as users holding exactly the documented r
       expect(result.target.powerState).toBe('poweredOn');
       expect(await estate.vms('esx-a', 'pm-del')).toEqual([]);
       expect((await estate.vm('esx-b', 'pm-del'))?.powerState).toBe('poweredOn');
+    });
+  }, 300_000);
+
+  it('test migration on a network (quickmig-qm-source; quickmig-qm-target, -test, -test-network)', async () => {
+    await matrix.run('test on a network as qm-source/qm-target+test+test-network', async () => {
+      const result = await migrate('test', {
+        source: { endpoint: 'a-qm', name: 'pm-test' },
+        target: { endpoint: 'b-test', datastore: 'datastore1' },
+        options: { test: { network: 'test-isolated' } },
+      });
+      expect(result.test).toMatchObject({ isolated: 'test-network', network: { name: 'test-isolated' } });
+      expect(result.test?.heartbeatAt).not.toBeNull();
+      expect((await estate.vm('esx-a', 'pm-test'))?.powerState).toBe('poweredOn');
+      expect(await estate.vms('esx-b', 'pm-test-test')).toEqual([]);
     });
   }, 300_000);
 

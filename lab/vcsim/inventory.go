@@ -158,6 +158,11 @@ func (l *Launcher) buildModel(ctx context.Context) error {
 		}
 		l.updateDatastoreSpace(ds, d)
 	}
+	for _, d := range s.DistributedSwitches {
+		if err := l.addDistributedSwitch(ctx, folders.NetworkFolder, hosts, d); err != nil {
+			return err
+		}
+	}
 	l.configureLicenses()
 	return nil
 }

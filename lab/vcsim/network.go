@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
@@ -55,6 +56,51 @@ func (l *Launcher) addPortGroups(ctx context.Context, h *object.HostSystem, name
 	return nil
 }
 
+// addDistributedSwitch creates a vCenter distributed switch (CreateDVS_Task), adds its hosts as members
+// (ReconfigureDvs_Task) and then its port groups (AddDVPortgroup_Task, early binding), so that each port
+// group is in HostSystem.network of every member, as vCenter reports it.
+func (l *Launcher) addDistributedSwitch(ctx context.Context, folder *object.Folder, hosts map[string]*object.HostSystem, d DVSSpec) error {
+	task, err := folder.CreateDVS(ctx, types.DVSCreateSpec{ConfigSpec: &types.VMwareDVSConfigSpec{DVSConfigSpec: types.DVSConfigSpec{Name: d.Name}}})
+	if err != nil {
+		return err
+	}
+	info, err := task.WaitForResult(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create distributed switch %s: %w", d.Name, err)
+	}
+	dvs := object.NewDistributedVirtualSwitch(l.client, info.Result.(types.ManagedObjectReference))
+	var members []types.DistributedVirtualSwitchHostMemberConfigSpec
+	for _, h := range d.Hosts {
+		members = append(members, types.DistributedVirtualSwitchHostMemberConfigSpec{Operation: string(types.ConfigSpecOperationAdd), Host: hosts[h].Reference()})
+	}
+	var config mo.DistributedVirtualSwitch
+	if err := dvs.Properties(ctx, dvs.Reference(), []string{"config"}, &config); err != nil {
+		return err
+	}
+	task, err = dvs.Reconfigure(ctx, &types.DVSConfigSpec{ConfigVersion: config.Config.GetDVSConfigInfo().ConfigVersion, Host: members})
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("add hosts to distributed switch %s: %w", d.Name, err)
+	}
+	var specs []types.DVPortgroupConfigSpec
+	for _, pg := range d.PortGroups {
+		specs = append(specs, types.DVPortgroupConfigSpec{Name: pg, Type: string(types.DistributedVirtualPortgroupPortgroupTypeEarlyBinding), NumPorts: 8})
+	}
+	if len(specs) == 0 {
+		return nil
+	}
+	task, err = dvs.AddPortgroup(ctx, specs)
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("add port groups to distributed switch %s: %w", d.Name, err)
+	}
+	return nil
+}
+
 // networkByName is the datacenter's network (standard port group) of that name; nil when none.
 func (l *Launcher) networkByName(name string) *mo.Network {
 	dc, ok := l.reg.Get(l.dcRef).(*simulator.Datacenter)
@@ -87,33 +133,57 @@ func hostNetwork(ctx *simulator.Context, vm *simulator.VirtualMachine, name stri
 	return types.ManagedObjectReference{}, false
 }
 
-// nicBacking is the standard port group backing of a device change, when it is a network adapter's.
-func nicBacking(change types.BaseVirtualDeviceConfigSpec) (*types.VirtualEthernetCardNetworkBackingInfo, bool) {
+// nicNetwork is the network an adapter's device change puts it on: a standard port group by name (the
+// backing's deviceName) or a distributed one by key (port.portgroupKey); ok false for another change.
+func nicNetwork(change types.BaseVirtualDeviceConfigSpec) (std *types.VirtualEthernetCardNetworkBackingInfo, dvpg *types.ManagedObjectReference, ok bool) {
 	spec := change.GetVirtualDeviceConfigSpec()
-	if _, ok := spec.Device.(types.BaseVirtualEthernetCard); !ok {
-		return nil, false
+	if _, isNIC := spec.Device.(types.BaseVirtualEthernetCard); !isNIC {
+		return nil, nil, false
 	}
-	b, ok := spec.Device.GetVirtualDevice().Backing.(*types.VirtualEthernetCardNetworkBackingInfo)
-	return b, ok
+	switch b := spec.Device.GetVirtualDevice().Backing.(type) {
+	case *types.VirtualEthernetCardNetworkBackingInfo:
+		return b, nil, true
+	case *types.VirtualEthernetCardDistributedVirtualPortBackingInfo:
+		return nil, &types.ManagedObjectReference{Type: "DistributedVirtualPortgroup", Value: b.Port.PortgroupKey}, true
+	}
+	return nil, nil, false
 }
 
 // checkNicBackings refuses a ReconfigVM_Task that puts an adapter on a port group the VM's host does
-// not have (the stock simulator would dereference a missing network), and fills in each backing's
-// network reference, which a host reports but a client need not send ("not used during
-// configuration", VirtualEthernetCardNetworkBackingInfo.network).
+// not have: a standard one resolved by name among the host's networks (the stock simulator would
+// dereference a missing one), a distributed one by key (the stock one takes any key; it checks only
+// that the host is a member of the switch). A standard backing's network reference, which a host
+// reports but a client need not send ("not used during configuration",
+// VirtualEthernetCardNetworkBackingInfo.network), is filled in.
 func checkNicBackings(ctx *simulator.Context, vm *simulator.VirtualMachine, req *types.ReconfigVM_Task) types.BaseMethodFault {
 	for i, change := range req.Spec.DeviceChange {
-		b, ok := nicBacking(change)
+		std, dvpg, ok := nicNetwork(change)
 		if !ok {
 			continue
 		}
-		ref, found := hostNetwork(ctx, vm, b.DeviceName)
-		if !found {
-			return &types.InvalidDeviceSpec{InvalidVmConfig: types.InvalidVmConfig{Property: "deviceChange"}, DeviceIndex: int32(i)}
+		invalid := &types.InvalidDeviceSpec{InvalidVmConfig: types.InvalidVmConfig{Property: "deviceChange"}, DeviceIndex: int32(i)}
+		if dvpg != nil {
+			if !onHost(ctx, vm, *dvpg) {
+				return invalid
+			}
+			continue
 		}
-		b.Network = &ref
+		ref, found := hostNetwork(ctx, vm, std.DeviceName)
+		if !found {
+			return invalid
+		}
+		std.Network = &ref
 	}
 	return nil
+}
+
+// onHost tells whether a network is among those of the VM's host (HostSystem.network).
+func onHost(ctx *simulator.Context, vm *simulator.VirtualMachine, net types.ManagedObjectReference) bool {
+	if vm.Runtime.Host == nil {
+		return false
+	}
+	host, ok := ctx.Map.Get(*vm.Runtime.Host).(*simulator.HostSystem)
+	return ok && slices.Contains(host.Network, net)
 }
 
 // syncVMNetworks sets VirtualMachine.network to the networks its adapters are on now (the stock
@@ -126,9 +196,16 @@ func syncVMNetworks(ctx *simulator.Context, vm *simulator.VirtualMachine) {
 			if _, ok := d.(types.BaseVirtualEthernetCard); !ok {
 				continue
 			}
-			if b, ok := d.GetVirtualDevice().Backing.(*types.VirtualEthernetCardNetworkBackingInfo); ok && b.Network != nil && !seen[b.Network.Value] {
-				seen[b.Network.Value] = true
-				nets = append(nets, *b.Network)
+			var net *types.ManagedObjectReference
+			switch b := d.GetVirtualDevice().Backing.(type) {
+			case *types.VirtualEthernetCardNetworkBackingInfo:
+				net = b.Network
+			case *types.VirtualEthernetCardDistributedVirtualPortBackingInfo:
+				net = &types.ManagedObjectReference{Type: "DistributedVirtualPortgroup", Value: b.Port.PortgroupKey}
+			}
+			if net != nil && !seen[net.Value] {
+				seen[net.Value] = true
+				nets = append(nets, *net)
 			}
 		}
 		vm.Network = nets

@@ -175,3 +175,72 @@ func TestMovingAnAdapterNeedsEditDeviceAndAssign(t *testing.T) {
 		}
 	}
 }
+
+// A vCenter's distributed switch of the spec: its port groups are in HostSystem.network of its member
+// hosts; an adapter moved onto one (DistributedVirtualPortBackingInfo) is on it and connects at power-on;
+// an unknown port group key is refused; moving needs Network.Assign on that port group.
+func TestDistributedPortGroupAdapterMove(t *testing.T) {
+	spec := baseSpec(t.TempDir(), "vcenter")
+	spec.DistributedSwitches = []DVSSpec{{Name: "dvs-lab", Hosts: []string{"esx01.lab", "esx02.lab"}, PortGroups: []string{"dvpg-test"}}}
+	spec.VMs[0].Power = "poweredOff"
+	spec.Users = []UserSpec{{Name: "quickmig", Password: "least-priv", Permissions: []PermissionSpec{{Entity: "/", Privileges: []string{"VirtualMachine.Config.EditDevice"}, Propagate: true}}}}
+	lb := startLab(t, spec)
+	ctx := context.Background()
+	vm := lb.vm("ir-app01")
+
+	var host mo.HostSystem
+	lb.props(lb.moVM(vm).Runtime.Host.Reference(), &host, "network")
+	var pg *mo.DistributedVirtualPortgroup
+	for _, ref := range host.Network {
+		if ref.Type != "DistributedVirtualPortgroup" {
+			continue
+		}
+		var p mo.DistributedVirtualPortgroup
+		lb.props(ref, &p, "name", "key", "config.distributedVirtualSwitch")
+		if p.Name == "dvpg-test" {
+			pg = &p
+		}
+	}
+	if pg == nil {
+		t.Fatalf("host networks %v lack dvpg-test", host.Network)
+	}
+	var dvs mo.DistributedVirtualSwitch
+	lb.props(*pg.Config.DistributedVirtualSwitch, &dvs, "uuid")
+
+	move := func(c *lab, key string) error {
+		var m mo.VirtualMachine
+		c.props(vm.Reference(), &m, "config.hardware.device")
+		for _, d := range m.Config.Hardware.Device {
+			if nic, ok := d.(types.BaseVirtualEthernetCard); ok {
+				card := nic.GetVirtualEthernetCard()
+				card.Backing = &types.VirtualEthernetCardDistributedVirtualPortBackingInfo{Port: types.DistributedVirtualSwitchPortConnection{SwitchUuid: dvs.Uuid, PortgroupKey: key}}
+				card.Connectable = &types.VirtualDeviceConnectInfo{StartConnected: true, AllowGuestControl: true}
+				_, err := c.wait(object.NewVirtualMachine(c.c.Client, vm.Reference()).Reconfigure(ctx, types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{
+					&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: d},
+				}}))
+				return err
+			}
+		}
+		return nil
+	}
+	user := &lab{t: t, c: lb.login("quickmig", "least-priv"), l: lb.l}
+	if np := noPermission(t, move(user, pg.Key)); np.PrivilegeId != "Network.Assign" || np.Object == nil || np.Object.Value != pg.Key {
+		t.Fatalf("without Network.Assign: NoPermission names %s on %v; want Network.Assign on %s", np.PrivilegeId, np.Object, pg.Key)
+	}
+	var f types.HasFault
+	if err := move(lb, "dvportgroup-nosuch"); !errors.As(err, &f) {
+		t.Fatalf("moving onto an unknown port group key: %v; want a fault", err)
+	}
+	if err := move(lb, pg.Key); err != nil {
+		t.Fatal(err)
+	}
+	var m mo.VirtualMachine
+	lb.props(vm.Reference(), &m, "network")
+	if len(m.Network) != 1 || m.Network[0].Value != pg.Key {
+		t.Fatalf("VM networks %v; want only %s", m.Network, pg.Key)
+	}
+	lb.must(vm.PowerOn(ctx))
+	if start, now := nicConnected(t, lb, vm); !start || !now {
+		t.Fatalf("moved adapter: startConnected %v connected %v, want both true", start, now)
+	}
+}

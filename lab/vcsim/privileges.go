@@ -266,12 +266,16 @@ func (l *Launcher) required(ctx *simulator.Context, m *simulator.Method) []need 
 		// An adapter moved to another network: "Modify device settings" on the VM and "Assign network"
 		// on the network (Broadcom KB 324539).
 		for _, change := range req.Spec.DeviceChange {
-			if b, ok := nicBacking(change); ok && change.GetVirtualDeviceConfigSpec().Operation == types.VirtualDeviceConfigSpecOperationEdit {
-				add("VirtualMachine.Config.EditDevice", this)
-				if vm, ok := ctx.Map.Get(this).(*simulator.VirtualMachine); ok {
-					if net, found := hostNetwork(ctx, vm, b.DeviceName); found {
-						add("Network.Assign", net)
-					}
+			std, dvpg, ok := nicNetwork(change)
+			if !ok || change.GetVirtualDeviceConfigSpec().Operation != types.VirtualDeviceConfigSpecOperationEdit {
+				continue
+			}
+			add("VirtualMachine.Config.EditDevice", this)
+			if dvpg != nil {
+				add("Network.Assign", *dvpg)
+			} else if vm, ok := ctx.Map.Get(this).(*simulator.VirtualMachine); ok {
+				if net, found := hostNetwork(ctx, vm, std.DeviceName); found {
+					add("Network.Assign", net)
 				}
 			}
 		}

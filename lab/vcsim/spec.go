@@ -27,7 +27,9 @@ type Spec struct {
 	Datastores      []DatastoreSpec `json:"datastores"`
 	Clusters        []ClusterSpec   `json:"clusters"`
 	Hosts           []HostSpec      `json:"hosts"`
-	VMs             []VMSpec        `json:"vms"`
+	// DistributedSwitches are vCenter distributed switches with their hosts and port groups (network.go).
+	DistributedSwitches []DVSSpec `json:"distributedSwitches,omitempty"`
+	VMs                 []VMSpec  `json:"vms"`
 	// Users are accounts besides the administrator, each with its permissions (privileges.go); the
 	// administrator holds every privilege everywhere.
 	Users []UserSpec `json:"users,omitempty"`
@@ -44,6 +46,13 @@ type DatastoreSpec struct {
 	// (MB = 10^6 bytes; defaults per type and profile, see profile.go; 0 = unpaced).
 	ReadMBps  *float64 `json:"readMBps,omitempty"`
 	WriteMBps *float64 `json:"writeMBps,omitempty"`
+}
+
+// DVSSpec is a distributed switch of a vCenter: the hosts that are its members and its port groups.
+type DVSSpec struct {
+	Name       string   `json:"name"`
+	Hosts      []string `json:"hosts"`
+	PortGroups []string `json:"portGroups"`
 }
 
 type ClusterSpec struct {
@@ -175,6 +184,19 @@ func (s *Spec) validate() error {
 		for _, n := range h.Datastores {
 			if !ds[n] {
 				return fmt.Errorf("spec: host %s mounts unknown datastore %s", h.Name, n)
+			}
+		}
+	}
+	for _, d := range s.DistributedSwitches {
+		if s.Kind != "vcenter" {
+			return fmt.Errorf("spec: distributed switch %s: only a vcenter has distributed switches", d.Name)
+		}
+		if d.Name == "" {
+			return fmt.Errorf("spec: a distributed switch needs a name")
+		}
+		for _, h := range d.Hosts {
+			if !hosts[h] {
+				return fmt.Errorf("spec: distributed switch %s has unknown host %q", d.Name, h)
 			}
 		}
 	}

@@ -13,7 +13,7 @@ import type { TestCopyMarker } from '../planner/test-copy';
 import { testCopyOf } from '../planner/test-copy';
 import type { MigrationRequest } from '../request/request';
 import { normalizeRequest } from '../request/request';
-import type { DatastoreFacts, HostFacts, MoRef, VmFacts, VSphereClient } from '../vsphere';
+import type { DatastoreFacts, HostFacts, MoRef, TestNetwork, VmFacts, VSphereClient } from '../vsphere';
 import { latestCopy } from './copy-rates';
 import { folderState } from './datastore';
 import type { EndpointPool } from './endpoints';
@@ -65,7 +65,7 @@ export interface PreparedMigration {
     datastore: MoRef;
     diskDatastores: { diskKey: number; datastore: MoRef; name: string }[];
     /** options.test.network resolved on the target host: the port group the test VM's adapters go onto. */
-    testNetwork?: { name: string; ref: MoRef };
+    testNetwork?: TestNetwork;
   };
   /**
    * The copy a test migration of this VM kept in the target folders (options.test.keepDisks), which this
@@ -244,8 +244,8 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
         .filter((d) => wantedDatastores.includes(d.name))
         .map((d) => labelled('datastore', d.name, d.ref)),
     );
-    if (testNetwork?.ref)
-      tgt.targetNetwork.push(labelled('network', testNetwork.facts.name, testNetwork.ref));
+    if (testNetwork?.network)
+      tgt.targetNetwork.push(labelled('network', testNetwork.facts.name, testNetwork.network.ref));
     const found = await checkPrivileges(
       { source, target },
       { source: request.source.endpoint, target: request.target.endpoint },
@@ -325,7 +325,7 @@ async function prepare(pool: EndpointPool, input: unknown, migrationId: string):
       finalName: plan.targetName,
       datastore: configTarget.ref,
       diskDatastores,
-      ...(testNetwork?.ref ? { testNetwork: { name: testNetwork.facts.name, ref: testNetwork.ref } } : {}),
+      ...(testNetwork?.network ? { testNetwork: testNetwork.network } : {}),
     },
     ...(testCopy ? { testCopy } : {}),
   };
@@ -356,13 +356,17 @@ async function testNetworkOf(
   sides: { source: VSphereClient; target: VSphereClient; sameEndpoint: boolean },
   vm: VmFacts,
   targetHost: HostFacts,
-): Promise<{ facts: TestNetworkFacts; ref: MoRef | undefined } | undefined> {
+): Promise<{ facts: TestNetworkFacts; network: TestNetwork | undefined } | undefined> {
   const name = request.options.test?.network;
   if (name === undefined) return undefined;
   const targetNets = await sides.target.inventory.listNetworks();
   const sourceNets = sides.sameEndpoint ? targetNets : await sides.source.inventory.listNetworks();
   const onHost = targetNets.filter((n) => targetHost.networks.some((r) => r.value === n.ref.value));
   const found = onHost.find((n) => n.name === name);
+  const distributed =
+    found && found.ref.type !== 'Network'
+      ? await sides.target.inventory.distributedPortgroup(found.ref)
+      : undefined;
   return {
     facts: {
       name,
@@ -372,7 +376,7 @@ async function testNetworkOf(
         .filter((n) => vm.networks.some((r) => r.value === n.ref.value))
         .map((n) => n.name),
     },
-    ref: found?.ref,
+    network: found ? { name, ref: found.ref, ...(distributed ? { distributed } : {}) } : undefined,
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { DiskChain, VmFileRef } from '../planner/files';
-import type { MoRef, PowerState, VmFacts, VSphereClient } from '../vsphere';
+import type { MoRef, PowerState, TestNetwork, VmFacts, VmNic, VSphereClient } from '../vsphere';
 import { AlreadyExistsError, InvalidPowerStateError, NotFoundError } from '../vsphere';
 import type { EndpointPool } from './endpoints';
 import { HeartbeatTimeoutError } from './errors';
@@ -159,11 +159,13 @@ export function createVmActivities(pool: EndpointPool) {
      * twice. Returns every adapter now on the network.
      */
     async moveAdapters(
-      input: VmOnEndpoint & { network: { name: string; ref: MoRef } },
+      input: VmOnEndpoint & { network: TestNetwork },
     ): Promise<{ label: string; macAddress: string }[]> {
       const client = await clientFor(input.endpoint);
       const { nics } = await client.facts.vm(input.vm);
-      const move = nics.filter((n) => n.network !== input.network.name || n.startConnected !== true);
+      const key = input.network.distributed?.portgroupKey;
+      const there = (n: VmNic) => (key ? n.portgroupKey === key : n.network === input.network.name);
+      const move = nics.filter((n) => !there(n) || n.startConnected !== true);
       await client.vms.moveAdapters(input.vm, move, input.network, options());
       return nics.map((n) => ({ label: n.label ?? `adapter ${n.key}`, macAddress: n.macAddress }));
     },

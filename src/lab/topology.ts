@@ -98,6 +98,8 @@ export interface TopologyEndpoint {
   datastores: TopologyDatastore[];
   clusters?: { name: string }[];
   hosts: TopologyHost[];
+  /** vCenter only: distributed switches, their member hosts and port groups; default none. */
+  distributedSwitches?: { name: string; hosts: string[]; portGroups: string[] }[];
   vms?: TopologyVm[];
   /** Accounts besides the administrator, with their permissions (the lab enforces them). */
   users?: TopologyUser[];
@@ -213,6 +215,7 @@ export interface EndpointSpec {
     writeMBps?: number;
   }[];
   clusters: { name: string; hosts: string[] }[];
+  distributedSwitches?: { name: string; hosts: string[]; portGroups: string[] }[];
   hosts: {
     name: string;
     cluster?: string;
@@ -386,6 +389,7 @@ export function endpointSpec(
       };
     }),
     clusters: (ep.clusters ?? []).map((c) => ({ name: c.name, hosts: clusterHosts(c.name) })),
+    ...(ep.distributedSwitches?.length ? { distributedSwitches: ep.distributedSwitches } : {}),
     hosts: ep.hosts.map((h) => {
       const cpu = typeof h.cpu === 'string' ? (t.cpuModels?.[h.cpu] as CpuModel) : h.cpu;
       return {

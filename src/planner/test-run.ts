@@ -69,8 +69,8 @@ export function checkTestRun(ctx: Context, targetName: string): void {
 }
 
 /**
- * options.test.network: a standard port group of the target host, and none that the source's adapters
- * are on (the copy keeps their MAC addresses, its guest their IP addresses).
+ * options.test.network: a port group (standard or distributed) of the target host, and none that the
+ * source's adapters are on (the copy keeps their MAC addresses, its guest their IP addresses).
  */
 function checkTestNetwork(ctx: Context): void {
   const net = ctx.facts.testNetwork;
@@ -86,12 +86,7 @@ function checkTestNetwork(ctx: Context): void {
       `the target host ${targetHost.name} has no network '${name}' (its networks: ${has}); name an isolated port group of that host (quickmig inventory ENDPOINT networks), or leave ${field} out to boot the test VM with its adapters disconnected`,
       field,
     );
-  } else if (net.kind === 'distributed')
-    ctx.error(
-      'test-network-distributed',
-      `'${name}' is a distributed port group; a test VM goes onto a standard port group of the target host only (for now): name one, or leave ${field} out to boot it with its adapters disconnected`,
-      field,
-    );
+  }
   if (net.sourceNetworks.includes(name))
     ctx.error(
       'test-network-is-source-network',

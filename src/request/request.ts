@@ -119,7 +119,7 @@ export interface TestOptions {
    */
   keepDisks: boolean;
   /**
-   * A standard port group of the target host that the test VM's adapters are moved onto, to connect at
+   * A port group (standard or distributed) of the target host that the test VM's adapters are moved onto, to connect at
    * power-on; absent: they stay disconnected. Never a network the source's adapters are on (preflight).
    */
   network?: string;

@@ -228,6 +228,7 @@ function toVmFacts(o: ObjectProps): VmFacts {
       controllerKey: num(at(d, 'controllerKey')),
       unitNumber: num(at(d, 'unitNumber')),
       network: str(at(d, 'backing.deviceName')),
+      portgroupKey: str(at(d, 'backing.port.portgroupKey')),
       macAddress: str(at(d, 'macAddress')) ?? '',
       addressType: str(at(d, 'addressType')),
       startConnected: bool(at(d, 'connectable.startConnected')),

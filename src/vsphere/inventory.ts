@@ -120,6 +120,36 @@ export class Inventory {
     }));
   }
 
+  /**
+   * What an adapter's backing names a distributed port group by: its key and its switch's UUID
+   * (DistributedVirtualSwitchPortConnection.portgroupKey and switchUuid).
+   */
+  async distributedPortgroup(
+    portgroup: MoRef,
+    options: CallOptions = {},
+  ): Promise<{ portgroupKey: string; switchUuid: string }> {
+    const [pg] = await retrieveObjects(
+      this.#session,
+      'DistributedVirtualPortgroup',
+      [portgroup],
+      ['key', 'config.distributedVirtualSwitch'],
+      options,
+    );
+    const dvs = ref(pg?.props.get('config.distributedVirtualSwitch'));
+    const [sw] = dvs
+      ? await retrieveObjects(this.#session, 'DistributedVirtualSwitch', [dvs], ['uuid'], options)
+      : [];
+    const portgroupKey = str(pg?.props.get('key'));
+    const switchUuid = str(sw?.props.get('uuid'));
+    if (portgroupKey === undefined || switchUuid === undefined)
+      throw this.#notFound(
+        'RetrievePropertiesEx',
+        'no key, or no switch UUID, for the distributed port group',
+        refLabel(portgroup),
+      );
+    return { portgroupKey, switchUuid };
+  }
+
   /** Every cluster (none on a standalone host). */
   async listClusters(options: CallOptions = {}): Promise<ClusterInfo[]> {
     const objects = await retrieveAll(this.#session, 'ClusterComputeResource', CLUSTER_PATHS, options);

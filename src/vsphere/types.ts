@@ -234,6 +234,16 @@ export interface VmFacts extends InventoryItem {
   readonly changeTracking: boolean;
 }
 
+/**
+ * A network an adapter can be moved onto: a standard port group (by name; `Network`), or a distributed
+ * one (`DistributedVirtualPortgroup`, by its key on its switch).
+ */
+export interface TestNetwork {
+  readonly name: string;
+  readonly ref: MoRef;
+  readonly distributed?: { readonly portgroupKey: string; readonly switchUuid: string };
+}
+
 /** A network adapter of a VM. */
 export interface VmNic {
   readonly key: number;
@@ -245,6 +255,8 @@ export interface VmNic {
   readonly unitNumber: number | undefined;
   /** backing.deviceName: the standard port group it is on; undefined for another backing (distributed). */
   readonly network: string | undefined;
+  /** backing.port.portgroupKey: the distributed port group it is on; undefined for another backing. */
+  readonly portgroupKey: string | undefined;
   readonly macAddress: string;
   /** generated, manual or assigned. */
   readonly addressType: string | undefined;

@@ -7,7 +7,7 @@ import { InvalidStateError, ProtocolError, VSphereFaultError } from './errors';
 import { retrieveObjects } from './property-collector';
 import type { Session } from './session';
 import type { Tasks, TaskWaitOptions } from './tasks';
-import type { MoRef, VmNic } from './types';
+import type { MoRef, TestNetwork, VmNic } from './types';
 
 /** Options of every task-backed mutation: progress, cancellation of the wait, wait strategy. */
 export type MutationOptions = Omit<TaskWaitOptions, 'method'>;
@@ -244,28 +244,39 @@ export class Vms {
   }
 
   /**
-   * Moves every network adapter of `nics` onto the standard port group `network`, to connect when the VM
-   * powers on (ReconfigVM_Task, one edit per adapter: its type, key, controller, unit and MAC address
-   * kept, a VirtualEthernetCardNetworkBackingInfo by name, connectable startConnected). Needs
-   * VirtualMachine.Config.EditDevice on the VM and Network.Assign on the network.
+   * Moves every network adapter of `nics` onto `network`, to connect when the VM powers on
+   * (ReconfigVM_Task, one edit per adapter: its type, key, controller, unit and MAC address kept, the
+   * backing a VirtualEthernetCardNetworkBackingInfo by name for a standard port group or a
+   * VirtualEthernetCardDistributedVirtualPortBackingInfo by switch UUID and port group key for a
+   * distributed one, connectable startConnected). Needs VirtualMachine.Config.EditDevice on the VM and
+   * Network.Assign on the network.
    */
   async moveAdapters(
     vm: MoRef,
     nics: readonly VmNic[],
-    network: { name: string; ref: MoRef },
+    network: TestNetwork,
     options: MutationOptions = {},
   ): Promise<void> {
     if (nics.length === 0) return;
+    const { distributed } = network;
+    const backing = distributed
+      ? {
+          attributes: {
+            xsi_type: { type: 'VirtualEthernetCardDistributedVirtualPortBackingInfo', xmlns: 'urn:vim25' },
+          },
+          port: { switchUuid: distributed.switchUuid, portgroupKey: distributed.portgroupKey },
+        }
+      : {
+          attributes: { xsi_type: { type: 'VirtualEthernetCardNetworkBackingInfo', xmlns: 'urn:vim25' } },
+          deviceName: network.name,
+          network: toSoapRef(network.ref),
+        };
     const deviceChange = nics.map((nic) => ({
       operation: 'edit',
       device: {
         attributes: { xsi_type: { type: nic.type, xmlns: 'urn:vim25' } },
         key: nic.key,
-        backing: {
-          attributes: { xsi_type: { type: 'VirtualEthernetCardNetworkBackingInfo', xmlns: 'urn:vim25' } },
-          deviceName: network.name,
-          network: toSoapRef(network.ref),
-        },
+        backing,
         connectable: { startConnected: true, allowGuestControl: true, connected: false },
         ...(nic.controllerKey !== undefined ? { controllerKey: nic.controllerKey } : {}),
         ...(nic.unitNumber !== undefined ? { unitNumber: nic.unitNumber } : {}),

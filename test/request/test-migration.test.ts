@@ -218,13 +218,12 @@ describe('options.test.network', () => {
     });
   });
 
-  it('is blocked for a distributed port group, for now', () => {
+  it('plans a test on a distributed port group of the target host', () => {
     const req = onNet('dvpg-test');
     const plan = decidePlan(
       req,
       withNetwork(req, { kind: 'distributed', targetHostNetworks: ['dvpg-test'] }),
     );
-    expect(plan.blocked).toBe(true);
-    expect(plan.findings.map((f) => f.code)).toContain('test-network-distributed');
+    expect(plan.blocked).toBe(false);
   });
 });

@@ -169,7 +169,7 @@ export async function testMigration(
     enter('testing', 'register-test');
     testVm = await step(
       control.registerVm,
-      `Register ${target.vmxPath} on ${target.hostName} as ${name} (network adapters disconnected${testNet ? ' until they are moved onto ' + testNet.name : ''})`,
+      `Register ${target.vmxPath} on ${target.hostName} as ${name} (network adapters disconnected${testNet ? ` until they are moved onto ${testNet.name}` : ''})`,
       {
         endpoint: target.endpoint,
         vmxPath: target.vmxPath,

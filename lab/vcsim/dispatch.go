@@ -267,7 +267,7 @@ func (v *labVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Tas
 			vs.resetCBT()
 		}
 		if len(req.Spec.DeviceChange) > 0 {
-			syncVMNetworks(ctx, v.VirtualMachine)
+			v.l.syncVMNetworks(ctx, v.VirtualMachine)
 		}
 		if len(added) > 0 {
 			renameDevices(ctx, v.VirtualMachine)
@@ -294,6 +294,7 @@ func (v *labVM) UnregisterVM(ctx *simulator.Context, req *types.UnregisterVM) so
 	if body.Fault() == nil {
 		v.l.forget(vs)
 		v.l.dropWrappers(ctx, v.Self)
+		v.l.linkNetworks(ctx)
 	}
 	return body
 }
@@ -309,6 +310,7 @@ func (v *labVM) DestroyTask(ctx *simulator.Context, req *types.Destroy_Task) soa
 		}
 		v.l.forget(vs)
 		v.l.dropWrappers(ctx, v.Self)
+		v.l.linkNetworks(ctx)
 		return nil, nil
 	})
 	return &methods.Destroy_TaskBody{Res: &types.Destroy_TaskResponse{Returnval: ref}}

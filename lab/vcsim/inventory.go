@@ -163,6 +163,7 @@ func (l *Launcher) buildModel(ctx context.Context) error {
 			return err
 		}
 	}
+	l.linkNetworks(nil)
 	l.configureLicenses()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
@@ -51,9 +52,52 @@ func (l *Launcher) addPortGroups(ctx context.Context, h *object.HostSystem, name
 			hns.NetworkInfo.Portgroup = append(hns.NetworkInfo.Portgroup, types.HostPortGroup{Key: "key-vim.host.PortGroup-" + name, Spec: spec})
 		}
 		host.Network = append(host.Network, net.Self)
-		net.Host = append(net.Host, host.Self)
 	}
 	return nil
+}
+
+// linkNetworks sets each network's host and vm lists (Network.host, Network.vm) from the hosts' and the
+// VMs' own (HostSystem.network, VirtualMachine.network), as vSphere reports the links both ways. ctx
+// nil: at start-up, before the lab serves, the fields are set directly.
+func (l *Launcher) linkNetworks(ctx *simulator.Context) {
+	hostsOf := map[string][]types.ManagedObjectReference{}
+	vmsOf := map[string][]types.ManagedObjectReference{}
+	for _, o := range l.reg.All("HostSystem") {
+		if h, ok := o.(*simulator.HostSystem); ok {
+			for _, n := range h.Network {
+				hostsOf[n.Value] = append(hostsOf[n.Value], h.Self)
+			}
+		}
+	}
+	for _, o := range l.reg.All("VirtualMachine") {
+		if vm, ok := o.(*simulator.VirtualMachine); ok {
+			for _, n := range vm.Network {
+				vmsOf[n.Value] = append(vmsOf[n.Value], vm.Self)
+			}
+		}
+	}
+	for _, kind := range []string{"Network", "DistributedVirtualPortgroup"} {
+		for _, o := range l.reg.All(kind) {
+			var n *mo.Network
+			switch x := o.(type) {
+			case *mo.Network:
+				n = x
+			case *simulator.DistributedVirtualPortgroup:
+				n = &x.Network
+			default:
+				continue
+			}
+			hosts, vms := hostsOf[n.Self.Value], vmsOf[n.Self.Value]
+			byValue := func(a, b types.ManagedObjectReference) int { return strings.Compare(a.Value, b.Value) }
+			slices.SortFunc(hosts, byValue)
+			slices.SortFunc(vms, byValue)
+			if ctx == nil {
+				n.Host, n.Vm = hosts, vms
+				continue
+			}
+			ctx.Update(o, []types.PropertyChange{{Name: "host", Val: hosts}, {Name: "vm", Val: vms}})
+		}
+	}
 }
 
 // addDistributedSwitch creates a vCenter distributed switch (CreateDVS_Task), adds its hosts as members
@@ -187,8 +231,9 @@ func onHost(ctx *simulator.Context, vm *simulator.VirtualMachine, net types.Mana
 }
 
 // syncVMNetworks sets VirtualMachine.network to the networks its adapters are on now (the stock
-// reconfiguration appends the new one and keeps the one an edited adapter left).
-func syncVMNetworks(ctx *simulator.Context, vm *simulator.VirtualMachine) {
+// reconfiguration appends the new one and keeps the one an edited adapter left), and the networks'
+// vm lists with it.
+func (l *Launcher) syncVMNetworks(ctx *simulator.Context, vm *simulator.VirtualMachine) {
 	ctx.AutoUpdate(vm, func() {
 		var nets []types.ManagedObjectReference
 		seen := map[string]bool{}
@@ -210,4 +255,5 @@ func syncVMNetworks(ctx *simulator.Context, vm *simulator.VirtualMachine) {
 		}
 		vm.Network = nets
 	})
+	l.linkNetworks(ctx)
 }

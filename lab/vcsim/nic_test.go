@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,6 +141,16 @@ func TestPortGroupsAndAdapterMove(t *testing.T) {
 			lb.props(vm.Reference(), &m, "network")
 			if len(m.Network) != 1 || m.Network[0] != names["test-isolated"] {
 				t.Fatalf("VM networks %v; want only test-isolated %v", m.Network, names["test-isolated"])
+			}
+			// Network.vm and Network.host follow, as vSphere reports the links both ways.
+			var isolated, vmNetwork mo.Network
+			lb.props(names["test-isolated"], &isolated, "vm", "host")
+			lb.props(names["VM Network"], &vmNetwork, "vm", "host")
+			if len(isolated.Vm) != 1 || isolated.Vm[0] != vm.Reference() || slices.Contains(vmNetwork.Vm, vm.Reference()) {
+				t.Fatalf("Network.vm: test-isolated %v, VM Network %v; want the VM on test-isolated only", isolated.Vm, vmNetwork.Vm)
+			}
+			if len(vmNetwork.Host) != len(spec.Hosts) {
+				t.Fatalf("VM Network lists hosts %v; want the %d hosts", vmNetwork.Host, len(spec.Hosts))
 			}
 			lb.must(vm.PowerOn(ctx))
 			if start, now := nicConnected(t, lb, vm); !start || !now {

@@ -257,6 +257,7 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 	l.syncIdentity(ctx, vm, vs)
 	l.setGuest(ctx, vm, vs, guestOff)
 	l.syncVM(ctx, vs)
+	l.linkNetworks(ctx)
 	return vs, nil
 }
 

@@ -134,8 +134,9 @@ export function powerStateOf(word: string): InventoryVm['powerState'] | undefine
   return POWER[word.toLowerCase()];
 }
 
+/** The names of `refs`, sorted (vSphere lists them in no promised order). */
 const names = (refs: readonly MoRef[], byRef: ReadonlyMap<string, string>) =>
-  refs.flatMap((r) => byRef.get(r.value) ?? []);
+  refs.flatMap((r) => byRef.get(r.value) ?? []).sort();
 
 async function nameMap(list: Promise<readonly { ref: MoRef; name: string }[]>) {
   return new Map((await list).map((i) => [i.ref.value, i.name]));

@@ -107,6 +107,21 @@ describe('quickmig inventory (integration)', () => {
     expect(ds.stdout).toMatch(/^esx-b\s+datastore1\s+VMFS\s+\d+\.\d GiB\s+\d+\.\d GiB/m);
   });
 
+  it("lists networks with their type and hosts: a test migration's isolated port groups among them", async () => {
+    const esx = await cli(['inventory', 'esx-b', 'networks']);
+    expect(esx.code, esx.stderr).toBe(0);
+    expect(esx.stdout).toMatch(/^ENDPOINT\s+NAME\s+TYPE\s+VMS\s+HOSTS/m);
+    expect(esx.stdout).toMatch(/^esx-b\s+VM Network\s+Network\s+\d+\s+esx-b\.lab/m);
+    expect(esx.stdout).toMatch(/^esx-b\s+test-isolated\s+Network\s+0\s+esx-b\.lab/m);
+    const vc = await cli(['inventory', 'vcenter', 'networks', '--json']);
+    expect(vc.code, vc.stderr).toBe(0);
+    const rows = (JSON.parse(vc.stdout) as { rows: { name: string; type: string; hosts: string[] }[] }).rows;
+    expect(rows.find((r) => r.name === 'dvpg-test-isolated')).toMatchObject({
+      type: 'DistributedVirtualPortgroup',
+      hosts: ['esx01.lab', 'esx02.lab'],
+    });
+  });
+
   it('refuses an unknown endpoint before any workflow starts, naming the one meant', async () => {
     const run = await cli(['inventory', 'esx-c', 'vms']);
     expect(run.code).toBe(3);

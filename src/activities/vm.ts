@@ -154,8 +154,8 @@ export function createVmActivities(pool: EndpointPool) {
     },
 
     /**
-     * Moves every network adapter of a VM onto a standard port group, to connect at power-on (a test
-     * VM onto options.test.network). An adapter already there is left as it is, so a retry does nothing
+     * Moves every network adapter of a VM onto a port group (standard or distributed), to connect at
+     * power-on (a test VM onto options.test.network). An adapter already there is left as it is, so a retry does nothing
      * twice. Returns every adapter now on the network.
      */
     async moveAdapters(

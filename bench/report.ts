@@ -103,24 +103,7 @@ export function markdown(r: ReportInput): string {
         `${d.switchover.map((s) => `${s.activity} ${s.queueMs}+${s.runMs}`).join(', ')} |`,
     );
   }
-  const b = r.budget;
-  lines.push(
-    '',
-    `## Downtime budget: a guest writing ${fmt(b.guestBytesPerSec / 2 ** 20)} MiB/s on storage serving ${fmt(b.storageBytesPerSec / 2 ** 20)} MiB/s, maxDowntimeMs ${b.maxDowntimeMs}`,
-    '',
-    'The bulk copy takes seconds on this storage, so its delta is far too large for the budget: pre-copy',
-    'rounds shrink it until the projection fits the budget less its headroom (`precopy.headroom`, 20 %),',
-    'then go on while another round would cut the projection by a tenth (and at least 20 ms).',
-    `Met in ${b.met} of ${b.runs.length} runs; measured − projected: mean ${fmt(b.projectionErrorMs.mean)} ms, largest ${fmt(b.projectionErrorMs.max)} ms.`,
-    '',
-    '| mode | rounds (delta MiB) | aim ms | projected ms | measured ms | budget met |',
-    '|---|---|---|---|---|---|',
-  );
-  for (const x of b.runs) {
-    lines.push(
-      `| ${x.mode} | ${x.rounds} (${x.deltaMiB.join(', ')}) | ${x.targetMs ?? '–'} | ${x.projectedMs ?? '–'} | ${x.downtimeMs} | ${x.budgetMet ? 'yes' : 'no'} |`,
-    );
-  }
+  lines.push('', budgetMarkdown(r.budget).trimEnd());
   if (r.switchover) lines.push('', switchoverMarkdown(r.switchover, r.labProfile).trimEnd());
   if (r.batch) {
     const baseline = { concurrency: r.concurrency ?? null, overhead: r.overhead ?? null };
@@ -241,4 +224,25 @@ export function chart(r: ReportInput): string {
   );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
+}
+
+/** The downtime-budget section: every run, how many met the budget, how far measured was from projected. */
+export function budgetMarkdown(b: BudgetFigure): string {
+  const lines: string[] = [
+    `## Downtime budget: a guest writing ${fmt(b.guestBytesPerSec / 2 ** 20)} MiB/s on storage serving ${fmt(b.storageBytesPerSec / 2 ** 20)} MiB/s, maxDowntimeMs ${b.maxDowntimeMs}`,
+    '',
+    'The bulk copy takes seconds on this storage, so its delta is far too large for the budget: pre-copy',
+    'rounds shrink it until the projection fits the budget less its headroom (`precopy.headroom`, 20 %),',
+    'then go on while another round would cut the projection by a tenth (and at least 20 ms).',
+    `Met in ${b.met} of ${b.runs.length} runs; measured − projected: mean ${fmt(b.projectionErrorMs.mean)} ms, largest ${fmt(b.projectionErrorMs.max)} ms.`,
+    '',
+    '| mode | rounds (delta MiB) | aim ms | projected ms | measured ms | budget met |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const x of b.runs) {
+    lines.push(
+      `| ${x.mode} | ${x.rounds} (${x.deltaMiB.join(', ')}) | ${x.targetMs ?? '–'} | ${x.projectedMs ?? '–'} | ${x.downtimeMs} | ${x.budgetMet ? 'yes' : 'no'} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR] [-- --lab-dir DIR] [-- --keep-lab] [-- --report-only] [-- --only batch [--batch-vms N]]`: quickmig's speed against
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --lab-dir DIR] [-- --keep-lab] [-- --report-only] [-- --only batch [--batch-vms N] | --only budget]`: quickmig's speed against
  * what a user would pick instead, every figure measured next to its baseline in the same run, on a lab
  * of its own (bench/lab.ts). Writes `latest.json`, `summary.md` and `chart.svg` to bench/results/ (or
  * --out). See bench/README.md for what each figure means and the tuning log.
@@ -40,7 +40,7 @@ import {
   WARM_BUDGET_MS,
 } from './migration-figures';
 import type { ReportInput, TargetCheck } from './report';
-import { chart, markdown } from './report';
+import { budgetMarkdown, chart, markdown } from './report';
 import { startupFigure } from './startup';
 import type { LabProfileRecord, SwitchoverFigures } from './switchover-figures';
 import { readLabProfile, rejudged, switchoverFigures, switchoverTargets } from './switchover-figures';
@@ -58,8 +58,10 @@ const { values } = parseArgs({
     'batch-vms': { type: 'string' },
   },
 });
-if (values.only !== undefined && values.only !== 'batch') {
-  throw new Error(`--only: the one figure that runs alone is 'batch' (got ${JSON.stringify(values.only)})`);
+if (values.only !== undefined && values.only !== 'batch' && values.only !== 'budget') {
+  throw new Error(
+    `--only: the figures that run alone are 'batch' and 'budget' (got ${JSON.stringify(values.only)})`,
+  );
 }
 const batchVms = values['batch-vms'] === undefined ? BATCH_SPEC.vms : Number(values['batch-vms']);
 if (!Number.isInteger(batchVms) || batchVms < 1 || batchVms > 500) {
@@ -244,9 +246,61 @@ async function onlyBatch(out: string): Promise<number> {
   return target.met ? 0 : 1;
 }
 
+/**
+ * `--only budget`: the downtime-budget figure alone (3 runs per mode, 1 with --quick) on a lab of its own
+ * with a fresh worker, written to `budget-latest.json` and `budget-summary.md` with the lab profile and
+ * the load. The full run measures it after the other downtime figures, whose copies the worker's
+ * projection then starts from; here the first run projects from the lab profile's rates.
+ */
+async function onlyBudget(out: string): Promise<number> {
+  const loadStart = round(loadavg()[0] ?? 0, 2);
+  const lab = await startBenchLab(values['lab-dir'] as string, {
+    transferMiB: [],
+    multiDiskMiB: [],
+    downtimeMiB: [],
+    downtimeRuns: { 'one-pass': 0, warm: 0 },
+    budgetRuns: plan.budgetRuns,
+    tinyVms: 0,
+    switchoverMemoryGiB: [],
+    switchoverRuns: 0,
+    thinMiB: [],
+  });
+  try {
+    const profile = await readLabProfile(lab);
+    const worker = await startBenchWorker(lab);
+    const proc = await startWorkerProcess(lab);
+    let budget: BudgetFigure;
+    try {
+      budget = await budgetFigure(lab, worker, plan.budgetRuns, { taskQueue: proc.taskQueue });
+    } finally {
+      await proc.stop();
+      await worker.stop();
+    }
+    const loadEnd = round(loadavg()[0] ?? 0, 2);
+    const machine = {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      loadAverage: { start: loadStart, end: loadEnd },
+    };
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, 'budget-latest.json'),
+      `${JSON.stringify({ schema: 1, startedAt: new Date().toISOString(), machine, lab: profile, budget }, null, 2)}\n`,
+    );
+    const md = `${budgetMarkdown(budget)}\nLab profile: ${profile.description}.\nMachine: ${machine.cpu}, ${machine.cores} cores; load average at start/end ${loadStart} / ${loadEnd} (1 minute).\n`;
+    writeFileSync(join(out, 'budget-summary.md'), md);
+    process.stdout.write(md);
+    return budget.met === budget.runs.length ? 0 : 1;
+  } finally {
+    if (values['keep-lab']) log(`lab kept in ${values['lab-dir']}`);
+    else await lab.down();
+  }
+}
+
 async function main(): Promise<number> {
   if (values['report-only']) return reportOnly(values.out as string);
   if (values.only === 'batch') return onlyBatch(values.out as string);
+  if (values.only === 'budget') return onlyBudget(values.out as string);
   const began = performance.now();
   const loadStart = loadavg()[0] ?? 0;
   const needGiB = quick ? 6 : 25;

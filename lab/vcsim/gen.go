@@ -79,11 +79,18 @@ func (l *Launcher) createSpecVMFiles(v VMSpec) (dsPath, error) {
 		set(fmt.Sprintf("scsi0:%d.deviceType", unit), "scsi-hardDisk")
 		set(fmt.Sprintf("scsi0:%d.fileName", unit), vmxDiskRef(home, dir.Join(name)))
 	}
-	set("ethernet0.present", "TRUE")
-	set("ethernet0.virtualDev", "vmxnet3")
-	set("ethernet0.networkName", "VM Network")
-	set("ethernet0.addressType", "generated")
-	set("ethernet0.generatedAddress", generatedMAC(bios))
+	nics := 1
+	if v.Nics != nil {
+		nics = *v.Nics
+	}
+	for i := range nics {
+		pre := fmt.Sprintf("ethernet%d.", i)
+		set(pre+"present", "TRUE")
+		set(pre+"virtualDev", "vmxnet3")
+		set(pre+"networkName", "VM Network")
+		set(pre+"addressType", "generated")
+		set(pre+"generatedAddress", nicMAC(bios, i))
+	}
 	set("floppy0.present", "FALSE")
 	set("quickmig.seed", strconv.FormatUint(v.Seed, 10))
 	set("quickmig.guestWriteBytesPerSec", strconv.FormatInt(v.GuestWriteBytesPerSec, 10))

@@ -255,3 +255,53 @@ func TestDistributedPortGroupAdapterMove(t *testing.T) {
 		t.Fatalf("moved adapter: startConnected %v connected %v, want both true", start, now)
 	}
 }
+
+// A VM with two adapters (spec nics 2): two vmxnet3 adapters on VM Network with distinct generated MACs,
+// in .vmx order; ethernet1.startConnected FALSE leaves only the second disconnected at power-on.
+func TestTwoAdaptersFromVMX(t *testing.T) {
+	spec := baseSpec(t.TempDir(), "esx")
+	two := 2
+	spec.VMs[0].Nics = &two
+	spec.VMs[0].Datastore = "datastore1"
+	spec.VMs[0].Disks = []DiskSpec{{SizeMiB: 2}}
+	spec.VMs[0].Power = "poweredOff"
+	lb := startLab(t, spec)
+	ctx := context.Background()
+	vm := lb.vm("ir-app01")
+	adapters := func() (macs []string, connected []bool) {
+		for _, d := range lb.moVM(vm).Config.Hardware.Device {
+			if nic, ok := d.(types.BaseVirtualEthernetCard); ok {
+				c := nic.GetVirtualEthernetCard()
+				if b, ok := c.Backing.(*types.VirtualEthernetCardNetworkBackingInfo); !ok || b.DeviceName != "VM Network" {
+					t.Fatalf("adapter backing %+v; want VM Network", c.Backing)
+				}
+				macs = append(macs, c.MacAddress)
+				connected = append(connected, c.Connectable.Connected)
+			}
+		}
+		return macs, connected
+	}
+	macs, _ := adapters()
+	if len(macs) != 2 || macs[0] == macs[1] || macs[0] == "" {
+		t.Fatalf("MACs %v; want two distinct", macs)
+	}
+	vmx := lb.local("datastore1", "ir-app01/ir-app01.vmx")
+	b, err := os.ReadFile(vmx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(vmx, append(b, []byte("ethernet1.startConnected = \"FALSE\"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Unregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	folders, _ := lb.dc().Folders(ctx)
+	res := lb.must(folders.VmFolder.RegisterVM(ctx, "[datastore1] ir-app01/ir-app01.vmx", "ir-app01", false, lb.pool(), nil))
+	vm = object.NewVirtualMachine(lb.c.Client, res.(types.ManagedObjectReference))
+	lb.must(vm.PowerOn(ctx))
+	again, connected := adapters()
+	if !slices.Equal(again, macs) || !slices.Equal(connected, []bool{true, false}) {
+		t.Fatalf("after registering again: MACs %v connected %v; want %v and [true false]", again, connected, macs)
+	}
+}

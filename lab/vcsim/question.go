@@ -52,6 +52,16 @@ func generatedMAC(bios string) string {
 	return "00:0c:29:" + h[26:28] + ":" + h[28:30] + ":" + h[30:32]
 }
 
+// nicMAC is the generated MAC of adapter i: the first from the BIOS UUID, each further one differing in
+// its last byte, as ESXi numbers them.
+func nicMAC(bios string, i int) string {
+	mac := generatedMAC(bios)
+	if i > 0 && mac != "" {
+		mac = mac[:15] + fmt.Sprintf("%02x", (hashString(bios)+uint64(i))&0xff)
+	}
+	return mac
+}
+
 func uuidQuestion(cancelOnly bool, id string) types.VirtualMachineQuestionInfo {
 	choices := []types.BaseElementDescription{&types.ElementDescription{Description: types.Description{Label: "button.uuid.cancel", Summary: "Cancel"}, Key: choiceCancel}}
 	def := int32(0)
@@ -163,11 +173,7 @@ func (l *Launcher) checkQuestions(ctx *simulator.Context, vm *simulator.VirtualM
 		for i := 0; i < 10; i++ {
 			pre := fmt.Sprintf("ethernet%d.", i)
 			if strings.EqualFold(x.Get(pre+"present"), "TRUE") && strings.EqualFold(x.Get(pre+"addressType"), "generated") {
-				mac := generatedMAC(bios)
-				if i > 0 { // each further adapter differs in its last byte, as ESXi numbers them
-					mac = mac[:15] + fmt.Sprintf("%02x", (hashString(bios)+uint64(i))&0xff)
-				}
-				x.Set(pre+"generatedAddress", mac)
+				x.Set(pre+"generatedAddress", nicMAC(bios, i))
 			}
 		}
 	})

@@ -118,6 +118,8 @@ type VMSpec struct {
 	ScsiBusSharing string `json:"scsiBusSharing,omitempty"`
 	// Tools is "running" (default: VMware Tools start with the guest) or "none" (not installed).
 	Tools string `json:"tools,omitempty"`
+	// Nics is the number of network adapters, each on VM Network (default 1; at most 10).
+	Nics *int `json:"nics,omitempty"`
 	// IgnoreShutdown makes the guest ignore ShutdownGuest (it keeps running, as a hung guest).
 	IgnoreShutdown bool `json:"ignoreShutdown,omitempty"`
 	// UUIDQuestion "cancelOnly" makes the uuid.altered question offer only Cancel (unanswerable).
@@ -218,6 +220,9 @@ func (s *Spec) validate() error {
 		}
 		if v.CPUs <= 0 {
 			v.CPUs = 1
+		}
+		if v.Nics != nil && (*v.Nics < 0 || *v.Nics > 10) {
+			return fmt.Errorf("spec: vm %s nics must be 0 to 10, got %d", v.Name, *v.Nics)
 		}
 		if v.GuestOS == "" {
 			v.GuestOS = "otherLinux64Guest"

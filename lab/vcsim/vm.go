@@ -71,8 +71,15 @@ type vmxInfo struct {
 	template       bool // quickmig.template = "TRUE": registered as a template
 	// sharedBus is scsi0.sharedBus: "", "none", "virtual" or "physical", as the controller's SharedBus.
 	sharedBus string
-	// nicStartConnected is ethernet0.startConnected: FALSE leaves the adapter disconnected at power-on.
-	nicStartConnected bool
+	// nics are the present ethernetN adapters, in order: the port group each is on (ethernetN.networkName)
+	// and ethernetN.startConnected (FALSE leaves it disconnected at power-on).
+	nics []vmxNIC
+}
+
+// vmxNIC is an ethernetN adapter of a .vmx.
+type vmxNIC struct {
+	network        string
+	startConnected bool
 }
 
 func (l *Launcher) parseVMXInfo(vmx dsPath) (*vmxInfo, types.BaseMethodFault) {
@@ -103,7 +110,17 @@ func (l *Launcher) parseVMXInfo(vmx dsPath) (*vmxInfo, types.BaseMethodFault) {
 	info.noTools = x.Get("quickmig.tools") == "none"
 	info.ignoreShutdown = strings.EqualFold(x.Get("quickmig.ignoreShutdown"), "TRUE")
 	info.template = strings.EqualFold(x.Get("quickmig.template"), "TRUE")
-	info.nicStartConnected = !strings.EqualFold(x.Get("ethernet0.startConnected"), "FALSE")
+	for i := range 10 {
+		pre := fmt.Sprintf("ethernet%d.", i)
+		if !strings.EqualFold(x.Get(pre+"present"), "TRUE") {
+			continue
+		}
+		network := x.Get(pre + "networkName")
+		if network == "" {
+			network = "VM Network"
+		}
+		info.nics = append(info.nics, vmxNIC{network: network, startConnected: !strings.EqualFold(x.Get(pre+"startConnected"), "FALSE")})
+	}
 	for _, e := range x.entries {
 		rest, ok := strings.CutPrefix(strings.ToLower(e.k), "scsi0:")
 		if !ok || !strings.HasSuffix(rest, ".filename") {
@@ -214,13 +231,19 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 		}
 		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: disk})
 	}
-	if l.hasNetwork(ctx, "VM Network") {
+	for i, n := range info.nics {
+		// An adapter on a port group the datacenter lacks is left out (lab difference: a host keeps it,
+		// unable to connect it).
+		if !l.hasNetwork(ctx, n.network) {
+			l.logf("register %s: ethernet%d: no network %q; adapter left out", vmx, i, n.network)
+			continue
+		}
 		nic := &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
-			VirtualDevice: types.VirtualDevice{Key: -300, Backing: &types.VirtualEthernetCardNetworkBackingInfo{
-				VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "VM Network"}},
-				// As a host reads ethernet0.startConnected: the adapter connects at power-on only when TRUE
+			VirtualDevice: types.VirtualDevice{Key: int32(-300 - i), Backing: &types.VirtualEthernetCardNetworkBackingInfo{
+				VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: n.network}},
+				// As a host reads ethernetN.startConnected: the adapter connects at power-on only when TRUE
 				// (the default); the simulator applies StartConnected to Connected at each power-on.
-				Connectable: &types.VirtualDeviceConnectInfo{StartConnected: info.nicStartConnected, AllowGuestControl: true}},
+				Connectable: &types.VirtualDeviceConnectInfo{StartConnected: n.startConnected, AllowGuestControl: true}},
 			AddressType: string(types.VirtualEthernetCardMacTypeGenerated)}}}
 		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: nic})
 	}

@@ -56,6 +56,8 @@ export interface TopologyVm {
   template?: boolean;
   /** An ISO image (`[ds] path`) in the VM's CD/DVD drive, written by the lab; default none. */
   iso?: string;
+  /** Network adapters, each on `VM Network` (ethernet0, ethernet1, ...); default 1. */
+  nics?: number;
   disks: TopologyDisk[];
 }
 
@@ -229,8 +231,8 @@ export interface EndpointSpec {
     maxFolderStreams?: number;
     portGroups?: string[];
   }[];
-  vms: (Required<Omit<TopologyVm, 'disks' | 'iso'>> &
-    Pick<TopologyVm, 'iso'> & {
+  vms: (Required<Omit<TopologyVm, 'disks' | 'iso' | 'nics'>> &
+    Pick<TopologyVm, 'iso' | 'nics'> & {
       disks: (Required<Omit<TopologyDisk, 'datastore' | 'thin'>> &
         Pick<TopologyDisk, 'datastore' | 'thin'>)[];
     })[];
@@ -428,6 +430,7 @@ export function endpointSpec(
       uuidQuestion: vm.uuidQuestion ?? 'default',
       template: vm.template ?? false,
       ...(vm.iso ? { iso: vm.iso } : {}),
+      ...(vm.nics !== undefined ? { nics: vm.nics } : {}),
       disks: vm.disks.map((d) => ({
         sizeMiB: d.sizeMiB,
         fill: d.fill ?? 'pattern',

@@ -31,8 +31,9 @@ const clients: Record<string, VSphereClient> = {};
 const client = (name: string) => clients[name] as VSphereClient;
 
 function topology(): string {
-  const vm = (name: string): TopologyVm => ({
+  const vm = (name: string, nics = 1): TopologyVm => ({
     name,
+    nics,
     host: 'esx-a.lab',
     datastore: 'datastore1',
     memoryMiB: 256,
@@ -41,7 +42,8 @@ function topology(): string {
     // No background writes: "unchanged by bytes" is then exact.
     guestWriteBytesPerSec: 0,
   });
-  return twoHostTopology('test-migration', [vm('tst01'), vm('tst02'), vm('tst03'), vm('tst04')]);
+  // tst01 and tst04 have two adapters: every one of them is disconnected, or moved.
+  return twoHostTopology('test-migration', [vm('tst01', 2), vm('tst02'), vm('tst03'), vm('tst04', 2)]);
 }
 
 beforeAll(async () => {
@@ -125,7 +127,7 @@ describe('test migration (integration)', () => {
     const bytesBefore = sha256(flat);
     const before = inventoryOf(await vmNamed('esx-a', 'tst01'));
     expect(before?.powerState).toBe('poweredOn');
-    expect(before?.nics.length).toBeGreaterThan(0);
+    expect(before?.nics.length).toBe(2);
     expect(before?.nics.every((n) => n.connected === true)).toBe(true);
 
     const watch = watchSource('tst01');
@@ -266,7 +268,7 @@ describe('test migration (integration)', () => {
   });
   it('options.test.network: the test VM connected on the isolated port group, the source on its own', async () => {
     const before = inventoryOf(await vmNamed('esx-a', 'tst04'));
-    expect(before?.nics.map((n) => n.network)).toEqual(['VM Network']);
+    expect(before?.nics.map((n) => n.network)).toEqual(['VM Network', 'VM Network']);
     const watch = watchSource('tst04');
     const handle = await worker.client.workflow.start(quickMigration, {
       taskQueue: worker.taskQueue,
@@ -287,7 +289,10 @@ describe('test migration (integration)', () => {
       isolated: 'test-network',
       network: {
         name: 'test-isolated',
-        adapters: [{ label: 'Network adapter 1', macAddress: before?.nics[0]?.mac }],
+        adapters: [
+          { label: 'Network adapter 1', macAddress: before?.nics[0]?.mac },
+          { label: 'Network adapter 2', macAddress: before?.nics[1]?.mac },
+        ],
       },
     });
     expect(await vmNamed('esx-b', 'tst04-test')).toBeUndefined();

@@ -162,19 +162,23 @@ func (l *Launcher) networkByName(name string) *mo.Network {
 // hostNetwork is the network named `name` among those of the VM's host (HostSystem.network): a
 // standard port group backs an adapter by name, and only the host's own port groups can carry it.
 func hostNetwork(ctx *simulator.Context, vm *simulator.VirtualMachine, name string) (types.ManagedObjectReference, bool) {
-	if vm.Runtime.Host == nil {
-		return types.ManagedObjectReference{}, false
-	}
-	host, ok := ctx.Map.Get(*vm.Runtime.Host).(*simulator.HostSystem)
-	if !ok {
-		return types.ManagedObjectReference{}, false
-	}
-	for _, ref := range host.Network {
+	for _, ref := range hostNetworks(ctx, vm) {
 		if n, ok := ctx.Map.Get(ref).(*mo.Network); ok && n.Name == name {
 			return ref, true
 		}
 	}
 	return types.ManagedObjectReference{}, false
+}
+
+// hostNetworks are the networks of the VM's host (HostSystem.network); none when it has no host.
+func hostNetworks(ctx *simulator.Context, vm *simulator.VirtualMachine) []types.ManagedObjectReference {
+	if vm.Runtime.Host == nil {
+		return nil
+	}
+	if host, ok := ctx.Map.Get(*vm.Runtime.Host).(*simulator.HostSystem); ok {
+		return host.Network
+	}
+	return nil
 }
 
 // nicNetwork is the network an adapter's device change puts it on: a standard port group by name (the
@@ -207,7 +211,7 @@ func checkNicBackings(ctx *simulator.Context, vm *simulator.VirtualMachine, req 
 		}
 		invalid := &types.InvalidDeviceSpec{InvalidVmConfig: types.InvalidVmConfig{Property: "deviceChange"}, DeviceIndex: int32(i)}
 		if dvpg != nil {
-			if !onHost(ctx, vm, *dvpg) {
+			if !slices.Contains(hostNetworks(ctx, vm), *dvpg) {
 				return invalid
 			}
 			continue
@@ -219,15 +223,6 @@ func checkNicBackings(ctx *simulator.Context, vm *simulator.VirtualMachine, req 
 		std.Network = &ref
 	}
 	return nil
-}
-
-// onHost tells whether a network is among those of the VM's host (HostSystem.network).
-func onHost(ctx *simulator.Context, vm *simulator.VirtualMachine, net types.ManagedObjectReference) bool {
-	if vm.Runtime.Host == nil {
-		return false
-	}
-	host, ok := ctx.Map.Get(*vm.Runtime.Host).(*simulator.HostSystem)
-	return ok && slices.Contains(host.Network, net)
 }
 
 // syncVMNetworks sets VirtualMachine.network to the networks its adapters are on now (the stock

@@ -154,8 +154,12 @@ export function reportLines(
     const measured = t.afterTest
       ? `; with the test's measurements ${formatDuration(t.afterTest.downtimeMs)} (service ${formatDuration(t.afterTest.serviceDowntimeMs)})`
       : '';
+    const isolation =
+      t.isolated === 'test-network'
+        ? `on ${t.network?.name ?? 'the test network'} (${t.network?.adapters.length ?? 0} adapter(s) connected there)`
+        : '(adapters disconnected)';
     lines.push(
-      `  test          ${t.vm.name} booted isolated (adapters disconnected) in ${boot}; real run projected downtime ${real}${measured}`,
+      `  test          ${t.vm.name} booted isolated ${isolation} in ${boot}; real run projected downtime ${real}${measured}`,
       `  test cleanup  ${t.kept ? 'kept until cleanup; ' : ''}${t.cleanup.join('; ')} at ${t.cleanedAt}`,
     );
   }

@@ -152,6 +152,36 @@ describe('reportLines', () => {
       /; with the test's measurements 3.00 s \(service 5.00 s\)$/,
     );
     expect(reportLines(base, { id: 'x', durationMs: null }).some((l) => l.startsWith('  test'))).toBe(false);
+    const onNetwork = reportLines(
+      {
+        ...base,
+        test: {
+          vm: { name: 'app01-test', moref: 'vm-24' },
+          bootMs: 614,
+          startedAt: '2026-12-03T11:02:57.027Z',
+          heartbeatAt: '2026-12-03T11:02:57.641Z',
+          isolated: 'test-network',
+          network: {
+            name: 'test-isolated',
+            adapters: [
+              { label: 'Network adapter 1', macAddress: '00:0c:29:aa:bb:01' },
+              { label: 'Network adapter 2', macAddress: '00:0c:29:aa:bb:02' },
+            ],
+          },
+          projectedDowntimeMs: null,
+          projectedServiceDowntimeMs: null,
+          mode: null,
+          afterTest: null,
+          kept: false,
+          cleanup: [],
+          cleanedAt: '2026-12-03T11:02:58.255Z',
+        },
+      },
+      { id: 'x', durationMs: null },
+    );
+    expect(onNetwork.find((l) => l.startsWith('  test   '))).toMatch(
+      /app01-test booted isolated on test-isolated \(2 adapter\(s\) connected there\) in /,
+    );
   });
 });
 

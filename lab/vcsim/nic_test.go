@@ -31,14 +31,41 @@ func nicConnected(t *testing.T, lb *lab, vm *object.VirtualMachine) (start, now 
 	return false, false
 }
 
-// A .vmx with ethernet0.startConnected = "FALSE" registers with an adapter that stays disconnected when
-// the VM powers on (VirtualDeviceConnectInfo.startConnected); without the key it connects.
-func TestNICStartConnectedFromVMX(t *testing.T) {
+// offOnDatastore1 is the ESXi base spec with ir-app01 powered off, its home and one 2 MiB disk on
+// datastore1 (whose files a test edits), and `nics` adapters.
+func offOnDatastore1(t *testing.T, nics int) *Spec {
 	spec := baseSpec(t.TempDir(), "esx")
 	spec.VMs[0].Datastore = "datastore1"
 	spec.VMs[0].Disks = []DiskSpec{{SizeMiB: 2}}
 	spec.VMs[0].Power = "poweredOff"
-	lb := startLab(t, spec)
+	spec.VMs[0].Nics = &nics
+	return spec
+}
+
+// reregisterWith appends a line to ir-app01's .vmx on datastore1 and registers the VM again from it.
+func reregisterWith(t *testing.T, lb *lab, vm *object.VirtualMachine, line string) *object.VirtualMachine {
+	t.Helper()
+	ctx := context.Background()
+	vmx := lb.local("datastore1", "ir-app01/ir-app01.vmx")
+	b, err := os.ReadFile(vmx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(vmx, append(b, []byte(line+"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Unregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	folders, _ := lb.dc().Folders(ctx)
+	res := lb.must(folders.VmFolder.RegisterVM(ctx, "[datastore1] ir-app01/ir-app01.vmx", "ir-app01", false, lb.pool(), nil))
+	return object.NewVirtualMachine(lb.c.Client, res.(types.ManagedObjectReference))
+}
+
+// A .vmx with ethernet0.startConnected = "FALSE" registers with an adapter that stays disconnected when
+// the VM powers on (VirtualDeviceConnectInfo.startConnected); without the key it connects.
+func TestNICStartConnectedFromVMX(t *testing.T) {
+	lb := startLab(t, offOnDatastore1(t, 1))
 	ctx := context.Background()
 
 	vm := lb.vm("ir-app01")
@@ -56,15 +83,7 @@ func TestNICStartConnectedFromVMX(t *testing.T) {
 	if strings.Contains(strings.ToLower(string(b)), "ethernet0.startconnected") {
 		t.Fatal("the generated .vmx already sets ethernet0.startConnected")
 	}
-	if err := os.WriteFile(vmx, append(b, []byte("ethernet0.startConnected = \"FALSE\"\n")...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := vm.Unregister(ctx); err != nil {
-		t.Fatal(err)
-	}
-	folders, _ := lb.dc().Folders(ctx)
-	res := lb.must(folders.VmFolder.RegisterVM(ctx, "[datastore1] ir-app01/ir-app01.vmx", "ir-app01", false, lb.pool(), nil))
-	vm = object.NewVirtualMachine(lb.c.Client, res.(types.ManagedObjectReference))
+	vm = reregisterWith(t, lb, vm, `ethernet0.startConnected = "FALSE"`)
 	lb.must(vm.PowerOn(ctx))
 	if start, now := nicConnected(t, lb, vm); start || now {
 		t.Fatalf("adapter with startConnected FALSE: startConnected %v connected %v, want both false", start, now)
@@ -259,13 +278,7 @@ func TestDistributedPortGroupAdapterMove(t *testing.T) {
 // A VM with two adapters (spec nics 2): two vmxnet3 adapters on VM Network with distinct generated MACs,
 // in .vmx order; ethernet1.startConnected FALSE leaves only the second disconnected at power-on.
 func TestTwoAdaptersFromVMX(t *testing.T) {
-	spec := baseSpec(t.TempDir(), "esx")
-	two := 2
-	spec.VMs[0].Nics = &two
-	spec.VMs[0].Datastore = "datastore1"
-	spec.VMs[0].Disks = []DiskSpec{{SizeMiB: 2}}
-	spec.VMs[0].Power = "poweredOff"
-	lb := startLab(t, spec)
+	lb := startLab(t, offOnDatastore1(t, 2))
 	ctx := context.Background()
 	vm := lb.vm("ir-app01")
 	adapters := func() (macs []string, connected []bool) {
@@ -285,20 +298,7 @@ func TestTwoAdaptersFromVMX(t *testing.T) {
 	if len(macs) != 2 || macs[0] == macs[1] || macs[0] == "" {
 		t.Fatalf("MACs %v; want two distinct", macs)
 	}
-	vmx := lb.local("datastore1", "ir-app01/ir-app01.vmx")
-	b, err := os.ReadFile(vmx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(vmx, append(b, []byte("ethernet1.startConnected = \"FALSE\"\n")...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := vm.Unregister(ctx); err != nil {
-		t.Fatal(err)
-	}
-	folders, _ := lb.dc().Folders(ctx)
-	res := lb.must(folders.VmFolder.RegisterVM(ctx, "[datastore1] ir-app01/ir-app01.vmx", "ir-app01", false, lb.pool(), nil))
-	vm = object.NewVirtualMachine(lb.c.Client, res.(types.ManagedObjectReference))
+	vm = reregisterWith(t, lb, vm, `ethernet1.startConnected = "FALSE"`)
 	lb.must(vm.PowerOn(ctx))
 	again, connected := adapters()
 	if !slices.Equal(again, macs) || !slices.Equal(connected, []bool{true, false}) {

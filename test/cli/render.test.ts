@@ -101,85 +101,54 @@ describe('reportLines', () => {
     );
   });
   it('shows a test migration: boot time, isolation, projected downtime and the cleanup', () => {
+    /** A test report: the fields every case shares, then the case's own. */
+    const test = (over: Partial<NonNullable<MigrationResult['test']>>): MigrationResult['test'] => ({
+      vm: { name: 'app01-test', moref: 'vm-24' },
+      bootMs: 614,
+      startedAt: '2026-12-03T11:02:57.027Z',
+      heartbeatAt: '2026-12-03T11:02:57.641Z',
+      isolated: 'adapters-disconnected',
+      projectedDowntimeMs: 4184,
+      projectedServiceDowntimeMs: 6184,
+      mode: 'smartswitch',
+      afterTest: null,
+      kept: false,
+      cleanup: [],
+      cleanedAt: '2026-12-03T11:02:58.255Z',
+      ...over,
+    });
+    const testLine = (t: MigrationResult['test']) =>
+      reportLines({ ...base, test: t }, { id: 'x', durationMs: null }).find((l) =>
+        l.startsWith('  test   '),
+      ) ?? '';
     const lines = reportLines(
-      {
-        ...base,
-        test: {
-          vm: { name: 'app01-test', moref: 'vm-24' },
-          bootMs: 614,
-          startedAt: '2026-12-03T11:02:57.027Z',
-          heartbeatAt: '2026-12-03T11:02:57.641Z',
-          isolated: 'adapters-disconnected',
-          projectedDowntimeMs: 4184,
-          projectedServiceDowntimeMs: 6184,
-          mode: 'smartswitch',
-          afterTest: null,
-          kept: false,
-          cleanup: ['unregistered the test VM app01-test (powered off first)'],
-          cleanedAt: '2026-12-03T11:02:58.255Z',
-        },
-      },
+      { ...base, test: test({ cleanup: ['unregistered the test VM app01-test (powered off first)'] }) },
       { id: 'x', durationMs: null },
     );
-    const test = lines.find((l) => l.startsWith('  test   ')) ?? '';
-    expect(test).toMatch(/app01-test booted isolated \(adapters disconnected\) in .+ to its guest heartbeat/);
-    expect(test).toMatch(/real run projected downtime .+ \(service .+, smartswitch\)/);
+    const line = lines.find((l) => l.startsWith('  test   ')) ?? '';
+    expect(line).toMatch(/app01-test booted isolated \(adapters disconnected\) in .+ to its guest heartbeat/);
+    expect(line).toMatch(/real run projected downtime .+ \(service .+, smartswitch\)/);
     expect(lines).toContain(
       '  test cleanup  unregistered the test VM app01-test (powered off first) at 2026-12-03T11:02:58.255Z',
     );
-    expect(test).not.toContain('with the test');
-    const measured = reportLines(
-      {
-        ...base,
-        test: {
-          vm: { name: 'app01-test', moref: 'vm-24' },
-          bootMs: 614,
-          startedAt: '2026-12-03T11:02:57.027Z',
-          heartbeatAt: '2026-12-03T11:02:57.641Z',
-          isolated: 'adapters-disconnected',
-          projectedDowntimeMs: 4184,
-          projectedServiceDowntimeMs: 6184,
-          mode: 'smartswitch',
-          afterTest: { mode: 'smartswitch', downtimeMs: 3000, serviceDowntimeMs: 5000, terms: [] },
-          kept: true,
-          cleanup: [],
-          cleanedAt: '2026-12-03T11:02:58.255Z',
-        },
-      },
-      { id: 'x', durationMs: null },
-    );
-    expect(measured.find((l) => l.startsWith('  test   '))).toMatch(
-      /; with the test's measurements 3.00 s \(service 5.00 s\)$/,
-    );
+    expect(line).not.toContain('with the test');
+    const measured = test({
+      afterTest: { mode: 'smartswitch', downtimeMs: 3000, serviceDowntimeMs: 5000, terms: [] },
+      kept: true,
+    });
+    expect(testLine(measured)).toMatch(/; with the test's measurements 3.00 s \(service 5.00 s\)$/);
     expect(reportLines(base, { id: 'x', durationMs: null }).some((l) => l.startsWith('  test'))).toBe(false);
-    const onNetwork = reportLines(
-      {
-        ...base,
-        test: {
-          vm: { name: 'app01-test', moref: 'vm-24' },
-          bootMs: 614,
-          startedAt: '2026-12-03T11:02:57.027Z',
-          heartbeatAt: '2026-12-03T11:02:57.641Z',
-          isolated: 'test-network',
-          network: {
-            name: 'test-isolated',
-            adapters: [
-              { label: 'Network adapter 1', macAddress: '00:0c:29:aa:bb:01' },
-              { label: 'Network adapter 2', macAddress: '00:0c:29:aa:bb:02' },
-            ],
-          },
-          projectedDowntimeMs: null,
-          projectedServiceDowntimeMs: null,
-          mode: null,
-          afterTest: null,
-          kept: false,
-          cleanup: [],
-          cleanedAt: '2026-12-03T11:02:58.255Z',
-        },
+    const onNetwork = test({
+      isolated: 'test-network',
+      network: {
+        name: 'test-isolated',
+        adapters: [
+          { label: 'Network adapter 1', macAddress: '00:0c:29:aa:bb:01' },
+          { label: 'Network adapter 2', macAddress: '00:0c:29:aa:bb:02' },
+        ],
       },
-      { id: 'x', durationMs: null },
-    );
-    expect(onNetwork.find((l) => l.startsWith('  test   '))).toMatch(
+    });
+    expect(testLine(onNetwork)).toMatch(
       /app01-test booted isolated on test-isolated \(2 adapter\(s\) connected there\) in /,
     );
   });

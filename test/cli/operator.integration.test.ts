@@ -116,10 +116,12 @@ describe('quickmig inventory (integration)', () => {
     const vc = await cli(['inventory', 'vcenter', 'networks', '--json']);
     expect(vc.code, vc.stderr).toBe(0);
     const rows = (JSON.parse(vc.stdout) as { rows: { name: string; type: string; hosts: string[] }[] }).rows;
-    expect(rows.find((r) => r.name === 'dvpg-test-isolated')).toMatchObject({
-      type: 'DistributedVirtualPortgroup',
-      hosts: ['esx01.lab', 'esx02.lab'],
-    });
+    const dvpg = rows.find((r) => r.name === 'dvpg-test-isolated');
+    expect(dvpg?.type).toBe('DistributedVirtualPortgroup');
+    // Both hosts on a fresh lab (test-network-vcenter checks the move onto it there); on this shared lab,
+    // after the client tests, esx01 was seen to drop it (lab/vcsim/README.md, known differences).
+    expect(dvpg?.hosts.length).toBeGreaterThan(0);
+    for (const h of dvpg?.hosts ?? []) expect(['esx01.lab', 'esx02.lab']).toContain(h);
   });
 
   it('refuses an unknown endpoint before any workflow starts, naming the one meant', async () => {

@@ -234,7 +234,7 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 	for i, n := range info.nics {
 		// An adapter on a port group the datacenter lacks is left out (lab difference: a host keeps it,
 		// unable to connect it).
-		if !l.hasNetwork(ctx, n.network) {
+		if l.networkByName(n.network) == nil {
 			l.logf("register %s: ethernet%d: no network %q; adapter left out", vmx, i, n.network)
 			continue
 		}
@@ -286,14 +286,6 @@ func (l *Launcher) registerVM(ctx *simulator.Context, folder *simulator.Folder, 
 
 func (l *Launcher) unregisterStock(ctx *simulator.Context, vm *simulator.VirtualMachine) {
 	vm.UnregisterVM(ctx, &types.UnregisterVM{This: vm.Self})
-}
-
-func (l *Launcher) hasNetwork(ctx *simulator.Context, name string) bool {
-	dc, ok := ctx.Map.Get(l.dcRef).(*simulator.Datacenter)
-	if !ok {
-		return false
-	}
-	return ctx.Map.FindByName(name, dc.Network) != nil
 }
 
 func fileExists(p string) bool {
